@@ -1,0 +1,45 @@
+# `make run`: install, then check the shipped cases.  `make check`: install, then every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+EXTRAS ?= torch,jax,dask,test
+
+.PHONY: install install-dev run test cases check bench accuracy verdicts clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+install: $(PY)
+	$(PY) -m pip install --quiet -e '.[torch,jax]'
+
+install-dev: $(PY)
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+
+run: install
+	$(BIN)/fdcheck run cases/
+
+test: install-dev
+	$(PY) -m pytest -q
+
+cases: install-dev
+	$(BIN)/fdcheck run cases/ --allow-python
+
+check: install-dev
+	$(PY) -m pytest -q
+	$(BIN)/fdcheck run cases/ --allow-python
+
+bench: install-dev
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) benchmarks/speed.py
+
+accuracy: install-dev
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) benchmarks/accuracy.py
+
+verdicts: install-dev
+	$(PY) benchmarks/verdicts.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,42 @@
+"""fdcheck: a finite-difference checker for derivatives of functions of matrices.
+
+The numeric Jacobian has one row per element of the output and one column per
+element of the input, both flattened row-major by default (``order="F"`` for
+column-major)::
+
+    import fdcheck
+    J = fdcheck.jacobian(lambda A, W, B: A @ W + B, A, W, B, wrt=1)
+    fdcheck.assert_check(layer, A, W, B, wrt=1, jacobian=my_jacobian)
+
+Heavy modules (and PyTorch, JAX) load on first use.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "jacobian": "api", "gradient": "api", "numeric": "api", "check": "api",
+    "assert_check": "api", "run": "api",
+    "Method": "engine", "JacobianResult": "engine", "stencil": "stencil", "Stencil": "stencil",
+    "Comparison": "compare", "Tolerance": "compare", "CaseResult": "runner",
+    "RunOptions": "runner", "run_case": "runner", "load_file": "cases", "Case": "cases",
+    "CaseError": "errors", "FdcheckError": "errors", "ExpressionError": "errors",
+    "BackendUnavailable": "errors", "Expression": "expr",
+}
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fdcheck' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,4 @@
+"""``python -m fdcheck``: the command line."""
+from .cli import main
+
+main(prog_name="fdcheck")

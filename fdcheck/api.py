@@ -1,0 +1,267 @@
+"""The Python API: numeric Jacobians and checks of plain callables over NumPy
+arrays, PyTorch tensors or JAX arrays, reporting as the command line does.
+
+>>> import numpy as np, fdcheck
+>>> A = np.array([[1., 2, 3], [4, 5, 6]]); W = np.array([[7., 8], [10, 11], [12, 13]])
+>>> fdcheck.gradient(lambda A, W: (A @ W).sum(), A, W, wrt=1).round(6).tolist()
+[[5.0, 5.0], [7.0, 7.0], [9.0, 9.0]]
+"""
+from __future__ import annotations
+
+import inspect
+import time
+from concurrent.futures import Executor
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from . import backends
+from .compare import Comparison, compare, resolve
+from .engine import JacobianResult, Method, numeric_jacobian
+from .evaluate import OnExecutor, Serial, Vectorized
+from .flatfun import FlatFunction
+from .layout import check_order, flatten, size_of, tensor_to_matrix
+from .runner import CaseResult, RunOptions, run_paths
+
+Reference = Any  # an array (2-D or tensor form), or a callable of the inputs returning one
+
+
+def _evaluator(vectorized: bool, executor: Executor | None, workers: int | None) -> Any:
+    inner = Vectorized() if vectorized else Serial()
+    return OnExecutor(executor, inner, workers) if executor is not None else inner
+
+
+def _batched_call(f: Callable[..., Any], inputs: Sequence[Any], wrt: int,
+                  vectorized: bool | str) -> Callable[..., Any] | None:
+    if not vectorized:
+        return None
+    if vectorized == "vmap":
+        return backends.get(backends.detect(inputs)).vmap(f, wrt, len(inputs))
+    return f
+
+
+def numeric(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
+            method: Method | str | Mapping[str, Any] | None = None, step: float | None = None,
+            dtype: str | None = None, vectorized: bool | str = False,
+            executor: Executor | None = None, workers: int | None = None,
+            progress: Callable[[int, int], None] | None = None) -> JacobianResult:
+    """The numeric Jacobian of ``f`` at ``inputs`` with respect to ``inputs[wrt]``, with
+    what it cost.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(*inputs) -> array``; NumPy, PyTorch or JAX, evaluated in its own framework.
+    *inputs : arrays or numbers
+        Integers are promoted to float64.
+    wrt : int
+        The input to differentiate with respect to.
+    order : {"C", "F"}
+        Row-major (default) or column-major vectorization of input and output.
+    method : str, mapping or Method
+        ``"central"`` (default), ``"forward"``, ``"backward"``, or
+        ``{"scheme": "central", "order": 4, "step": 1e-4}``.
+    step : float, optional
+        Relative step, h = step * max(1, |x|).
+    dtype : {"float64", "float32"}, optional
+        Evaluation precision; default the input's own.
+    vectorized : bool or "vmap"
+        True: ``f`` accepts a leading batch axis on ``inputs[wrt]``; "vmap":
+        ``torch.vmap``/``jax.vmap`` provides one. Many points per call.
+    executor : concurrent.futures.Executor, optional
+        Evaluate on it (``f`` and the inputs must pickle).
+    progress : callable(done, total), optional
+
+    Returns
+    -------
+    JacobianResult
+        ``.jacobian`` (m, n), ``.tensor``, ``.gradient``, ``.evaluations``, ``.steps``.
+    """
+    backend = backends.get(backends.detect(inputs))
+    fn = FlatFunction(f, list(inputs), wrt, order=check_order(order), dtype=dtype, backend=backend,
+                      batched_call=_batched_call(f, inputs, wrt, vectorized))
+    with np.errstate(all="ignore"), backend.no_grad():
+        return numeric_jacobian(fn, Method.parse(method).with_step(step),
+                                _evaluator(bool(vectorized), executor, workers), progress)
+
+
+def jacobian(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
+             tensor: bool = False, **options: Any) -> np.ndarray:
+    """The numeric Jacobian of ``f`` with respect to ``inputs[wrt]``.
+
+    Returns
+    -------
+    ndarray, shape (f.size, inputs[wrt].size)
+        Row k, column i: d vec(f)[k] / d vec(x)[i], vec in ``order``. With
+        ``tensor=True``, shape ``f.shape + inputs[wrt].shape``.
+
+    Other parameters are those of :func:`numeric`.
+    """
+    result = numeric(f, *inputs, wrt=wrt, order=order, **options)
+    return result.tensor if tensor else result.jacobian
+
+
+def gradient(f: Callable[..., Any], *inputs: Any, wrt: int = 0, **options: Any) -> np.ndarray:
+    """The numeric gradient of a scalar-valued ``f``, shaped like ``inputs[wrt]``."""
+    return numeric(f, *inputs, wrt=wrt, **options).gradient
+
+
+def _names(f: Callable[..., Any], count: int) -> list[str]:
+    try:
+        params = [p.name for p in inspect.signature(f).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    if len(params) >= count:
+        return params[:count]
+    return ["x"] if count == 1 else [f"x{i}" for i in range(count)]
+
+
+def _differentiable(inputs: Sequence[Any]) -> list[int]:
+    torch_inputs = [i for i, x in enumerate(inputs) if backends.name_of(x) == "torch"]
+    if torch_inputs:
+        asked = [i for i in torch_inputs if getattr(inputs[i], "requires_grad", False)]
+        if asked:
+            return asked
+    return [i for i, x in enumerate(inputs)
+            if np.asarray(x).dtype.kind in "fc" or backends.name_of(x) != "numpy"
+            and "float" in str(getattr(x, "dtype", ""))]
+
+
+def _pick(ref: Any, i: int, position: int, count: int, names: Sequence[str]) -> Any:
+    """The reference for input i: a mapping by name or index, a tuple with one
+    entry per checked input, or the same reference for the only one."""
+    if ref is None:
+        return None
+    if isinstance(ref, Mapping):
+        return ref.get(names[i], ref.get(i))
+    if isinstance(ref, tuple) and count > 1:
+        return ref[position]
+    return ref
+
+
+def _reference_matrix(ref: Any, kind: str, inputs: Sequence[Any], res: JacobianResult,
+                      position: int, count: int) -> np.ndarray:
+    value = ref(*inputs) if callable(ref) else ref
+    if isinstance(value, tuple) and count > 1:
+        value = value[position]
+    arr = np.asarray(backends.get(backends.name_of(value)).to_numpy(value)
+                     if backends.name_of(value) != "numpy" else value, dtype=np.float64)
+    m, n = size_of(res.out_shape), size_of(res.in_shape)
+    if kind == "gradient":
+        if m != 1:
+            raise ValueError(f"a gradient needs a scalar-valued function; the output has shape "
+                             f"{res.out_shape}: pass jacobian= instead")
+        if arr.shape != res.in_shape:
+            raise ValueError(f"the gradient has shape {arr.shape}; the input has {res.in_shape}")
+        return flatten(arr, res.order)[None, :]
+    if arr.shape == (m, n):
+        return arr
+    if arr.shape == res.out_shape + res.in_shape:
+        return tensor_to_matrix(arr, res.out_shape, res.in_shape, res.order)
+    raise ValueError(f"the Jacobian has shape {arr.shape}; expected {(m, n)} or the tensor form "
+                     f"{res.out_shape + res.in_shape}")
+
+
+def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None = None,
+          gradient: Reference = None, jacobian: Reference = None,
+          autograd: bool | None = None, atol: float | None = None, rtol: float | None = None,
+          order: str = "C", method: Any = None, step: float | None = None,
+          dtype: str | None = None, names: Sequence[str] | None = None, output: str = "f",
+          name: str | None = None, vectorized: bool | str = False,
+          executor: Executor | None = None, workers: int | None = None) -> CaseResult:
+    """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(*inputs) -> array``, in NumPy, PyTorch or JAX.
+    *inputs : arrays
+    wrt : int or sequence of int, optional
+        Inputs to check. Default: for PyTorch, the tensors with
+        ``requires_grad`` (else every floating one); otherwise every floating input.
+    gradient, jacobian : array, callable, or a mapping/tuple per ``wrt``
+        Analytic references: a gradient shaped like the input (scalar ``f``);
+        a Jacobian (m, n) in ``order`` or in tensor form. A callable is called
+        with ``*inputs``.
+    autograd : bool, optional
+        Compare with the framework's reverse-mode Jacobian; default True for
+        PyTorch and JAX inputs. This is how a custom ``torch.autograd.Function``
+        or ``jax.custom_vjp`` is checked.
+    atol, rtol : float, optional
+        Default: the table for the dtype and method (see the README).
+    names : sequence of str, optional
+        Names of the inputs in messages; default the parameter names of ``f``.
+    output : str
+        Name of the output in messages (``dZ[1,0]/dW[2,0]``).
+
+    Returns
+    -------
+    CaseResult
+        ``.passed``, ``.checks`` (one Comparison per reference and input),
+        ``str(result)`` a report as the command line prints it.
+    """
+    start = time.perf_counter()
+    order = check_order(order)
+    backend_name = backends.detect(inputs)
+    names = list(names) if names is not None else _names(f, len(inputs))
+    targets = [wrt] if isinstance(wrt, int) else list(wrt) if wrt is not None else _differentiable(inputs)
+    if autograd is None:
+        autograd = backend_name != "numpy"
+    meth = Method.parse(method).with_step(step)
+    checks: list[Comparison] = []
+    evaluations = 0
+    for position, i in enumerate(targets):
+        res = numeric(f, *inputs, wrt=i, order=order, method=meth, dtype=dtype,
+                      vectorized=vectorized, executor=executor, workers=workers)
+        evaluations += res.evaluations
+        tol = resolve(np.dtype(res.jacobian.dtype if dtype is None else dtype).name
+                      if dtype else _dtype_of(inputs[i]), meth.label,
+                      {"atol": atol, "rtol": rtol, "source": "the call"})
+        unreliable = ~np.isfinite(res.jacobian) if res.flags else None
+        notes = [fl.message for fl in res.flags]
+        refs = []
+        for kind, ref in (("gradient", gradient), ("jacobian", jacobian)):
+            chosen = _pick(ref, i, position, len(targets), names)
+            if chosen is not None:
+                refs.append(("analytic", _reference_matrix(chosen, kind, inputs, res, position,
+                                                           len(targets))))
+        if autograd:
+            backend = backends.get(backend_name)
+            tensor = backend.autograd_jacobian(f, inputs, i)
+            refs.append((backend_name, tensor_to_matrix(tensor, res.out_shape, res.in_shape, order)))
+        for against, mat in refs:
+            checks.append(compare(res.jacobian, mat, tol, against=against, wrt=names[i],
+                                  out_shape=res.out_shape, in_shape=res.in_shape, order=order,
+                                  out_name=output, unreliable=unreliable, notes=notes))
+    if not checks:
+        raise ValueError("nothing to compare: pass gradient=, jacobian= or autograd=True")
+    return CaseResult(name or getattr(f, "__name__", "f"), None, None,
+                      all(c.passed for c in checks), None, tuple(checks), evaluations,
+                      time.perf_counter() - start)
+
+
+def _dtype_of(x: Any) -> str:
+    text = str(getattr(x, "dtype", np.asarray(x).dtype))
+    return "float32" if "float32" in text else "float64"
+
+
+def assert_check(f: Callable[..., Any], *inputs: Any, **kwargs: Any) -> CaseResult:
+    """:func:`check`, raising AssertionError with the report when a check fails.
+
+    Meant for users' own test suites::
+
+        def test_layer_gradient():
+            fdcheck.assert_check(layer, A, W, B, wrt=1, jacobian=my_jacobian)
+    """
+    result = check(f, *inputs, **kwargs)
+    if not result.passed:
+        raise AssertionError(str(result))
+    return result
+
+
+def run(paths: Sequence[str] | str, *, allow_python: bool = False, **options: Any) -> list[CaseResult]:
+    """Run case files as ``fdcheck run`` does; one CaseResult per case."""
+    if isinstance(paths, str):
+        paths = [paths]
+    return list(run_paths(list(paths), RunOptions(allow_python=allow_python, **options)))

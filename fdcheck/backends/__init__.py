@@ -1,0 +1,92 @@
+"""Array backends behind one small interface.
+
+A backend supplies an ops namespace for compiled expressions, conversion to and
+from NumPy, and a reverse-mode autograd Jacobian. PyTorch and JAX are imported
+only when a backend is asked for by name or an input of theirs is seen.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+from ..errors import BackendUnavailable
+
+NAMES = ("numpy", "torch", "jax")
+AUTOGRAD_NAMES = ("torch", "jax")
+_MODULES = {"numpy": "numpy_backend", "torch": "torch_backend", "jax": "jax_backend"}
+_PACKAGES = {"torch": "torch", "jax": "jax"}
+_cache: dict[str, "Backend"] = {}
+
+
+class Backend(Protocol):
+    """What fdcheck needs from an array framework."""
+
+    name: str
+
+    def ops_for(self, like: Any) -> Any:
+        """The ops namespace for expressions, on the device of ``like``."""
+
+    def asarray(self, a: np.ndarray, like: Any = None) -> Any:
+        """A native array with the values of ``a`` (dtype kept), on ``like``'s device."""
+
+    def native_dtype(self, name: str) -> Any:
+        """The framework's dtype called ``name`` ("float32", "float64")."""
+
+    def no_grad(self) -> Any:
+        """A context in which plain evaluations record no autograd graph."""
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        """A NumPy array with the values of native ``x``."""
+
+    def dtype_name(self, x: Any) -> str:
+        """``"float32"``, ``"float64"``..., of native ``x``."""
+
+    def autograd_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any],
+                          wrt: int) -> np.ndarray:
+        """d fn / d inputs[wrt] by reverse mode, shape out.shape + in.shape, float64."""
+
+    def vmap(self, fn: Callable[..., Any], wrt: int, n_inputs: int) -> Callable[..., Any]:
+        """``fn`` vectorized over a leading batch axis of argument ``wrt``."""
+
+
+def get(name: str) -> Backend:
+    """The backend called ``name``, imported on first use.
+
+    Raises
+    ------
+    BackendUnavailable
+        When its framework is not installed; the message names the extra.
+    """
+    if name not in _MODULES:
+        raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(NAMES)}")
+    if name not in _cache:
+        package = _PACKAGES.get(name)
+        if package is not None and importlib.util.find_spec(package) is None:
+            raise BackendUnavailable(
+                f"the {name} backend needs {package}, which is not installed: "
+                f"pip install 'fdcheck[{name}]'")
+        module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
+        _cache[name] = module.BACKEND
+    return _cache[name]
+
+
+def name_of(x: Any) -> str:
+    """Which backend owns array ``x``, judged by its type's module (no import)."""
+    module = type(x).__module__ or ""
+    if module.startswith("torch"):
+        return "torch"
+    if module.startswith(("jax", "jaxlib")):
+        return "jax"
+    return "numpy"
+
+
+def detect(inputs: Sequence[Any]) -> str:
+    """The backend of a call's inputs: the first non-NumPy one, else numpy."""
+    for x in inputs:
+        name = name_of(x)
+        if name != "numpy":
+            return name
+    return "numpy"

@@ -1,0 +1,126 @@
+"""JAX: float64 enabled (a gradient checker needs it); autograd by ``jax.jacrev``.
+
+Reverse mode is what a ``jax.custom_vjp`` rule defines, so ``jacrev`` is the
+Jacobian that exercises it.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Sequence
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402  (after enabling float64)
+import numpy as np  # noqa: E402
+
+
+class JaxOps:
+    """The array namespace compiled expressions run on, over jax.numpy."""
+
+    name = "jax"
+    default_dtype = jnp.float64
+    abs, sqrt, exp, log, log1p, expm1 = (staticmethod(jnp.abs), staticmethod(jnp.sqrt),
+                                         staticmethod(jnp.exp), staticmethod(jnp.log),
+                                         staticmethod(jnp.log1p), staticmethod(jnp.expm1))
+    sin, cos, tan, tanh = (staticmethod(jnp.sin), staticmethod(jnp.cos),
+                           staticmethod(jnp.tan), staticmethod(jnp.tanh))
+    sinh, cosh, arctan = staticmethod(jnp.sinh), staticmethod(jnp.cosh), staticmethod(jnp.arctan)
+    sigmoid, relu, softplus = (staticmethod(jax.nn.sigmoid), staticmethod(jax.nn.relu),
+                               staticmethod(jax.nn.softplus))
+    maximum, minimum, matmul = staticmethod(jnp.maximum), staticmethod(jnp.minimum), staticmethod(jnp.matmul)
+    real, where, broadcast_to = staticmethod(jnp.real), staticmethod(jnp.where), staticmethod(jnp.broadcast_to)
+    ones_like, zeros_like = staticmethod(jnp.ones_like), staticmethod(jnp.zeros_like)
+    det, inv, cholesky, solve = (staticmethod(jnp.linalg.det), staticmethod(jnp.linalg.inv),
+                                 staticmethod(jnp.linalg.cholesky), staticmethod(jnp.linalg.solve))
+    stop_gradient = staticmethod(jax.lax.stop_gradient)
+
+    @staticmethod
+    def slogdet(a: Any) -> Any:
+        out = jnp.linalg.slogdet(a)
+        return out.sign, out.logabsdet
+
+    @staticmethod
+    def asarray(v: Any, dtype: Any) -> Any:
+        return jnp.asarray(v, dtype=dtype)
+
+    @staticmethod
+    def sum(a: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+        return jnp.sum(a, axis=axes, keepdims=keepdims) if axes else a
+
+    @staticmethod
+    def prod(a: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+        return jnp.prod(a, axis=axes, keepdims=keepdims) if axes else a
+
+    @staticmethod
+    def amax(a: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+        return jnp.max(a, axis=axes, keepdims=keepdims) if axes else a
+
+    @staticmethod
+    def squeeze(a: Any, axes: tuple[int, ...]) -> Any:
+        return jnp.squeeze(a, axis=axes) if axes else a
+
+    @staticmethod
+    def transpose(a: Any, perm: tuple[int, ...]) -> Any:
+        return jnp.transpose(a, perm)
+
+    @staticmethod
+    def reshape(a: Any, shape: tuple[int, ...]) -> Any:
+        return jnp.reshape(a, shape)
+
+    @staticmethod
+    def diagonal(a: Any) -> Any:
+        return jnp.diagonal(a, axis1=-2, axis2=-1)
+
+    @staticmethod
+    def eye(n: int, dtype: Any) -> Any:
+        return jnp.eye(n, dtype=dtype)
+
+    @staticmethod
+    def ones(shape: tuple[int, ...], dtype: Any) -> Any:
+        return jnp.ones(shape, dtype=dtype)
+
+    @staticmethod
+    def zeros(shape: tuple[int, ...], dtype: Any) -> Any:
+        return jnp.zeros(shape, dtype=dtype)
+
+
+class JaxBackend:
+    name = "jax"
+    ops = JaxOps()
+
+    def ops_for(self, like: Any) -> JaxOps:
+        return self.ops
+
+    def native_dtype(self, name: str) -> Any:
+        return jnp.dtype(name)
+
+    def no_grad(self) -> Any:
+        return contextlib.nullcontext()
+
+    def asarray(self, a: np.ndarray, like: Any = None) -> Any:
+        return jnp.asarray(a)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        return np.asarray(x)
+
+    def dtype_name(self, x: Any) -> str:
+        return jnp.asarray(x).dtype.name
+
+    def autograd_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> np.ndarray:
+        args = [jnp.asarray(x) for x in inputs]
+
+        def along(w: Any) -> Any:
+            full = list(args)
+            full[wrt] = w
+            return fn(*full)
+
+        return np.asarray(jax.jacrev(along)(args[wrt]), dtype=np.float64)
+
+    def vmap(self, fn: Callable[..., Any], wrt: int, n_inputs: int) -> Callable[..., Any]:
+        in_axes = tuple(0 if i == wrt else None for i in range(n_inputs))
+        return jax.vmap(fn, in_axes=in_axes)
+
+
+BACKEND = JaxBackend()

@@ -1,0 +1,149 @@
+"""PyTorch: tensors on their own device and dtype; autograd by reverse mode.
+
+The autograd Jacobian goes through ``torch.autograd.functional.jacobian``,
+which calls each output's backward: a custom ``torch.autograd.Function`` with a
+hand-written ``backward`` is exercised exactly as training would exercise it.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
+           "bfloat16": torch.bfloat16, "complex64": torch.complex64,
+           "complex128": torch.complex128}
+
+
+class TorchOps:
+    """The array namespace compiled expressions run on, over PyTorch."""
+
+    name = "torch"
+    default_dtype = torch.float64
+
+    def __init__(self, device: Any = "cpu") -> None:
+        self.device = torch.device(device)
+
+    abs, sqrt, exp, log, log1p, expm1 = (staticmethod(torch.abs), staticmethod(torch.sqrt),
+                                         staticmethod(torch.exp), staticmethod(torch.log),
+                                         staticmethod(torch.log1p), staticmethod(torch.expm1))
+    sin, cos, tan, tanh = (staticmethod(torch.sin), staticmethod(torch.cos),
+                           staticmethod(torch.tan), staticmethod(torch.tanh))
+    sinh, cosh, arctan = staticmethod(torch.sinh), staticmethod(torch.cosh), staticmethod(torch.atan)
+    sigmoid, relu, softplus = staticmethod(torch.sigmoid), staticmethod(torch.relu), staticmethod(F.softplus)
+    maximum, minimum, matmul = staticmethod(torch.maximum), staticmethod(torch.minimum), staticmethod(torch.matmul)
+    real, broadcast_to = staticmethod(torch.real), staticmethod(torch.broadcast_to)
+    ones_like, zeros_like = staticmethod(torch.ones_like), staticmethod(torch.zeros_like)
+    det, inv, cholesky = (staticmethod(torch.linalg.det), staticmethod(torch.linalg.inv),
+                          staticmethod(torch.linalg.cholesky))
+    solve = staticmethod(torch.linalg.solve)
+
+    @staticmethod
+    def slogdet(a: Any) -> Any:
+        out = torch.linalg.slogdet(a)
+        return out.sign, out.logabsdet
+
+    @staticmethod
+    def where(cond: Any, a: Any, b: Any) -> Any:
+        return torch.where(cond, a, torch.as_tensor(b, dtype=a.dtype, device=a.device))
+
+    def asarray(self, v: Any, dtype: Any) -> Any:
+        return torch.as_tensor(v, dtype=dtype, device=self.device)
+
+    @staticmethod
+    def sum(a: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+        # torch reads an empty dim tuple as "every axis"; here it means none.
+        return torch.sum(a, dim=axes, keepdim=keepdims) if axes else a
+
+    @staticmethod
+    def prod(a: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+        for ax in sorted((ax % a.ndim for ax in axes), reverse=True):
+            a = torch.prod(a, dim=ax, keepdim=True)
+        return torch.squeeze(a, dim=axes) if axes and not keepdims else a
+
+    @staticmethod
+    def amax(a: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+        return torch.amax(a, dim=axes, keepdim=keepdims) if axes else a
+
+    @staticmethod
+    def squeeze(a: Any, axes: tuple[int, ...]) -> Any:
+        return torch.squeeze(a, dim=axes) if axes else a
+
+    @staticmethod
+    def stop_gradient(a: Any) -> Any:
+        return a.detach()
+
+    @staticmethod
+    def transpose(a: Any, perm: tuple[int, ...]) -> Any:
+        return a.permute(perm)
+
+    @staticmethod
+    def reshape(a: Any, shape: tuple[int, ...]) -> Any:
+        return a.reshape(shape)
+
+    @staticmethod
+    def diagonal(a: Any) -> Any:
+        return torch.diagonal(a, dim1=-2, dim2=-1)
+
+    def eye(self, n: int, dtype: Any) -> Any:
+        return torch.eye(n, dtype=dtype, device=self.device)
+
+    def ones(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        return torch.ones(shape, dtype=dtype, device=self.device)
+
+    def zeros(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        return torch.zeros(shape, dtype=dtype, device=self.device)
+
+
+@lru_cache(maxsize=None)
+def _ops(device: str) -> TorchOps:
+    return TorchOps(device)
+
+
+class TorchBackend:
+    name = "torch"
+
+    def ops_for(self, like: Any) -> TorchOps:
+        return _ops(str(like.device) if isinstance(like, torch.Tensor) else "cpu")
+
+    def native_dtype(self, name: str) -> Any:
+        return _DTYPES[name]
+
+    def no_grad(self) -> Any:
+        return torch.no_grad()
+
+    def asarray(self, a: np.ndarray, like: Any = None) -> Any:
+        t = torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else torch.as_tensor(a)
+        if isinstance(like, torch.Tensor) and like.device.type != "cpu":
+            t = t.to(like.device)
+        return t
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        if isinstance(x, torch.Tensor):
+            return x.detach().cpu().resolve_conj().numpy()
+        return np.asarray(x)
+
+    def dtype_name(self, x: Any) -> str:
+        return str(x.dtype).replace("torch.", "")
+
+    def autograd_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> np.ndarray:
+        xs = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
+
+        def along(w: Any) -> Any:
+            args = list(xs)
+            args[wrt] = w
+            return fn(*args)
+
+        with torch.enable_grad():
+            jac = torch.autograd.functional.jacobian(along, xs[wrt])
+        return self.to_numpy(jac).astype(np.float64)
+
+    def vmap(self, fn: Callable[..., Any], wrt: int, n_inputs: int) -> Callable[..., Any]:
+        in_dims = tuple(0 if i == wrt else None for i in range(n_inputs))
+        return torch.vmap(fn, in_dims=in_dims)
+
+
+BACKEND = TorchBackend()

@@ -1,0 +1,166 @@
+"""The command line: click commands that translate the library's results and
+errors into output and exit codes (0 every check passed, 1 a check failed,
+2 a case could not be run). Nothing here computes."""
+from __future__ import annotations
+
+import re
+import sys
+import time
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import CaseError, FdcheckError
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+_METHOD = re.compile(r"^(central|forward|backward)(\d)?$")
+
+
+def _method(value: str | None) -> Any:
+    if value is None:
+        return None
+    m = _METHOD.match(value)
+    if not m:
+        raise click.BadParameter("expected central, central4, central6, central8, forward, "
+                                 "forward2, backward or backward2")
+    from .engine import Method
+    try:
+        return Method(m.group(1), None if m.group(2) is None else int(m.group(2)))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _executor(workers: int | None) -> Any:
+    if not workers or workers <= 1:
+        return None
+    from concurrent.futures import ProcessPoolExecutor
+    return ProcessPoolExecutor(max_workers=workers)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fdcheck")
+def main() -> None:
+    """Check derivatives of functions of matrices by finite differences.
+
+    \b
+    Examples:
+      fdcheck run cases/                  check every case file under cases/
+      fdcheck run cases/ --format json    the same, as one JSON document
+      fdcheck jacobian cases/teaching.yaml --case "linear layer, dZ/dW"
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Report for people (text) or tools (json).")
+@click.option("--atol", type=float, help="Absolute tolerance, over every case's own.")
+@click.option("--rtol", type=float, help="Relative tolerance, over every case's own.")
+@click.option("--method", "method", metavar="NAME",
+              help="Stencil over every case's own: central, central4..8, forward, forward2, "
+                   "backward, backward2.")
+@click.option("--step", type=float, help="Relative step h = STEP * max(1, |x|), over the cases'.")
+@click.option("-k", "--case", "select", metavar="TEXT",
+              help="Run only the cases whose name contains TEXT.")
+@click.option("--allow-python", is_flag=True,
+              help="Allow {python: module:callable} references (importing them runs code).")
+@click.option("--mode", type=click.Choice(["auto", "serial", "vectorized"]), default="auto",
+              show_default=True, help="Evaluate points one by one or many per call.")
+@click.option("--workers", type=int, metavar="N", help="Evaluate on a pool of N processes.")
+@click.option("-v", "--verbose", is_flag=True, help="Show every check, not only failures.")
+def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None,
+        method: str | None, step: float | None, select: str | None, allow_python: bool,
+        mode: str, workers: int | None, verbose: bool) -> None:
+    """Check every case in PATHS (files, or folders searched for *.yaml / *.yml).
+
+    Every case runs, whatever happens to the others. Exit status: 0 when every
+    check passed, 1 when a check failed, 2 when a case could not be run.
+
+    \b
+    Examples:
+      fdcheck run cases/
+      fdcheck run cases/teaching.yaml -k "linear layer" -v
+      fdcheck run cases/ --format json --atol 1e-8
+    """
+    from . import report
+    from .runner import RunOptions, run_paths
+
+    executor = _executor(workers)
+    progress = report.ProgressLine() if fmt == "text" and sys.stderr.isatty() else None
+    options = RunOptions(atol=atol, rtol=rtol, method=_method(method), step=step,
+                         allow_python=allow_python, mode=mode, executor=executor,
+                         workers=workers, progress=progress)
+    chooser = (lambda c: select in c.name) if select else None
+    start = time.perf_counter()
+    results = []
+    try:
+        for result in run_paths(list(paths), options, chooser):
+            results.append(result)
+            if fmt == "text":
+                click.echo(report.case_text(result, verbose))
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    if fmt == "json":
+        click.echo(report.results_json(results))
+    else:
+        click.echo(report.summary_text(results, time.perf_counter() - start))
+    sys.exit(_exit_code(results))
+
+
+def _exit_code(results: list[Any]) -> int:
+    if any(r.status == "error" for r in results) or not results:
+        return EXIT_ERROR
+    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+@click.option("--case", "name", metavar="NAME", help="The case (default: every case of FILE).")
+@click.option("--digits", type=int, default=6, show_default=True, help="Significant digits.")
+@click.option("--allow-python", is_flag=True, help="Allow {python: ...} references.")
+def jacobian(file: str, name: str | None, digits: int, allow_python: bool) -> None:
+    """Print the numeric Jacobian of the cases in FILE, rows and columns
+    labelled by element (z11, z12, ... / w11, w12, ...), in the case's order.
+
+    \b
+    Example:
+      fdcheck jacobian cases/teaching.yaml --case "linear layer, dZ/dW"
+    """
+    from . import report
+    from .cases import load_file
+    from .runner import RunOptions, case_jacobians
+
+    items = load_file(file)
+    chosen = [c for c in items if name is None or getattr(c, "name", None) == name
+              or (isinstance(c, CaseError) and c.case == name)]
+    if name is not None and not chosen:
+        names = ", ".join(repr(c.name) for c in items if not isinstance(c, CaseError))
+        click.echo(f"{file}: no case named {name!r}; cases: {names}", err=True)
+        sys.exit(EXIT_ERROR)
+    code = EXIT_OK
+    for item in chosen:
+        if isinstance(item, CaseError):
+            click.echo(str(item), err=True)
+            code = EXIT_ERROR
+            continue
+        try:
+            results = case_jacobians(item, RunOptions(allow_python=allow_python))
+        except FdcheckError as exc:
+            click.echo(str(exc), err=True)
+            code = EXIT_ERROR
+            continue
+        for wrt, res in results.items():
+            order = "row-major" if res.order == "C" else "column-major"
+            click.echo(f"{item.name}: d{item.output}/d{wrt}, {res.jacobian.shape[0]} x "
+                       f"{res.jacobian.shape[1]}, {order}, {res.method.label}, "
+                       f"{res.evaluations} evaluations")
+            click.echo(report.jacobian_table(res.jacobian, item.output, res.out_shape, wrt,
+                                             res.in_shape, res.order, digits))
+            click.echo("")
+    sys.exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,175 @@
+"""Tolerances and the comparison of a numeric Jacobian with a reference.
+
+An entry passes where ``abs(numeric - reference) <= atol + rtol * abs(reference)``.
+Pure functions over arrays: no formatting here (see :mod:`fdcheck.report`).
+
+Precedence of tolerances, highest first (each of atol and rtol separately):
+1. the command line (``--atol``, ``--rtol``) or the keyword arguments of an API call;
+2. the case's ``tolerance`` (after its file's ``defaults`` are merged in);
+3. the built-in default for the case's dtype and method (:data:`DEFAULTS`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .layout import unravel
+
+# (dtype, method label) -> (atol, rtol). The method label is the stencil's
+# scheme and order ("central2"); "*" matches any method of that dtype.
+# Each row is a few hundred times the error the method makes on a function of
+# unit scale, so a correct derivative is not called wrong, and a derivative
+# wrong by 1e-3 relative (float64) or 1% (float32) still fails.
+DEFAULTS: dict[tuple[str, str], tuple[float, float]] = {
+    ("float64", "central2"): (1e-6, 1e-5),
+    ("float64", "central4"): (1e-7, 1e-6),
+    ("float64", "central6"): (1e-7, 1e-6),
+    ("float64", "central8"): (1e-7, 1e-6),
+    ("float64", "forward1"): (1e-5, 1e-4),
+    ("float64", "backward1"): (1e-5, 1e-4),
+    ("float64", "forward2"): (1e-6, 1e-5),
+    ("float64", "backward2"): (1e-6, 1e-5),
+    ("float64", "richardson"): (1e-8, 1e-7),
+    ("float64", "complex-step"): (1e-10, 1e-9),
+    ("float32", "*"): (1e-3, 3e-3),
+    ("float32", "forward1"): (1e-2, 5e-3),
+    ("float32", "backward1"): (1e-2, 5e-3),
+}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """``atol`` and ``rtol``, with where they came from."""
+
+    atol: float
+    rtol: float
+    source: str = "default"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"atol": self.atol, "rtol": self.rtol, "source": self.source}
+
+
+def default_tolerance(dtype: str, method_label: str) -> Tolerance:
+    """The built-in tolerance for ``dtype`` and a method label such as ``central2``."""
+    key = (dtype, method_label)
+    if key not in DEFAULTS:
+        key = (dtype, "*") if (dtype, "*") in DEFAULTS else ("float64", "central2")
+    atol, rtol = DEFAULTS[key]
+    return Tolerance(atol, rtol, f"default for {dtype}, {method_label}")
+
+
+def resolve(dtype: str, method_label: str, *layers: Mapping[str, float] | None) -> Tolerance:
+    """The tolerance in force: each of atol/rtol from the first layer that sets it.
+
+    Parameters
+    ----------
+    dtype, method_label : str
+        Pick the built-in default, used for whatever no layer sets.
+    *layers : mapping with optional keys "atol", "rtol" (and "source"), highest first.
+    """
+    base = default_tolerance(dtype, method_label)
+    atol = rtol = None
+    sources = []
+    for layer in layers:
+        if not layer:
+            continue
+        taken = []
+        if atol is None and layer.get("atol") is not None:
+            atol = float(layer["atol"])
+            taken.append("atol")
+        if rtol is None and layer.get("rtol") is not None:
+            rtol = float(layer["rtol"])
+            taken.append("rtol")
+        if taken:
+            sources.append(f"{'/'.join(taken)} from {layer.get('source', 'the caller')}")
+    if atol is None or rtol is None:
+        sources.append(base.source)
+    return Tolerance(base.atol if atol is None else atol, base.rtol if rtol is None else rtol,
+                     "; ".join(sources))
+
+
+@dataclass(frozen=True)
+class Worst:
+    """The entry that most exceeds (or comes closest to) its tolerance."""
+
+    output: tuple[int, ...]
+    input: tuple[int, ...] | None
+    numeric: float
+    reference: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The verdict of one check: numeric against one reference."""
+
+    against: str                  # value | analytic | chain | torch | jax
+    wrt: str | None
+    passed: bool
+    max_abs_error: float
+    max_rel_error: float
+    worst: Worst | None
+    tolerance: Tolerance
+    entries: int
+    mismatches: int
+    out_name: str = "f"
+    stage: str | None = None
+    unreliable: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+
+def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
+            against: str, wrt: str | None, out_shape: Sequence[int],
+            in_shape: Sequence[int] | None, order: str = "C", out_name: str = "f",
+            stage: str | None = None, unreliable: np.ndarray | None = None,
+            notes: Sequence[str] = ()) -> Comparison:
+    """Compare ``numeric`` with ``reference`` entrywise.
+
+    Parameters
+    ----------
+    numeric, reference : ndarray, shape (m, n) for a Jacobian or (m,) for a value
+    tolerance : Tolerance
+    against : str
+        What the reference is (``analytic``, ``torch``...).
+    wrt : str or None
+        The input differentiated (None for a value check).
+    out_shape, in_shape : tuple of int
+        Shapes that turn a flat row or column back into an element index.
+    unreliable : ndarray of bool, same shape, optional
+        Entries whose numeric derivative cannot be trusted (kink, non-finite
+        value nearby); they are counted apart and never make the check fail.
+
+    Returns
+    -------
+    Comparison
+    """
+    num = np.asarray(numeric, dtype=np.float64)
+    ref = np.asarray(reference, dtype=np.float64)
+    if num.shape != ref.shape:
+        raise ValueError(f"shapes differ: numeric {num.shape}, reference {ref.shape}")
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        err = np.abs(num - ref)
+        bound = tolerance.atol + tolerance.rtol * np.abs(ref)
+        bad = ~(err <= bound)  # NaN anywhere is a mismatch
+        ratio = np.where(bad & ~np.isfinite(err), np.inf,
+                         np.where(bound > 0, err / np.where(bound > 0, bound, 1), np.where(err > 0, np.inf, 0)))
+        rel = np.where(ref != 0, err / np.abs(np.where(ref != 0, ref, 1)), 0.0)
+    skip = np.zeros(num.shape, dtype=bool) if unreliable is None else np.asarray(unreliable, dtype=bool)
+    counted = ~skip
+    mismatches = int(np.count_nonzero(bad & counted))
+    finite_err = np.where(np.isfinite(err) & counted, err, 0.0)
+    max_abs = float(finite_err.max()) if err.size else 0.0
+    max_rel = float(np.where(np.isfinite(rel) & counted, rel, 0.0).max()) if err.size else 0.0
+    if mismatches and (~np.isfinite(err) & counted).any():
+        max_abs = max_rel = float("inf")
+    worst = None
+    if err.size and counted.any():
+        flat = int(np.argmax(np.where(counted, np.nan_to_num(ratio, nan=np.inf), -1.0)))
+        idx = np.unravel_index(flat, num.shape)
+        out_idx = unravel(idx[0], out_shape, order)
+        in_idx = unravel(idx[1], in_shape, order) if num.ndim == 2 and in_shape is not None else None
+        worst = Worst(out_idx, in_idx, float(num[idx]), float(ref[idx]))
+    return Comparison(against, wrt, mismatches == 0, max_abs, max_rel, worst, tolerance,
+                      int(err.size), mismatches, out_name, stage, int(np.count_nonzero(skip)),
+                      tuple(notes))

@@ -1,0 +1,201 @@
+"""The numeric Jacobian: which perturbed points to evaluate, in which batches,
+and how to combine them. Knows nothing of YAML, tolerances or output.
+
+Cost is counted in function evaluations: a central stencil of order 2 uses
+exactly 2n evaluations for n inputs (f(x0) is evaluated once beforehand by
+:class:`~fdcheck.flatfun.FlatFunction` to learn the output's shape).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .evaluate import Batch, Serial
+from .layout import matrix_to_tensor
+from .stencil import SCHEMES, Stencil, stencil
+from .step import steps_for
+
+Progress = Callable[[int, int], None]
+STENCIL_SCHEMES = SCHEMES
+
+
+@dataclass(frozen=True)
+class Method:
+    """How the numeric derivative is taken.
+
+    Attributes
+    ----------
+    scheme : str
+        ``central`` (default), ``forward``, ``backward``.
+    order : int, optional
+        Accuracy order of the stencil (central: 2, 4, 6, 8; one-sided: 1, 2).
+    step : float, optional
+        Relative step factor: h = step * max(1, |x|). Default
+        eps**(1/(order+1)) of the evaluation dtype.
+    """
+
+    scheme: str = "central"
+    order: int | None = None
+    step: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.scheme not in STENCIL_SCHEMES:
+            raise ValueError(f"unknown method {self.scheme!r}; expected one of "
+                             f"{', '.join(STENCIL_SCHEMES)}")
+        self.stencil()  # validates the order
+        if self.step is not None and not (np.isfinite(self.step) and self.step > 0):
+            raise ValueError(f"step must be a positive number, not {self.step!r}")
+
+    def stencil(self) -> Stencil:
+        return stencil(self.scheme, self.order)
+
+    @property
+    def label(self) -> str:
+        st = self.stencil()
+        return f"{st.scheme}{st.order}"
+
+    @classmethod
+    def parse(cls, spec: "Method | str | Mapping[str, Any] | None") -> "Method":
+        """A Method from ``"central"``, ``{"scheme": "central", "order": 4}``..."""
+        if spec is None:
+            return cls()
+        if isinstance(spec, Method):
+            return spec
+        if isinstance(spec, str):
+            return cls(scheme=spec)
+        if isinstance(spec, Mapping):
+            unknown = set(spec) - {"scheme", "order", "step"}
+            if unknown:
+                raise ValueError(f"unknown method key(s): {', '.join(sorted(unknown))}; "
+                                 "expected scheme, order, step")
+            step = spec.get("step")
+            return cls(scheme=str(spec.get("scheme", "central")),
+                       order=None if spec.get("order") is None else int(spec["order"]),
+                       step=None if step is None else float(step))
+        raise ValueError(f"a method is a name or a mapping, not {spec!r}")
+
+    def with_step(self, step: float | None) -> "Method":
+        return self if step is None else replace(self, step=float(step))
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Numerical trouble found while differentiating: a result, not a crash."""
+
+    kind: str          # "non-finite"
+    message: str
+    columns: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class JacobianResult:
+    """A numeric Jacobian and what it cost.
+
+    Attributes
+    ----------
+    jacobian : ndarray, shape (m, n)
+        Row k, column i: d vec(f)[k] / d vec(x)[i].
+    value : ndarray, shape (m,)
+        vec(f(x0)).
+    steps : ndarray, shape (n,)
+        The steps actually taken.
+    evaluations : int
+        Function evaluations used for the Jacobian.
+    in_shape, out_shape : tuple of int
+    order : {"C", "F"}
+    method : Method
+    error : ndarray, shape (m, n), optional
+        Estimated absolute error of each entry, where the method gives one.
+    flags : tuple of Flag
+    """
+
+    jacobian: np.ndarray
+    value: np.ndarray
+    steps: np.ndarray
+    evaluations: int
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    order: str
+    method: Method
+    error: np.ndarray | None = None
+    flags: tuple[Flag, ...] = field(default=())
+
+    @property
+    def tensor(self) -> np.ndarray:
+        """The Jacobian as an array of shape out_shape + in_shape."""
+        return matrix_to_tensor(self.jacobian, self.out_shape, self.in_shape, self.order)
+
+    @property
+    def gradient(self) -> np.ndarray:
+        """For a scalar-valued function: the gradient, shaped like the input."""
+        if self.jacobian.shape[0] != 1:
+            raise ValueError(f"the output has {self.jacobian.shape[0]} elements; a gradient "
+                             "needs a scalar-valued function (use the Jacobian)")
+        return self.jacobian[0].reshape(self.in_shape, order=self.order)
+
+
+def _nonfinite_flag(jac: np.ndarray) -> tuple[Flag, ...]:
+    bad = ~np.isfinite(jac)
+    if not bad.any():
+        return ()
+    cols = tuple(int(c) for c in np.flatnonzero(bad.any(axis=0)))
+    return (Flag("non-finite", f"the function is not finite at a perturbed point for "
+                               f"{len(cols)} input element(s)", cols),)
+
+
+def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
+                     progress: Progress | None = None) -> JacobianResult:
+    """The Jacobian of ``fn`` by a finite-difference stencil.
+
+    Parameters
+    ----------
+    fn : FlatFunction
+        The function along one input (``fn.x0``, ``fn.value``, ``fn.m``).
+    method : Method
+    evaluator : Evaluator, optional
+        Default :class:`~fdcheck.evaluate.Serial`.
+    progress : callable(done, total), optional
+        Called after each chunk with evaluations done and planned.
+
+    Returns
+    -------
+    JacobianResult
+        ``evaluations`` is n times the number of non-centre points of the
+        stencil: 2n for central order 2.
+    """
+    evaluator = evaluator if evaluator is not None else Serial()
+    st = method.stencil()
+    x0, n, m = fn.x0, fn.n, fn.m
+    h = steps_for(x0, fn.dtype, st, method.step)
+    offsets = np.array([c for c, _ in st.perturbed], dtype=np.float64)
+    weights = [w for _, w in st.perturbed]
+    p = len(offsets)
+    jac_t = np.empty((n, m), dtype=np.float64)
+    per_chunk = max(1, evaluator.chunk_points(n, m) // p)
+    x64 = x0.astype(np.float64)
+    total = n * p
+    for a in range(0, n, per_chunk):
+        b = min(n, a + per_chunk)
+        cols = np.repeat(np.arange(a, b), p)
+        values = (x64[cols] + np.tile(offsets, b - a) * h[cols]).astype(fn.dtype)
+        ys = evaluator(fn, x0, Batch(cols, values), np.float64).reshape(b - a, p, m)
+        acc = ys[:, 0] * weights[0]
+        for q in range(1, p):
+            acc += ys[:, q] * weights[q]
+        if st.needs_center:
+            acc += st.center_weight * fn.value.real
+        jac_t[a:b] = acc / h[a:b, None]
+        if progress is not None:
+            progress(b * p, total)
+    jac = jac_t.T
+    return JacobianResult(jac, fn.value, h, total, fn.in_shape, fn.out_shape, fn.order,
+                          method, None, _nonfinite_flag(jac))
+
+
+def numeric_jacobian(fn: Any, method: Method | str | Mapping[str, Any] | None = None,
+                     evaluator: Any = None, progress: Progress | None = None) -> JacobianResult:
+    """The numeric Jacobian of ``fn`` (a FlatFunction) by ``method``."""
+    m = Method.parse(method)
+    return stencil_jacobian(fn, m, evaluator, progress)

@@ -1,0 +1,160 @@
+"""How a batch of points is evaluated: one by one, vectorized along a leading
+batch axis, or through any ``concurrent.futures.Executor``.
+
+A batch is a set of k points near x0, each given by the entries it changes.
+Evaluators return a (k, m) array of flat outputs, in the order of the points;
+they know nothing of steps or stencils.
+"""
+from __future__ import annotations
+
+import math
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import EvaluationError
+
+CHUNK_BYTES = 32 * 2**20  # memory for one chunk of perturbed points or outputs
+
+
+@dataclass(frozen=True)
+class Batch:
+    """k points near x0.
+
+    Attributes
+    ----------
+    indices, values : ndarray, shape (nnz,)
+        Entries changed and their new values (in the evaluation dtype).
+    indptr : ndarray, shape (k + 1,), optional
+        Point j changes ``indices[indptr[j]:indptr[j+1]]``; None when every
+        point changes exactly one entry (the coordinate case).
+    dense : ndarray, shape (k, n), optional
+        Explicit points, for directions that change every entry.
+    """
+
+    indices: np.ndarray
+    values: np.ndarray
+    indptr: np.ndarray | None = None
+    dense: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        if self.dense is not None:
+            return int(self.dense.shape[0])
+        return int(self.indices.shape[0]) if self.indptr is None else int(self.indptr.shape[0] - 1)
+
+    def take(self, start: int, stop: int) -> "Batch":
+        """Points ``start`` to ``stop``."""
+        if self.dense is not None:
+            return Batch(self.indices, self.values, None, self.dense[start:stop])
+        if self.indptr is None:
+            return Batch(self.indices[start:stop], self.values[start:stop])
+        a, b = int(self.indptr[start]), int(self.indptr[stop])
+        return Batch(self.indices[a:b], self.values[a:b], self.indptr[start:stop + 1] - a)
+
+    def points(self, x0: np.ndarray) -> np.ndarray:
+        """The points as a dense (k, n) array."""
+        if self.dense is not None:
+            return self.dense
+        k = len(self)
+        xs = np.repeat(x0[None, :], k, axis=0)
+        rows = np.arange(k) if self.indptr is None else np.repeat(np.arange(k), np.diff(self.indptr))
+        xs[rows, self.indices] = self.values
+        return xs
+
+
+class Evaluator(Protocol):
+    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any) -> np.ndarray:
+        """Outputs at every point of ``batch``: shape (len(batch), fn.m)."""
+
+    def chunk_points(self, n: int, m: int) -> int:
+        """How many points the engine should hand over at once."""
+
+
+def _chunk_for(n: int, m: int) -> int:
+    return max(1, CHUNK_BYTES // (8 * max(n, m, 1)))
+
+
+def _store(out: np.ndarray, j: int, y: np.ndarray) -> None:
+    try:
+        out[j] = y
+    except (ValueError, TypeError) as exc:
+        raise EvaluationError(f"the function returned {np.shape(y)} values at a perturbed point, "
+                              f"{out.shape[1]} at the base point: {exc}") from None
+
+
+class Serial:
+    """One call per point; the point is perturbed in place and restored."""
+
+    def chunk_points(self, n: int, m: int) -> int:
+        return _chunk_for(n, m)
+
+    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64) -> np.ndarray:
+        k = len(batch)
+        out = np.empty((k, fn.m), dtype=out_dtype)
+        if batch.dense is not None:
+            for j in range(k):
+                _store(out, j, fn(batch.dense[j]))
+            return out
+        x = x0.copy()
+        if batch.indptr is None:
+            # The hot loop of the plain mode: scalar writes, no array allocation.
+            for j, (i, v) in enumerate(zip(batch.indices.tolist(), batch.values.tolist())):
+                x[i] = v
+                _store(out, j, fn(x))
+                x[i] = x0[i]
+            return out
+        for j in range(k):
+            sl = slice(int(batch.indptr[j]), int(batch.indptr[j + 1]))
+            idx = batch.indices[sl]
+            x[idx] = batch.values[sl]
+            _store(out, j, fn(x))
+            x[idx] = x0[idx]
+        return out
+
+
+class Vectorized:
+    """Many points per call, along a leading batch axis, in bounded chunks."""
+
+    def __init__(self, max_points: int | None = None) -> None:
+        self.max_points = max_points
+
+    def chunk_points(self, n: int, m: int) -> int:
+        return self.max_points or _chunk_for(n, m)
+
+    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64) -> np.ndarray:
+        k = len(batch)
+        out = np.empty((k, fn.m), dtype=out_dtype)
+        step = self.chunk_points(x0.shape[0], fn.m)
+        for a in range(0, k, step):
+            piece = batch.take(a, min(k, a + step))
+            out[a:a + len(piece)] = fn.batched(piece.points(x0))
+        return out
+
+
+def _evaluate_piece(inner: Any, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any) -> np.ndarray:
+    return inner(fn, x0, batch, out_dtype)
+
+
+class OnExecutor:
+    """Points spread over a ``concurrent.futures.Executor`` (a process pool,
+    a Dask client's executor); each worker runs ``inner`` on its share."""
+
+    def __init__(self, executor: Executor, inner: Any = None, workers: int | None = None) -> None:
+        self.executor = executor
+        self.inner = inner if inner is not None else Serial()
+        self.workers = workers or getattr(executor, "_max_workers", None) or 2
+
+    def chunk_points(self, n: int, m: int) -> int:
+        # Several pieces per worker per chunk keeps every worker busy.
+        return max(self.workers * 4, _chunk_for(n, m))
+
+    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64) -> np.ndarray:
+        k = len(batch)
+        per = max(1, math.ceil(k / (self.workers * 4)))
+        futures = [self.executor.submit(_evaluate_piece, self.inner, fn, x0,
+                                        batch.take(a, min(k, a + per)), out_dtype)
+                   for a in range(0, k, per)]
+        parts = [f.result() for f in futures]
+        return np.concatenate(parts, axis=0) if parts else np.empty((0, fn.m), dtype=out_dtype)

@@ -1,0 +1,144 @@
+"""The boundary: a user's function of several arrays, seen by the engine as a
+function of one flat vector, g: R^n -> R^m, along one of its inputs.
+
+Everything the engine evaluates goes through :class:`FlatFunction`: it
+unflattens the point in the case's order, converts it to the callable's own
+framework (a tensor of the input's dtype on the input's device, for PyTorch),
+calls, and flattens the output back. It pickles when its callable does, so it
+can be evaluated in other processes.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import backends
+from .errors import EvaluationError
+from .layout import check_order, flatten, size_of
+
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def _as_float(a: Any, dtype: np.dtype | None) -> np.ndarray:
+    arr = np.asarray(a)
+    if dtype is not None:
+        return arr.astype(dtype)
+    if arr.dtype.kind in "fc" and arr.dtype.itemsize >= 4:
+        return arr
+    # Integers (and bools, half precision) are promoted: they are never perturbed as is.
+    return arr.astype(np.float64)
+
+
+class FlatFunction:
+    """``f(*inputs)`` as a function of vec(inputs[wrt]).
+
+    Parameters
+    ----------
+    call : callable
+        ``call(*inputs) -> array`` in the inputs' framework.
+    inputs : sequence of arrays
+        NumPy arrays, numbers, PyTorch tensors or JAX arrays.
+    wrt : int
+        Which input is perturbed.
+    order : {"C", "F"}
+        Vectorization of input and output.
+    dtype : str, optional
+        Evaluation precision; default the input's own floating dtype (float64
+        for integers).
+    backend : Backend, optional
+        Default: detected from the inputs.
+    batched_call : callable, optional
+        ``batched_call(*inputs)`` where ``inputs[wrt]`` has a leading batch
+        axis: evaluates many points at once.
+
+    Attributes
+    ----------
+    x0 : ndarray, shape (n,)
+        vec(inputs[wrt]) in ``dtype``.
+    value : ndarray, shape (m,)
+        vec(f(inputs)), float64 (or complex128), from one evaluation made here.
+    in_shape, out_shape : tuple of int
+    """
+
+    def __init__(self, call: Callable[..., Any], inputs: Sequence[Any], wrt: int = 0, *,
+                 order: str = "C", dtype: str | None = None, backend: Any = None,
+                 batched_call: Callable[..., Any] | None = None) -> None:
+        self.order = check_order(order)
+        self.backend = backend if backend is not None else backends.get(backends.detect(inputs))
+        if not -len(inputs) <= wrt < len(inputs):
+            raise IndexError(f"wrt={wrt} but the function has {len(inputs)} input(s)")
+        self.wrt = wrt % len(inputs)
+        self.call = call
+        self.batched_call = batched_call
+        template = inputs[self.wrt]
+        self._like = template
+        np_in = _as_float(self.backend.to_numpy(template), None if dtype is None else np.dtype(dtype))
+        if np_in.dtype.name not in FLOAT_DTYPES and np_in.dtype.kind != "c":
+            np_in = np_in.astype(np.float64)
+        self.dtype = np_in.dtype
+        self.in_shape = tuple(np_in.shape)
+        self.n = size_of(self.in_shape)
+        self.x0 = flatten(np_in, self.order).copy()
+        self.inputs = [self._native(x, i) for i, x in enumerate(inputs)]
+        first = self._output(self.call(*self.inputs))
+        self.out_shape = tuple(first.shape)
+        self.m = size_of(self.out_shape)
+        self.value = np.array(flatten(first, self.order), dtype=np.result_type(first.dtype, np.float64))
+
+    def _native(self, x: Any, i: int) -> Any:
+        # Every floating input is evaluated in the case's precision; the
+        # perturbed one is rebuilt from x0 so it matches the points evaluated.
+        if i == self.wrt:
+            return self._point(self.x0)
+        if self.backend.name == "numpy":
+            return _as_float(x, self.dtype if np.asarray(x).dtype.kind in "fiub" else None)
+        return x
+
+    def _point(self, x: np.ndarray) -> Any:
+        arr = x.reshape(self.in_shape, order=self.order)
+        return self.backend.asarray(arr, like=self._like)
+
+    def _output(self, y: Any) -> np.ndarray:
+        out = self.backend.to_numpy(y)
+        if out.dtype.kind not in "fciub":
+            raise EvaluationError(f"the function returned {type(y).__name__} of dtype {out.dtype}, "
+                                  "not numbers")
+        return out
+
+    def with_call(self, call: Callable[..., Any]) -> Callable[[np.ndarray], np.ndarray]:
+        """A flat function of x for another callable over the same inputs."""
+        def flat(x: np.ndarray) -> np.ndarray:
+            args = list(self.inputs)
+            args[self.wrt] = self._point(x)
+            return flatten(self._output(call(*args)), self.order)
+        return flat
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """vec(f) at the point whose vec is ``x`` (shape (n,)); shape (m,)."""
+        args = list(self.inputs)
+        args[self.wrt] = self._point(x)
+        return flatten(self._output(self.call(*args)), self.order)
+
+    @property
+    def vectorized(self) -> bool:
+        return self.batched_call is not None
+
+    def batched(self, xs: np.ndarray) -> np.ndarray:
+        """vec(f) at k points at once: ``xs`` (k, n) -> (k, m)."""
+        k = xs.shape[0]
+        if self.order == "C":
+            w = xs.reshape((k,) + self.in_shape)
+        else:
+            r = len(self.in_shape)
+            w = xs.reshape((k,) + self.in_shape[::-1]).transpose((0,) + tuple(range(r, 0, -1)))
+        args = list(self.inputs)
+        args[self.wrt] = self.backend.asarray(w, like=self._like)
+        out = self._output(self.batched_call(*args))  # type: ignore[misc]
+        if out.shape != (k,) + self.out_shape:
+            raise EvaluationError(f"the vectorized function returned shape {out.shape}, "
+                                  f"expected {(k,) + self.out_shape}")
+        if self.order == "C":
+            return out.reshape(k, self.m)
+        r = len(self.out_shape)
+        return out.transpose((0,) + tuple(range(r, 0, -1))).reshape(k, self.m)

@@ -1,0 +1,132 @@
+"""What a case's function is, as a callable over any backend.
+
+:class:`StagesCall` runs compiled stages in order over an ops namespace;
+:class:`PythonCall` calls a user's ``package.module:callable`` with the inputs
+as keyword arguments. Both pickle (by source and by name), so they can be
+evaluated in worker processes.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any, Callable, Sequence
+
+from . import backends
+from .errors import CaseError
+from .expr import Expression
+
+
+def load_python(target: str, key: str) -> Callable[..., Any]:
+    """Import ``package.module:attr`` (the current directory is importable)."""
+    module_name, _, attr = target.partition(":")
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # the user's module may fail in any way
+        raise CaseError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}", key=key) from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise CaseError(f"{module_name!r} has no attribute {attr!r}", key=key)
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise CaseError(f"{target!r} is not callable", key=key)
+    return obj
+
+
+class PythonCall:
+    """A user's function called with the inputs as keyword arguments."""
+
+    def __init__(self, target: str, names: Sequence[str], key: str = "function") -> None:
+        self.target = target
+        self.names = tuple(names)
+        self.key = key
+        self._fn: Callable[..., Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"target": self.target, "names": self.names, "key": self.key, "_fn": None}
+
+    @property
+    def fn(self) -> Callable[..., Any]:
+        if self._fn is None:
+            self._fn = load_python(self.target, self.key)
+        return self._fn
+
+    def __call__(self, *arrays: Any) -> Any:
+        return self.fn(**dict(zip(self.names, arrays)))
+
+
+class StagesCall:
+    """Named stages evaluated in order; returns the value of ``upto`` (default the last).
+
+    Parameters
+    ----------
+    stages : sequence of (name, Expression or PythonCall)
+    names : sequence of str
+        The names of the positional arguments (the case's inputs, or what a
+        stage reads).
+    backend : str
+        Which ops namespace the expressions run on.
+    dtype : str
+        Precision of the constants the expressions create.
+    """
+
+    def __init__(self, stages: Sequence[tuple[str, Any]], names: Sequence[str], backend: str,
+                 dtype: str, upto: str | None = None) -> None:
+        self.stages = tuple(stages)
+        if upto is not None:
+            cut = [s for s, _ in self.stages].index(upto)
+            self.stages = self.stages[:cut + 1]
+        self.names = tuple(names)
+        self.backend = backend
+        self.dtype = dtype
+        self._ops: Any = None
+        self._native: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_ops": None, "_native": None}
+
+    def _prepare(self, like: Any) -> None:
+        b = backends.get(self.backend)
+        self._ops = b.ops_for(like)
+        self._native = b.native_dtype(self.dtype) if hasattr(b, "native_dtype") else self.dtype
+
+    def _run(self, arrays: Sequence[Any], batch: int | None) -> Any:
+        if self._ops is None:
+            self._prepare(arrays[0] if arrays else None)
+        env = dict(zip(self.names, arrays))
+        value = None
+        for name, body in self.stages:
+            if isinstance(body, Expression):
+                value = body(env, self._ops, batch=batch, dtype=self._native)
+            else:
+                value = body(*(env[n] for n in body.names))
+            env[name] = value
+        return value
+
+    def __call__(self, *arrays: Any) -> Any:
+        return self._run(arrays, None)
+
+    def batched(self, wrt: int) -> Callable[..., Any]:
+        """A callable whose argument ``wrt`` has a leading batch axis; the
+        others are broadcast along it (without copying)."""
+        if any(not isinstance(body, Expression) for _, body in self.stages):
+            raise ValueError("only expressions are vectorized automatically")
+        return _Batched(self, wrt)
+
+
+class _Batched:
+    def __init__(self, call: StagesCall, wrt: int) -> None:
+        self.call = call
+        self.wrt = wrt
+
+    def __call__(self, *arrays: Any) -> Any:
+        call = self.call
+        if call._ops is None:
+            call._prepare(arrays[self.wrt])
+        k = arrays[self.wrt].shape[0]
+        ops = call._ops
+        full = [a if i == self.wrt else ops.broadcast_to(a[None], (k,) + tuple(a.shape))
+                for i, a in enumerate(arrays)]
+        return call._run(full, k)

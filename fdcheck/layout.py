@@ -1,0 +1,103 @@
+"""Vectorization: flatten and unflatten in C or F order, and element labels.
+
+The Jacobian of an output Z with respect to an input W has one row per element
+of vec(Z) and one column per element of vec(W); ``order`` chooses the
+vectorization (``"C"``: row-major, ``"F"``: column-major) for both.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+ORDERS = ("C", "F")
+
+
+def check_order(order: str) -> str:
+    """Return ``order`` upper-cased, or raise ValueError if it is not C or F."""
+    o = str(order).upper()
+    if o not in ORDERS:
+        raise ValueError(f"order must be 'C' (row-major) or 'F' (column-major), not {order!r}")
+    return o
+
+
+def size_of(shape: Sequence[int]) -> int:
+    """Number of elements of an array of ``shape`` (1 for a scalar)."""
+    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+
+
+def flatten(a: np.ndarray, order: str = "C") -> np.ndarray:
+    """vec(a): a 1-D array of length ``a.size`` in ``order``; a view when possible."""
+    return np.asarray(a).reshape(-1, order=order)
+
+
+def unflatten(v: np.ndarray, shape: Sequence[int], order: str = "C") -> np.ndarray:
+    """Inverse of :func:`flatten`: the array of ``shape`` whose vec is ``v``."""
+    return np.asarray(v).reshape(tuple(shape), order=order)
+
+
+def _axes_reversed_within(out_ndim: int, in_ndim: int) -> tuple[int, ...]:
+    # F-order vec reverses the axis significance; doing it within each group
+    # turns a C-order reshape into the F-order Jacobian layout.
+    return tuple(reversed(range(out_ndim))) + tuple(out_ndim + i for i in reversed(range(in_ndim)))
+
+
+def tensor_to_matrix(t: np.ndarray, out_shape: Sequence[int], in_shape: Sequence[int],
+                     order: str = "C") -> np.ndarray:
+    """Tensor-form Jacobian (out_shape + in_shape) to the 2-D matrix (m, n).
+
+    Parameters
+    ----------
+    t : ndarray, shape ``out_shape + in_shape``
+    out_shape, in_shape : tuple of int
+    order : {"C", "F"}
+
+    Returns
+    -------
+    ndarray, shape (size(out_shape), size(in_shape))
+    """
+    out_shape, in_shape = tuple(out_shape), tuple(in_shape)
+    m, n = size_of(out_shape), size_of(in_shape)
+    t = np.asarray(t).reshape(out_shape + in_shape)
+    if order == "F":
+        t = t.transpose(_axes_reversed_within(len(out_shape), len(in_shape)))
+    return t.reshape(m, n)
+
+
+def matrix_to_tensor(j: np.ndarray, out_shape: Sequence[int], in_shape: Sequence[int],
+                     order: str = "C") -> np.ndarray:
+    """Inverse of :func:`tensor_to_matrix`: (m, n) to ``out_shape + in_shape``."""
+    out_shape, in_shape = tuple(out_shape), tuple(in_shape)
+    if order == "F":
+        rev = tuple(reversed(out_shape)) + tuple(reversed(in_shape))
+        t = np.asarray(j).reshape(rev)
+        return t.transpose(_axes_reversed_within(len(out_shape), len(in_shape)))
+    return np.asarray(j).reshape(out_shape + in_shape)
+
+
+def unravel(k: int, shape: Sequence[int], order: str = "C") -> tuple[int, ...]:
+    """The multi-index (0-based) of element ``k`` of vec(a) for ``a`` of ``shape``."""
+    if not len(shape):
+        return ()
+    return tuple(int(i) for i in np.unravel_index(int(k), tuple(shape), order=order))
+
+
+def element_label(name: str, index: Sequence[int]) -> str:
+    """A paper-style label: ``w21`` for W[1, 0]; ``w[10,2]`` once an index passes 9."""
+    base = name.lower()
+    if not len(index):
+        return base
+    one_based = [i + 1 for i in index]
+    if all(i <= 9 for i in one_based):
+        return base + "".join(str(i) for i in one_based)
+    return base + "[" + ",".join(str(i) for i in one_based) + "]"
+
+
+def element_labels(name: str, shape: Sequence[int], order: str = "C") -> list[str]:
+    """Labels of every element of an array of ``shape``, in vec order."""
+    return [element_label(name, unravel(k, shape, order)) for k in range(size_of(shape))]
+
+
+def index_text(name: str, index: Sequence[int]) -> str:
+    """``Z[1,0]`` (0-based, as NumPy indexes), or ``Z`` for a scalar."""
+    return f"{name}[{','.join(str(i) for i in index)}]" if len(index) else name

@@ -1,0 +1,425 @@
+"""One function that checks one case; the CLI, the pytest plugin and the API
+all call it. It never raises for a case's own trouble: what cannot be run
+becomes the result's ``error``, with the checks made before it kept.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from . import backends
+from .cases import Case, PythonRef, Stage, discover, load_file
+from .compare import Comparison, Tolerance, compare, resolve
+from .engine import JacobianResult, Method, numeric_jacobian
+from .errors import BackendUnavailable, CaseError, EvaluationError
+from .evaluate import OnExecutor, Serial, Vectorized
+from .expr import Expression
+from .flatfun import FlatFunction
+from .functions import PythonCall, StagesCall, load_python
+from .layout import flatten, size_of, tensor_to_matrix, unravel
+
+MODES = ("auto", "serial", "vectorized")
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the caller (command line, API) sets over every case.
+
+    Attributes
+    ----------
+    atol, rtol : float, optional
+        Override the cases' tolerances.
+    method : str or Method, optional
+        Override the cases' methods.
+    step : float, optional
+        Override the relative step.
+    allow_python : bool
+        Allow ``{python: ...}`` references (importing them runs code).
+    mode : {"auto", "serial", "vectorized"}
+        How points are evaluated; ``auto`` vectorizes compiled expressions.
+    executor : concurrent.futures.Executor, optional
+        Spread evaluations over it (a process pool, a Dask client's executor).
+    progress : callable(label, done, total), optional
+    """
+
+    atol: float | None = None
+    rtol: float | None = None
+    method: Any = None
+    step: float | None = None
+    allow_python: bool = False
+    mode: str = "auto"
+    executor: Any = None
+    workers: int | None = None
+    progress: ProgressFn | None = None
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """The outcome of one case: its checks, or the error that stopped it."""
+
+    name: str | None
+    file: str | None
+    line: int | None
+    passed: bool
+    error: str | None = None
+    checks: tuple[Comparison, ...] = ()
+    evaluations: int = 0
+    seconds: float = 0.0
+    error_key: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "error" if self.error else "passed" if self.passed else "failed"
+
+    def __str__(self) -> str:
+        from .report import case_text
+        return case_text(self, verbose=True)
+
+
+@contextlib.contextmanager
+def _phase(key: str) -> Iterator[None]:
+    """Turn anything a user's function raises into a CaseError naming ``key``."""
+    try:
+        yield
+    except (CaseError, BackendUnavailable):
+        raise
+    except EvaluationError as exc:
+        raise CaseError(str(exc), key=key) from None
+    except Exception as exc:  # a user's function may raise anything
+        raise CaseError(f"evaluation raised {type(exc).__name__}: {exc}", key=key) from None
+
+
+class _CaseRun:
+    """The state of one case while it runs."""
+
+    def __init__(self, case: Case, options: RunOptions) -> None:
+        self.case = case
+        self.options = options
+        self.names = tuple(case.inputs)
+        self.method = Method.parse(options.method or case.method).with_step(options.step)
+        if options.method is not None and options.step is None and case.method.step is not None:
+            self.method = self.method.with_step(case.method.step)
+        self.tolerance = resolve(
+            case.dtype, self.method.label,
+            {"atol": options.atol, "rtol": options.rtol, "source": "the command line"},
+            dict(case.tolerance or {}, source="the case"))
+        self.checks: list[Comparison] = []
+        self.evaluations = 0
+        self.backend = backends.get(case.backend)
+        self.call = self.stages_call(case.stages, self.names)
+        self.np_inputs = [np.asarray(v, dtype=case.dtype) for v in case.inputs.values()]
+        self.inputs = [self.native(v) for v in self.np_inputs]
+        self.env: dict[str, np.ndarray] = {}
+
+    def body(self, stage: Stage) -> Any:
+        if isinstance(stage.body, PythonRef):
+            return PythonCall(stage.body.target, stage.reads, key=self.stage_key(stage.name))
+        return stage.body
+
+    def stage_key(self, name: str) -> str:
+        return f"function.{name}" if self.case.is_chain else "function"
+
+    def stages_call(self, stages: Sequence[Stage], names: Sequence[str], backend: str | None = None,
+                    upto: str | None = None) -> StagesCall:
+        return StagesCall([(s.name, self.body(s)) for s in stages], names,
+                          backend or self.case.backend, self.case.dtype, upto)
+
+    def native(self, a: np.ndarray, backend: Any = None) -> Any:
+        return (backend or self.backend).asarray(np.ascontiguousarray(a))
+
+    def evaluator(self, call: StagesCall) -> Any:
+        mode = self.options.mode
+        vector = mode == "vectorized" or (
+            mode == "auto" and all(isinstance(b, Expression) for _, b in call.stages))
+        inner = Vectorized() if vector else Serial()
+        if self.options.executor is not None:
+            return OnExecutor(self.options.executor, inner, self.options.workers)
+        return inner
+
+    def flat(self, call: StagesCall, inputs: Sequence[Any], wrt: int) -> FlatFunction:
+        batched = None
+        if all(isinstance(b, Expression) for _, b in call.stages):
+            batched = call.batched(wrt)
+        return FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
+                            backend=self.backend, batched_call=batched)
+
+    def jacobian(self, fn: FlatFunction, call: StagesCall, label: str) -> JacobianResult:
+        progress = None
+        if self.options.progress is not None:
+            report = self.options.progress
+            progress = lambda done, total: report(f"{self.case.name}: {label}", done, total)  # noqa: E731
+        with self.backend.no_grad():
+            result = numeric_jacobian(fn, self.method, self.evaluator(call), progress)
+        self.evaluations += result.evaluations
+        return result
+
+    # -- references ------------------------------------------------------------
+
+    def reference(self, ref: Any, key: str) -> np.ndarray:
+        """The value of an expected literal, expression or Python reference."""
+        if isinstance(ref, np.ndarray):
+            return ref
+        with _phase(key):
+            if isinstance(ref, Expression):
+                ops = backends.get("numpy").ops
+                env = {**dict(zip(self.names, self.np_inputs)), **self.env}
+                return np.asarray(ref(env, ops, dtype=np.dtype(self.case.dtype)), dtype=np.float64)
+            fn = load_python(ref.target, key)
+            kwargs = dict(zip(self.names, self.inputs))
+            return np.asarray(self.backend.to_numpy(fn(**kwargs)), dtype=np.float64)
+
+    def as_matrix(self, ref: np.ndarray, kind: str, key: str, out_shape: tuple[int, ...],
+                  in_shape: tuple[int, ...], out_name: str, in_name: str) -> np.ndarray:
+        m, n = size_of(out_shape), size_of(in_shape)
+        order = self.case.order
+        if kind == "gradient":
+            if m != 1:
+                raise CaseError(f"a gradient needs a scalar function, but {out_name} has shape "
+                                f"{out_shape}; give expect.jacobian instead", key=key)
+            if ref.shape != in_shape:
+                raise CaseError(f"shape {ref.shape} does not match {in_name}'s shape {in_shape}",
+                                key=key)
+            return flatten(ref, order)[None, :]
+        if ref.shape == (m, n):
+            return ref
+        if ref.shape == out_shape + in_shape:
+            return tensor_to_matrix(ref, out_shape, in_shape, order)
+        raise CaseError(f"shape {ref.shape} does not match the Jacobian d{out_name}/d{in_name}: "
+                        f"{(m, n)} (output {out_shape}, input {in_shape}), nor its tensor form "
+                        f"{out_shape + in_shape}", key=key)
+
+    def check(self, against: str, numeric: np.ndarray, reference: np.ndarray, *, wrt: str | None,
+              out_shape: tuple[int, ...], in_shape: tuple[int, ...] | None, out_name: str,
+              stage: str | None = None, result: JacobianResult | None = None,
+              tolerance: Tolerance | None = None) -> Comparison:
+        unreliable = None
+        notes: list[str] = []
+        if result is not None and result.flags:
+            unreliable = ~np.isfinite(result.jacobian)
+            notes += [f.message for f in result.flags]
+        comp = compare(numeric, reference, tolerance or self.tolerance, against=against, wrt=wrt,
+                       out_shape=out_shape, in_shape=in_shape, order=self.case.order,
+                       out_name=out_name, stage=stage, unreliable=unreliable, notes=notes)
+        self.checks.append(comp)
+        return comp
+
+    # -- the steps of a case ---------------------------------------------------
+
+    def value(self) -> np.ndarray:
+        case = self.case
+        with self.backend.no_grad(), _phase("function"):
+            env = dict(zip(self.names, self.inputs))
+            for stage in case.stages:
+                with _phase(self.stage_key(stage.name)):
+                    call = self.stages_call([stage], stage.reads)
+                    out = call(*(env[r] for r in stage.reads))
+                    env[stage.name] = out
+                    arr = np.asarray(self.backend.to_numpy(out))
+                    if arr.dtype.kind not in "fiub":
+                        raise CaseError(f"the stage returned {arr.dtype} values, not real numbers",
+                                        key=self.stage_key(stage.name))
+                    if not np.all(np.isfinite(arr)):
+                        bad = unravel(int(np.flatnonzero(~np.isfinite(arr.reshape(-1)))[0]),
+                                      arr.shape)
+                        raise CaseError(f"{stage.name} is not finite at the given inputs "
+                                        f"({stage.name}{list(bad)} = {arr[bad]})",
+                                        key=self.stage_key(stage.name))
+                    self.env[stage.name] = arr.astype(np.float64)
+        return self.env[case.output]
+
+    def check_value(self, key: str, ref: Any, computed: np.ndarray, name: str,
+                    stage: str | None = None) -> None:
+        expected = self.reference(ref, key)
+        if expected.shape != computed.shape:
+            if expected.size == computed.size == 1:
+                expected = expected.reshape(computed.shape)
+            else:
+                raise CaseError(f"shape {expected.shape} does not match the value's shape "
+                                f"{computed.shape}", key=key)
+        self.check("value", computed.reshape(-1), expected.reshape(-1), wrt=None,
+                   out_shape=computed.shape, in_shape=None, out_name=name, stage=stage)
+
+    def check_wrt(self, wrt: str) -> JacobianResult:
+        case = self.case
+        i = self.names.index(wrt)
+        with _phase("function"):
+            fn = self.flat(self.call, self.inputs, i)
+            result = self.jacobian(fn, self.call, f"d{case.output}/d{wrt}")
+        out_shape, in_shape = result.out_shape, result.in_shape
+        for kind, refs in (("gradient", case.expect.gradient), ("jacobian", case.expect.jacobian)):
+            if wrt in refs:
+                key = f"expect.{kind}" + (f".{wrt}" if len(case.wrt) > 1 else "")
+                ref = self.as_matrix(self.reference(refs[wrt], key), kind, key, out_shape,
+                                     in_shape, case.output, wrt)
+                self.check("analytic", result.jacobian, ref, wrt=wrt, out_shape=out_shape,
+                           in_shape=in_shape, out_name=case.output, result=result)
+        return result
+
+    def check_autograd(self, wrt: str, result: JacobianResult, name: str) -> None:
+        backend = backends.get(name)
+        call = self.stages_call(self.case.stages, self.names, backend=name)
+        inputs = [self.native(a, backend) for a in self.np_inputs]
+        with _phase("autograd"):
+            tensor = backend.autograd_jacobian(call, inputs, self.names.index(wrt))
+        ref = tensor_to_matrix(tensor, result.out_shape, result.in_shape, self.case.order)
+        self.check(name, result.jacobian, ref, wrt=wrt, out_shape=result.out_shape,
+                   in_shape=result.in_shape, out_name=self.case.output, result=result)
+
+    def stage_jacobian(self, stage: Stage, read: str) -> JacobianResult:
+        """d stage / d read, numerically, with every other thing it reads fixed."""
+        call = self.stages_call([stage], stage.reads)
+        values = [self.native(self.env[r] if r in self.env else
+                              self.np_inputs[self.names.index(r)]) for r in stage.reads]
+        with _phase(self.stage_key(stage.name)):
+            return self.jacobian(self.flat(call, values, stage.reads.index(read)), call,
+                                 f"d{stage.name}/d{read}")
+
+    def check_chain(self, wrt: str, whole: JacobianResult) -> None:
+        """Multiply the stages' own Jacobians in order; compare with the whole."""
+        total: dict[str, np.ndarray | None] = {wrt: None}  # None: the identity
+        for stage in self.case.stages:
+            acc = None
+            for r in stage.reads:
+                if r not in total:
+                    continue
+                part = self.stage_jacobian(stage, r).jacobian
+                upstream = total[r]
+                term = part if upstream is None else part @ upstream
+                acc = term if acc is None else acc + term
+            if acc is not None:
+                total[stage.name] = acc
+        product = total.get(self.case.output)
+        if product is None:
+            product = np.zeros_like(whole.jacobian)
+        self.check("chain", whole.jacobian, product, wrt=wrt, out_shape=whole.out_shape,
+                   in_shape=whole.in_shape, out_name=self.case.output)
+
+    def check_stages(self) -> None:
+        stages = {s.name: s for s in self.case.stages}
+        for name, expected in self.case.stage_expect.items():
+            stage = stages[name]
+            where = f"expect.stages.{name}"
+            if expected.value is not None:
+                self.check_value(f"{where}.value", expected.value, self.env[name], name, stage=name)
+            for kind, refs in (("gradient", expected.gradient), ("jacobian", expected.jacobian)):
+                for var, ref in refs.items():
+                    key = f"{where}.{kind}.{var}" if len(refs) > 1 or var not in self.case.wrt \
+                        else f"{where}.{kind}"
+                    if var in self.case.inputs:
+                        call = self.stages_call(self.case.stages, self.names, upto=name)
+                        with _phase(self.stage_key(name)):
+                            res = self.jacobian(self.flat(call, self.inputs, self.names.index(var)),
+                                                call, f"d{name}/d{var}")
+                    elif var in stage.reads:
+                        res = self.stage_jacobian(stage, var)
+                    else:
+                        raise CaseError(f"{name} does not read {var!r}; it reads "
+                                        f"{', '.join(stage.reads)}", key=key)
+                    mat = self.as_matrix(self.reference(ref, key), kind, key, res.out_shape,
+                                         res.in_shape, name, var)
+                    self.check("analytic", res.jacobian, mat, wrt=var, out_shape=res.out_shape,
+                               in_shape=res.in_shape, out_name=name, stage=name, result=res)
+
+
+def _check_python_allowed(case: Case, options: RunOptions) -> None:
+    if case.uses_python and not options.allow_python:
+        raise case.error("this case imports Python code ({python: ...}); importing runs code, so "
+                         "it is refused unless allowed: fdcheck run --allow-python, or "
+                         "allow_python=True in the library", key="function")
+
+
+def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
+    """Check one case: value, analytic derivatives, chain, stages, autograd.
+
+    Never raises for the case's own problems: they are in ``error``.
+    """
+    options = options or RunOptions()
+    start = time.perf_counter()
+    state: _CaseRun | None = None
+    error: CaseError | None = None
+    try:
+        _check_python_allowed(case, options)
+        with np.errstate(all="ignore"):
+            state = _CaseRun(case, options)
+            value = state.value()
+            if case.expect.value is not None:
+                state.check_value("expect.value", case.expect.value, value, case.output)
+            pending: list[BackendUnavailable] = []
+            for wrt in case.wrt:
+                whole = state.check_wrt(wrt)
+                if case.is_chain:
+                    state.check_chain(wrt, whole)
+                for name in case.autograd:
+                    try:
+                        state.check_autograd(wrt, whole, name)
+                    except BackendUnavailable as exc:
+                        if not pending:
+                            pending.append(exc)
+            state.check_stages()
+            if pending:
+                raise CaseError(str(pending[0]), key="autograd")
+    except BackendUnavailable as exc:
+        error = CaseError(str(exc), key="backend")
+    except CaseError as exc:
+        error = exc
+    except Exception as exc:  # last resort: a bug of ours must not stop the run
+        error = CaseError(f"internal error {type(exc).__name__}: {exc}", key=None)
+    checks = tuple(state.checks) if state else ()
+    evaluations = state.evaluations if state else 0
+    seconds = time.perf_counter() - start
+    if error is not None:
+        located = error.located(file=case.file, case=case.name, line=case.line)
+        return CaseResult(case.name, case.file, case.line, False, str(located), checks,
+                          evaluations, seconds, located.key)
+    return CaseResult(case.name, case.file, case.line, all(c.passed for c in checks), None,
+                      checks, evaluations, seconds)
+
+
+def error_result(err: CaseError) -> CaseResult:
+    """The result of a case (or file) that could not even be loaded."""
+    return CaseResult(err.case, err.file, err.line, False, str(err), error_key=err.key)
+
+
+def run_paths(paths: Sequence[str], options: RunOptions | None = None,
+              select: Callable[[Case], bool] | None = None) -> Iterator[CaseResult]:
+    """Run every case of every file under ``paths``, in order, one result each."""
+    for item in discover(paths):
+        if isinstance(item, CaseError):
+            yield error_result(item)
+            continue
+        for case in load_file(item):
+            if isinstance(case, CaseError):
+                yield error_result(case)
+            elif select is None or select(case):
+                yield run_case(case, options)
+
+
+def case_jacobians(case: Case, options: RunOptions | None = None) -> Mapping[str, JacobianResult]:
+    """The numeric Jacobian of a case with respect to each of its ``wrt`` inputs.
+
+    Raises
+    ------
+    CaseError
+        When the case cannot be run.
+    """
+    options = options or RunOptions()
+    _check_python_allowed(case, options)
+    try:
+        with np.errstate(all="ignore"):
+            state = _CaseRun(case, options)
+            state.value()
+            out = {}
+            for wrt in case.wrt:
+                with _phase("function"):
+                    fn = state.flat(state.call, state.inputs, state.names.index(wrt))
+                    out[wrt] = state.jacobian(fn, state.call, f"d{case.output}/d{wrt}")
+            return out
+    except BackendUnavailable as exc:
+        raise case.error(str(exc), key="backend") from None
+    except CaseError as exc:
+        raise exc.located(file=case.file, case=case.name, line=case.line) from None

@@ -1,0 +1,48 @@
+"""Step selection.
+
+For a stencil of accuracy order p the truncation error grows like h**p and the
+rounding error like eps/h; their sum is smallest near h = eps**(1/(p+1)) on a
+function of unit scale. The step is taken relative to the input,
+h = eps**(1/(p+1)) * max(1, |x|), as in SciPy's ``approx_derivative``; the
+engine then divides by the step actually representable, (x + h) - x.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .stencil import Stencil
+
+
+def default_relative_step(dtype: np.dtype | type, stencil: Stencil) -> float:
+    """eps(dtype) ** (1 / (order + 1)): 6.1e-6 for float64 central order 2."""
+    eps = float(np.finfo(dtype).eps)
+    return eps ** (1.0 / (stencil.order + 1))
+
+
+def steps_for(x: np.ndarray, dtype: np.dtype | type, stencil: Stencil,
+              relative: float | None = None) -> np.ndarray:
+    """Steps actually taken for each element of flat ``x``, as float64.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+        The point, already in ``dtype``.
+    dtype : numpy dtype
+        The precision in which the function is evaluated.
+    stencil : Stencil
+    relative : float, optional
+        Relative step factor; default :func:`default_relative_step`.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64
+        h_i > 0 with ``x_i + h_i`` exactly representable in ``dtype``.
+    """
+    rel = default_relative_step(dtype, stencil) if relative is None else float(relative)
+    xd = np.asarray(x, dtype=dtype)
+    wanted = (rel * np.maximum(1.0, np.abs(xd.astype(np.float64)))).astype(dtype)
+    # The step actually representable: rounding (x + h) - x keeps the
+    # difference quotient consistent with the points really evaluated.
+    taken = ((xd + wanted) - xd).astype(np.float64)
+    tiny = np.finfo(dtype).tiny
+    return np.where(taken > 0, taken, np.maximum(wanted.astype(np.float64), tiny))
