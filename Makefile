@@ -18,7 +18,7 @@ install-dev: $(PY)
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 
 run: install
-	$(BIN)/fdcheck run cases/
+	$(BIN)/fdcheck run cases/ --allow-python
 
 test: install-dev
 	$(PY) -m pytest -q

@@ -139,10 +139,18 @@ def _read_yaml(text: str) -> tuple[Any, list[int | None]]:
     return data, lines
 
 
-def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(out.get(k), Mapping) and isinstance(v, Mapping) else v
+def merge_defaults(defaults: Mapping[str, Any], case: Mapping[str, Any]) -> dict[str, Any]:
+    """A case over its file's defaults: mappings (inputs, tolerance, expect...)
+    are merged one level deep, so a case adds inputs or overrides some; a
+    value inside them (an input, a generator) is replaced whole, never mixed.
+    A function is always replaced whole."""
+    out = dict(defaults)
+    for k, v in case.items():
+        base = out.get(k)
+        if k != "function" and isinstance(base, Mapping) and isinstance(v, Mapping):
+            out[k] = {**base, **v}
+        else:
+            out[k] = v
     return out
 
 
@@ -199,7 +207,7 @@ def load_text(text: str, file: str | None = None) -> list[Case | CaseError]:
         try:
             if not isinstance(item, Mapping):
                 raise CaseError(f"a case must be a mapping, not {type(item).__name__}")
-            merged = _deep_merge(defaults, item)
+            merged = merge_defaults(defaults, item)
             case = parse_case(merged, file=file, line=line)
             if case.name in seen:
                 raise CaseError(f"duplicate name {case.name!r} in this file", key="name")

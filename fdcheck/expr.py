@@ -219,7 +219,8 @@ def _logdet(ctx: Context, a: Any) -> Any:
 def _trace(ctx: Context, a: Any) -> Any:
     if _core_ndim(ctx, a) != 2:
         raise ValueError("trace needs a matrix")
-    return ctx.ops.sum(ctx.ops.diagonal(a), (a.ndim - 1,), False)
+    d = ctx.ops.diagonal(a)
+    return ctx.ops.sum(d, (d.ndim - 1,), False)
 
 
 def _square_op(name: str) -> Callable[[Context, Any], Any]:
@@ -274,10 +275,10 @@ class _Compiler:
         self.used: set[str] = set()
         self.functions: set[str] = set()
 
-    def fail(self, node: ast.AST | None, message: str) -> ExpressionError:
+    def fail(self, node: ast.AST | None, message: str, hint: str = "") -> ExpressionError:
         col = getattr(node, "col_offset", None)
         where = f" (at column {col + 1})" if col is not None else ""
-        return ExpressionError(f"{message}{where} in {self.source!r}")
+        return ExpressionError(f"{message}{where} in {self.source!r}{hint}")
 
     # Each visit returns a Node (callable of Context) or a _Const.
     def visit(self, node: ast.AST) -> Node | _Const:
@@ -325,7 +326,7 @@ class _Compiler:
             near = difflib.get_close_matches(name, sorted(self.names), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             known = ", ".join(sorted(self.names)) or "none"
-            raise self.fail(node, f"unknown name {name!r} (known names: {known}){hint}")
+            raise self.fail(node, f"unknown name {name!r} (known names: {known})", hint)
         self.used.add(name)
         return lambda ctx: ctx.env[name]
 
@@ -386,10 +387,12 @@ class _Compiler:
         if not isinstance(node.func, ast.Name):
             raise self.fail(node, "only the listed functions may be called")
         name = node.func.id
+        if name.startswith("__"):
+            raise self.fail(node, f"the name {name!r} is not allowed")
         if name not in FUNCTIONS:
             near = difflib.get_close_matches(name, sorted(FUNCTIONS), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise self.fail(node, f"unknown function {name!r}{hint}")
+            raise self.fail(node, f"unknown function {name!r}", hint)
         self.functions.add(name)
         lo, hi, allowed_kw = FUNCTIONS[name]
         if not lo <= len(node.args) <= hi:

@@ -1,0 +1,96 @@
+"""The Python API on plain callables over NumPy arrays."""
+import numpy as np
+import pytest
+
+import fdcheck
+
+from .seed import A, B, DS_DW, DZ_DW, W
+
+
+def layer(A, W, B):
+    return A @ W + B
+
+
+def test_jacobian_and_gradient_give_the_seed_numbers():
+    assert np.allclose(fdcheck.jacobian(layer, A, W, B, wrt=1), DZ_DW, atol=1e-8)
+    assert np.allclose(fdcheck.gradient(lambda A, W, B: layer(A, W, B).sum(), A, W, B, wrt=1), DS_DW, atol=1e-8)
+    assert fdcheck.jacobian(layer, A, W, B, wrt=1, tensor=True).shape == (2, 2, 3, 2)
+
+
+def test_check_passes_a_correct_jacobian_and_names_inputs_from_the_signature():
+    result = fdcheck.check(layer, A, W, B, wrt=1, jacobian=lambda A, W, B: np.kron(A, np.eye(2)), output="Z")
+    assert result.passed
+    (c,) = result.checks
+    assert (c.against, c.wrt, c.out_name) == ("analytic", "W", "Z")
+
+
+@pytest.mark.parametrize("wrong, entry", [
+    (lambda A, W, B: 2 * np.kron(A, np.eye(2)), "dZ["),                # a factor of 2
+    (lambda A, W, B: -np.kron(A, np.eye(2)), "dZ["),                   # a sign
+    (lambda A, W, B: np.kron(np.eye(2), A), "dZ["),                   # the column-major matrix
+])
+def test_check_catches_mistakes_and_assert_check_raises(wrong, entry):
+    result = fdcheck.check(layer, A, W, B, wrt=1, jacobian=wrong, output="Z")
+    assert not result.passed
+    with pytest.raises(AssertionError, match=r"FAIL .*analytic dZ/dW: dZ\[\d,\d\]/dW\[\d,\d\]: numeric"):
+        fdcheck.assert_check(layer, A, W, B, wrt=1, jacobian=wrong, output="Z")
+
+
+def test_a_missing_transpose_is_caught():
+    X, Y = np.arange(9.0).reshape(3, 3), np.arange(9.0).reshape(3, 3) ** 0.5
+    f = lambda X, Y: np.trace(X @ Y)  # noqa: E731
+    assert fdcheck.check(f, X, Y, wrt=0, gradient=Y.T).passed
+    result = fdcheck.check(f, X, Y, wrt=0, gradient=Y)
+    assert not result.passed and result.checks[0].mismatches == 6
+
+
+def test_one_wrong_entry_is_located():
+    def jac(A, W, B):
+        j = np.kron(A, np.eye(2))
+        j[2, 4] = 5.0
+        return j
+    (c,) = fdcheck.check(layer, A, W, B, wrt=1, jacobian=jac, output="Z").checks
+    assert (c.worst.output, c.worst.input) == ((1, 0), (2, 0))
+    assert c.worst.numeric == pytest.approx(6.0) and c.worst.reference == 5.0
+
+
+def test_gradient_reference_for_several_inputs():
+    f = lambda A, W: (A @ W).sum()  # noqa: E731
+    res = fdcheck.check(f, A, W, gradient={"A": np.ones((2, 2)) @ W.T, "W": A.T @ np.ones((2, 2))})
+    assert res.passed and [c.wrt for c in res.checks] == ["A", "W"]
+    res = fdcheck.check(f, A, W, gradient=lambda A, W: (np.ones((2, 2)) @ W.T, A.T @ np.ones((2, 2))))
+    assert res.passed
+
+
+def test_tolerances_and_order_in_the_api():
+    j = np.kron(A, np.eye(2))
+    assert not fdcheck.check(layer, A, W, B, wrt=1, jacobian=j + 1e-3).passed
+    assert fdcheck.check(layer, A, W, B, wrt=1, jacobian=j + 1e-3, atol=1e-2).passed
+    assert fdcheck.check(layer, A, W, B, wrt=1, order="F", jacobian=np.kron(np.eye(2), A)).passed
+
+
+def test_bad_references_are_clear():
+    with pytest.raises(ValueError, match="expected \\(4, 6\\) or the tensor form"):
+        fdcheck.check(layer, A, W, B, wrt=1, jacobian=np.zeros((4, 5)))
+    with pytest.raises(ValueError, match="scalar-valued"):
+        fdcheck.check(layer, A, W, B, wrt=1, gradient=np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="nothing to compare"):
+        fdcheck.check(layer, A, W, B, wrt=1)
+
+
+def test_run_case_files_from_the_library(tmp_path):
+    from .conftest import ROOT
+    results = fdcheck.run(str(ROOT / "cases" / "teaching.yaml"))
+    assert results and all(r.passed for r in results)
+
+
+def test_python_references_need_permission(tmp_path, monkeypatch):
+    (tmp_path / "mymod.py").write_text("def f(A):\n    return 3 * A.sum()\n")
+    (tmp_path / "c.yaml").write_text("name: py\ninputs: {A: [1, 2]}\nfunction: {python: 'mymod:f'}\n"
+                                     "expect: {gradient: [3, 3]}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (refused,) = fdcheck.run("c.yaml")
+    assert "--allow-python" in refused.error and refused.error_key == "function"
+    (allowed,) = fdcheck.run("c.yaml", allow_python=True)
+    assert allowed.passed, allowed.error

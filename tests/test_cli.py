@@ -1,0 +1,177 @@
+"""The command line, end to end: shipped cases, exit codes, JSON, every bad input."""
+import json
+
+import pytest
+
+from .conftest import ROOT
+
+GOOD = """
+name: good case
+inputs: {A: [[1, 2, 3], [4, 5, 6]], W: [[7, 8], [10, 11], [12, 13]], B: [13, 14]}
+function: {Z: A @ W + B}
+wrt: W
+expect:
+  value: [[76, 83], [163, 179]]
+  jacobian: [[1, 0, 2, 0, 3, 0], [0, 1, 0, 2, 0, 3], [4, 0, 5, 0, 6, 0], [0, 4, 0, 5, 0, 6]]
+"""
+WRONG = GOOD.replace("[4, 0, 5, 0, 6, 0]", "[4, 0, 5, 0, 5, 0]").replace("good case", "wrong jacobian")
+
+
+def test_shipped_cases_pass(cli_json):
+    code, doc = cli_json(str(ROOT / "cases"), "--allow-python")
+    failing = [c for c in doc["cases"] if not c["passed"]]
+    assert code == 0, failing
+    assert doc["summary"]["cases"] >= 20 and doc["summary"]["failed"] == doc["summary"]["errors"] == 0
+
+
+def test_seed_numbers_through_the_cli(cli_json):
+    code, doc = cli_json(str(ROOT / "cases" / "teaching.yaml"))
+    by_name = {c["name"]: c for c in doc["cases"]}
+    assert code == 0
+    checks = {c["against"] for c in by_name["linear layer, dZ/dW"]["checks"]}
+    assert {"value", "analytic"} <= checks
+
+
+def test_json_document_shape_follows_cases_md(cli_json, write):
+    code, doc = cli_json(write("good.yaml", GOOD))
+    assert code == 0
+    assert set(doc) == {"cases", "summary"}
+    assert doc["summary"] == {"cases": 1, "passed": 1, "failed": 0, "errors": 0}
+    (case,) = doc["cases"]
+    assert {"name", "file", "passed", "error", "checks"} <= set(case)
+    assert case["error"] is None and case["passed"] is True
+    for check in case["checks"]:
+        assert {"against", "wrt", "passed", "max_abs_error", "max_rel_error", "worst"} <= set(check)
+        assert set(check["worst"]) == {"output", "input", "numeric", "reference"}
+    analytic = next(c for c in case["checks"] if c["against"] == "analytic")
+    assert analytic["wrt"] == "W" and analytic["max_abs_error"] < 1e-8
+
+
+def test_a_wrong_jacobian_fails_with_exit_1_and_names_the_entry(cli, write):
+    code, out, _ = cli("run", write("wrong.yaml", WRONG))
+    assert code == 1
+    assert "dZ[1,0]/dW[2,0]: numeric 6.0000000, analytic 5.0000000" in out
+    assert "1 cases: 0 passed, 1 failed, 0 errors" in out
+
+
+BAD = [
+    ("malformed.yaml", "cases:\n  - name: x\n    inputs: [1, 2\n", None, "malformed YAML"),
+    ("ragged.yaml", "name: ragged\ninputs: {A: [[1, 2], [3]]}\nfunction: sum(A)\n", "inputs.A", "ragged array"),
+    ("unknown_key.yaml", "name: typo\ninputs: {A: 1}\nfunction: A\ntolerence: {atol: 1e-6}\n",
+     "tolerence", "did you mean 'tolerance'"),
+    ("unknown_function.yaml", "name: nofunc\ninputs: {A: [1, 2]}\nfunction: summ(A)\n", "function",
+     "unknown function 'summ' (at column 1) in 'summ(A)'; did you mean 'sum'"),
+    ("shape.yaml", "name: shape\ninputs: {W: [[1, 2], [3, 4]]}\nfunction: W @ W\n"
+                   "expect: {jacobian: [[1, 2, 3], [4, 5, 6]]}\n", "expect.jacobian",
+     "shape (2, 3) does not match the Jacobian df/dW: (4, 4)"),
+    ("nan.yaml", "name: nan\ninputs: {A: [1, 2]}\nfunction: log(A - 10)\n", "function", "is not finite"),
+    ("raises.yaml", "name: singular\ninputs: {A: [[1, 2], [2, 4]]}\nfunction: inv(A)\n", "function",
+     "LinAlgError"),
+    ("empty.yaml", "", None, "the file is empty"),
+    ("badshape.yaml", "name: matmul\ninputs: {A: [[1, 2, 3]], W: [[1, 2]]}\nfunction: A @ W\n", "function",
+     "matmul"),
+]
+
+
+@pytest.mark.parametrize("name, text, key, message", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_exit_2_one_line_and_the_others_still_run(cli_json, cli, write, name, text, key, message):
+    bad = write(name, text)
+    good = write("zz_good.yaml", GOOD)
+    code, doc = cli_json(bad, good)
+    assert code == 2
+    errors = [c for c in doc["cases"] if c["error"]]
+    assert len(errors) == 1
+    err = errors[0]["error"]
+    assert name in err and message in err and "\n" not in err
+    if key:
+        assert f"key {key!r}" in err
+        assert "case '" in err
+    assert any(c["name"] == "good case" and c["passed"] for c in doc["cases"])
+    code, out, stderr = cli("run", bad, good)
+    assert code == 2 and "Traceback" not in out + stderr
+
+
+def test_missing_path_is_an_error(cli):
+    code, out, _ = cli("run", "no/such/dir")
+    assert code == 2 and "no such file or folder" in out
+
+
+def test_command_line_tolerance_overrides_the_file(cli, write):
+    loose = GOOD.replace("[4, 0, 5, 0, 6, 0]", "[4, 0, 5, 0, 6.001, 0]")
+    path = write("loose.yaml", loose)
+    assert cli("run", path)[0] == 1
+    assert cli("run", path, "--atol", "1e-2")[0] == 0
+
+
+def test_method_and_step_options(cli_json, write):
+    path = write("good.yaml", GOOD)
+    code, doc = cli_json(path, "--method", "central4", "--step", "1e-3")
+    assert code == 0
+    assert doc["cases"][0]["evaluations"] == 4 * 6
+    code, out, _ = pytest.importorskip("click").testing.CliRunner().invoke(
+        __import__("fdcheck.cli").cli.main, ["run", path, "--method", "sideways"]).exit_code, "", ""
+    assert code == 2
+
+
+def test_select_by_name(cli_json):
+    code, doc = cli_json(str(ROOT / "cases" / "teaching.yaml"), "-k", "column-major")
+    assert [c["name"] for c in doc["cases"]] == ["linear layer, dZ/dW column-major"]
+
+
+def test_jacobian_command_prints_the_labelled_seed_matrix(cli):
+    code, out, _ = cli("jacobian", str(ROOT / "cases" / "teaching.yaml"), "--case", "linear layer, dZ/dW")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1].split() == ["w11", "w12", "w21", "w22", "w31", "w32"]
+    assert [line.split() for line in lines[2:6]] == [
+        ["z11", "1", "0", "2", "0", "3", "0"], ["z12", "0", "1", "0", "2", "0", "3"],
+        ["z21", "4", "0", "5", "0", "6", "0"], ["z22", "0", "4", "0", "5", "0", "6"]]
+
+
+def test_jacobian_command_column_major_and_tensor_labels(cli, write):
+    code, out, _ = cli("jacobian", str(ROOT / "cases" / "teaching.yaml"), "--case",
+                       "linear layer, dZ/dW column-major")
+    assert code == 0 and out.splitlines()[1].split() == ["w11", "w21", "w31", "w12", "w22", "w32"]
+    path = write("t.yaml", "name: t\ninputs: {T: {ones: [2, 1, 2]}}\nfunction: {y: sum(T)}\n")
+    code, out, _ = cli("jacobian", path)
+    assert code == 0 and out.splitlines()[1].split() == ["t111", "t112", "t211", "t212"]
+
+
+def test_jacobian_command_unknown_case(cli):
+    code, _, err = cli("jacobian", str(ROOT / "cases" / "teaching.yaml"), "--case", "nope")
+    assert code == 2 and "no case named 'nope'" in err
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["jacobian", "--help"]])
+def test_help_has_an_example(cli, args):
+    code, out, _ = cli(*args)
+    assert code == 0 and "Example" in out and "fdcheck" in out
+
+
+def test_help_imports_neither_torch_nor_jax():
+    import subprocess
+    import sys
+    code = ("import sys, fdcheck.cli; from click.testing import CliRunner;"
+            "CliRunner().invoke(fdcheck.cli.main, ['--help']);"
+            "CliRunner().invoke(fdcheck.cli.main, ['run', '--help']);"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'jax')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_numpy_only_run_imports_neither_torch_nor_jax(write):
+    import subprocess
+    import sys
+    path = write("g.yaml", GOOD)
+    code = ("import sys, fdcheck; fdcheck.run(%r);"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'jax')))" % path)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_python_dash_m(write):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "fdcheck", "run", write("g.yaml", GOOD)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "1 passed" in proc.stdout

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from fdcheck.compare import compare, default_tolerance, resolve, Tolerance
+
+
+def test_resolve_precedence_each_field_separately():
+    tol = resolve("float64", "central2", {"atol": 1e-3, "source": "the command line"},
+                  {"atol": 1e-9, "rtol": 1e-4, "source": "the case"})
+    assert (tol.atol, tol.rtol) == (1e-3, 1e-4)
+    assert "atol from the command line" in tol.source and "rtol from the case" in tol.source
+    assert resolve("float32", "central2") == default_tolerance("float32", "central2")
+
+
+@pytest.mark.parametrize("dtype, method, atol, rtol", [
+    ("float64", "central2", 1e-6, 1e-5), ("float64", "central4", 1e-7, 1e-6),
+    ("float32", "central2", 1e-3, 3e-3), ("float32", "forward1", 1e-2, 5e-3),
+])
+def test_default_table(dtype, method, atol, rtol):
+    t = default_tolerance(dtype, method)
+    assert (t.atol, t.rtol) == (atol, rtol)
+
+
+def test_worst_entry_is_located_in_the_original_shapes():
+    ref = np.zeros((4, 6))
+    num = ref.copy()
+    num[2, 4] = 1.0  # row 2 -> Z[1,0]; column 4 -> W[2,0] in row-major (2,2) / (3,2)
+    c = compare(num, ref, Tolerance(1e-6, 1e-6), against="analytic", wrt="W", out_shape=(2, 2),
+                in_shape=(3, 2), out_name="Z")
+    assert not c.passed and c.mismatches == 1
+    assert (c.worst.output, c.worst.input, c.worst.numeric, c.worst.reference) == ((1, 0), (2, 0), 1.0, 0.0)
+    assert c.max_abs_error == 1.0
+
+
+def test_column_major_location():
+    num, ref = np.zeros((4, 6)), np.zeros((4, 6))
+    num[1, 2] = 1.0  # F order: row 1 -> Z[1,0]; column 2 -> W[2,0]
+    c = compare(num, ref, Tolerance(0, 0), against="analytic", wrt="W", out_shape=(2, 2),
+                in_shape=(3, 2), order="F")
+    assert (c.worst.output, c.worst.input) == ((1, 0), (2, 0))
+
+
+@pytest.mark.parametrize("num, ref, atol, rtol, passed", [
+    (1.0 + 1e-7, 1.0, 0, 1e-6, True), (1.0 + 1e-5, 1.0, 0, 1e-6, False), (1e-7, 0.0, 1e-6, 0, True),
+    (np.nan, 1.0, 1, 1, False), (1.0, np.nan, 1, 1, False), (np.inf, np.inf, 1, 1, False),
+])
+def test_tolerance_rule(num, ref, atol, rtol, passed):
+    c = compare(np.array([[num]]), np.array([[ref]]), Tolerance(atol, rtol), against="analytic",
+                wrt="x", out_shape=(), in_shape=())
+    assert c.passed is passed
+
+
+def test_unreliable_entries_do_not_fail_but_are_counted():
+    num = np.array([[np.nan, 2.0]])
+    ref = np.array([[5.0, 2.0]])
+    c = compare(num, ref, Tolerance(1e-6, 1e-6), against="analytic", wrt="x", out_shape=(),
+                in_shape=(2,), unreliable=np.array([[True, False]]))
+    assert c.passed and c.unreliable == 1

@@ -1,0 +1,109 @@
+"""The numeric Jacobian: the seed's numbers, identities, counts, orders, shapes."""
+import numpy as np
+import pytest
+
+import fdcheck
+from fdcheck.engine import Method
+
+from .seed import A, B, DS_DW, DZ_DW, W, Z
+
+
+def layer(A, W, B):
+    return A @ W + B
+
+
+def test_seed_linear_layer_jacobian_row_major():
+    res = fdcheck.numeric(layer, A, W, B, wrt=1)
+    assert res.value.reshape(2, 2).tolist() == Z.tolist()
+    assert np.allclose(res.jacobian, DZ_DW, atol=1e-8)
+    assert res.jacobian.shape == (4, 6)
+
+
+def test_seed_linear_layer_jacobian_column_major_is_kron_identity_a():
+    jf = fdcheck.jacobian(layer, A, W, B, wrt=1, order="F")
+    assert np.allclose(jf, np.kron(np.eye(2), A), atol=1e-8)
+
+
+def test_seed_sum_and_chain():
+    assert np.allclose(fdcheck.gradient(lambda A: 2 * A.sum(), A), 2 * np.ones((2, 3)), atol=1e-8)
+    assert fdcheck.numeric(lambda A: 2 * A.sum(), A).value.tolist() == [42.0]
+    grad = fdcheck.gradient(lambda A, W, B: layer(A, W, B).sum(), A, W, B, wrt=1)
+    assert np.allclose(grad, DS_DW, atol=1e-8)
+    # the chain rule by hand: dS/dZ (all ones) times dZ/dW
+    assert np.allclose(np.ones((1, 4)) @ DZ_DW, DS_DW.reshape(1, -1))
+
+
+@pytest.mark.parametrize("shape", [(), (4,), (2, 3), (2, 3, 2), (1, 2, 2, 2)])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_elementwise_square_has_diagonal_jacobian_at_any_rank(shape, order):
+    x = np.random.default_rng(1).standard_normal(shape)
+    j = fdcheck.jacobian(lambda x: x ** 2, x, order=order)
+    assert np.allclose(j, np.diag(2 * x.reshape(-1, order=order)), atol=1e-8)
+
+
+@pytest.mark.parametrize("counted_shape", [(1,), (3,), (2, 3), (4, 4)])
+def test_central_difference_uses_exactly_2n_evaluations(counted_shape):
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return np.sin(x)
+
+    x = np.ones(counted_shape)
+    res = fdcheck.numeric(f, x)
+    n = x.size
+    assert res.evaluations == 2 * n
+    assert len(calls) == 2 * n + 1  # + the one evaluation at x0 that learns the output shape
+
+
+@pytest.mark.parametrize("method, per_input", [("central", 2), ({"scheme": "central", "order": 4}, 4),
+                                              ({"scheme": "central", "order": 8}, 8),
+                                              ("forward", 1), ({"scheme": "backward", "order": 2}, 2)])
+def test_evaluation_count_follows_the_stencil(method, per_input):
+    res = fdcheck.numeric(np.exp, np.zeros(5), method=method)
+    assert res.evaluations == per_input * 5
+    assert np.allclose(res.jacobian, np.eye(5), atol=1e-4)
+
+
+def test_tensor_form_and_gradient_shape():
+    res = fdcheck.numeric(layer, A, W, B, wrt=1)
+    assert res.tensor.shape == (2, 2, 3, 2)
+    assert res.tensor[1, 0, 2, 0] == pytest.approx(6.0)  # dZ[1,0]/dW[2,0] = A[1,2]
+    with pytest.raises(ValueError, match="scalar-valued"):
+        res.gradient
+
+
+def test_broadcast_input_b_gets_summed_rows():
+    # Z = A W + B with B broadcast over the rows: dZ[r, c]/dB[c'] = [c == c']
+    j = fdcheck.jacobian(layer, A, W, B, wrt=2)
+    assert np.allclose(j, np.kron(np.ones((2, 1)), np.eye(2)), atol=1e-8)
+
+
+def test_integer_inputs_are_promoted_to_float64():
+    ai = np.array([[1, 2, 3], [4, 5, 6]])
+    res = fdcheck.numeric(lambda a: (a * a).sum(), ai)
+    assert res.jacobian.dtype == np.float64
+    assert np.allclose(res.gradient, 2 * ai, atol=1e-7)
+
+
+def test_a_point_where_the_function_is_not_finite_is_flagged_not_raised():
+    res = fdcheck.numeric(np.sqrt, np.array([0.0, 4.0]))
+    assert res.flags and res.flags[0].kind == "non-finite"
+    assert res.flags[0].columns == (0,)
+    assert res.jacobian[1, 1] == pytest.approx(0.25, rel=1e-7)
+
+
+def test_step_is_divided_by_the_step_actually_taken():
+    # At x = 1e8 + something, h is rounded to a multiple of the spacing; a linear
+    # function still gives slope 3 to near machine precision.
+    x = np.array([1e8 + 0.123])
+    assert fdcheck.jacobian(lambda x: 3 * x, x)[0, 0] == pytest.approx(3.0, rel=1e-12)
+
+
+def test_method_parse_and_validation():
+    assert Method.parse("forward").label == "forward1"
+    assert Method.parse({"scheme": "central", "order": 6, "step": "1e-3"}).step == 1e-3
+    with pytest.raises(ValueError, match="unknown method key"):
+        Method.parse({"scheme": "central", "ordre": 4})
+    with pytest.raises(ValueError, match="positive"):
+        Method(step=-1.0)

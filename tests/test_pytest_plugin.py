@@ -1,0 +1,13 @@
+pytest_plugins = ["pytester"]
+
+GOOD = "name: good\ninputs: {A: [1, 2]}\nfunction: sum(A ** 2)\nexpect: {gradient: [2, 4]}\n"
+BAD = "name: bad\ninputs: {A: [1, 2]}\nfunction: sum(A ** 2)\nexpect: {gradient: [2, 5]}\n"
+
+
+def test_case_files_are_collected_only_when_asked(pytester):
+    pytester.makefile(".yaml", good=GOOD, bad=BAD)
+    # the plugin is registered by the installed entry point, but collects nothing unasked
+    assert pytester.runpytest().ret == 5
+    result = pytester.runpytest("--fdcheck")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*df/dA[[]1[]]: numeric 4.0000000, analytic 5.0000000*"])

@@ -1,0 +1,39 @@
+import json
+
+import numpy as np
+import pytest
+
+from fdcheck import report
+from fdcheck.compare import Tolerance, compare
+
+
+def failing():
+    ref = np.array([[1.0, 0, 2, 0, 3, 0], [0, 1, 0, 2, 0, 3], [4, 0, 5, 0, 6, 0], [0, 4, 0, 5, 0, 6]])
+    num = ref.copy()
+    ref = ref.copy()
+    ref[2, 4] = 5.0
+    return compare(num, ref, Tolerance(1e-6, 1e-6), against="analytic", wrt="W", out_shape=(2, 2),
+                   in_shape=(3, 2), out_name="Z")
+
+
+def test_failure_message_a_person_can_act_on():
+    msg = report.check_message(failing())
+    assert msg.startswith("dZ[1,0]/dW[2,0]: numeric 6.0000000, analytic 5.0000000")
+
+
+@pytest.mark.parametrize("x, text", [(6.0, "6.0000000"), (0.0, "0.0000000"), (1e-9, "1.0000000e-09"),
+                                     (-2.5e8, "-2.5000000e+08")])
+def test_number_format(x, text):
+    assert report.number(x) == text
+
+
+def test_check_json_keys_follow_cases_md():
+    doc = report.check_json(failing())
+    assert {"against", "wrt", "passed", "max_abs_error", "max_rel_error", "worst"} <= set(doc)
+    assert doc["worst"] == {"output": [1, 0], "input": [2, 0], "numeric": 6.0, "reference": 5.0}
+    json.dumps(doc, allow_nan=False)
+
+
+def test_jacobian_table_labels():
+    table = report.jacobian_table(np.eye(2), "Z", (2,), "W", (2,), "C")
+    assert table.splitlines() == ["    w1 w2", "z1   1  0", "z2   0  1"]
