@@ -19,6 +19,10 @@ from .layout import unravel
 
 # (dtype, method label) -> (atol, rtol). The method label is the stencil's
 # scheme and order ("central2"); "*" matches any method of that dtype.
+# A default atol is relative: it is multiplied by the largest magnitude in the
+# reference (with a floor, FLOORS), because a fixed absolute atol hides a 1%
+# error in a gradient whose entries are all near 1e-2. An atol a person gives
+# (case, command line, API) is absolute, as written.
 # Each row is a few hundred times the error the method makes on a function of
 # unit scale, so a correct derivative is not called wrong, and a derivative
 # wrong by 1e-3 relative (float64) or 1% (float32) still fails.
@@ -37,6 +41,7 @@ DEFAULTS: dict[tuple[str, str], tuple[float, float]] = {
     ("float32", "forward1"): (1e-2, 5e-3),
     ("float32", "backward1"): (1e-2, 5e-3),
 }
+FLOORS = {"float64": 1e-12, "float32": 1e-6}
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,16 @@ class Tolerance:
     atol: float
     rtol: float
     source: str = "default"
+    scaled: bool = False      # atol is relative to the reference's largest magnitude
+    floor: float = 0.0        # the least absolute atol when scaled
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"atol": self.atol, "rtol": self.rtol, "source": self.source}
+    def absolute_atol(self, reference: np.ndarray) -> float:
+        """The atol in force against ``reference``."""
+        if not self.scaled:
+            return self.atol
+        finite = np.abs(reference[np.isfinite(reference)])
+        scale = float(finite.max()) if finite.size else 0.0
+        return max(self.floor, self.atol * scale)
 
 
 def default_tolerance(dtype: str, method_label: str) -> Tolerance:
@@ -57,7 +69,8 @@ def default_tolerance(dtype: str, method_label: str) -> Tolerance:
     if key not in DEFAULTS:
         key = (dtype, "*") if (dtype, "*") in DEFAULTS else ("float64", "central2")
     atol, rtol = DEFAULTS[key]
-    return Tolerance(atol, rtol, f"default for {dtype}, {method_label}")
+    return Tolerance(atol, rtol, f"default for {dtype}, {method_label}", scaled=True,
+                     floor=FLOORS.get(dtype, FLOORS["float64"]))
 
 
 def resolve(dtype: str, method_label: str, *layers: Mapping[str, float] | None) -> Tolerance:
@@ -87,7 +100,7 @@ def resolve(dtype: str, method_label: str, *layers: Mapping[str, float] | None) 
     if atol is None or rtol is None:
         sources.append(base.source)
     return Tolerance(base.atol if atol is None else atol, base.rtol if rtol is None else rtol,
-                     "; ".join(sources))
+                     "; ".join(sources), scaled=atol is None, floor=base.floor)
 
 
 @dataclass(frozen=True)
@@ -150,7 +163,8 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
         raise ValueError(f"shapes differ: numeric {num.shape}, reference {ref.shape}")
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         err = np.abs(num - ref)
-        bound = tolerance.atol + tolerance.rtol * np.abs(ref)
+        atol = tolerance.absolute_atol(ref)
+        bound = atol + tolerance.rtol * np.abs(ref)
         bad = ~(err <= bound)  # NaN anywhere is a mismatch
         ratio = np.where(bad & ~np.isfinite(err), np.inf,
                          np.where(bound > 0, err / np.where(bound > 0, bound, 1), np.where(err > 0, np.inf, 0)))
@@ -170,6 +184,7 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
         out_idx = unravel(idx[0], out_shape, order)
         in_idx = unravel(idx[1], in_shape, order) if num.ndim == 2 and in_shape is not None else None
         worst = Worst(out_idx, in_idx, float(num[idx]), float(ref[idx]))
-    return Comparison(against, wrt, mismatches == 0, max_abs, max_rel, worst, tolerance,
+    in_force = Tolerance(atol, tolerance.rtol, tolerance.source)
+    return Comparison(against, wrt, mismatches == 0, max_abs, max_rel, worst, in_force,
                       int(err.size), mismatches, out_name, stage, int(np.count_nonzero(skip)),
                       tuple(notes))

@@ -109,6 +109,8 @@ class JacobianResult:
     error : ndarray, shape (m, n), optional
         Estimated absolute error of each entry, where the method gives one.
     flags : tuple of Flag
+    dtype : str
+        The precision the function was evaluated in ("float64", "float32").
     """
 
     jacobian: np.ndarray
@@ -121,6 +123,7 @@ class JacobianResult:
     method: Method
     error: np.ndarray | None = None
     flags: tuple[Flag, ...] = field(default=())
+    dtype: str = "float64"
 
     @property
     def tensor(self) -> np.ndarray:
@@ -191,7 +194,7 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
             progress(b * p, total)
     jac = jac_t.T
     return JacobianResult(jac, fn.value, h, total, fn.in_shape, fn.out_shape, fn.order,
-                          method, None, _nonfinite_flag(jac))
+                          method, None, _nonfinite_flag(jac), fn.dtype.name)
 
 
 def numeric_jacobian(fn: Any, method: Method | str | Mapping[str, Any] | None = None,

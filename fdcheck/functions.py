@@ -8,6 +8,7 @@ evaluated in worker processes.
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from typing import Any, Callable, Sequence
 
@@ -16,15 +17,23 @@ from .errors import CaseError
 from .expr import Expression
 
 
-def load_python(target: str, key: str) -> Callable[..., Any]:
-    """Import ``package.module:attr`` (the current directory is importable)."""
+def load_python(target: str, key: str, near: str | None = None) -> Callable[..., Any]:
+    """Import ``package.module:attr``.
+
+    The folder ``near`` (the case file's) is searched first, then the current
+    directory, then the usual ``sys.path``, so a module kept beside its case
+    file is found wherever fdcheck is run from.
+    """
     module_name, _, attr = target.partition(":")
-    if "" not in sys.path and "." not in sys.path:
-        sys.path.insert(0, "")
+    extra = [p for p in (near, "") if p is not None and p not in sys.path]
+    sys.path[:0] = extra
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # the user's module may fail in any way
         raise CaseError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}", key=key) from None
+    finally:
+        for p in extra:
+            sys.path.remove(p)
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -38,23 +47,39 @@ def load_python(target: str, key: str) -> Callable[..., Any]:
 class PythonCall:
     """A user's function called with the inputs as keyword arguments."""
 
-    def __init__(self, target: str, names: Sequence[str], key: str = "function") -> None:
+    def __init__(self, target: str, names: Sequence[str], key: str = "function",
+                 near: str | None = None) -> None:
         self.target = target
         self.names = tuple(names)
         self.key = key
+        self.near = near
         self._fn: Callable[..., Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"target": self.target, "names": self.names, "key": self.key, "_fn": None}
+        return {**self.__dict__, "_fn": None}
 
     @property
     def fn(self) -> Callable[..., Any]:
         if self._fn is None:
-            self._fn = load_python(self.target, self.key)
+            self._fn = load_python(self.target, self.key, self.near)
         return self._fn
 
+    def accepted(self) -> tuple[str, ...]:
+        """The inputs the function takes: those its signature names, or all of
+        them when it takes ``**kwargs`` (inputs merged in from defaults are not
+        forced on a function that does not want them)."""
+        try:
+            params = inspect.signature(self.fn).parameters.values()
+        except (TypeError, ValueError):
+            return self.names
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return self.names
+        named = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        return tuple(n for n in self.names if n in named)
+
     def __call__(self, *arrays: Any) -> Any:
-        return self.fn(**dict(zip(self.names, arrays)))
+        values = dict(zip(self.names, arrays))
+        return self.fn(**{n: values[n] for n in self.accepted()})
 
 
 class StagesCall:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -116,9 +117,14 @@ class _CaseRun:
         self.inputs = [self.native(v) for v in self.np_inputs]
         self.env: dict[str, np.ndarray] = {}
 
+    @property
+    def folder(self) -> str | None:
+        return str(Path(self.case.file).resolve().parent) if self.case.file else None
+
     def body(self, stage: Stage) -> Any:
         if isinstance(stage.body, PythonRef):
-            return PythonCall(stage.body.target, stage.reads, key=self.stage_key(stage.name))
+            return PythonCall(stage.body.target, stage.reads, key=self.stage_key(stage.name),
+                              near=self.folder)
         return stage.body
 
     def stage_key(self, name: str) -> str:
@@ -169,7 +175,7 @@ class _CaseRun:
                 ops = backends.get("numpy").ops
                 env = {**dict(zip(self.names, self.np_inputs)), **self.env}
                 return np.asarray(ref(env, ops, dtype=np.dtype(self.case.dtype)), dtype=np.float64)
-            fn = load_python(ref.target, key)
+            fn = load_python(ref.target, key, self.folder)
             kwargs = dict(zip(self.names, self.inputs))
             return np.asarray(self.backend.to_numpy(fn(**kwargs)), dtype=np.float64)
 

@@ -10,6 +10,19 @@ def test_resolve_precedence_each_field_separately():
     assert (tol.atol, tol.rtol) == (1e-3, 1e-4)
     assert "atol from the command line" in tol.source and "rtol from the case" in tol.source
     assert resolve("float32", "central2") == default_tolerance("float32", "central2")
+    assert tol.scaled is False                        # a person's atol is absolute
+    assert resolve("float64", "central2", {"rtol": 1e-3}).scaled is True
+
+
+def test_default_atol_is_relative_to_the_reference_scale():
+    tol = default_tolerance("float32", "central2")
+    ref = np.array([[0.01, 0.02, 0.05]])
+    assert tol.absolute_atol(ref) == pytest.approx(1e-3 * 0.05)
+    assert tol.absolute_atol(np.zeros((1, 3))) == 1e-6          # the floor
+    wrong = compare(ref * 1.01, ref, tol, against="torch", wrt="W", out_shape=(), in_shape=(3,))
+    assert not wrong.passed                                     # a 1% error in small entries
+    fine = compare(ref * 1.001, ref, tol, against="torch", wrt="W", out_shape=(), in_shape=(3,))
+    assert fine.passed
 
 
 @pytest.mark.parametrize("dtype, method, atol, rtol", [

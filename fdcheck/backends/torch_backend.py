@@ -18,6 +18,14 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.
            "complex128": torch.complex128}
 
 
+def _tensors(a: Any, b: Any) -> tuple[Any, Any]:
+    # torch.maximum/minimum take no Python numbers; NumPy's do.
+    like = a if isinstance(a, torch.Tensor) else b
+    conv = lambda v: v if isinstance(v, torch.Tensor) else torch.as_tensor(  # noqa: E731
+        v, dtype=like.dtype, device=like.device)
+    return conv(a), conv(b)
+
+
 class TorchOps:
     """The array namespace compiled expressions run on, over PyTorch."""
 
@@ -34,12 +42,22 @@ class TorchOps:
                            staticmethod(torch.tan), staticmethod(torch.tanh))
     sinh, cosh, arctan = staticmethod(torch.sinh), staticmethod(torch.cosh), staticmethod(torch.atan)
     sigmoid, relu, softplus = staticmethod(torch.sigmoid), staticmethod(torch.relu), staticmethod(F.softplus)
-    maximum, minimum, matmul = staticmethod(torch.maximum), staticmethod(torch.minimum), staticmethod(torch.matmul)
+    matmul = staticmethod(torch.matmul)
     real, broadcast_to = staticmethod(torch.real), staticmethod(torch.broadcast_to)
     ones_like, zeros_like = staticmethod(torch.ones_like), staticmethod(torch.zeros_like)
     det, inv, cholesky = (staticmethod(torch.linalg.det), staticmethod(torch.linalg.inv),
                           staticmethod(torch.linalg.cholesky))
     solve = staticmethod(torch.linalg.solve)
+
+    @staticmethod
+    def maximum(a: Any, b: Any) -> Any:
+        a, b = _tensors(a, b)
+        return torch.maximum(a, b)
+
+    @staticmethod
+    def minimum(a: Any, b: Any) -> Any:
+        a, b = _tensors(a, b)
+        return torch.minimum(a, b)
 
     @staticmethod
     def slogdet(a: Any) -> Any:

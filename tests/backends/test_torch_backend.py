@@ -1,0 +1,117 @@
+"""PyTorch: custom autograd Functions with correct and wrong backwards, float32."""
+import numpy as np
+import pytest
+import torch
+
+import fdcheck
+
+from ..seed import A, B, W
+
+
+def make_linear(backward):
+    class Linear(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, w, b):
+            ctx.save_for_backward(a, w)
+            return a @ w + b
+
+        @staticmethod
+        def backward(ctx, g):
+            a, w = ctx.saved_tensors
+            return backward(a, w, g)
+    return Linear.apply
+
+
+def right(a, w, g):
+    return g @ w.T, a.T @ g, g.sum(0)
+
+
+def transposed(a, w, g):                       # dW built from the wrong product
+    return g @ w.T, (g.T @ a).T.flip(0), g.sum(0)
+
+
+def missing_factor(a, w, g):                   # forgot the factor 2 of a squared term
+    return g @ w.T, a.T @ g / 2, g.sum(0)
+
+
+def one_entry_off(a, w, g):
+    gw = a.T @ g
+    gw[2, 0] += 0.5
+    return g @ w.T, gw, g.sum(0)
+
+
+def tensors(dtype=torch.float64):
+    return [torch.tensor(x, dtype=dtype, requires_grad=True) for x in (A, W, B)]
+
+
+def test_a_correct_backward_passes_for_every_input():
+    result = fdcheck.check(make_linear(right), *tensors(), output="Z", names=["A", "W", "B"])
+    assert result.passed, str(result)
+    assert [(c.against, c.wrt) for c in result.checks] == [("torch", "A"), ("torch", "W"), ("torch", "B")]
+
+
+@pytest.mark.parametrize("backward", [transposed, missing_factor, one_entry_off])
+def test_a_wrong_backward_is_caught_and_located(backward):
+    result = fdcheck.check(make_linear(backward), *tensors(), output="Z", names=["A", "W", "B"])
+    assert not result.passed
+    bad = [c for c in result.checks if not c.passed]
+    assert [c.wrt for c in bad] == ["W"]                       # only the wrong input is named
+    text = str(result)
+    assert "FAIL torch dZ/dW: dZ[" in text and "numeric" in text and "torch" in text
+
+
+def test_one_entry_off_names_the_entry():
+    result = fdcheck.check(make_linear(one_entry_off), *tensors(), wrt=1, output="Z", names=["A", "W", "B"])
+    (c,) = result.checks
+    # W[2,0] is off by 0.5 in the backward; dZ[r,0]/dW[2,0] = A[r,2] for both rows
+    assert c.worst.input == (2, 0)
+    assert c.worst.reference - c.worst.numeric == pytest.approx(0.5, abs=1e-6)
+
+
+def test_the_numeric_jacobian_is_taken_on_tensors_of_the_inputs_dtype():
+    seen = []
+
+    def f(a, w, b):
+        seen.append((type(w), w.dtype, w.device.type, torch.is_grad_enabled()))
+        return a @ w + b
+
+    j = fdcheck.jacobian(f, *tensors(torch.float32), wrt=1)
+    assert {s[:3] for s in seen} == {(torch.Tensor, torch.float32, "cpu")}
+    assert not any(s[3] for s in seen[1:])                    # no autograd graph while perturbing
+    assert np.allclose(j, np.kron(A, np.eye(2)), atol=2e-2)
+
+
+def test_float32_seed_passes_with_default_tolerances_and_a_1_percent_error_fails():
+    def loss(a, w, b):
+        return torch.tanh(make_linear(right)(a, w, b) / 100).sum()
+
+    def loss_wrong(a, w, b):
+        return torch.tanh(make_linear(lambda a, w, g: (g @ w.T, 1.01 * (a.T @ g), g.sum(0)))(a, w, b) / 100).sum()
+
+    ok = fdcheck.check(loss, *tensors(torch.float32), wrt=1)
+    assert ok.passed, str(ok)
+    assert ok.checks[0].tolerance.source.startswith("default for float32")
+    bad = fdcheck.check(loss_wrong, *tensors(torch.float32), wrt=1)
+    assert not bad.passed
+
+
+def test_float64_tolerances_would_false_alarm_on_float32():
+    def loss(a, w, b):
+        return torch.tanh(make_linear(right)(a, w, b) / 100).sum()
+    strict = fdcheck.check(loss, *tensors(torch.float32), wrt=1, atol=1e-6, rtol=1e-5)
+    assert not strict.passed                                   # why the table is keyed by dtype
+
+
+def test_requires_grad_selects_the_inputs():
+    a, w, b = tensors()
+    a.requires_grad_(False)
+    b.requires_grad_(False)
+    result = fdcheck.check(make_linear(right), a, w, b, names=["A", "W", "B"])
+    assert [c.wrt for c in result.checks] == ["W"]
+
+
+def test_vmap_vectorized_mode_matches_serial():
+    f = lambda a, w, b: torch.tanh(a @ w + b)  # noqa: E731
+    serial = fdcheck.jacobian(f, *tensors(), wrt=1)
+    batched = fdcheck.jacobian(f, *tensors(), wrt=1, vectorized="vmap")
+    assert np.allclose(serial, batched, atol=1e-10)
