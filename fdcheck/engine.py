@@ -179,17 +179,23 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     per_chunk = max(1, evaluator.chunk_points(n, m) // p)
     x64 = x0.astype(np.float64)
     total = n * p
+    buffer = np.empty((min(n, per_chunk) * p, m), dtype=np.float64)  # reused by every chunk
     for a in range(0, n, per_chunk):
         b = min(n, a + per_chunk)
         cols = np.repeat(np.arange(a, b), p)
         values = (x64[cols] + np.tile(offsets, b - a) * h[cols]).astype(fn.dtype)
-        ys = evaluator(fn, x0, Batch(cols, values), np.float64).reshape(b - a, p, m)
-        acc = ys[:, 0] * weights[0]
-        for q in range(1, p):
-            acc += ys[:, q] * weights[q]
-        if st.needs_center:
-            acc += st.center_weight * fn.value.real
-        jac_t[a:b] = acc / h[a:b, None]
+        ys = evaluator(fn, x0, Batch(cols, values), np.float64, buffer).reshape(b - a, p, m)
+        dest = jac_t[a:b]
+        if p == 2 and weights[0] == -weights[1]:
+            np.subtract(ys[:, 1], ys[:, 0], out=dest)
+            dest *= (weights[1] / h[a:b])[:, None]
+        else:
+            np.multiply(ys[:, 0], weights[0], out=dest)
+            for q in range(1, p):
+                dest += ys[:, q] * weights[q]
+            if st.needs_center:
+                dest += st.center_weight * fn.value.real
+            dest /= h[a:b, None]
         if progress is not None:
             progress(b * p, total)
     jac = jac_t.T

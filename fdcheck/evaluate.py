@@ -16,7 +16,10 @@ import numpy as np
 
 from .errors import EvaluationError
 
-CHUNK_BYTES = 32 * 2**20  # memory for one chunk of perturbed points or outputs
+# Memory for one chunk of perturbed points or outputs. Small on purpose: the
+# engine reuses one buffer of this size for every chunk, and a buffer that
+# stays in cache avoids the page faults a fresh large one costs on first write.
+CHUNK_BYTES = 4 * 2**20
 
 
 @dataclass(frozen=True)
@@ -65,11 +68,17 @@ class Batch:
 
 
 class Evaluator(Protocol):
-    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any) -> np.ndarray:
-        """Outputs at every point of ``batch``: shape (len(batch), fn.m)."""
+    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """Outputs at every point of ``batch``: shape (len(batch), fn.m), written
+        into ``out`` when given."""
 
     def chunk_points(self, n: int, m: int) -> int:
         """How many points the engine should hand over at once."""
+
+
+def _output(out: np.ndarray | None, k: int, m: int, dtype: Any) -> np.ndarray:
+    return np.empty((k, m), dtype=dtype) if out is None else out[:k]
 
 
 def _chunk_for(n: int, m: int) -> int:
@@ -84,21 +93,49 @@ def _store(out: np.ndarray, j: int, y: np.ndarray) -> None:
                               f"{out.shape[1]} at the base point: {exc}") from None
 
 
+def _coordinate_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> None:
+    # The plain mode's hot loop for NumPy: the function sees a view of x, which
+    # is perturbed in place, and its result is stored through a view of `out`
+    # in the case's order: per point, two scalar writes, one call, one copy.
+    args = fn.bind(x)
+    rows = fn.output_rows(out)
+    call = fn.call
+    base = x0.tolist()
+    j = 0
+    try:
+        for j, (i, v) in enumerate(zip(batch.indices.tolist(), batch.values.tolist())):
+            x[i] = v
+            rows[j] = call(*args)
+            x[i] = base[i]
+    except (ValueError, TypeError):
+        # A store that failed: say so if the output changed shape, else re-raise.
+        shape = np.shape(call(*args))
+        x[:] = x0
+        if shape != fn.out_shape:
+            raise EvaluationError(f"the function returned shape {shape} at a perturbed point, "
+                                  f"{fn.out_shape} at the base point") from None
+        raise
+
+
 class Serial:
     """One call per point; the point is perturbed in place and restored."""
 
     def chunk_points(self, n: int, m: int) -> int:
         return _chunk_for(n, m)
 
-    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64) -> np.ndarray:
+    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
+                 out: np.ndarray | None = None) -> np.ndarray:
         k = len(batch)
-        out = np.empty((k, fn.m), dtype=out_dtype)
+        out = _output(out, k, fn.m, out_dtype)
         if batch.dense is not None:
             for j in range(k):
                 _store(out, j, fn(batch.dense[j]))
             return out
         x = x0.copy()
         if batch.indptr is None:
+            if getattr(fn, "direct", False):
+                _coordinate_direct(fn, x, x0, batch, out)
+                return out
             # The hot loop of the plain mode: scalar writes, no array allocation.
             for j, (i, v) in enumerate(zip(batch.indices.tolist(), batch.values.tolist())):
                 x[i] = v
@@ -123,9 +160,10 @@ class Vectorized:
     def chunk_points(self, n: int, m: int) -> int:
         return self.max_points or _chunk_for(n, m)
 
-    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64) -> np.ndarray:
+    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
+                 out: np.ndarray | None = None) -> np.ndarray:
         k = len(batch)
-        out = np.empty((k, fn.m), dtype=out_dtype)
+        out = _output(out, k, fn.m, out_dtype)
         step = self.chunk_points(x0.shape[0], fn.m)
         for a in range(0, k, step):
             piece = batch.take(a, min(k, a + step))
@@ -150,11 +188,17 @@ class OnExecutor:
         # Several pieces per worker per chunk keeps every worker busy.
         return max(self.workers * 4, _chunk_for(n, m))
 
-    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64) -> np.ndarray:
+    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
+                 out: np.ndarray | None = None) -> np.ndarray:
         k = len(batch)
         per = max(1, math.ceil(k / (self.workers * 4)))
         futures = [self.executor.submit(_evaluate_piece, self.inner, fn, x0,
                                         batch.take(a, min(k, a + per)), out_dtype)
                    for a in range(0, k, per)]
-        parts = [f.result() for f in futures]
-        return np.concatenate(parts, axis=0) if parts else np.empty((0, fn.m), dtype=out_dtype)
+        result = _output(out, k, fn.m, out_dtype)
+        row = 0
+        for f in futures:
+            part = f.result()
+            result[row:row + len(part)] = part
+            row += len(part)
+        return result

@@ -121,6 +121,30 @@ class FlatFunction:
         return flatten(self._output(self.call(*args)), self.order)
 
     @property
+    def direct(self) -> bool:
+        """True when points can be handed over without conversion (NumPy)."""
+        return self.backend.name == "numpy"
+
+    def bind(self, x: np.ndarray) -> list[Any]:
+        """The argument list with ``inputs[wrt]`` a view of flat ``x``: writing
+        to x changes what the function sees, with no copy per call (NumPy only)."""
+        args = list(self.inputs)
+        view = x.reshape(self.in_shape, order=self.order)
+        if not np.shares_memory(view, x):
+            raise AssertionError("the input view must share memory with the flat point")
+        args[self.wrt] = view
+        return args
+
+    def output_rows(self, out: np.ndarray) -> np.ndarray:
+        """``out`` (k, m) seen as (k,) + out_shape in the case's order, so that
+        ``rows[j] = f(...)`` stores vec(f) in row j without a ravel."""
+        k = out.shape[0]
+        if self.order == "C" or len(self.out_shape) < 2:
+            return out.reshape((k,) + self.out_shape)
+        r = len(self.out_shape)
+        return out.reshape((k,) + self.out_shape[::-1]).transpose((0,) + tuple(range(r, 0, -1)))
+
+    @property
     def vectorized(self) -> bool:
         return self.batched_call is not None
 

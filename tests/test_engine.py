@@ -107,3 +107,21 @@ def test_method_parse_and_validation():
         Method.parse({"scheme": "central", "ordre": 4})
     with pytest.raises(ValueError, match="positive"):
         Method(step=-1.0)
+
+
+def test_an_output_that_changes_shape_is_an_evaluation_error():
+    from fdcheck.errors import EvaluationError
+    x0 = np.array([1.0, 2.0])
+    f = lambda x: x if np.array_equal(x, x0) else x[:1]  # noqa: E731
+    with pytest.raises(EvaluationError, match=r"shape \(1,\) at a perturbed point, \(2,\) at the base"):
+        fdcheck.numeric(f, x0)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_plain_and_vectorized_modes_agree(order):
+    rng = np.random.default_rng(3)
+    A, W = rng.standard_normal((4, 3)), rng.standard_normal((3, 5))
+    f = lambda A, W: np.tanh(A @ W)  # noqa: E731 (accepts a leading batch axis on W)
+    plain = fdcheck.jacobian(f, A, W, wrt=1, order=order)
+    batched = fdcheck.jacobian(f, A, W, wrt=1, order=order, vectorized=True)
+    assert np.allclose(plain, batched, atol=1e-12)
