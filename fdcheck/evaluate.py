@@ -101,20 +101,17 @@ def _coordinate_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out
     rows = fn.output_rows(out)
     call = fn.call
     base = x0.tolist()
-    j = 0
-    try:
-        for j, (i, v) in enumerate(zip(batch.indices.tolist(), batch.values.tolist())):
-            x[i] = v
-            rows[j] = call(*args)
+    shape = fn.out_shape
+    for j, (i, v) in enumerate(zip(batch.indices.tolist(), batch.values.tolist())):
+        x[i] = v
+        y = call(*args)
+        # Checked on every call: assignment would silently broadcast a (1,) output.
+        if getattr(y, "shape", ()) != shape:
             x[i] = base[i]
-    except (ValueError, TypeError):
-        # A store that failed: say so if the output changed shape, else re-raise.
-        shape = np.shape(call(*args))
-        x[:] = x0
-        if shape != fn.out_shape:
-            raise EvaluationError(f"the function returned shape {shape} at a perturbed point, "
-                                  f"{fn.out_shape} at the base point") from None
-        raise
+            raise EvaluationError(f"the function returned shape {np.shape(y)} at a perturbed "
+                                  f"point, {shape} at the base point")
+        rows[j] = y
+        x[i] = base[i]
 
 
 class Serial:
