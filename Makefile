@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 EXTRAS ?= torch,jax,dask,test
 
-.PHONY: install install-dev run test cases check bench accuracy verdicts clean
+.PHONY: install install-dev run test cases check bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,15 +31,8 @@ check: install-dev
 	$(BIN)/fdcheck run cases/ --allow-python
 
 bench: install-dev
-	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/speed.py
-
-accuracy: install-dev
-	$(PY) -m pip install --quiet -e '.[bench]'
-	$(PY) benchmarks/accuracy.py
-
-verdicts: install-dev
-	$(PY) benchmarks/verdicts.py
+	$(PY) benchmarks/gradcheck_compare.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,107 @@
+"""Speed against the anchors, in one process: seconds and ratios to the floor.
+
+The floor is 2n plain evaluations of the function (a central difference on a
+black box cannot do fewer). Each row times, on the same function and size:
+fdcheck's plain (one point per call) and vectorized modes, SciPy's
+approx_derivative(method="3-point"), and the numeric Jacobian that
+torch.autograd.gradcheck builds. Best of a few repeats.
+
+    python benchmarks/speed.py [--sizes 64,256,1024,4096,16384] [--repeat 3]
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from typing import Any, Callable
+
+import numpy as np
+from scipy.optimize._numdiff import approx_derivative
+
+import fdcheck
+from fdcheck.backends import get
+from fdcheck.expr import Expression
+
+
+def best(fn: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def floor(f: Callable[[np.ndarray], Any], x: np.ndarray) -> None:
+    flat = x.reshape(-1)
+    view = flat.reshape(x.shape)
+    h = 1e-6
+    for i in range(flat.size):
+        v = flat[i]
+        flat[i] = v + h
+        f(view)
+        flat[i] = v - h
+        f(view)
+        flat[i] = v
+
+
+def torch_numeric(f_torch: Callable[..., Any], x: np.ndarray) -> None:
+    import torch
+    from torch.autograd.gradcheck import _get_numerical_jacobian
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    _get_numerical_jacobian(f_torch, (t,), eps=1e-6)
+
+
+def problems(n: int) -> list[tuple[str, Callable[..., Any], Callable[..., Any], np.ndarray]]:
+    """(label, numpy f(x) accepting a leading batch axis, torch f, x) with x.size == n."""
+    import torch
+    rng = np.random.default_rng(0)
+    out = []
+    cols = max(1, n // 32)
+    A = rng.standard_normal((4, 32)) / 6
+    At = torch.tensor(A)
+    out.append(("tanh(A @ W)", lambda W: np.tanh(A @ W), lambda W: torch.tanh(At @ W),
+                rng.standard_normal((32, cols))))
+    side = int(round(np.sqrt(n)))
+    if side * side == n and n <= 4096:
+        X = rng.standard_normal((side, side)) + side * np.eye(side)
+        out.append(("inv(X)", np.linalg.inv, torch.linalg.inv, X))
+    expr = Expression("sum(tanh(A @ X))", {"A", "X"})  # from cases/identities.yaml
+    ops = get("numpy").ops
+    Ae = rng.standard_normal((8, 32))
+
+    def case_fn(X: np.ndarray) -> Any:
+        batch = X.shape[0] if X.ndim == 3 else None
+        Ab = np.broadcast_to(Ae, (batch,) + Ae.shape) if batch else Ae
+        return expr({"A": Ab, "X": X}, ops, batch=batch)
+    out.append(("case: sum(tanh(A @ X))", case_fn,
+                lambda X: torch.tanh(torch.tensor(Ae) @ X).sum(), rng.standard_normal((32, cols))))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="64,256,1024,4096,16384")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"# {time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.python_version()}, "
+          f"numpy {np.__version__}")
+    head = (f"{'function':24s} {'n':>6s} {'floor s':>9s} {'plain':>7s} {'vector':>7s} "
+            f"{'scipy':>7s} {'torch':>7s}   (ratios to the floor)")
+    print(head)
+    for n in sizes:
+        for label, f, f_torch, x in problems(n):
+            repeat = args.repeat if n <= 4096 else 1
+            t_floor = best(lambda: floor(f, x.copy()), repeat)
+            t_plain = best(lambda: fdcheck.numeric(f, x), repeat)
+            t_vec = best(lambda: fdcheck.numeric(f, x, vectorized=True), repeat)
+            t_scipy = best(lambda: approx_derivative(lambda v: np.ravel(f(v.reshape(x.shape))),
+                                                     x.reshape(-1), method="3-point"), repeat)
+            t_torch = best(lambda: torch_numeric(f_torch, x), repeat) if n <= 4096 else float("nan")
+            print(f"{label:24s} {n:6d} {t_floor:9.4f} {t_plain / t_floor:7.2f} {t_vec / t_floor:7.2f} "
+                  f"{t_scipy / t_floor:7.2f} {t_torch / t_floor:7.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
