@@ -34,8 +34,10 @@ def _method(value: str | None) -> Any:
 def _executor(workers: int | None) -> Any:
     if not workers or workers <= 1:
         return None
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    return ProcessPoolExecutor(max_workers=workers)
+    # spawn, not fork: forking a process that has loaded JAX or PyTorch threads can deadlock.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,4 +1,5 @@
 """Evaluators: serial, vectorized and a real process pool give the same Jacobian."""
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -16,7 +17,7 @@ def f(W):  # module level: it must pickle to reach the workers
 
 @pytest.fixture(scope="module")
 def pool():
-    with ProcessPoolExecutor(max_workers=2) as ex:
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as ex:
         yield ex
 
 
