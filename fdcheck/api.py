@@ -20,7 +20,7 @@ from .compare import Comparison, compare, resolve
 from .engine import JacobianResult, Method, numeric_jacobian
 from .evaluate import OnExecutor, Serial, Vectorized
 from .flatfun import FlatFunction
-from .layout import check_order, flatten, size_of, tensor_to_matrix
+from .layout import check_order, reference_matrix, tensor_to_matrix
 from .runner import CaseResult, RunOptions, run_paths
 
 Reference = Any  # an array (2-D or tensor form), or a callable of the inputs returning one
@@ -141,26 +141,12 @@ def _pick(ref: Any, i: int, position: int, count: int, names: Sequence[str]) -> 
 
 
 def _reference_matrix(ref: Any, kind: str, inputs: Sequence[Any], res: JacobianResult,
-                      position: int, count: int) -> np.ndarray:
+                      position: int, count: int, out_name: str, in_name: str) -> np.ndarray:
     value = ref(*inputs) if callable(ref) else ref
     if isinstance(value, tuple) and count > 1:
         value = value[position]
-    arr = np.asarray(backends.get(backends.name_of(value)).to_numpy(value)
-                     if backends.name_of(value) != "numpy" else value, dtype=np.float64)
-    m, n = size_of(res.out_shape), size_of(res.in_shape)
-    if kind == "gradient":
-        if m != 1:
-            raise ValueError(f"a gradient needs a scalar-valued function; the output has shape "
-                             f"{res.out_shape}: pass jacobian= instead")
-        if arr.shape != res.in_shape:
-            raise ValueError(f"the gradient has shape {arr.shape}; the input has {res.in_shape}")
-        return flatten(arr, res.order)[None, :]
-    if arr.shape == (m, n):
-        return arr
-    if arr.shape == res.out_shape + res.in_shape:
-        return tensor_to_matrix(arr, res.out_shape, res.in_shape, res.order)
-    raise ValueError(f"the Jacobian has shape {arr.shape}; expected {(m, n)} or the tensor form "
-                     f"{res.out_shape + res.in_shape}")
+    arr = np.asarray(backends.get(backends.name_of(value)).to_numpy(value), dtype=np.float64)
+    return reference_matrix(arr, kind, res.out_shape, res.in_shape, res.order, out_name, in_name)
 
 
 def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None = None,
@@ -223,7 +209,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
             chosen = _pick(ref, i, position, len(targets), names)
             if chosen is not None:
                 refs.append(("analytic", _reference_matrix(chosen, kind, inputs, res, position,
-                                                           len(targets))))
+                                                           len(targets), output, names[i])))
         if autograd:
             backend = backends.get(backend_name)
             tensor = backend.autograd_jacobian(f, inputs, i)

@@ -11,7 +11,7 @@ Precedence of tolerances, highest first (each of atol and rtol separately):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -75,6 +75,40 @@ def matrix_to_tensor(j: np.ndarray, out_shape: Sequence[int], in_shape: Sequence
     return np.asarray(j).reshape(out_shape + in_shape)
 
 
+def reference_matrix(ref: np.ndarray, kind: str, out_shape: Sequence[int], in_shape: Sequence[int],
+                     order: str = "C", out_name: str = "f", in_name: str = "x") -> np.ndarray:
+    """An analytic reference as the 2-D Jacobian (m, n) in ``order``.
+
+    Parameters
+    ----------
+    ref : ndarray
+        For ``kind="gradient"``: shaped like the input (the function is scalar).
+        For ``kind="jacobian"``: shape (m, n), or the tensor form out_shape + in_shape.
+    kind : {"gradient", "jacobian"}
+
+    Raises
+    ------
+    ValueError
+        When the shape fits neither form; the message names both shapes.
+    """
+    out_shape, in_shape = tuple(out_shape), tuple(in_shape)
+    m, n = size_of(out_shape), size_of(in_shape)
+    if kind == "gradient":
+        if m != 1:
+            raise ValueError(f"a gradient needs a scalar-valued function, but {out_name} has shape "
+                             f"{out_shape}; give a Jacobian instead")
+        if ref.shape != in_shape:
+            raise ValueError(f"shape {ref.shape} does not match {in_name}'s shape {in_shape}")
+        return flatten(ref, order)[None, :]
+    if ref.shape == (m, n):
+        return ref
+    if ref.shape == out_shape + in_shape:
+        return tensor_to_matrix(ref, out_shape, in_shape, order)
+    raise ValueError(f"shape {ref.shape} does not match the Jacobian d{out_name}/d{in_name}: "
+                     f"{(m, n)} (output {out_shape}, input {in_shape}); expected {(m, n)} or the "
+                     f"tensor form {out_shape + in_shape}")
+
+
 def unravel(k: int, shape: Sequence[int], order: str = "C") -> tuple[int, ...]:
     """The multi-index (0-based) of element ``k`` of vec(a) for ``a`` of ``shape``."""
     if not len(shape):

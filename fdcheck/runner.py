@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -21,7 +21,7 @@ from .evaluate import OnExecutor, Serial, Vectorized
 from .expr import Expression
 from .flatfun import FlatFunction
 from .functions import PythonCall, StagesCall, load_python
-from .layout import flatten, size_of, tensor_to_matrix, unravel
+from .layout import reference_matrix, tensor_to_matrix, unravel
 
 MODES = ("auto", "serial", "vectorized")
 ProgressFn = Callable[[str, int, int], None]
@@ -181,23 +181,10 @@ class _CaseRun:
 
     def as_matrix(self, ref: np.ndarray, kind: str, key: str, out_shape: tuple[int, ...],
                   in_shape: tuple[int, ...], out_name: str, in_name: str) -> np.ndarray:
-        m, n = size_of(out_shape), size_of(in_shape)
-        order = self.case.order
-        if kind == "gradient":
-            if m != 1:
-                raise CaseError(f"a gradient needs a scalar function, but {out_name} has shape "
-                                f"{out_shape}; give expect.jacobian instead", key=key)
-            if ref.shape != in_shape:
-                raise CaseError(f"shape {ref.shape} does not match {in_name}'s shape {in_shape}",
-                                key=key)
-            return flatten(ref, order)[None, :]
-        if ref.shape == (m, n):
-            return ref
-        if ref.shape == out_shape + in_shape:
-            return tensor_to_matrix(ref, out_shape, in_shape, order)
-        raise CaseError(f"shape {ref.shape} does not match the Jacobian d{out_name}/d{in_name}: "
-                        f"{(m, n)} (output {out_shape}, input {in_shape}), nor its tensor form "
-                        f"{out_shape + in_shape}", key=key)
+        try:
+            return reference_matrix(ref, kind, out_shape, in_shape, self.case.order, out_name, in_name)
+        except ValueError as exc:
+            raise CaseError(str(exc), key=key) from None
 
     def check(self, against: str, numeric: np.ndarray, reference: np.ndarray, *, wrt: str | None,
               out_shape: tuple[int, ...], in_shape: tuple[int, ...] | None, out_name: str,
