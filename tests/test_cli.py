@@ -1,6 +1,4 @@
 """The command line, end to end: shipped cases, exit codes, JSON, every bad input."""
-import json
-
 import pytest
 
 from .conftest import ROOT
@@ -103,13 +101,12 @@ def test_command_line_tolerance_overrides_the_file(cli, write):
     assert cli("run", path, "--atol", "1e-2")[0] == 0
 
 
-def test_method_and_step_options(cli_json, write):
+def test_method_and_step_options(cli, cli_json, write):
     path = write("good.yaml", GOOD)
     code, doc = cli_json(path, "--method", "central4", "--step", "1e-3")
     assert code == 0
     assert doc["cases"][0]["evaluations"] == 4 * 6
-    code, out, _ = pytest.importorskip("click").testing.CliRunner().invoke(
-        __import__("fdcheck.cli").cli.main, ["run", path, "--method", "sideways"]).exit_code, "", ""
+    code, _, _ = cli("run", path, "--method", "sideways")
     assert code == 2
 
 
