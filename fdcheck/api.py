@@ -16,12 +16,13 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import backends
-from .compare import Comparison, compare, resolve
+from .compare import AUTO_FACTOR, Comparison, resolve
 from .engine import JacobianResult, Method, numeric_jacobian
 from .evaluate import OnExecutor, Serial, Vectorized
 from .flatfun import FlatFunction
 from .layout import check_order, reference_matrix, tensor_to_matrix
 from .runner import CaseResult, RunOptions, run_paths
+from .verify import Verifier
 
 Reference = Any  # an array (2-D or tensor form), or a callable of the inputs returning one
 
@@ -38,6 +39,26 @@ def _batched_call(f: Callable[..., Any], inputs: Sequence[Any], wrt: int,
     if vectorized == "vmap":
         return backends.get(backends.detect(inputs)).vmap(f, wrt, len(inputs))
     return f
+
+
+def _flat(f: Callable[..., Any], inputs: Sequence[Any], wrt: int, order: str, dtype: str | None,
+          vectorized: bool | str) -> FlatFunction:
+    backend = backends.get(backends.detect(inputs))
+    return FlatFunction(f, list(inputs), wrt, order=check_order(order), dtype=dtype, backend=backend,
+                        batched_call=_batched_call(f, inputs, wrt, vectorized))
+
+
+def _auto_factor(tolerance: str | float | None) -> float | None:
+    if tolerance is None:
+        return None
+    if isinstance(tolerance, str):
+        if tolerance != "auto":
+            raise ValueError(f"tolerance is 'auto' or a multiple of the error estimate, "
+                             f"not {tolerance!r}")
+        return AUTO_FACTOR
+    if not float(tolerance) > 0:
+        raise ValueError(f"the multiple of the error estimate must be > 0, not {tolerance!r}")
+    return float(tolerance)
 
 
 def numeric(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
@@ -59,7 +80,8 @@ def numeric(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
     order : {"C", "F"}
         Row-major (default) or column-major vectorization of input and output.
     method : str, mapping or Method
-        ``"central"`` (default), ``"forward"``, ``"backward"``, or
+        ``"central"`` (default), ``"forward"``, ``"backward"``, ``"richardson"``
+        (with an error estimate per entry, ``.error``), ``"complex-step"``, or
         ``{"scheme": "central", "order": 4, "step": 1e-4}``.
     step : float, optional
         Relative step, h = step * max(1, |x|).
@@ -77,10 +99,8 @@ def numeric(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
     JacobianResult
         ``.jacobian`` (m, n), ``.tensor``, ``.gradient``, ``.evaluations``, ``.steps``.
     """
-    backend = backends.get(backends.detect(inputs))
-    fn = FlatFunction(f, list(inputs), wrt, order=check_order(order), dtype=dtype, backend=backend,
-                      batched_call=_batched_call(f, inputs, wrt, vectorized))
-    with np.errstate(all="ignore"), backend.no_grad():
+    fn = _flat(f, inputs, wrt, order, dtype, vectorized)
+    with np.errstate(all="ignore"), fn.backend.no_grad():
         return numeric_jacobian(fn, Method.parse(method).with_step(step),
                                 _evaluator(bool(vectorized), executor, workers), progress)
 
@@ -155,7 +175,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
           order: str = "C", method: Any = None, step: float | None = None,
           dtype: str | None = None, names: Sequence[str] | None = None, output: str = "f",
           name: str | None = None, vectorized: bool | str = False,
-          executor: Executor | None = None, workers: int | None = None) -> CaseResult:
+          executor: Executor | None = None, workers: int | None = None,
+          tolerance: str | float | None = None, refine: bool = True) -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
     Parameters
@@ -176,6 +197,14 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
         or ``jax.custom_vjp`` is checked.
     atol, rtol : float, optional
         Default: the table for the dtype and method (see the README).
+    tolerance : "auto" or float, optional
+        ``"auto"``: an entry fails where it differs from the numeric value by
+        more than 10 x the engine's error estimate (a number: that multiple)
+        plus a floor; the Jacobian is derived by Richardson extrapolation when
+        the method gives no estimate. ``atol``/``rtol`` take precedence.
+    refine : bool
+        Derive the columns of a first mismatch again by Richardson
+        extrapolation before calling them wrong (default True).
     names : sequence of str, optional
         Names of the inputs in messages; default the parameter names of ``f``.
     output : str
@@ -197,13 +226,16 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
     meth = Method.parse(method).with_step(step)
     checks: list[Comparison] = []
     evaluations = 0
+    auto = _auto_factor(tolerance)
     for position, i in enumerate(targets):
-        res = numeric(f, *inputs, wrt=i, order=order, method=meth, dtype=dtype,
-                      vectorized=vectorized, executor=executor, workers=workers)
+        fn = _flat(f, inputs, i, order, dtype, vectorized)
+        evaluator = _evaluator(bool(vectorized), executor, workers)
+        with np.errstate(all="ignore"), fn.backend.no_grad():
+            res = numeric_jacobian(fn, meth, evaluator)
         evaluations += res.evaluations
-        tol = resolve(res.dtype, meth.label, {"atol": atol, "rtol": rtol, "source": "the call"})
-        unreliable = ~np.isfinite(res.jacobian) if res.flags else None
-        notes = [fl.message for fl in res.flags]
+        tol = resolve(res.dtype, meth.label, {"atol": atol, "rtol": rtol, "source": "the call"},
+                      {"auto": auto, "source": "the call"})
+        verifier = Verifier(fn, res, evaluator, refine=refine)
         refs = []
         for kind, ref in (("gradient", gradient), ("jacobian", jacobian)):
             chosen = _pick(ref, i, position, len(targets), names)
@@ -215,9 +247,11 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
             tensor = backend.autograd_jacobian(f, inputs, i)
             refs.append((backend_name, tensor_to_matrix(tensor, res.out_shape, res.in_shape, order)))
         for against, mat in refs:
-            checks.append(compare(res.jacobian, mat, tol, against=against, wrt=names[i],
-                                  out_shape=res.out_shape, in_shape=res.in_shape, order=order,
-                                  out_name=output, unreliable=unreliable, notes=notes))
+            with np.errstate(all="ignore"), fn.backend.no_grad():
+                checks.append(verifier.check(mat, tol, against=against, wrt=names[i],
+                                             out_shape=res.out_shape, in_shape=res.in_shape,
+                                             order=order, out_name=output))
+        evaluations += verifier.evaluations
     if not checks:
         raise ValueError("nothing to compare: pass gradient=, jacobian= or autograd=True")
     return CaseResult(name or getattr(f, "__name__", "f"), None, None,

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import yaml
 
+from .compare import AUTO_FACTOR
 from .engine import Method
 from .errors import CaseError, ExpressionError
 from .expr import Expression
@@ -26,7 +27,7 @@ CASE_KEYS = ("name", "description", "inputs", "function", "wrt", "expect", "auto
              "tolerance", "order", "method", "dtype", "backend")
 EXPECT_KEYS = ("value", "gradient", "jacobian", "stages")
 STAGE_EXPECT_KEYS = ("value", "gradient", "jacobian")
-TOLERANCE_KEYS = ("atol", "rtol")
+TOLERANCE_KEYS = ("atol", "rtol", "auto")
 DTYPES = ("float64", "float32")
 BACKENDS = ("numpy", "torch", "jax")
 AUTOGRAD = ("torch", "jax")
@@ -425,12 +426,20 @@ def _expected(data: Mapping[str, Any], where: str, wrt: tuple[str, ...], names: 
 
 
 def _tolerance(value: Any) -> dict[str, float] | None:
+    """``{atol, rtol}``, or ``auto`` / ``{auto: factor}`` (judge each entry by the
+    engine's own error estimate)."""
     if value is None:
         return None
+    if value == "auto":
+        return {"auto": AUTO_FACTOR}
     if not isinstance(value, Mapping):
-        raise CaseError(f"a tolerance is a mapping {{atol: ..., rtol: ...}}, not {value!r}",
+        raise CaseError(f"a tolerance is auto or a mapping {{atol: ..., rtol: ...}}, not {value!r}",
                         key="tolerance")
     _check_keys(value, TOLERANCE_KEYS, "tolerance.")
+    if value.get("auto") is True:
+        value = {**value, "auto": AUTO_FACTOR}
+    elif value.get("auto") is False:
+        value = {k: v for k, v in value.items() if k != "auto"}
     out = {k: _number(v, f"tolerance.{k}") for k, v in value.items()}
     for k, v in out.items():
         if not v >= 0:

@@ -14,7 +14,7 @@ from . import __version__
 from .errors import CaseError, FdcheckError
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-_METHOD = re.compile(r"^(central|forward|backward)(\d)?$")
+_METHOD = re.compile(r"^(central|forward|backward|richardson|complex-step)(\d)?$")
 
 
 def _method(value: str | None) -> Any:
@@ -23,12 +23,28 @@ def _method(value: str | None) -> Any:
     m = _METHOD.match(value)
     if not m:
         raise click.BadParameter("expected central, central4, central6, central8, forward, "
-                                 "forward2, backward or backward2")
+                                 "forward2, backward, backward2, richardson or complex-step")
     from .engine import Method
     try:
         return Method(m.group(1), None if m.group(2) is None else int(m.group(2)))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _auto(value: str | None) -> float | None:
+    if value is None:
+        return None
+    from .compare import AUTO_FACTOR
+    if value == "auto":
+        return AUTO_FACTOR
+    try:
+        factor = float(value)
+    except ValueError:
+        factor = -1.0
+    if not factor > 0:
+        raise click.BadParameter(f"expected auto or a positive multiple, not {value!r}",
+                                 param_hint="--tolerance")
+    return factor
 
 
 def _executor(workers: int | None) -> Any:
@@ -60,8 +76,14 @@ def main() -> None:
 @click.option("--atol", type=float, help="Absolute tolerance, over every case's own.")
 @click.option("--rtol", type=float, help="Relative tolerance, over every case's own.")
 @click.option("--method", "method", metavar="NAME",
-              help="Stencil over every case's own: central, central4..8, forward, forward2, "
-                   "backward, backward2.")
+              help="Method over every case's own: central, central4..8, forward, forward2, "
+                   "backward, backward2, richardson (error estimate per entry), complex-step.")
+@click.option("--tolerance", "tolerance", metavar="auto",
+              help="auto: fail an entry only beyond 10x the engine's own error estimate "
+                   "(a number: that multiple) plus a floor. --atol/--rtol take precedence.")
+@click.option("--no-refine", is_flag=True,
+              help="Do not derive mismatched columns again by Richardson extrapolation "
+                   "before calling them wrong.")
 @click.option("--step", type=float, help="Relative step h = STEP * max(1, |x|), over the cases'.")
 @click.option("-k", "--case", "select", metavar="TEXT",
               help="Run only the cases whose name contains TEXT.")
@@ -72,8 +94,9 @@ def main() -> None:
 @click.option("--workers", type=int, metavar="N", help="Evaluate on a pool of N processes.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check, not only failures.")
 def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None,
-        method: str | None, step: float | None, select: str | None, allow_python: bool,
-        mode: str, workers: int | None, verbose: bool) -> None:
+        method: str | None, tolerance: str | None, no_refine: bool, step: float | None,
+        select: str | None, allow_python: bool, mode: str, workers: int | None,
+        verbose: bool) -> None:
     """Check every case in PATHS (files, or folders searched for *.yaml / *.yml).
 
     Every case runs, whatever happens to the others. Exit status: 0 when every
@@ -84,13 +107,15 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
       fdcheck run cases/
       fdcheck run cases/teaching.yaml -k "linear layer" -v
       fdcheck run cases/ --format json --atol 1e-8
+      fdcheck run cases/ --method richardson --tolerance auto
     """
     from . import report
     from .runner import RunOptions, run_paths
 
     executor = _executor(workers)
     progress = report.ProgressLine() if fmt == "text" and sys.stderr.isatty() else None
-    options = RunOptions(atol=atol, rtol=rtol, method=_method(method), step=step,
+    options = RunOptions(atol=atol, rtol=rtol, auto=_auto(tolerance), refine=not no_refine,
+                         method=_method(method), step=step,
                          allow_python=allow_python, mode=mode, executor=executor,
                          workers=workers, progress=progress)
     chooser = (lambda c: select in c.name) if select else None

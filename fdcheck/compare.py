@@ -11,7 +11,7 @@ Precedence of tolerances, highest first (each of atol and rtol separately):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -42,6 +42,10 @@ DEFAULTS: dict[tuple[str, str], tuple[float, float]] = {
     ("float32", "backward1"): (1e-2, 5e-3),
 }
 FLOORS = {"float64": 1e-12, "float32": 1e-6}
+# tolerance: auto -- an entry fails where |numeric - reference| exceeds
+# AUTO_FACTOR times the engine's own error estimate for it, plus the floor
+# (relative to the reference's largest magnitude).
+AUTO_FACTOR = 10.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Tolerance:
     source: str = "default"
     scaled: bool = False      # atol is relative to the reference's largest magnitude
     floor: float = 0.0        # the least absolute atol when scaled
+    auto: float | None = None  # tolerance: auto -- the multiple of the error estimate
 
     def absolute_atol(self, reference: np.ndarray) -> float:
         """The atol in force against ``reference``."""
@@ -73,7 +78,14 @@ def default_tolerance(dtype: str, method_label: str) -> Tolerance:
                      floor=FLOORS.get(dtype, FLOORS["float64"]))
 
 
-def resolve(dtype: str, method_label: str, *layers: Mapping[str, float] | None) -> Tolerance:
+def auto_tolerance(dtype: str, factor: float = AUTO_FACTOR, source: str = "the case") -> Tolerance:
+    """``tolerance: auto``: ``factor`` x the error estimate + the dtype's floor x max|reference|."""
+    floor = FLOORS.get(dtype, FLOORS["float64"])
+    return Tolerance(floor, 0.0, f"auto from {source}: {factor:g} x the estimated error "
+                     f"+ {floor:g} x max|reference|", scaled=True, floor=floor, auto=factor)
+
+
+def resolve(dtype: str, method_label: str, *layers: Mapping[str, Any] | None) -> Tolerance:
     """The tolerance in force: each of atol/rtol from the first layer that sets it.
 
     Parameters
@@ -81,7 +93,16 @@ def resolve(dtype: str, method_label: str, *layers: Mapping[str, float] | None) 
     dtype, method_label : str
         Pick the built-in default, used for whatever no layer sets.
     *layers : mapping with optional keys "atol", "rtol" (and "source"), highest first.
+        A layer ``{"auto": factor}`` (``tolerance: auto``) decides alone when
+        no higher layer sets atol or rtol.
     """
+    for layer in layers:
+        if not layer:
+            continue
+        if layer.get("auto"):
+            return auto_tolerance(dtype, float(layer["auto"]), layer.get("source", "the caller"))
+        if layer.get("atol") is not None or layer.get("rtol") is not None:
+            break
     base = default_tolerance(dtype, method_label)
     atol = rtol = None
     sources = []
@@ -111,6 +132,8 @@ class Worst:
     input: tuple[int, ...] | None
     numeric: float
     reference: float
+    bound: float = float("nan")    # what the entry was allowed: atol + rtol |ref| + slack
+    estimate: float | None = None  # the numeric entry's estimated error, where known
 
 
 @dataclass(frozen=True)
@@ -136,7 +159,7 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
             against: str, wrt: str | None, out_shape: Sequence[int],
             in_shape: Sequence[int] | None, order: str = "C", out_name: str = "f",
             stage: str | None = None, unreliable: np.ndarray | None = None,
-            notes: Sequence[str] = ()) -> Comparison:
+            notes: Sequence[str] = (), estimate: np.ndarray | None = None) -> Comparison:
     """Compare ``numeric`` with ``reference`` entrywise.
 
     Parameters
@@ -152,6 +175,11 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     unreliable : ndarray of bool, same shape, optional
         Entries whose numeric derivative cannot be trusted (kink, non-finite
         value nearby); they are counted apart and never make the check fail.
+    estimate : ndarray, same shape, optional
+        The numeric entries' estimated errors. With an auto tolerance an entry
+        is allowed ``tolerance.auto`` times its estimate; otherwise an entry
+        whose estimate is known is allowed the tolerance plus 10 x its estimate
+        (a numeric value known to be that uncertain cannot prove a mismatch).
 
     Returns
     -------
@@ -165,6 +193,9 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
         err = np.abs(num - ref)
         atol = tolerance.absolute_atol(ref)
         bound = atol + tolerance.rtol * np.abs(ref)
+        if estimate is not None:
+            factor = tolerance.auto if tolerance.auto else AUTO_FACTOR
+            bound = bound + factor * np.where(np.isnan(estimate), 0.0, estimate)
         bad = ~(err <= bound)  # NaN anywhere is a mismatch
         ratio = np.where(bad & ~np.isfinite(err), np.inf,
                          np.where(bound > 0, err / np.where(bound > 0, bound, 1), np.where(err > 0, np.inf, 0)))
@@ -183,8 +214,9 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
         idx = np.unravel_index(flat, num.shape)
         out_idx = unravel(idx[0], out_shape, order)
         in_idx = unravel(idx[1], in_shape, order) if num.ndim == 2 and in_shape is not None else None
-        worst = Worst(out_idx, in_idx, float(num[idx]), float(ref[idx]))
-    in_force = Tolerance(atol, tolerance.rtol, tolerance.source)
+        worst = Worst(out_idx, in_idx, float(num[idx]), float(ref[idx]), float(bound[idx]),
+                      None if estimate is None else float(estimate[idx]))
+    in_force = Tolerance(atol, tolerance.rtol, tolerance.source, auto=tolerance.auto)
     return Comparison(against, wrt, mismatches == 0, max_abs, max_rel, worst, in_force,
                       int(err.size), mismatches, out_name, stage, int(np.count_nonzero(skip)),
                       tuple(notes))

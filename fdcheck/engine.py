@@ -12,13 +12,19 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .complexstep import complex_step_columns, probe
 from .evaluate import Batch, Serial
+from .extrapolate import extrapolate_columns
 from .layout import matrix_to_tensor
 from .stencil import SCHEMES, Stencil, stencil
 from .step import steps_for
 
 Progress = Callable[[int, int], None]
 STENCIL_SCHEMES = SCHEMES
+# Methods that are not one stencil: Richardson extrapolation over a sweep of
+# steps (fdcheck.extrapolate) and the complex step (fdcheck.complexstep).
+OTHER_SCHEMES = ("richardson", "complex-step")
+ALL_SCHEMES = STENCIL_SCHEMES + OTHER_SCHEMES
 
 
 @dataclass(frozen=True)
@@ -28,12 +34,15 @@ class Method:
     Attributes
     ----------
     scheme : str
-        ``central`` (default), ``forward``, ``backward``.
+        ``central`` (default), ``forward``, ``backward``: one stencil;
+        ``richardson``: extrapolation over a sweep of steps, with an error
+        estimate per entry; ``complex-step``.
     order : int, optional
         Accuracy order of the stencil (central: 2, 4, 6, 8; one-sided: 1, 2).
     step : float, optional
         Relative step factor: h = step * max(1, |x|). Default
-        eps**(1/(order+1)) of the evaluation dtype.
+        eps**(1/(order+1)) of the evaluation dtype for a stencil, 1e-20 for
+        the complex step, 1/8 for the largest step of the Richardson sweep.
     """
 
     scheme: str = "central"
@@ -41,18 +50,31 @@ class Method:
     step: float | None = None
 
     def __post_init__(self) -> None:
-        if self.scheme not in STENCIL_SCHEMES:
+        if self.scheme not in ALL_SCHEMES:
             raise ValueError(f"unknown method {self.scheme!r}; expected one of "
-                             f"{', '.join(STENCIL_SCHEMES)}")
-        self.stencil()  # validates the order
+                             f"{', '.join(ALL_SCHEMES)}")
+        if self.is_stencil:
+            self.stencil()  # validates the order
+        elif self.order is not None:
+            raise ValueError(f"{self.scheme} takes no order (it was given order {self.order})")
         if self.step is not None and not (np.isfinite(self.step) and self.step > 0):
             raise ValueError(f"step must be a positive number, not {self.step!r}")
 
+    @property
+    def is_stencil(self) -> bool:
+        return self.scheme in STENCIL_SCHEMES
+
     def stencil(self) -> Stencil:
-        return stencil(self.scheme, self.order)
+        """The stencil; for richardson, the central one it extrapolates."""
+        if self.scheme == "complex-step":
+            raise ValueError("the complex step is not a stencil")
+        return stencil("central" if self.scheme == "richardson" else self.scheme, self.order)
 
     @property
     def label(self) -> str:
+        """``central2``, ``forward1``..., ``richardson``, ``complex-step``."""
+        if not self.is_stencil:
+            return self.scheme
         st = self.stencil()
         return f"{st.scheme}{st.order}"
 
@@ -203,8 +225,37 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
                           method, None, _nonfinite_flag(jac), fn.dtype.name)
 
 
+def richardson_jacobian(fn: Any, method: Method, evaluator: Any = None,
+                        progress: Progress | None = None) -> JacobianResult:
+    """The Jacobian by Richardson extrapolation, with ``error`` for every entry."""
+    ext = extrapolate_columns(fn, None, evaluator, progress, top=method.step)
+    return JacobianResult(ext.jacobian, fn.value.real, ext.steps, ext.evaluations, fn.in_shape,
+                          fn.out_shape, fn.order, method, ext.error,
+                          _nonfinite_flag(ext.jacobian), fn.dtype.name)
+
+
+def complex_step_jacobian(fn: Any, method: Method, evaluator: Any = None,
+                          progress: Progress | None = None) -> JacobianResult:
+    """The Jacobian by the complex step, after :func:`~fdcheck.complexstep.probe`
+    has found the function complex-safe (else ComplexStepError)."""
+    probing = probe(fn)
+    jac, error, h, count = complex_step_columns(fn, method.step, evaluator, progress)
+    return JacobianResult(jac, fn.value.real, h, count + probing, fn.in_shape, fn.out_shape, fn.order,
+                          method, error, _nonfinite_flag(jac), fn.dtype.name)
+
+
 def numeric_jacobian(fn: Any, method: Method | str | Mapping[str, Any] | None = None,
                      evaluator: Any = None, progress: Progress | None = None) -> JacobianResult:
-    """The numeric Jacobian of ``fn`` (a FlatFunction) by ``method``."""
+    """The numeric Jacobian of ``fn`` (a FlatFunction) by ``method``.
+
+    Raises
+    ------
+    ComplexStepError
+        For ``complex-step`` on a function that is not complex-safe.
+    """
     m = Method.parse(method)
+    if m.scheme == "richardson":
+        return richardson_jacobian(fn, m, evaluator, progress)
+    if m.scheme == "complex-step":
+        return complex_step_jacobian(fn, m, evaluator, progress)
     return stencil_jacobian(fn, m, evaluator, progress)

@@ -67,7 +67,7 @@ def check_message(c: Comparison) -> str:
         return "no entries to compare"
     ref_name = "expected" if c.against == "value" else NAMES.get(c.against, c.against)
     num_name = "computed" if c.against == "value" else "numeric"
-    bound = c.tolerance.atol + c.tolerance.rtol * abs(w.reference)
+    bound = w.bound if w.bound == w.bound else c.tolerance.atol + c.tolerance.rtol * abs(w.reference)
     err = abs(w.numeric - w.reference)
     rel = ">" if not err <= bound else "<="
     text = (f"{entry_text(c)}: {num_name} {number(w.numeric)}, {ref_name} {number(w.reference)} "
@@ -82,7 +82,9 @@ def check_summary(c: Comparison) -> str:
     detail = (f"max abs error {short(c.max_abs_error)}, max rel error {short(c.max_rel_error)}"
               if c.passed else check_message(c))
     if c.unreliable:
-        detail += f"; {c.unreliable} entries unreliable (not counted): " + "; ".join(c.notes)
+        detail += f"; {c.unreliable} entries unreliable (not counted)"
+    if c.notes:
+        detail += ": " + "; ".join(c.notes) if c.unreliable else "; " + "; ".join(c.notes)
     return f"{status} {check_title(c)}: {detail}"
 
 
@@ -94,14 +96,17 @@ def check_json(c: Comparison) -> dict[str, Any]:
         "max_rel_error": _json_number(c.max_rel_error),
         "worst": None if w is None else {
             "output": list(w.output), "input": None if w.input is None else list(w.input),
-            "numeric": _json_number(w.numeric), "reference": _json_number(w.reference)},
-        "tolerance": {"atol": c.tolerance.atol, "rtol": c.tolerance.rtol},
+            "numeric": _json_number(w.numeric), "reference": _json_number(w.reference),
+            "bound": _json_number(w.bound), "estimated_error": _json_number(w.estimate)},
+        "tolerance": {"atol": c.tolerance.atol, "rtol": c.tolerance.rtol,
+                      **({"auto": c.tolerance.auto} if c.tolerance.auto else {})},
         "mismatches": c.mismatches, "entries": c.entries, "message": check_message(c),
     }
     if c.stage is not None:
         out["stage"] = c.stage
     if c.unreliable:
         out["unreliable"] = c.unreliable
+    if c.notes:
         out["notes"] = list(c.notes)
     return out
 

@@ -14,12 +14,13 @@ import numpy as np
 
 from . import backends
 from .cases import Case, PythonRef, Stage, discover, load_file
-from .compare import Comparison, Tolerance, compare, resolve
+from .compare import Comparison, compare, resolve
 from .engine import JacobianResult, Method, numeric_jacobian
 from .errors import BackendUnavailable, CaseError, EvaluationError
 from .evaluate import OnExecutor, Serial, Vectorized
 from .expr import Expression
 from .flatfun import FlatFunction
+from .verify import Verifier
 from .functions import PythonCall, StagesCall, load_python
 from .layout import reference_matrix, tensor_to_matrix, unravel
 
@@ -35,6 +36,10 @@ class RunOptions:
     ----------
     atol, rtol : float, optional
         Override the cases' tolerances.
+    auto : float, optional
+        ``tolerance: auto`` over the cases': the multiple of the error estimate.
+    refine : bool
+        Derive the columns of a first mismatch again by Richardson extrapolation.
     method : str or Method, optional
         Override the cases' methods.
     step : float, optional
@@ -50,6 +55,8 @@ class RunOptions:
 
     atol: float | None = None
     rtol: float | None = None
+    auto: float | None = None
+    refine: bool = True
     method: Any = None
     step: float | None = None
     allow_python: bool = False
@@ -108,6 +115,7 @@ class _CaseRun:
         self.tolerance = resolve(
             case.dtype, self.method.label,
             {"atol": options.atol, "rtol": options.rtol, "source": "the command line"},
+            {"auto": options.auto, "source": "the command line"},
             dict(case.tolerance or {}, source="the case"))
         self.checks: list[Comparison] = []
         self.evaluations = 0
@@ -154,15 +162,28 @@ class _CaseRun:
         return FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
                             backend=self.backend, batched_call=batched)
 
-    def jacobian(self, fn: FlatFunction, call: StagesCall, label: str) -> JacobianResult:
+    def jacobian(self, fn: FlatFunction, call: StagesCall, label: str) -> Verifier:
+        """The numeric Jacobian of ``fn``, ready to be checked."""
         progress = None
         if self.options.progress is not None:
             report = self.options.progress
             progress = lambda done, total: report(f"{self.case.name}: {label}", done, total)  # noqa: E731
+        evaluator = self.evaluator(call)
+        if self.method.scheme == "complex-step":
+            self.refuse_complex_unsafe(call)
         with self.backend.no_grad():
-            result = numeric_jacobian(fn, self.method, self.evaluator(call), progress)
+            result = numeric_jacobian(fn, self.method, evaluator, progress)
         self.evaluations += result.evaluations
-        return result
+        return Verifier(fn, result, evaluator, refine=self.options.refine)
+
+    def refuse_complex_unsafe(self, call: StagesCall) -> None:
+        unsafe = sorted(set().union(*(b.complex_unsafe for _, b in call.stages
+                                      if isinstance(b, Expression))))
+        if unsafe:
+            raise CaseError(f"the complex step is not valid through {', '.join(unsafe)} (not "
+                            "analytic, or not written with complex-safe operations); it would "
+                            "give a wrong Jacobian without any error. Use method: richardson",
+                            key="method")
 
     # -- references ------------------------------------------------------------
 
@@ -188,16 +209,18 @@ class _CaseRun:
 
     def check(self, against: str, numeric: np.ndarray, reference: np.ndarray, *, wrt: str | None,
               out_shape: tuple[int, ...], in_shape: tuple[int, ...] | None, out_name: str,
-              stage: str | None = None, result: JacobianResult | None = None,
-              tolerance: Tolerance | None = None) -> Comparison:
-        unreliable = None
-        notes: list[str] = []
-        if result is not None and result.flags:
-            unreliable = ~np.isfinite(result.jacobian)
-            notes += [f.message for f in result.flags]
-        comp = compare(numeric, reference, tolerance or self.tolerance, against=against, wrt=wrt,
-                       out_shape=out_shape, in_shape=in_shape, order=self.case.order,
-                       out_name=out_name, stage=stage, unreliable=unreliable, notes=notes)
+              stage: str | None = None, verifier: Verifier | None = None) -> Comparison:
+        where = dict(against=against, wrt=wrt, out_shape=out_shape, in_shape=in_shape,
+                     order=self.case.order, out_name=out_name, stage=stage)
+        if verifier is None:
+            value_tolerance = self.tolerance if not self.tolerance.auto else resolve(
+                self.case.dtype, self.method.label)
+            comp = compare(numeric, reference, value_tolerance, **where)
+        else:
+            spent = verifier.evaluations
+            with _phase("function"):
+                comp = verifier.check(reference, self.tolerance, **where)
+            self.evaluations += verifier.evaluations - spent
         self.checks.append(comp)
         return comp
 
@@ -237,12 +260,13 @@ class _CaseRun:
         self.check("value", computed.reshape(-1), expected.reshape(-1), wrt=None,
                    out_shape=computed.shape, in_shape=None, out_name=name, stage=stage)
 
-    def check_wrt(self, wrt: str) -> JacobianResult:
+    def check_wrt(self, wrt: str) -> Verifier:
         case = self.case
         i = self.names.index(wrt)
         with _phase("function"):
             fn = self.flat(self.call, self.inputs, i)
-            result = self.jacobian(fn, self.call, f"d{case.output}/d{wrt}")
+            verifier = self.jacobian(fn, self.call, f"d{case.output}/d{wrt}")
+        result = verifier.result
         out_shape, in_shape = result.out_shape, result.in_shape
         for kind, refs in (("gradient", case.expect.gradient), ("jacobian", case.expect.jacobian)):
             if wrt in refs:
@@ -250,20 +274,21 @@ class _CaseRun:
                 ref = self.as_matrix(self.reference(refs[wrt], key), kind, key, out_shape,
                                      in_shape, case.output, wrt)
                 self.check("analytic", result.jacobian, ref, wrt=wrt, out_shape=out_shape,
-                           in_shape=in_shape, out_name=case.output, result=result)
-        return result
+                           in_shape=in_shape, out_name=case.output, verifier=verifier)
+        return verifier
 
-    def check_autograd(self, wrt: str, result: JacobianResult, name: str) -> None:
+    def check_autograd(self, wrt: str, verifier: Verifier, name: str) -> None:
         backend = backends.get(name)
         call = self.stages_call(self.case.stages, self.names, backend=name)
         inputs = [self.native(a, backend) for a in self.np_inputs]
         with _phase("autograd"):
             tensor = backend.autograd_jacobian(call, inputs, self.names.index(wrt))
+        result = verifier.result
         ref = tensor_to_matrix(tensor, result.out_shape, result.in_shape, self.case.order)
         self.check(name, result.jacobian, ref, wrt=wrt, out_shape=result.out_shape,
-                   in_shape=result.in_shape, out_name=self.case.output, result=result)
+                   in_shape=result.in_shape, out_name=self.case.output, verifier=verifier)
 
-    def stage_jacobian(self, stage: Stage, read: str) -> JacobianResult:
+    def stage_jacobian(self, stage: Stage, read: str) -> Verifier:
         """d stage / d read, numerically, with every other thing it reads fixed."""
         call = self.stages_call([stage], stage.reads)
         values = [self.native(self.env[r] if r in self.env else
@@ -272,7 +297,7 @@ class _CaseRun:
             return self.jacobian(self.flat(call, values, stage.reads.index(read)), call,
                                  f"d{stage.name}/d{read}")
 
-    def check_chain(self, wrt: str, whole: JacobianResult) -> None:
+    def check_chain(self, wrt: str, verifier: Verifier) -> None:
         """Multiply the stages' own Jacobians in order; compare with the whole."""
         total: dict[str, np.ndarray | None] = {wrt: None}  # None: the identity
         for stage in self.case.stages:
@@ -280,17 +305,18 @@ class _CaseRun:
             for r in stage.reads:
                 if r not in total:
                     continue
-                part = self.stage_jacobian(stage, r).jacobian
+                part = self.stage_jacobian(stage, r).result.jacobian
                 upstream = total[r]
                 term = part if upstream is None else part @ upstream
                 acc = term if acc is None else acc + term
             if acc is not None:
                 total[stage.name] = acc
+        whole = verifier.result
         product = total.get(self.case.output)
         if product is None:
             product = np.zeros_like(whole.jacobian)
         self.check("chain", whole.jacobian, product, wrt=wrt, out_shape=whole.out_shape,
-                   in_shape=whole.in_shape, out_name=self.case.output)
+                   in_shape=whole.in_shape, out_name=self.case.output, verifier=verifier)
 
     def check_stages(self) -> None:
         stages = {s.name: s for s in self.case.stages}
@@ -306,17 +332,18 @@ class _CaseRun:
                     if var in self.case.inputs:
                         call = self.stages_call(self.case.stages, self.names, upto=name)
                         with _phase(self.stage_key(name)):
-                            res = self.jacobian(self.flat(call, self.inputs, self.names.index(var)),
+                            ver = self.jacobian(self.flat(call, self.inputs, self.names.index(var)),
                                                 call, f"d{name}/d{var}")
                     elif var in stage.reads:
-                        res = self.stage_jacobian(stage, var)
+                        ver = self.stage_jacobian(stage, var)
                     else:
                         raise CaseError(f"{name} does not read {var!r}; it reads "
                                         f"{', '.join(stage.reads)}", key=key)
+                    res = ver.result
                     mat = self.as_matrix(self.reference(ref, key), kind, key, res.out_shape,
                                          res.in_shape, name, var)
                     self.check("analytic", res.jacobian, mat, wrt=var, out_shape=res.out_shape,
-                               in_shape=res.in_shape, out_name=name, stage=name, result=res)
+                               in_shape=res.in_shape, out_name=name, stage=name, verifier=ver)
 
 
 def _check_python_allowed(case: Case, options: RunOptions) -> None:
@@ -410,7 +437,7 @@ def case_jacobians(case: Case, options: RunOptions | None = None) -> Mapping[str
             for wrt in case.wrt:
                 with _phase("function"):
                     fn = state.flat(state.call, state.inputs, state.names.index(wrt))
-                    out[wrt] = state.jacobian(fn, state.call, f"d{case.output}/d{wrt}")
+                    out[wrt] = state.jacobian(fn, state.call, f"d{case.output}/d{wrt}").result
             return out
     except BackendUnavailable as exc:
         raise case.error(str(exc), key="backend") from None

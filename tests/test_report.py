@@ -30,7 +30,8 @@ def test_number_format(x, text):
 def test_check_json_keys_follow_cases_md():
     doc = report.check_json(failing())
     assert {"against", "wrt", "passed", "max_abs_error", "max_rel_error", "worst"} <= set(doc)
-    assert doc["worst"] == {"output": [1, 0], "input": [2, 0], "numeric": 6.0, "reference": 5.0}
+    assert doc["worst"] == {"output": [1, 0], "input": [2, 0], "numeric": 6.0, "reference": 5.0,
+                            "bound": pytest.approx(6e-6), "estimated_error": None}
     json.dumps(doc, allow_nan=False)
 
 

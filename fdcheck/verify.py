@@ -1,0 +1,184 @@
+"""From a numeric Jacobian and a reference to a verdict one can trust.
+
+A first comparison uses the cheap Jacobian (central differences by default).
+Only where it finds mismatches is more work done, so a passing check costs
+nothing extra:
+
+1. the mismatched columns are derived again by Richardson extrapolation
+   (:mod:`fdcheck.extrapolate`), which adapts its step to the scale of each
+   input element and estimates its own error; an entry then fails only where
+   the reference is further from this better value than the tolerance plus
+   10 x its estimated error. This removes the false alarms of a step that
+   suits unit scale but not the input (x near 1e-4, sin(1e6 x)).
+2. entries that still differ are tested for a kink or a jump: the one-sided
+   slopes at steps h and h/2. For a smooth function their gap halves with
+   the step; at a kink it stays, at a jump it doubles. Such entries are
+   reported as unreliable (the numeric derivative means nothing there), not
+   as mismatches of the reference.
+
+With ``tolerance: auto`` the whole Jacobian carries an error estimate (it is
+derived by Richardson extrapolation if its method gives none) and each entry
+is judged against its own estimate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .compare import Comparison, Tolerance, compare
+from .engine import JacobianResult
+from .evaluate import Batch, Serial
+from .extrapolate import extrapolate_columns
+from .stencil import stencil
+from .step import steps_for
+
+KINK_RATIO = 0.75     # gap(h/2) / gap(h): 0.5 for a smooth function, 1 at a kink, 2 at a jump
+KINK_NOISE = 100.0    # a gap must exceed this many times the rounding level to count
+
+
+@dataclass
+class Verifier:
+    """One numeric Jacobian, checked against any number of references.
+
+    Work done to settle one check (re-derived columns, kink tests) is kept
+    and reused by the next.
+
+    Parameters
+    ----------
+    fn : FlatFunction or None
+        The function the Jacobian is of; None disables refinement.
+    result : JacobianResult
+    evaluator : Evaluator, optional
+    refine : bool
+        Re-derive mismatched columns before declaring them wrong.
+    """
+
+    fn: Any
+    result: JacobianResult
+    evaluator: Any = None
+    refine: bool = True
+    evaluations: int = 0
+    _refined: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _kinks: dict[int, np.ndarray] = field(default_factory=dict)
+    _full: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _numeric(self, auto: bool) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+        res = self.result
+        if not auto or res.error is not None or self.fn is None:
+            return res.jacobian, res.error, []
+        if self._full is None:
+            ext = extrapolate_columns(self.fn, None, self.evaluator)
+            self.evaluations += ext.evaluations
+            self._full = (ext.jacobian, ext.error)
+        return self._full[0], self._full[1], [
+            f"tolerance auto: derived by Richardson extrapolation for its error estimate "
+            f"({res.method.label} gives none)"]
+
+    def _refine(self, columns: Sequence[int]) -> None:
+        todo = [c for c in columns if c not in self._refined]
+        if not todo:
+            return
+        ext = extrapolate_columns(self.fn, todo, self.evaluator)
+        self.evaluations += ext.evaluations
+        for k, c in enumerate(todo):
+            self._refined[c] = (ext.jacobian[:, k], ext.error[:, k])
+
+    def _kink(self, columns: Sequence[int]) -> None:
+        todo = [c for c in columns if c not in self._kinks]
+        if not todo:
+            return
+        # The kink test wants the plain central step, whatever the method's own was.
+        steps = steps_for(self.fn.x0, self.fn.dtype, stencil("central", 2))
+        found, used = one_sided_kinks(self.fn, todo, steps[todo], self.evaluator)
+        self.evaluations += used
+        for k, c in enumerate(todo):
+            self._kinks[c] = found[:, k]
+
+    def check(self, reference: np.ndarray, tolerance: Tolerance, **where: Any) -> Comparison:
+        """Compare with ``reference`` (m, n); ``where`` as for :func:`compare`."""
+        auto = bool(tolerance.auto)
+        numeric, estimate, notes = self._numeric(auto)
+        numeric = numeric.copy()
+        estimate = None if estimate is None else estimate.copy()
+        unreliable = ~np.isfinite(numeric)
+        notes += [f.message for f in self.result.flags]
+        comp = compare(numeric, reference, tolerance, unreliable=unreliable, estimate=estimate,
+                       notes=notes, **where)
+        if comp.passed or self.fn is None:
+            return comp
+        if self.refine and not auto and self.result.method.scheme != "richardson":
+            cols = _mismatched_columns(numeric, reference, tolerance, unreliable, estimate)
+            self._refine(cols)
+            if estimate is None:
+                estimate = np.zeros_like(numeric)
+            for c in cols:
+                value, err = self._refined[c]
+                ok = np.isfinite(value)
+                numeric[ok, c] = value[ok]
+                estimate[ok, c] = err[ok]
+            notes.append(f"{len(cols)} column(s) derived again by Richardson extrapolation "
+                         f"after a first mismatch")
+            unreliable = ~np.isfinite(numeric)
+            comp = compare(numeric, reference, tolerance, unreliable=unreliable,
+                           estimate=estimate, notes=notes, **where)
+            if comp.passed:
+                return comp
+        cols = _mismatched_columns(numeric, reference, tolerance, unreliable, estimate)
+        self._kink(cols)
+        kinked = np.zeros_like(unreliable)
+        for c in cols:
+            kinked[:, c] = self._kinks[c]
+        if kinked.any():
+            notes.append(f"{int(kinked.sum())} entries where the one-sided slopes differ and "
+                         f"do not converge (a kink or a jump): the numeric derivative is "
+                         f"unreliable there")
+        return compare(numeric, reference, tolerance, unreliable=unreliable | kinked,
+                       estimate=estimate, notes=notes, **where)
+
+
+def _mismatched_columns(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
+                        unreliable: np.ndarray, estimate: np.ndarray | None) -> list[int]:
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(numeric - reference)
+        bound = tolerance.absolute_atol(reference) + tolerance.rtol * np.abs(reference)
+        if estimate is not None:
+            bound = bound + (tolerance.auto or 10.0) * np.nan_to_num(estimate)
+        bad = ~(err <= bound) & ~unreliable
+    return [int(c) for c in np.flatnonzero(bad.any(axis=0))]
+
+
+def one_sided_kinks(fn: Any, columns: Sequence[int], steps: np.ndarray, evaluator: Any = None
+                    ) -> tuple[np.ndarray, int]:
+    """Entries where the one-sided slopes disagree and do not converge.
+
+    For each column i, the slopes (f(x + h e_i) - f(x)) / h and
+    (f(x) - f(x - h e_i)) / h at h and h/2. Their gap is h |f''| for a smooth
+    function, and so halves with h; at a kink it stays, at a jump it grows.
+
+    Returns
+    -------
+    flags : ndarray of bool, shape (m, len(columns))
+    evaluations : int
+        4 per column.
+    """
+    evaluator = evaluator if evaluator is not None else Serial()
+    cols = np.asarray(columns, dtype=np.int64)
+    x64 = fn.x0.astype(np.float64)
+    h = np.asarray(steps, dtype=np.float64)[:, None] * np.array([1.0, -1.0, 0.5, -0.5])
+    values = (x64[cols][:, None] + h).astype(fn.dtype)
+    taken = values.astype(np.float64) - x64[cols][:, None]
+    ys = evaluator(fn, fn.x0, Batch(np.repeat(cols, 4), values.reshape(-1)), np.float64)
+    ys = ys.reshape(len(cols), 4, fn.m)
+    f0 = fn.value.real[None, :]
+    eps = float(np.finfo(fn.dtype).eps)
+    with np.errstate(all="ignore"):
+        slope = (ys - f0[:, None, :]) / taken[:, :, None]           # (k, 4, m)
+        gap_h = np.abs(slope[:, 0] - slope[:, 1])
+        gap_half = np.abs(slope[:, 2] - slope[:, 3])
+        scale = np.maximum(np.abs(ys).max(axis=1), np.abs(f0))
+        noise = KINK_NOISE * eps * scale / np.abs(taken[:, 2:3])
+        flags = (gap_half >= KINK_RATIO * gap_h) & (gap_half > noise)
+        flags |= ~np.isfinite(slope).all(axis=1)
+    return flags.T, 4 * len(cols)
