@@ -11,6 +11,7 @@ by name, for the functions they use (see :data:`fdcheck.expr.NOT_COMPLEX_SAFE`).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -33,7 +34,10 @@ def _complex_dtype(dtype: np.dtype) -> np.dtype:
 
 def _call_complex(fn: Any, z: np.ndarray) -> np.ndarray:
     try:
-        y = fn(z)
+        with warnings.catch_warnings():
+            # float(z), z.astype(float)...: NumPy only warns that it drops the imaginary part.
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            y = fn(z)
     except Exception as exc:  # a user's function may reject complex input in any way
         raise ComplexStepError(f"the function does not accept complex input "
                                f"({type(exc).__name__}: {exc}); use method richardson") from None
@@ -131,7 +135,9 @@ def complex_step_columns(fn: Any, step: float | None = None, evaluator: Any = No
         b = min(n, a + per_chunk)
         cols = np.arange(a, b)
         values = (x64[cols] + 1j * h[cols]).astype(cdt)
-        ys = evaluator(fn, z0, Batch(cols, values), cdt)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            ys = evaluator(fn, z0, Batch(cols, values), cdt)
         jac_t[a:b] = ys.imag / h[a:b, None]
         if progress is not None:
             progress(b, n)

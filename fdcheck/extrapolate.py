@@ -81,7 +81,8 @@ def _select(d: np.ndarray, fscale: np.ndarray, h: np.ndarray, eps: float
     r = _table(d)
     change = np.full_like(r, np.inf)
     change[:, 3:] = np.abs(r[:, 3:] - r[:, 2:-1])
-    rounding = ROUNDING * eps * fscale / h[:, :, None]
+    # No value is known better than a few ulps of itself.
+    rounding = ROUNDING * eps * (fscale / h[:, :, None] + np.abs(r))
     est = change + rounding
     est = np.where(np.isfinite(est) & np.isfinite(r), est, np.inf)
     best = np.argmin(est, axis=1)                       # (c, m)

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import backends
 from .cases import Case, PythonRef, Stage, discover, load_file
-from .compare import Comparison, compare, resolve
+from .compare import Comparison, Tolerance, compare, resolve
 from .engine import JacobianResult, Method, numeric_jacobian
 from .errors import BackendUnavailable, CaseError, EvaluationError
 from .evaluate import OnExecutor, Serial, Vectorized
@@ -207,19 +207,26 @@ class _CaseRun:
         except ValueError as exc:
             raise CaseError(str(exc), key=key) from None
 
+    @property
+    def plain_tolerance(self) -> Tolerance:
+        """For what has no error estimate: values, and the chain rule's product of
+        numeric Jacobians. Under tolerance: auto, the method's default."""
+        if not self.tolerance.auto:
+            return self.tolerance
+        return resolve(self.case.dtype, self.method.label)
+
     def check(self, against: str, numeric: np.ndarray, reference: np.ndarray, *, wrt: str | None,
               out_shape: tuple[int, ...], in_shape: tuple[int, ...] | None, out_name: str,
               stage: str | None = None, verifier: Verifier | None = None) -> Comparison:
         where = dict(against=against, wrt=wrt, out_shape=out_shape, in_shape=in_shape,
                      order=self.case.order, out_name=out_name, stage=stage)
         if verifier is None:
-            value_tolerance = self.tolerance if not self.tolerance.auto else resolve(
-                self.case.dtype, self.method.label)
-            comp = compare(numeric, reference, value_tolerance, **where)
+            comp = compare(numeric, reference, self.plain_tolerance, **where)
         else:
             spent = verifier.evaluations
+            tolerance = self.plain_tolerance if against == "chain" else self.tolerance
             with _phase("function"):
-                comp = verifier.check(reference, self.tolerance, **where)
+                comp = verifier.check(reference, tolerance, **where)
             self.evaluations += verifier.evaluations - spent
         self.checks.append(comp)
         return comp

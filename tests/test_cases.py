@@ -82,6 +82,19 @@ expect:
     assert set(case.stage_expect) == {"Z", "S"}
 
 
+@pytest.mark.parametrize("text, tolerance", [
+    ("tolerance: auto", {"auto": 10.0}),
+    ("tolerance: {auto: 3}", {"auto": 3.0}),
+    ("tolerance: {auto: true}", {"auto": 10.0}),
+    ("tolerance: {atol: 1e-9, auto: false}", {"atol": 1e-9}),
+    ("method: richardson", None),
+])
+def test_tolerance_auto_and_new_methods(text, tolerance):
+    case = one(f"name: c\ninputs: {{A: 1}}\nfunction: A\n{text}")
+    assert not isinstance(case, CaseError), case
+    assert case.tolerance == tolerance
+
+
 @pytest.mark.parametrize("text, key, message", [
     ("name: c\ninputs: {A: [[1, 2], [3]]}\nfunction: A", "inputs.A", "ragged array"),
     ("name: c\ninputs: {A: 1}\nfunction: A\ntolerence: {atol: 1}", "tolerence", "did you mean 'tolerance'"),
@@ -98,6 +111,11 @@ expect:
     ("name: c\ninputs: {A: 1}\nfunction: A\nexpect: {gradeint: 1}", "expect.gradeint", "did you mean 'gradient'"),
     ("inputs: {A: 1}\nfunction: A", "name", "needs a 'name'"),
     ("name: c\nfunction: A", "inputs", "'inputs' must be a mapping"),
+    ("name: c\ninputs: {A: 1}\nfunction: A\ntolerance: strict", "tolerance", "auto or a mapping"),
+    ("name: c\ninputs: {A: 1}\nfunction: A\ntolerance: {auto: -2}", "tolerance.auto", ">= 0"),
+    ("name: c\ninputs: {A: 1}\nfunction: A\nmethod: {scheme: richardson, order: 4}", "method",
+     "takes no order"),
+    ("name: c\ninputs: {A: 1}\nfunction: A\nmethod: complex", "method", "complex-step"),
 ])
 def test_bad_cases_name_file_case_and_key(text, key, message):
     err = one(text)

@@ -1,3 +1,4 @@
+import numpy as np
 """The command line, end to end: shipped cases, exit codes, JSON, every bad input."""
 import pytest
 
@@ -172,3 +173,37 @@ def test_python_dash_m(write):
     proc = subprocess.run([sys.executable, "-m", "fdcheck", "run", write("g.yaml", GOOD)],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and "1 passed" in proc.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("--method", "richardson"), ("--method", "complex-step"), ("--tolerance", "auto"),
+    ("--method", "richardson", "--tolerance", "3"), ("--no-refine",),
+])
+def test_accuracy_options_on_the_teaching_cases(cli, args):
+    code, out, _ = cli("run", str(ROOT / "cases" / "teaching.yaml"), *args)
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--tolerance", "strict"), "expected auto or a positive multiple"),
+    (("--method", "complex"), "richardson or complex-step"),
+])
+def test_bad_accuracy_options(cli, args, message):
+    code, out, err = cli("run", str(ROOT / "cases" / "teaching.yaml"), *args)
+    assert code == 2 and message in out + err
+
+
+def test_json_reports_auto_tolerance_and_the_estimate(cli_json, write):
+    path = write("a.yaml", """
+name: wrong by 1e-7
+inputs: {x: [0.5, 1.5]}
+function: {f: sum(exp(x))}
+tolerance: auto
+expect: {gradient: exp(x) * (1 + 1e-7)}
+""")
+    code, doc = cli_json(path)
+    check = doc["cases"][0]["checks"][0]
+    assert code == 1 and check["tolerance"]["auto"] == 10
+    assert 0 < check["worst"]["estimated_error"] < 1e-9
+    floor = 1e-12 * np.exp(1.5) * (1 + 1e-7)
+    assert check["worst"]["bound"] == pytest.approx(10 * check["worst"]["estimated_error"] + floor)

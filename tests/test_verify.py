@@ -1,0 +1,87 @@
+"""Verdicts: a first mismatch is re-derived before it is believed; kinks and
+jumps are reported as unreliable; tolerance: auto judges by the error estimate."""
+import numpy as np
+import pytest
+
+import fdcheck
+from fdcheck.flatfun import FlatFunction
+from fdcheck.verify import one_sided_kinks
+
+X_SMALL = 1e-4 * np.array([1.0, 1.5, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("f, x, grad", [
+    (lambda x: np.sqrt(x).sum(), X_SMALL, lambda x: 0.5 / np.sqrt(x)),
+    (lambda x: np.sin(1e6 * x).sum(), 1e-2 * X_SMALL, lambda x: 1e6 * np.cos(1e6 * x)),
+    (lambda x: np.log(x).sum(), X_SMALL, lambda x: 1 / x),
+], ids=["sqrt near 1e-4", "sin(1e6 x) near 1e-6", "log near 1e-4"])
+def test_badly_scaled_correct_gradients_pass_after_refinement(f, x, grad):
+    plain = fdcheck.check(f, x, gradient=grad(x), refine=False)
+    # The unit-scale step alone false-alarms, or cannot tell (unreliable entries).
+    assert not plain.passed or plain.checks[0].unreliable
+    refined = fdcheck.check(f, x, gradient=grad(x))
+    assert refined.passed and not refined.checks[0].unreliable, str(refined)
+    assert "Richardson" in str(refined)
+    assert refined.evaluations > plain.evaluations
+
+
+@pytest.mark.parametrize("relative", [1e-3, 1e-6])
+def test_refinement_still_catches_small_mistakes(relative):
+    g = 0.5 / np.sqrt(X_SMALL)
+    wrong = g.copy()
+    wrong[2] *= 1 + relative
+    res = fdcheck.check(lambda x: np.sqrt(x).sum(), X_SMALL, gradient=wrong,
+                        atol=0, rtol=relative / 10)
+    assert not res.passed
+    worst = res.checks[0].worst
+    assert worst.input == (2,)
+
+
+def test_a_kink_is_unreliable_not_a_mismatch():
+    x = np.array([0.0, 1.0, -2.0])
+    # The subgradient 1 at 0 is a valid choice; the numeric 0 there proves nothing.
+    res = fdcheck.check(lambda x: np.abs(x).sum(), x, gradient=np.sign(x) + (x == 0))
+    assert res.passed
+    c = res.checks[0]
+    assert c.unreliable == 1 and "kink" in " ".join(c.notes)
+
+
+def test_a_wrong_entry_beside_a_kink_still_fails():
+    x = np.array([0.0, 1.0, -2.0])
+    res = fdcheck.check(lambda x: np.abs(x).sum(), x, gradient=np.array([1.0, 1.0, 1.0]))
+    assert not res.passed
+    assert res.checks[0].mismatches == 1 and res.checks[0].worst.input == (2,)
+
+
+@pytest.mark.parametrize("f, x, kinked", [
+    (lambda x: np.abs(x), np.array([0.0, 0.5]), [True, False]),
+    (lambda x: np.maximum(x, 0.0), np.array([0.0, -1.0]), [True, False]),
+    (lambda x: np.floor(x), np.array([3.0, 3.5]), [True, False]),     # a jump
+    (lambda x: x ** 2, np.array([0.0, 1e-3]), [False, False]),        # smooth, f' = 0
+    (lambda x: np.exp(x), np.array([30.0, 0.0]), [False, False]),     # smooth, large f''
+])
+def test_one_sided_kink_test(f, x, kinked):
+    fn = FlatFunction(f, [x])
+    flags, used = one_sided_kinks(fn, [0, 1], np.array([1e-5, 1e-5]))
+    assert np.diag(flags).tolist() == kinked
+    assert used == 8
+
+
+def test_auto_tolerance_judges_each_entry_by_its_estimate():
+    rng = np.random.default_rng(0)
+    A, W = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    f = lambda W: np.tanh(A @ W).sum()  # noqa: E731
+    g = A.T @ (1 - np.tanh(A @ W) ** 2)
+    ok = fdcheck.check(f, W, gradient=g, tolerance="auto")
+    assert ok.passed and ok.checks[0].tolerance.auto == 10
+    assert "Richardson" in " ".join(ok.checks[0].notes)   # central2 gives no estimate
+    # 1e-7 relative: far inside the default rtol 1e-5, far outside the estimate.
+    off = fdcheck.check(f, W, gradient=g * (1 + 1e-7), tolerance="auto")
+    assert fdcheck.check(f, W, gradient=g * (1 + 1e-7)).passed
+    assert not off.passed
+
+
+def test_atol_and_rtol_take_precedence_over_auto():
+    res = fdcheck.check(lambda x: (x ** 2).sum(), np.ones(3), gradient=2.001 * np.ones(3),
+                        tolerance="auto", rtol=1e-2)
+    assert res.passed and res.checks[0].tolerance.auto is None
