@@ -29,6 +29,7 @@ from .evaluate import Batch, Serial
 TOP = 2.0 ** -3          # the largest step, relative to max(1, |x|)
 LEVELS = 10              # steps for an element of unit scale or more
 MAX_LEVELS = 64          # no sweep goes further than this
+EXTEND = 8               # levels added while an entry still converges at the smallest step
 RATIO = 2.0              # between consecutive steps
 ROUNDING = 3.0
 
@@ -56,6 +57,14 @@ class Extrapolated:
     evaluations: int
 
 
+def _grow(a: np.ndarray, rows: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """``a`` (k, L, ...) with ``extra`` levels appended for ``rows``; NaN for the others."""
+    out = np.full((a.shape[0], a.shape[1] + extra.shape[1]) + a.shape[2:], np.nan)
+    out[:, :a.shape[1]] = a
+    out[rows, a.shape[1]:] = extra
+    return out
+
+
 def levels_for(x: np.ndarray) -> np.ndarray:
     """Number of steps in the sweep of each element of flat ``x``; shape (n,)."""
     ax = np.abs(np.asarray(x, dtype=np.float64))
@@ -76,11 +85,20 @@ def _table(d: np.ndarray) -> np.ndarray:
 
 
 def _select(d: np.ndarray, fscale: np.ndarray, h: np.ndarray, eps: float
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best extrapolant per entry. d, fscale: (c, L, m); h: (c, L)."""
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Best extrapolant per entry. d, fscale: (c, L, m); h: (c, L).
+
+    Returns value, error, the level chosen (each (c, m)), and whether the
+    truncation error still dominates there (the sweep may need smaller steps).
+    """
     r = _table(d)
-    change = np.full_like(r, np.inf)
-    change[:, 3:] = np.abs(r[:, 3:] - r[:, 2:-1])
+    # The change from the previous and to the next extrapolant, the larger:
+    # taking the smallest estimate over many levels would otherwise favour
+    # one that is small by chance.
+    step = np.full_like(r, np.inf)
+    step[:, 3:] = np.abs(r[:, 3:] - r[:, 2:-1])
+    change = step.copy()
+    change[:, :-1] = np.fmax(step[:, :-1], np.where(np.isfinite(step[:, 1:]), step[:, 1:], 0.0))
     # No value is known better than a few ulps of itself.
     rounding = ROUNDING * eps * (fscale / h[:, :, None] + np.abs(r))
     est = change + rounding
@@ -90,7 +108,28 @@ def _select(d: np.ndarray, fscale: np.ndarray, h: np.ndarray, eps: float
     value = np.take_along_axis(r, take, axis=1)[:, 0]
     error = np.take_along_axis(est, take, axis=1)[:, 0]
     value = np.where(np.isfinite(error), value, np.nan)
-    return value, error, best
+    unsettled = np.take_along_axis(change > rounding, take, axis=1)[:, 0]
+    return value, error, best, unsettled
+
+
+def _levels(fn: Any, evaluator: Any, cols: np.ndarray, first: int, last: int, top: float,
+            f0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Central differences along ``cols`` at levels first..last-1: d, fscale (k, L, m); h (k, L)."""
+    x64 = fn.x0.astype(np.float64)
+    count = last - first
+    scale = np.maximum(1.0, np.abs(x64[cols]))
+    wanted = top * scale[:, None] * RATIO ** -np.arange(first, last)[None, :]
+    plus = (x64[cols][:, None] + wanted).astype(fn.dtype)
+    minus = (x64[cols][:, None] - wanted).astype(fn.dtype)
+    # Divide by the distance between the points really evaluated.
+    h = (plus.astype(np.float64) - minus.astype(np.float64)) / 2
+    values = np.stack([minus, plus], axis=2).reshape(-1)
+    ys = evaluator(fn, fn.x0, Batch(np.repeat(cols, 2 * count), values), np.float64)
+    ys = ys.reshape(len(cols), count, 2, fn.m)
+    with np.errstate(all="ignore"):
+        d = (ys[:, :, 1] - ys[:, :, 0]) / np.where(h > 0, 2 * h, np.nan)[:, :, None]
+        fscale = np.maximum(np.maximum(np.abs(ys[:, :, 0]), np.abs(ys[:, :, 1])), f0)
+    return d, fscale, h
 
 
 def extrapolate_columns(fn: Any, columns: Sequence[int] | np.ndarray | None = None,
@@ -113,42 +152,45 @@ def extrapolate_columns(fn: Any, columns: Sequence[int] | np.ndarray | None = No
     Extrapolated
     """
     evaluator = evaluator if evaluator is not None else Serial()
-    x0 = fn.x0
     cols = np.arange(fn.n) if columns is None else np.asarray(columns, dtype=np.int64)
     m = fn.m
     eps = float(np.finfo(fn.dtype).eps)
-    x64 = x0.astype(np.float64)
+    x64 = fn.x0.astype(np.float64)
     levels = levels_for(x64[cols])
     jac = np.empty((m, len(cols)))
     err = np.empty((m, len(cols)))
     steps = np.empty(len(cols))
-    total = int(2 * levels.sum())
-    done = 0
+    planned = int(2 * levels.sum())
+    total = 0
     f0 = np.abs(fn.value.real)
+    top = TOP if top is None else float(top)
     for L in np.unique(levels):
         where = np.flatnonzero(levels == L)
         per_chunk = max(1, evaluator.chunk_points(fn.n, m) // (2 * int(L)))
         for a in range(0, len(where), per_chunk):
             pos = where[a:a + per_chunk]
             c = cols[pos]
-            scale = np.maximum(1.0, np.abs(x64[c]))
-            wanted = (TOP if top is None else top) * scale[:, None] * RATIO ** -np.arange(L)[None, :]      # (k, L)
-            plus = (x64[c][:, None] + wanted).astype(fn.dtype)
-            minus = (x64[c][:, None] - wanted).astype(fn.dtype)
-            # Divide by the distance between the points really evaluated.
-            h = (plus.astype(np.float64) - minus.astype(np.float64)) / 2
-            values = np.stack([minus, plus], axis=2).reshape(-1)                # (k*L*2,)
-            ys = evaluator(fn, x0, Batch(np.repeat(c, 2 * L), values), np.float64)
-            ys = ys.reshape(len(c), L, 2, m)
-            with np.errstate(all="ignore"):
-                d = (ys[:, :, 1] - ys[:, :, 0]) / np.where(h > 0, 2 * h, np.nan)[:, :, None]
-                fscale = np.maximum(np.maximum(np.abs(ys[:, :, 0]), np.abs(ys[:, :, 1])), f0)
-                value, error, best = _select(d, fscale, h, eps)
+            d, fscale, h = _levels(fn, evaluator, c, 0, int(L), top, f0)
+            used = 2 * int(L) * len(c)
+            while True:
+                with np.errstate(all="ignore"):
+                    value, error, best, unsettled = _select(d, fscale, h, eps)
+                depth = d.shape[1]
+                # Still converging at the smallest step: the function varies on a
+                # finer scale than the input's magnitude told. Go further down.
+                more = np.flatnonzero((unsettled & (best >= depth - 2)).any(axis=1))
+                if not more.size or depth + EXTEND > MAX_LEVELS:
+                    break
+                d2, f2, h2 = _levels(fn, evaluator, c[more], depth, depth + EXTEND, top, f0)
+                used += 2 * EXTEND * len(more)
+                d = _grow(d, more, d2)
+                fscale = _grow(fscale, more, f2)
+                h = _grow(h, more, h2)
             jac[:, pos] = value.T
             err[:, pos] = error.T
             big = np.argmax(np.where(np.isfinite(value), np.abs(value), -1), axis=1)
             steps[pos] = h[np.arange(len(c)), best[np.arange(len(c)), big]]
-            done += 2 * L * len(c)
+            total += used
             if progress is not None:
-                progress(done, total)
+                progress(total, planned)
     return Extrapolated(jac, err, steps, total)
