@@ -170,6 +170,19 @@ def _nonfinite_flag(jac: np.ndarray) -> tuple[Flag, ...]:
                                f"{len(cols)} input element(s)", cols),)
 
 
+def _antisymmetric_pairs(st: Stencil) -> list[tuple[int, int, float]]:
+    """For a central stencil (w(-c) = -w(c)): (index of +c, index of -c, w(c)) per pair."""
+    points = st.perturbed
+    where = {c: q for q, (c, _) in enumerate(points)}
+    pairs = []
+    for q, (c, w) in enumerate(points):
+        if c > 0:
+            if -c not in where or points[where[-c]][1] != -w:
+                return []
+            pairs.append((q, where[-c], w))
+    return pairs
+
+
 def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
                      progress: Progress | None = None) -> JacobianResult:
     """The Jacobian of ``fn`` by a finite-difference stencil.
@@ -197,6 +210,7 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     offsets = np.array([c for c, _ in st.perturbed], dtype=np.float64)
     weights = [w for _, w in st.perturbed]
     p = len(offsets)
+    pairs = _antisymmetric_pairs(st)
     jac_t = np.empty((n, m), dtype=np.float64)
     per_chunk = max(1, evaluator.chunk_points(n, m) // p)
     x64 = x0.astype(np.float64)
@@ -212,11 +226,18 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
             np.subtract(ys[:, 1], ys[:, 0], out=dest)
             dest *= (weights[1] / h[a:b])[:, None]
         else:
-            np.multiply(ys[:, 0], weights[0], out=dest)
-            for q in range(1, p):
-                dest += ys[:, q] * weights[q]
-            if st.needs_center:
-                dest += st.center_weight * fn.value.real
+            # Summed as differences, sum_q w_q (f_q - f_ref), never as sum_q w_q f_q:
+            # an output the element does not affect then gets exactly 0, not the
+            # rounding of |f| times weights that only cancel on paper.
+            if pairs:
+                dest.fill(0.0)
+                for q_plus, q_minus, w in pairs:
+                    dest += (ys[:, q_plus] - ys[:, q_minus]) * w
+            else:
+                f0 = fn.value.real
+                np.multiply(ys[:, 0] - f0, weights[0], out=dest)
+                for q in range(1, p):
+                    dest += (ys[:, q] - f0) * weights[q]
             dest /= h[a:b, None]
         if progress is not None:
             progress(b * p, total)

@@ -125,3 +125,15 @@ def test_plain_and_vectorized_modes_agree(order):
     plain = fdcheck.jacobian(f, A, W, wrt=1, order=order)
     batched = fdcheck.jacobian(f, A, W, wrt=1, order=order, vectorized=True)
     assert np.allclose(plain, batched, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["central4", "central6", "central8", "forward2", "backward2",
+                                    "forward1"])
+def test_outputs_an_element_does_not_touch_get_exactly_zero(method):
+    # exp at 30 is 1e13: summing w_q f_q instead of differences left ~1e-3 / h
+    # of rounding in every off-diagonal entry.
+    scheme, order = method.rstrip("0123456789"), int(method[-1])
+    x = np.array([30.0, 30.5, 31.0])
+    jac = fdcheck.jacobian(np.exp, x, method={"scheme": scheme, "order": order})
+    assert np.all(jac[~np.eye(3, dtype=bool)] == 0.0)
+    assert np.allclose(np.diag(jac), np.exp(x), rtol=1e-4)
