@@ -37,7 +37,7 @@ DEFAULTS: dict[tuple[str, str], tuple[float, float]] = {
     ("float64", "backward2"): (1e-6, 1e-5),
     ("float64", "richardson"): (1e-8, 1e-7),
     ("float64", "complex-step"): (1e-10, 1e-9),
-    ("float32", "*"): (1e-3, 3e-3),
+    ("float32", "*"): (1e-4, 3e-4),
     ("float32", "forward1"): (1e-2, 5e-3),
     ("float32", "backward1"): (1e-2, 5e-3),
 }
@@ -159,7 +159,8 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
             against: str, wrt: str | None, out_shape: Sequence[int],
             in_shape: Sequence[int] | None, order: str = "C", out_name: str = "f",
             stage: str | None = None, unreliable: np.ndarray | None = None,
-            notes: Sequence[str] = (), estimate: np.ndarray | None = None) -> Comparison:
+            notes: Sequence[str] = (), estimate: np.ndarray | None = None,
+            floor: np.ndarray | None = None) -> Comparison:
     """Compare ``numeric`` with ``reference`` entrywise.
 
     Parameters
@@ -180,6 +181,9 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
         is allowed ``tolerance.auto`` times its estimate; otherwise an entry
         whose estimate is known is allowed the tolerance plus 10 x its estimate
         (a numeric value known to be that uncertain cannot prove a mismatch).
+    floor : ndarray, shape (n,), optional
+        The least absolute atol for each column of a Jacobian: the numeric
+        method's rounding level (see ``JacobianResult.noise``).
 
     Returns
     -------
@@ -192,6 +196,8 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         err = np.abs(num - ref)
         atol = tolerance.absolute_atol(ref)
+        if floor is not None and num.ndim == 2:
+            atol = np.maximum(atol, np.asarray(floor, dtype=np.float64)[None, :])
         bound = atol + tolerance.rtol * np.abs(ref)
         if estimate is not None:
             factor = tolerance.auto if tolerance.auto else AUTO_FACTOR
@@ -216,7 +222,12 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
         in_idx = unravel(idx[1], in_shape, order) if num.ndim == 2 and in_shape is not None else None
         worst = Worst(out_idx, in_idx, float(num[idx]), float(ref[idx]), float(bound[idx]),
                       None if estimate is None else float(estimate[idx]))
-    in_force = Tolerance(atol, tolerance.rtol, tolerance.source, auto=tolerance.auto)
-    return Comparison(against, wrt, mismatches == 0, max_abs, max_rel, worst, in_force,
+    atol_in_force = float(np.max(atol)) if np.ndim(atol) and np.size(atol) else float(np.sum(atol))
+    in_force = Tolerance(atol_in_force, tolerance.rtol, tolerance.source, auto=tolerance.auto)
+    # A check none of whose entries could be judged has verified nothing.
+    nothing = err.size > 0 and not counted.any()
+    if nothing:
+        notes = (*notes, "no entry could be verified")
+    return Comparison(against, wrt, mismatches == 0 and not nothing, max_abs, max_rel, worst, in_force,
                       int(err.size), mismatches, out_name, stage, int(np.count_nonzero(skip)),
                       tuple(notes))

@@ -24,6 +24,7 @@ STENCIL_SCHEMES = SCHEMES
 # Methods that are not one stencil: Richardson extrapolation over a sweep of
 # steps (fdcheck.extrapolate) and the complex step (fdcheck.complexstep).
 OTHER_SCHEMES = ("richardson", "complex-step")
+NOISE = 10.0   # rounding of one evaluation, in ulps of the largest output, with a margin
 ALL_SCHEMES = STENCIL_SCHEMES + OTHER_SCHEMES
 
 
@@ -151,6 +152,22 @@ class JacobianResult:
     def tensor(self) -> np.ndarray:
         """The Jacobian as an array of shape out_shape + in_shape."""
         return matrix_to_tensor(self.jacobian, self.out_shape, self.in_shape, self.order)
+
+    @property
+    def noise(self) -> np.ndarray:
+        """The rounding error an entry of each column can carry, whatever the
+        reference, shape (n,): NOISE x eps x sum|w| x max|f| / h_j for a
+        stencil; 0 for the methods whose ``error`` already holds it. Serves as
+        the least absolute tolerance, so that a derivative whose entries are
+        all tiny (det at 1e-4 scale) is still judged, and one that is exactly
+        0 is not failed for noise."""
+        if self.error is not None or not self.steps.size:
+            return np.zeros(self.steps.shape)
+        eps = float(np.finfo(self.dtype).eps)
+        weights = sum(abs(w) for _, w in self.method.stencil().perturbed)
+        finite = np.abs(self.value[np.isfinite(self.value)])
+        scale = float(finite.max()) if finite.size else 0.0
+        return NOISE * eps * weights * scale / self.steps
 
     @property
     def gradient(self) -> np.ndarray:

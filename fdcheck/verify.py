@@ -22,7 +22,7 @@ is judged against its own estimate.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -60,7 +60,7 @@ class Verifier:
     evaluator: Any = None
     refine: bool = True
     evaluations: int = 0
-    _refined: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _refined: dict[int, tuple[np.ndarray, np.ndarray, float]] = field(default_factory=dict)
     _kinks: dict[int, np.ndarray] = field(default_factory=dict)
     _full: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -83,15 +83,19 @@ class Verifier:
         ext = extrapolate_columns(self.fn, todo, self.evaluator)
         self.evaluations += ext.evaluations
         for k, c in enumerate(todo):
-            self._refined[c] = (ext.jacobian[:, k], ext.error[:, k])
+            self._refined[c] = (ext.jacobian[:, k], ext.error[:, k], float(ext.steps[k]))
 
     def _kink(self, columns: Sequence[int]) -> None:
         todo = [c for c in columns if c not in self._kinks]
         if not todo:
             return
-        # The kink test wants the plain central step, whatever the method's own was.
-        steps = steps_for(self.fn.x0, self.fn.dtype, stencil("central", 2))
-        found, used = one_sided_kinks(self.fn, todo, steps[todo], self.evaluator)
+        # The kink test wants a step at which the function is resolved: the one
+        # extrapolation chose for the column, else the plain central step.
+        steps = steps_for(self.fn.x0, self.fn.dtype, stencil("central", 2))[todo]
+        for k, c in enumerate(todo):
+            if c in self._refined and np.isfinite(self._refined[c][2]):
+                steps[k] = self._refined[c][2]
+        found, used = one_sided_kinks(self.fn, todo, steps, self.evaluator)
         self.evaluations += used
         for k, c in enumerate(todo):
             self._kinks[c] = found[:, k]
@@ -100,6 +104,12 @@ class Verifier:
         """Compare with ``reference`` (m, n); ``where`` as for :func:`compare`."""
         auto = bool(tolerance.auto)
         numeric, estimate, notes = self._numeric(auto)
+        if tolerance.scaled:
+            # The method's own rounding level replaces the dtype's fixed floor
+            # (an error estimate, where there is one, already holds it).
+            tolerance = replace(tolerance, floor=0.0)
+            if estimate is None:
+                where = {**where, "floor": self.result.noise}
         numeric = numeric.copy()
         estimate = None if estimate is None else estimate.copy()
         unreliable = ~np.isfinite(numeric)
@@ -109,12 +119,16 @@ class Verifier:
         if comp.passed or self.fn is None:
             return comp
         if self.refine and not auto and self.result.method.scheme != "richardson":
-            cols = _mismatched_columns(numeric, reference, tolerance, unreliable, estimate)
+            # Non-finite entries too: a step too large for the function's domain
+            # (log near 0) is what extrapolation's smaller steps are for.
+            cols = sorted(set(_mismatched_columns(numeric, reference, tolerance, unreliable,
+                                                  estimate, where.get("floor")))
+                          | {int(c) for c in np.flatnonzero(unreliable.any(axis=0))})
             self._refine(cols)
             if estimate is None:
                 estimate = np.zeros_like(numeric)
             for c in cols:
-                value, err = self._refined[c]
+                value, err, _ = self._refined[c]
                 ok = np.isfinite(value)
                 numeric[ok, c] = value[ok]
                 estimate[ok, c] = err[ok]
@@ -125,7 +139,8 @@ class Verifier:
                            estimate=estimate, notes=notes, **where)
             if comp.passed:
                 return comp
-        cols = _mismatched_columns(numeric, reference, tolerance, unreliable, estimate)
+        cols = _mismatched_columns(numeric, reference, tolerance, unreliable, estimate,
+                                   where.get("floor"))
         self._kink(cols)
         kinked = np.zeros_like(unreliable)
         for c in cols:
@@ -139,10 +154,14 @@ class Verifier:
 
 
 def _mismatched_columns(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
-                        unreliable: np.ndarray, estimate: np.ndarray | None) -> list[int]:
+                        unreliable: np.ndarray, estimate: np.ndarray | None,
+                        floor: np.ndarray | None) -> list[int]:
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(numeric - reference)
-        bound = tolerance.absolute_atol(reference) + tolerance.rtol * np.abs(reference)
+        atol = tolerance.absolute_atol(reference)
+        if floor is not None:
+            atol = np.maximum(atol, np.asarray(floor)[None, :])
+        bound = atol + tolerance.rtol * np.abs(reference)
         if estimate is not None:
             bound = bound + (tolerance.auto or 10.0) * np.nan_to_num(estimate)
         bad = ~(err <= bound) & ~unreliable

@@ -85,3 +85,27 @@ def test_atol_and_rtol_take_precedence_over_auto():
     res = fdcheck.check(lambda x: (x ** 2).sum(), np.ones(3), gradient=2.001 * np.ones(3),
                         tolerance="auto", rtol=1e-2)
     assert res.passed and res.checks[0].tolerance.auto is None
+
+
+@pytest.mark.parametrize("factor, passes", [(1.0, True), (2.0, False), (-1.0, False)])
+def test_tiny_derivatives_are_judged_not_swallowed_by_a_fixed_floor(factor, passes):
+    # det at 1e-6 scale has a gradient near 1e-11: a fixed atol of 1e-12 passed anything.
+    X = 1e-6 * (np.random.default_rng(1).standard_normal((3, 3)) + 3 * np.eye(3))
+    g = np.linalg.det(X) * np.linalg.inv(X).T
+    assert np.abs(g).max() < 1e-10
+    assert fdcheck.check(np.linalg.det, X, gradient=factor * g).passed is passes
+
+
+@pytest.mark.parametrize("factor, passes", [(1.0, True), (2.0, False)])
+def test_a_step_outside_the_domain_is_retried_with_smaller_steps(factor, passes):
+    x = np.array([1e-5, 3e-5, 2e-4])      # the plain step 6e-6 takes log below 0 for the first
+    res = fdcheck.check(lambda x: np.log(x).sum(), x, gradient=factor / x)
+    assert res.passed is passes
+    assert res.checks[0].unreliable == 0
+
+
+def test_a_check_that_verified_nothing_does_not_pass():
+    # Every perturbed point is outside the domain, whatever the step.
+    res = fdcheck.check(lambda x: np.sqrt(-(x - 1) ** 2).sum(), np.array([1.0]), gradient=[0.0])
+    assert not res.passed
+    assert "no entry could be verified" in str(res)
