@@ -31,8 +31,11 @@ check: install-dev
 	$(BIN)/fdcheck run cases/ --allow-python
 
 bench: install-dev
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS),bench]'
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/gradcheck_compare.py
+	$(PY) benchmarks/accuracy.py
+	$(PY) benchmarks/verdicts.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
