@@ -96,22 +96,30 @@ def _store(out: np.ndarray, j: int, y: np.ndarray) -> None:
 def _coordinate_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> None:
     # The plain mode's hot loop for NumPy: the function sees a view of x, which
     # is perturbed in place, and its result is stored through a view of `out`
-    # in the case's order: per point, two scalar writes, one call, one copy.
+    # in the case's order: per point, one scalar write, one call, one copy.
     args = fn.bind(x)
     rows = fn.output_rows(out)
     call = fn.call
     base = x0.tolist()
     shape = fn.out_shape
-    for j, (i, v) in enumerate(zip(batch.indices.tolist(), batch.values.tolist())):
-        x[i] = v
-        y = call(*args)
-        # Checked on every call: assignment would silently broadcast a (1,) output.
-        if getattr(y, "shape", ()) != shape:
-            x[i] = base[i]
-            raise EvaluationError(f"the function returned shape {np.shape(y)} at a perturbed "
-                                  f"point, {shape} at the base point")
-        rows[j] = y
-        x[i] = base[i]
+    prev = -1
+    try:
+        for j, (i, v) in enumerate(zip(batch.indices.tolist(), batch.values.tolist())):
+            # An element is restored only when the next point moves another one
+            # (the points of one element come together): one write per point.
+            if i != prev and prev >= 0:
+                x[prev] = base[prev]
+            x[i] = v
+            prev = i
+            y = call(*args)
+            # Checked on every call: assignment would silently broadcast a (1,) output.
+            if getattr(y, "shape", ()) != shape:
+                raise EvaluationError(f"the function returned shape {np.shape(y)} at a "
+                                      f"perturbed point, {shape} at the base point")
+            rows[j] = y
+    finally:
+        if prev >= 0:
+            x[prev] = base[prev]
 
 
 class Serial:
