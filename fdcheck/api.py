@@ -23,13 +23,17 @@ from .flatfun import FlatFunction
 from .layout import check_order, reference_matrix, tensor_to_matrix
 from .runner import CaseResult, RunOptions, run_paths
 from .verify import Verifier
+from .workers import as_executor
 
 Reference = Any  # an array (2-D or tensor form), or a callable of the inputs returning one
 
 
-def _evaluator(vectorized: bool, executor: Executor | None, workers: int | None) -> Any:
+def _evaluator(vectorized: bool, executor: Any, workers: int | None) -> Any:
     inner = Vectorized() if vectorized else Serial()
-    return OnExecutor(executor, inner, workers) if executor is not None else inner
+    if executor is None:
+        return inner
+    pool, count = as_executor(executor)
+    return OnExecutor(pool, inner, workers or count)
 
 
 def _batched_call(f: Callable[..., Any], inputs: Sequence[Any], wrt: int,
@@ -90,7 +94,7 @@ def numeric(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
     vectorized : bool or "vmap"
         True: ``f`` accepts a leading batch axis on ``inputs[wrt]``; "vmap":
         ``torch.vmap``/``jax.vmap`` provides one. Many points per call.
-    executor : concurrent.futures.Executor, optional
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
         Evaluate on it (``f`` and the inputs must pickle).
     progress : callable(done, total), optional
 

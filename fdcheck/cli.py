@@ -47,13 +47,19 @@ def _auto(value: str | None) -> float | None:
     return factor
 
 
-def _executor(workers: int | None) -> Any:
+def _workers(workers: int | None, scheduler: str | None) -> Any:
+    from .errors import BackendUnavailable
+    from .workers import dask_workers, process_pool
+    if scheduler:
+        try:
+            return dask_workers(scheduler)
+        except BackendUnavailable as exc:
+            raise click.UsageError(str(exc)) from None
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise click.UsageError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
     if not workers or workers <= 1:
         return None
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    # spawn, not fork: forking a process that has loaded JAX or PyTorch threads can deadlock.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return process_pool(workers)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,11 +98,13 @@ def main() -> None:
 @click.option("--mode", type=click.Choice(["auto", "serial", "vectorized"]), default="auto",
               show_default=True, help="Evaluate points one by one or many per call.")
 @click.option("--workers", type=int, metavar="N", help="Evaluate on a pool of N processes.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Evaluate on a Dask cluster (tcp://host:8786); needs the dask extra.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check, not only failures.")
 def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None,
         method: str | None, tolerance: str | None, no_refine: bool, step: float | None,
         select: str | None, allow_python: bool, mode: str, workers: int | None,
-        verbose: bool) -> None:
+        scheduler: str | None, verbose: bool) -> None:
     """Check every case in PATHS (files, or folders searched for *.yaml / *.yml).
 
     Every case runs, whatever happens to the others. Exit status: 0 when every
@@ -108,16 +116,19 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
       fdcheck run cases/teaching.yaml -k "linear layer" -v
       fdcheck run cases/ --format json --atol 1e-8
       fdcheck run cases/ --method richardson --tolerance auto
+      fdcheck run cases/ --workers 2
+      fdcheck run cases/ --scheduler tcp://scheduler:8786
     """
     from . import report
     from .runner import RunOptions, run_paths
 
-    executor = _executor(workers)
+    pool = _workers(workers, scheduler)
     progress = report.ProgressLine() if fmt == "text" and sys.stderr.isatty() else None
     options = RunOptions(atol=atol, rtol=rtol, auto=_auto(tolerance), refine=not no_refine,
                          method=_method(method), step=step,
-                         allow_python=allow_python, mode=mode, executor=executor,
-                         workers=workers, progress=progress)
+                         allow_python=allow_python, mode=mode,
+                         executor=None if pool is None else pool.executor,
+                         workers=None if pool is None else pool.count, progress=progress)
     chooser = (lambda c: select in c.name) if select else None
     start = time.perf_counter()
     results = []
@@ -127,8 +138,8 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
             if fmt == "text":
                 click.echo(report.case_text(result, verbose))
     finally:
-        if executor is not None:
-            executor.shutdown()
+        if pool is not None:
+            pool.close()
     if fmt == "json":
         click.echo(report.results_json(results))
     else:

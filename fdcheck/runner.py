@@ -21,6 +21,7 @@ from .evaluate import OnExecutor, Serial, Vectorized
 from .expr import Expression
 from .flatfun import FlatFunction
 from .verify import Verifier
+from .workers import as_executor
 from .functions import PythonCall, StagesCall, load_python
 from .layout import reference_matrix, tensor_to_matrix, unravel
 
@@ -48,8 +49,8 @@ class RunOptions:
         Allow ``{python: ...}`` references (importing them runs code).
     mode : {"auto", "serial", "vectorized"}
         How points are evaluated; ``auto`` vectorizes compiled expressions.
-    executor : concurrent.futures.Executor, optional
-        Spread evaluations over it (a process pool, a Dask client's executor).
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Spread evaluations over it (a process pool, a Dask cluster).
     progress : callable(label, done, total), optional
     """
 
@@ -152,7 +153,8 @@ class _CaseRun:
             mode == "auto" and all(isinstance(b, Expression) for _, b in call.stages))
         inner = Vectorized() if vector else Serial()
         if self.options.executor is not None:
-            return OnExecutor(self.options.executor, inner, self.options.workers)
+            pool, count = as_executor(self.options.executor)
+            return OnExecutor(pool, inner, self.options.workers or count)
         return inner
 
     def flat(self, call: StagesCall, inputs: Sequence[Any], wrt: int) -> FlatFunction:

@@ -1,0 +1,68 @@
+"""Where evaluations run: a local process pool, or a Dask cluster.
+
+Both are seen by the engine as a ``concurrent.futures.Executor`` (see
+:class:`fdcheck.evaluate.OnExecutor`); this module only builds them. Dask is
+imported only when asked for (the ``dask`` extra).
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass
+class Workers:
+    """An executor, how many evaluations it runs at once, and how to release it."""
+
+    executor: Executor
+    count: int
+    close: Callable[[], None]
+
+
+def process_pool(count: int) -> Workers:
+    """A pool of ``count`` local processes, started by spawn: forking a process
+    that has loaded JAX or PyTorch threads can deadlock."""
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
+    return Workers(pool, count, lambda: pool.shutdown(wait=True))
+
+
+def is_dask_client(obj: Any) -> bool:
+    return type(obj).__name__ == "Client" and hasattr(obj, "get_executor")
+
+
+def dask_workers(client_or_address: Any) -> Workers:
+    """Evaluate on a Dask cluster: a ``dask.distributed.Client``, or the address
+    of a scheduler (``tcp://host:8786``) to connect to.
+
+    Raises
+    ------
+    BackendUnavailable
+        Without the ``dask`` extra.
+    """
+    if is_dask_client(client_or_address):
+        client, own = client_or_address, False
+    else:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            from .errors import BackendUnavailable
+            raise BackendUnavailable("--scheduler needs Dask: pip install 'fdcheck[dask]'") from None
+        client, own = Client(str(client_or_address), timeout="5s"), True
+    count = max(1, sum(client.nthreads().values()))
+    executor = client.get_executor()
+
+    def close() -> None:
+        if own:
+            client.close()
+    return Workers(executor, count, close)
+
+
+def as_executor(executor: Any) -> tuple[Executor, int | None]:
+    """A ``concurrent.futures.Executor`` from an executor or a Dask client, and
+    its worker count where known."""
+    if is_dask_client(executor):
+        w = dask_workers(executor)
+        return w.executor, w.count
+    return executor, getattr(executor, "_max_workers", None)
