@@ -17,11 +17,12 @@ import numpy as np
 
 from . import backends
 from .compare import AUTO_FACTOR, Comparison, resolve
-from .engine import JacobianResult, Method, numeric_jacobian
+from .engine import JacobianResult, Method
 from .evaluate import OnExecutor, Serial, Vectorized
 from .flatfun import FlatFunction
 from .layout import check_order, reference_matrix, tensor_to_matrix
 from .runner import CaseResult, RunOptions, run_paths
+from .sparsity import structured_jacobian
 from .verify import Verifier
 from .workers import as_executor
 
@@ -69,7 +70,8 @@ def numeric(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
             method: Method | str | Mapping[str, Any] | None = None, step: float | None = None,
             dtype: str | None = None, vectorized: bool | str = False,
             executor: Executor | None = None, workers: int | None = None,
-            progress: Callable[[int, int], None] | None = None) -> JacobianResult:
+            progress: Callable[[int, int], None] | None = None,
+            sparsity: Any = None) -> JacobianResult:
     """The numeric Jacobian of ``f`` at ``inputs`` with respect to ``inputs[wrt]``, with
     what it cost.
 
@@ -97,6 +99,10 @@ def numeric(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
     executor : concurrent.futures.Executor or dask.distributed.Client, optional
         Evaluate on it (``f`` and the inputs must pickle).
     progress : callable(done, total), optional
+    sparsity : array (m, n), scipy sparse, "diagonal", {"band": [l, u]}, {"blocks": k} or "detect"
+        Where the Jacobian may be nonzero: structurally independent columns
+        are perturbed together (2 evaluations per group of columns for a
+        central difference). "detect" finds the pattern from random probes.
 
     Returns
     -------
@@ -105,8 +111,9 @@ def numeric(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
     """
     fn = _flat(f, inputs, wrt, order, dtype, vectorized)
     with np.errstate(all="ignore"), fn.backend.no_grad():
-        return numeric_jacobian(fn, Method.parse(method).with_step(step),
-                                _evaluator(bool(vectorized), executor, workers), progress)
+        return structured_jacobian(fn, Method.parse(method).with_step(step),
+                                   _evaluator(bool(vectorized), executor, workers), progress,
+                                   sparsity)
 
 
 def jacobian(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
@@ -180,7 +187,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
           dtype: str | None = None, names: Sequence[str] | None = None, output: str = "f",
           name: str | None = None, vectorized: bool | str = False,
           executor: Executor | None = None, workers: int | None = None,
-          tolerance: str | float | None = None, refine: bool = True) -> CaseResult:
+          tolerance: str | float | None = None, refine: bool = True,
+          sparsity: Any = None) -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
     Parameters
@@ -209,6 +217,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
     refine : bool
         Derive the columns of a first mismatch again by Richardson
         extrapolation before calling them wrong (default True).
+    sparsity : optional
+        As for :func:`numeric`: fewer evaluations for a sparse Jacobian.
     names : sequence of str, optional
         Names of the inputs in messages; default the parameter names of ``f``.
     output : str
@@ -235,7 +245,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
         fn = _flat(f, inputs, i, order, dtype, vectorized)
         evaluator = _evaluator(bool(vectorized), executor, workers)
         with np.errstate(all="ignore"), fn.backend.no_grad():
-            res = numeric_jacobian(fn, meth, evaluator)
+            res = structured_jacobian(fn, meth, evaluator, None, sparsity)
         evaluations += res.evaluations
         tol = resolve(res.dtype, meth.label, {"atol": atol, "rtol": rtol, "source": "the call"},
                       {"auto": auto, "source": "the call"})

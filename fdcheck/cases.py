@@ -24,7 +24,7 @@ from .expr import Expression
 from .layout import check_order
 
 CASE_KEYS = ("name", "description", "inputs", "function", "wrt", "expect", "autograd",
-             "tolerance", "order", "method", "dtype", "backend")
+             "tolerance", "order", "method", "dtype", "backend", "sparsity", "directions")
 EXPECT_KEYS = ("value", "gradient", "jacobian", "stages")
 STAGE_EXPECT_KEYS = ("value", "gradient", "jacobian")
 TOLERANCE_KEYS = ("atol", "rtol", "auto")
@@ -92,6 +92,8 @@ class Case:
     method: Method = Method()
     dtype: str = "float64"
     backend: str = "numpy"
+    sparsity: Any = None
+    directions: int | None = None
     file: str | None = None
     line: int | None = None
     description: str | None = None
@@ -425,6 +427,27 @@ def _expected(data: Mapping[str, Any], where: str, wrt: tuple[str, ...], names: 
     return Expected(value, grad, jac)
 
 
+def _sparsity(value: Any) -> Any:
+    """``diagonal``, ``detect``, ``{band: [lower, upper]}``, ``{blocks: k}`` or a 0/1 matrix."""
+    if value is None or value in ("diagonal", "detect"):
+        return value
+    if isinstance(value, Mapping):
+        if set(value) == {"band"} and isinstance(value["band"], list) and len(value["band"]) == 2 \
+                and all(isinstance(v, int) and v >= 0 for v in value["band"]):
+            return {"band": list(value["band"])}
+        if set(value) == {"blocks"} and isinstance(value["blocks"], int) and value["blocks"] > 0:
+            return dict(value)
+    elif isinstance(value, list):
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (ValueError, TypeError):
+            arr = None
+        if arr is not None and arr.ndim == 2:
+            return arr != 0
+    raise CaseError(f"sparsity is diagonal, detect, {{band: [lower, upper]}}, {{blocks: k}} or a "
+                    f"0/1 matrix, not {value!r}", key="sparsity")
+
+
 def _tolerance(value: Any) -> dict[str, float] | None:
     """``{atol, rtol}``, or ``auto`` / ``{auto: factor}`` (judge each entry by the
     engine's own error estimate)."""
@@ -519,9 +542,15 @@ def _parse(data: Mapping[str, Any], name: str, file: str | None, line: int | Non
     except (ValueError, TypeError) as exc:
         raise CaseError(str(exc), key="method") from None
     desc = data.get("description")
+    sparsity = _sparsity(data.get("sparsity"))
+    directions = data.get("directions")
+    if directions is not None and (isinstance(directions, bool) or not isinstance(directions, int)
+                                   or directions < 1):
+        raise CaseError(f"the number of random directions is an integer >= 1, not {directions!r}",
+                        key="directions")
     return Case(name=name, inputs=inputs, stages=stages, wrt=wrt, expect=expect,
                 stage_expect=stage_expect, autograd=autograd,
                 tolerance=_tolerance(data.get("tolerance")), order=order, method=method,
                 dtype=_choice(data.get("dtype", "float64"), DTYPES, "dtype"),
                 backend=_choice(data.get("backend", "numpy"), BACKENDS, "backend"),
-                file=file, line=line, description=None if desc is None else str(desc))
+                sparsity=sparsity, directions=directions, file=file, line=line, description=None if desc is None else str(desc))

@@ -20,6 +20,7 @@ from .errors import BackendUnavailable, CaseError, EvaluationError
 from .evaluate import OnExecutor, Serial, Vectorized
 from .expr import Expression
 from .flatfun import FlatFunction
+from .sparsity import structured_jacobian
 from .verify import Verifier
 from .workers import as_executor
 from .functions import PythonCall, StagesCall, load_python
@@ -164,7 +165,8 @@ class _CaseRun:
         return FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
                             backend=self.backend, batched_call=batched)
 
-    def jacobian(self, fn: FlatFunction, call: StagesCall, label: str) -> Verifier:
+    def jacobian(self, fn: FlatFunction, call: StagesCall, label: str,
+                 sparsity: Any = None) -> Verifier:
         """The numeric Jacobian of ``fn``, ready to be checked."""
         progress = None
         if self.options.progress is not None:
@@ -174,7 +176,13 @@ class _CaseRun:
         if self.method.scheme == "complex-step":
             self.refuse_complex_unsafe(call)
         with self.backend.no_grad():
-            result = numeric_jacobian(fn, self.method, evaluator, progress)
+            if sparsity is None:
+                result = numeric_jacobian(fn, self.method, evaluator, progress)
+            else:
+                try:
+                    result = structured_jacobian(fn, self.method, evaluator, progress, sparsity)
+                except ValueError as exc:
+                    raise CaseError(str(exc), key="sparsity") from None
         self.evaluations += result.evaluations
         return Verifier(fn, result, evaluator, refine=self.options.refine)
 
@@ -274,7 +282,7 @@ class _CaseRun:
         i = self.names.index(wrt)
         with _phase("function"):
             fn = self.flat(self.call, self.inputs, i)
-            verifier = self.jacobian(fn, self.call, f"d{case.output}/d{wrt}")
+            verifier = self.jacobian(fn, self.call, f"d{case.output}/d{wrt}", case.sparsity)
         result = verifier.result
         out_shape, in_shape = result.out_shape, result.in_shape
         for kind, refs in (("gradient", case.expect.gradient), ("jacobian", case.expect.jacobian)):
