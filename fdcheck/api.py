@@ -22,6 +22,7 @@ from .evaluate import OnExecutor, Serial, Vectorized
 from .flatfun import FlatFunction
 from .layout import check_order, reference_matrix, tensor_to_matrix
 from .runner import CaseResult, RunOptions, run_paths
+from .directional import DirectionalCheck, reference_jvp
 from .sparsity import structured_jacobian
 from .verify import Verifier
 from .workers import as_executor
@@ -171,7 +172,7 @@ def _pick(ref: Any, i: int, position: int, count: int, names: Sequence[str]) -> 
     return ref
 
 
-def _reference_matrix(ref: Any, kind: str, inputs: Sequence[Any], res: JacobianResult,
+def _reference_matrix(ref: Any, kind: str, inputs: Sequence[Any], res: Any,
                       position: int, count: int, out_name: str, in_name: str) -> np.ndarray:
     value = ref(*inputs) if callable(ref) else ref
     if isinstance(value, tuple) and count > 1:
@@ -188,7 +189,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
           name: str | None = None, vectorized: bool | str = False,
           executor: Executor | None = None, workers: int | None = None,
           tolerance: str | float | None = None, refine: bool = True,
-          sparsity: Any = None) -> CaseResult:
+          sparsity: Any = None, directions: int | None = None,
+          jvp: Callable[[np.ndarray], np.ndarray] | None = None) -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
     Parameters
@@ -219,6 +221,14 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
         extrapolation before calling them wrong (default True).
     sparsity : optional
         As for :func:`numeric`: fewer evaluations for a sparse Jacobian.
+    directions : int, optional
+        The directional ("fast") check: compare J v with the reference's R v
+        along this many seeded random directions, at about 20 evaluations each
+        whatever the input's size; a disagreement is localized by bisection to
+        one input element. For inputs too large for a whole Jacobian.
+    jvp : callable, optional
+        ``jvp(v) -> R v`` for flat v (n,) -> (m,): a reference Jacobian given by
+        its products, for the directional check of large Jacobians.
     names : sequence of str, optional
         Names of the inputs in messages; default the parameter names of ``f``.
     output : str
@@ -241,6 +251,13 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
     checks: list[Comparison] = []
     evaluations = 0
     auto = _auto_factor(tolerance)
+    if directions:
+        checks, evaluations = _directional(f, inputs, targets, names, gradient, jacobian, jvp,
+                                           autograd, backend_name, order, dtype, vectorized,
+                                           executor, workers, atol, rtol, output, directions)
+        return CaseResult(name or getattr(f, "__name__", "f"), None, None,
+                          all(c.passed for c in checks), None, tuple(checks), evaluations,
+                          time.perf_counter() - start)
     for position, i in enumerate(targets):
         fn = _flat(f, inputs, i, order, dtype, vectorized)
         evaluator = _evaluator(bool(vectorized), executor, workers)
@@ -271,6 +288,42 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
     return CaseResult(name or getattr(f, "__name__", "f"), None, None,
                       all(c.passed for c in checks), None, tuple(checks), evaluations,
                       time.perf_counter() - start)
+
+
+def _directional(f: Callable[..., Any], inputs: Sequence[Any], targets: Sequence[int],
+                 names: Sequence[str], gradient: Reference, jacobian: Reference, jvp: Any,
+                 autograd: bool, backend_name: str, order: str, dtype: str | None,
+                 vectorized: bool | str, executor: Any, workers: int | None,
+                 atol: float | None, rtol: float | None, output: str,
+                 directions: int) -> tuple[list[Comparison], int]:
+    checks: list[Comparison] = []
+    evaluations = 0
+    for position, i in enumerate(targets):
+        fn = _flat(f, inputs, i, order, dtype, vectorized)
+        evaluator = _evaluator(bool(vectorized), executor, workers)
+        tol = resolve(fn.dtype.name, "richardson", {"atol": atol, "rtol": rtol, "source": "the call"})
+        refs: list[tuple[str, Any]] = []
+        for kind, ref in (("gradient", gradient), ("jacobian", jacobian)):
+            chosen = _pick(ref, i, position, len(targets), names)
+            if chosen is not None:
+                mat = _reference_matrix(chosen, kind, inputs, fn, position, len(targets), output,
+                                        names[i])
+                refs.append(("analytic", reference_jvp(mat)))
+        if jvp is not None:
+            refs.append(("analytic", jvp))
+        if autograd:
+            tensor = backends.get(backend_name).autograd_jacobian(f, inputs, i)
+            refs.append((backend_name, reference_jvp(
+                tensor_to_matrix(tensor, fn.out_shape, fn.in_shape, order))))
+        for against, product in refs:
+            run = DirectionalCheck(fn, product, tol, directions, evaluator)
+            with np.errstate(all="ignore"), fn.backend.no_grad():
+                checks.append(run.run(against=against, wrt=names[i], out_shape=fn.out_shape,
+                                      in_shape=fn.in_shape, order=order, out_name=output))
+            evaluations += run.evaluations
+    if not checks:
+        raise ValueError("nothing to compare: pass gradient=, jacobian=, jvp= or autograd=True")
+    return checks, evaluations
 
 
 def assert_check(f: Callable[..., Any], *inputs: Any, **kwargs: Any) -> CaseResult:

@@ -20,6 +20,7 @@ from .errors import BackendUnavailable, CaseError, EvaluationError
 from .evaluate import OnExecutor, Serial, Vectorized
 from .expr import Expression
 from .flatfun import FlatFunction
+from .directional import DirectionalCheck, reference_jvp
 from .sparsity import structured_jacobian
 from .verify import Verifier
 from .workers import as_executor
@@ -294,6 +295,40 @@ class _CaseRun:
                            in_shape=in_shape, out_name=case.output, verifier=verifier)
         return verifier
 
+    def check_directions(self, wrt: str) -> None:
+        """The directional check: J v against R v along random directions."""
+        case = self.case
+        i = self.names.index(wrt)
+        with _phase("function"):
+            fn = self.flat(self.call, self.inputs, i)
+        tolerance = resolve(case.dtype, "richardson",
+                            {"atol": self.options.atol, "rtol": self.options.rtol,
+                             "source": "the command line"},
+                            {k: v for k, v in dict(case.tolerance or {}, source="the case").items()
+                             if k != "auto"})
+        products = []
+        for kind, refs in (("gradient", case.expect.gradient), ("jacobian", case.expect.jacobian)):
+            if wrt in refs:
+                key = f"expect.{kind}" + (f".{wrt}" if len(case.wrt) > 1 else "")
+                mat = self.as_matrix(self.reference(refs[wrt], key), kind, key, fn.out_shape,
+                                     fn.in_shape, case.output, wrt)
+                products.append(("analytic", reference_jvp(mat)))
+        for name in case.autograd:
+            backend = backends.get(name)
+            call = self.stages_call(case.stages, self.names, backend=name)
+            with _phase("autograd"):
+                tensor = backend.autograd_jacobian(call, [self.native(a, backend) for a in
+                                                          self.np_inputs], i)
+            products.append((name, reference_jvp(tensor_to_matrix(tensor, fn.out_shape,
+                                                                  fn.in_shape, case.order))))
+        for against, product in products:
+            run = DirectionalCheck(fn, product, tolerance, case.directions, self.evaluator(self.call))
+            with self.backend.no_grad(), _phase("function"):
+                comp = run.run(against=against, wrt=wrt, out_shape=fn.out_shape,
+                               in_shape=fn.in_shape, order=case.order, out_name=case.output)
+            self.evaluations += run.evaluations
+            self.checks.append(comp)
+
     def check_autograd(self, wrt: str, verifier: Verifier, name: str) -> None:
         backend = backends.get(name)
         call = self.stages_call(self.case.stages, self.names, backend=name)
@@ -388,6 +423,9 @@ def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
                 state.check_value("expect.value", case.expect.value, value, case.output)
             pending: list[BackendUnavailable] = []
             for wrt in case.wrt:
+                if case.directions:
+                    state.check_directions(wrt)
+                    continue
                 whole = state.check_wrt(wrt)
                 if case.is_chain:
                     state.check_chain(wrt, whole)
