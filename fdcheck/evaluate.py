@@ -8,6 +8,7 @@ they know nothing of steps or stencils.
 from __future__ import annotations
 
 import math
+import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -100,11 +101,13 @@ def _coordinate_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out
     args = fn.bind(x)
     rows = fn.output_rows(out)
     call = fn.call
-    base = x0.tolist()
+    indices = batch.indices.tolist()
+    # x0's values at the elements moved, by position: never all of x0 per chunk.
+    base = dict(zip(indices, x0[batch.indices].tolist()))
     shape = fn.out_shape
     prev = -1
     try:
-        for j, (i, v) in enumerate(zip(batch.indices.tolist(), batch.values.tolist())):
+        for j, (i, v) in enumerate(zip(indices, batch.values.tolist())):
             # An element is restored only when the next point moves another one
             # (the points of one element come together): one write per point.
             if i != prev and prev >= 0:
@@ -123,7 +126,27 @@ def _coordinate_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out
 
 
 class Serial:
-    """One call per point; the point is perturbed in place and restored."""
+    """One call per point; the point is perturbed in place and restored.
+
+    The working copy of x0 is kept between chunks (per thread: an executor
+    may run one Serial on several threads), since every element moved is
+    restored: a Jacobian of n inputs copies x0 once, not once per chunk.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()
+
+    def _work(self, x0: np.ndarray) -> np.ndarray:
+        local = self._local
+        if getattr(local, "source", None) is not x0 or local.x.dtype != x0.dtype:
+            local.source, local.x = x0, x0.copy()
+        return local.x
 
     def chunk_points(self, n: int, m: int) -> int:
         return _chunk_for(n, m)
@@ -136,24 +159,32 @@ class Serial:
             for j in range(k):
                 _store(out, j, fn(batch.dense[j]))
             return out
-        x = x0.copy()
+        x = self._work(x0)
+        try:
+            self._points(fn, x, x0, batch, out)
+        except BaseException:
+            self._local.source = None   # x may be left perturbed: copy afresh next time
+            raise
+        return out
+
+    @staticmethod
+    def _points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> None:
         if batch.indptr is None:
             if getattr(fn, "direct", False):
                 _coordinate_direct(fn, x, x0, batch, out)
-                return out
+                return
             # The hot loop of the plain mode: scalar writes, no array allocation.
             for j, (i, v) in enumerate(zip(batch.indices.tolist(), batch.values.tolist())):
                 x[i] = v
                 _store(out, j, fn(x))
                 x[i] = x0[i]
-            return out
-        for j in range(k):
+            return
+        for j in range(len(batch)):
             sl = slice(int(batch.indptr[j]), int(batch.indptr[j + 1]))
             idx = batch.indices[sl]
             x[idx] = batch.values[sl]
             _store(out, j, fn(x))
             x[idx] = x0[idx]
-        return out
 
 
 class Vectorized:

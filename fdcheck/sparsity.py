@@ -26,6 +26,7 @@ from .evaluate import Batch, Serial
 from .step import steps_for
 
 DETECT_PROBES = 4
+DENSE_LIMIT = 2 * 2**30   # bytes: the result is a dense (m, n) array
 
 
 def pattern_from(spec: Any, m: int, n: int) -> sparse.csr_matrix:
@@ -49,11 +50,9 @@ def pattern_from(spec: Any, m: int, n: int) -> sparse.csr_matrix:
     if isinstance(spec, Mapping):
         if set(spec) == {"band"}:
             lower, upper = (int(v) for v in spec["band"])
-            rows, cols = np.nonzero(np.ones((m, n), dtype=bool)) if m * n <= 4_000_000 else (None, None)
-            if rows is None:
-                raise ValueError("a band pattern this large must be given as a sparse matrix")
-            keep = (cols - rows >= -lower) & (cols - rows <= upper)
-            return sparse.csr_matrix((np.ones(keep.sum(), bool), (rows[keep], cols[keep])), (m, n))
+            offsets = [k for k in range(-lower, upper + 1) if -m < k < n]
+            band = sparse.diags([np.ones(min(m, n))] * len(offsets), offsets, shape=(m, n))
+            return sparse.csr_matrix(band, dtype=bool)
         if set(spec) == {"blocks"}:
             k = int(spec["blocks"])
             if k <= 0 or m % k or n % k:
@@ -164,6 +163,9 @@ def sparse_jacobian(fn: Any, method: Method, pattern: sparse.spmatrix, evaluator
     evaluator = evaluator if evaluator is not None else Serial()
     st = method.stencil()
     n, m = fn.n, fn.m
+    if m * n * 8 > DENSE_LIMIT:
+        raise ValueError(f"the Jacobian is {m} x {n}: {m * n * 8 / 2**30:.1f} GiB as a dense "
+                         "array. Check it along random directions instead (directions: 3)")
     x64 = fn.x0.astype(np.float64)
     h = steps_for(fn.x0, fn.dtype, st, method.step)
     group = group_columns(pattern)
