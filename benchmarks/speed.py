@@ -93,7 +93,7 @@ def structure() -> None:
     print()
     print(f"{'structure':34s} {'n':>8s} {'evaluations':>12s} {'seconds':>9s}   (plain: 2n evaluations)")
     rng = np.random.default_rng(0)
-    for n in (1_000, 10_000):
+    for n in (1_000, 4_000):
         x = rng.standard_normal(n)
         for label, spec in (("tridiagonal, band given", {"band": [1, 1]}),
                             ("tridiagonal, pattern detected", "detect")):
@@ -129,7 +129,7 @@ def main() -> None:
     print(head)
     for n in sizes:
         for label, f, f_torch, x in problems(n):
-            repeat = args.repeat if n <= 4096 else 1
+            repeat = args.repeat if n <= 4096 else 2
             t_floor = best(lambda: floor(f, x.copy()), repeat)
             t_plain = best(lambda: fdcheck.numeric(f, x), repeat)
             t_vec = best(lambda: fdcheck.numeric(f, x, vectorized=True), repeat)

@@ -112,3 +112,10 @@ cases:
     assert first["passed"] and first["evaluations"] == 2          # against 400 column by column
     assert band["passed"]
     assert "key 'sparsity'" in bad["error"] and "do not divide" in bad["error"]
+
+
+def test_a_jacobian_too_large_to_hold_points_to_the_directional_check(monkeypatch):
+    import fdcheck.sparsity as sp
+    monkeypatch.setattr(sp, "DENSE_LIMIT", 1000)
+    with pytest.raises(ValueError, match="directions"):
+        fdcheck.numeric(np.exp, X, sparsity="diagonal")
