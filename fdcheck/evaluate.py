@@ -111,17 +111,20 @@ def _pairs_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.
         for i, a, b, c in zip(elements.tolist(), batch.values[0::2].tolist(),
                               batch.values[1::2].tolist(), x0[elements].tolist()):
             x[i] = a
-            ya = call(*args)
-            x[i] = b
-            yb = call(*args)
-            x[i] = c
+            y = call(*args)
             # Checked on every call: assignment would silently broadcast a (1,) output.
-            if ya.shape != shape or yb.shape != shape:
-                bad = ya.shape if ya.shape != shape else yb.shape
-                raise EvaluationError(f"the function returned shape {bad} at a perturbed "
+            # Stored at once: the result may be a view of x (X.T), which moves next.
+            if y.shape != shape:
+                raise EvaluationError(f"the function returned shape {y.shape} at a perturbed "
                                       f"point, {shape} at the base point")
-            rows[j] = ya
-            rows[j + 1] = yb
+            rows[j] = y
+            x[i] = b
+            y = call(*args)
+            if y.shape != shape:
+                raise EvaluationError(f"the function returned shape {y.shape} at a perturbed "
+                                      f"point, {shape} at the base point")
+            rows[j + 1] = y
+            x[i] = c
             j += 2
     except AttributeError:  # a Python number, not an array: no .shape
         x[:] = x0

@@ -137,3 +137,17 @@ def test_outputs_an_element_does_not_touch_get_exactly_zero(method):
     jac = fdcheck.jacobian(np.exp, x, method={"scheme": scheme, "order": order})
     assert np.all(jac[~np.eye(3, dtype=bool)] == 0.0)
     assert np.allclose(np.diag(jac), np.exp(x), rtol=1e-4)
+
+
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_a_function_returning_a_view_of_its_input(vectorized):
+    # X.T shares memory with the point being moved: each output must be kept
+    # before the point moves again.
+    X = np.arange(6.0).reshape(2, 3)
+    f = (lambda X: np.swapaxes(X, -1, -2)) if vectorized else (lambda X: X.T)
+    J = fdcheck.jacobian(f, X, vectorized=vectorized)
+    K = np.zeros((6, 6))
+    for i in range(2):
+        for j in range(3):
+            K[j * 2 + i, i * 3 + j] = 1.0
+    assert np.allclose(J, K, atol=1e-9)

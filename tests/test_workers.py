@@ -15,20 +15,21 @@ def f(W):  # module level: it must pickle to reach the workers
     return np.tanh(np.arange(6.0).reshape(2, 3) @ W)
 
 
-@pytest.fixture(scope="module")
-def threads_cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+def _cluster(processes: bool):
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
                                   dashboard_address=None, worker_dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
             yield cluster, client
+
+
+@pytest.fixture(scope="module")
+def threads_cluster():
+    yield from _cluster(processes=False)
 
 
 @pytest.fixture(scope="module")
 def process_cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, worker_dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            yield cluster, client
+    yield from _cluster(processes=True)
 
 
 @pytest.mark.parametrize("vectorized", [False, True])
