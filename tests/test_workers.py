@@ -16,8 +16,11 @@ def f(W):  # module level: it must pickle to reach the workers
 
 
 def _cluster(processes: bool):
+    # Dashboard off; the scheduler's health server on a free port, so two
+    # clusters side by side do not compete for 8787.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
-                                  dashboard_address=None, worker_dashboard_address=None) as cluster:
+                                  dashboard_address=":0", worker_dashboard_address=None,
+                                  scheduler_kwargs={"dashboard": False}) as cluster:
         with distributed.Client(cluster) as client:
             yield cluster, client
 
