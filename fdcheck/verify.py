@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .compare import Comparison, Tolerance, compare
+from .compare import AUTO_FACTOR, Comparison, Tolerance, compare
 from .engine import JacobianResult
 from .evaluate import Batch, Serial
 from .extrapolate import extrapolate_columns
@@ -163,7 +163,7 @@ def _mismatched_columns(numeric: np.ndarray, reference: np.ndarray, tolerance: T
             atol = np.maximum(atol, np.asarray(floor)[None, :])
         bound = atol + tolerance.rtol * np.abs(reference)
         if estimate is not None:
-            bound = bound + (tolerance.auto or 10.0) * np.nan_to_num(estimate)
+            bound = bound + (tolerance.auto or AUTO_FACTOR) * np.nan_to_num(estimate)
         bad = ~(err <= bound) & ~unreliable
     return [int(c) for c in np.flatnonzero(bad.any(axis=0))]
 
