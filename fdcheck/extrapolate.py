@@ -5,17 +5,19 @@ For input element i the central difference D(h) = (f(x + h e_i) - f(x - h e_i)) 
 is taken at the steps h_j = H_i 2**-j. Its error is a series in even powers of
 h, so two Richardson eliminations turn three consecutive D's into an estimate
 R_j of order h**6. Every entry keeps the R_j whose estimated error is smallest,
-the estimate being the change from R_{j-1} (the truncation error still left)
-plus the rounding error the extrapolation amplifies, ``c eps |f| / h_j``.
+the estimate being the larger change to R_{j-1} or R_{j+1} (the truncation
+error still left) plus the rounding error, ``c eps (|f| / h_j + |R_j|)``.
 
 The sweep adapts to the scale of each input element instead of assuming unit
 scale: it starts at H_i = max(1, |x_i|) / 8 and, where 0 < |x_i| < 1, goes on
 down to |x_i| / 4096. A function that varies on the scale of x_i itself
 (sqrt near 1e-4, sin(1e6 x) near 1e-6) is then resolved as well as one of
 unit scale, and one that does not (x_i small by chance in a well-scaled
-function) simply keeps an estimate from a larger step. The price is
-2 * levels evaluations per element: 20 for |x_i| >= 1, about 20 + 2 log2(1/|x_i|)
-below.
+function) simply keeps an estimate from a larger step. Where an entry is still
+converging at the smallest step, the sweep goes on down (a function that
+varies on a finer scale than its input, inv(X) near a singular X). The price
+is 2 * levels evaluations per element: 20 for |x_i| >= 1, about
+20 + 2 log2(1/|x_i|) below, 16 more per extension.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ LEVELS = 10              # steps for an element of unit scale or more
 MAX_LEVELS = 64          # no sweep goes further than this
 EXTEND = 8               # levels added while an entry still converges at the smallest step
 RATIO = 2.0              # between consecutive steps
-ROUNDING = 3.0
+ROUNDING = 3.0           # c in c eps (|f| / h + |value|): evaluation noise above one ulp
 
 Progress = Callable[[int, int], None]
 
@@ -112,15 +114,37 @@ def _select(d: np.ndarray, fscale: np.ndarray, h: np.ndarray, eps: float
     return value, error, best, unsettled
 
 
+def _converge(d: np.ndarray, fscale: np.ndarray, h: np.ndarray, eps: float,
+              deeper: Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Select per entry; while some entry still converges at the smallest step
+    (the function varies on a finer scale than assumed), add EXTEND smaller
+    steps for its row, from ``deeper(rows, first, last)``.
+
+    Returns value, error, best (as :func:`_select`), the steps h, and the
+    evaluations the extensions used.
+    """
+    used = 0
+    while True:
+        with np.errstate(all="ignore"):
+            value, error, best, unsettled = _select(d, fscale, h, eps)
+        depth = d.shape[1]
+        more = np.flatnonzero((unsettled & (best >= depth - 2)).any(axis=1))
+        if not more.size or depth + EXTEND > MAX_LEVELS:
+            return value, error, best, h, used
+        d2, f2, h2 = deeper(more, depth, depth + EXTEND)
+        used += 2 * EXTEND * len(more)
+        d, fscale, h = _grow(d, more, d2), _grow(fscale, more, f2), _grow(h, more, h2)
+
+
 def _levels(fn: Any, evaluator: Any, cols: np.ndarray, first: int, last: int, top: float,
             f0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Central differences along ``cols`` at levels first..last-1: d, fscale (k, L, m); h (k, L)."""
-    x64 = fn.x0.astype(np.float64)
+    xc = fn.x0[cols].astype(np.float64)[:, None]
     count = last - first
-    scale = np.maximum(1.0, np.abs(x64[cols]))
-    wanted = top * scale[:, None] * RATIO ** -np.arange(first, last)[None, :]
-    plus = (x64[cols][:, None] + wanted).astype(fn.dtype)
-    minus = (x64[cols][:, None] - wanted).astype(fn.dtype)
+    wanted = top * np.maximum(1.0, np.abs(xc)) * RATIO ** -np.arange(first, last)[None, :]
+    plus = (xc + wanted).astype(fn.dtype)
+    minus = (xc - wanted).astype(fn.dtype)
     # Divide by the distance between the points really evaluated.
     h = (plus.astype(np.float64) - minus.astype(np.float64)) / 2
     values = np.stack([minus, plus], axis=2).reshape(-1)
@@ -171,21 +195,10 @@ def extrapolate_columns(fn: Any, columns: Sequence[int] | np.ndarray | None = No
             pos = where[a:a + per_chunk]
             c = cols[pos]
             d, fscale, h = _levels(fn, evaluator, c, 0, int(L), top, f0)
-            used = 2 * int(L) * len(c)
-            while True:
-                with np.errstate(all="ignore"):
-                    value, error, best, unsettled = _select(d, fscale, h, eps)
-                depth = d.shape[1]
-                # Still converging at the smallest step: the function varies on a
-                # finer scale than the input's magnitude told. Go further down.
-                more = np.flatnonzero((unsettled & (best >= depth - 2)).any(axis=1))
-                if not more.size or depth + EXTEND > MAX_LEVELS:
-                    break
-                d2, f2, h2 = _levels(fn, evaluator, c[more], depth, depth + EXTEND, top, f0)
-                used += 2 * EXTEND * len(more)
-                d = _grow(d, more, d2)
-                fscale = _grow(fscale, more, f2)
-                h = _grow(h, more, h2)
+            value, error, best, h, extended = _converge(
+                d, fscale, h, eps,
+                lambda rows, first, last, c=c: _levels(fn, evaluator, c[rows], first, last, top, f0))
+            used = 2 * int(L) * len(c) + extended
             jac[:, pos] = value.T
             err[:, pos] = error.T
             big = np.argmax(np.where(np.isfinite(value), np.abs(value), -1), axis=1)
@@ -219,7 +232,8 @@ def extrapolate_direction(fn: Any, v: np.ndarray, evaluator: Any = None,
     top = TOP if top is None else float(top)
     none = np.empty(0, dtype=np.int64)
 
-    def levels(first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def levels(rows: Any, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # One direction: every call is for its one row.
         d, fs, hs = [], [], []
         for j in range(first, last):
             t = top * RATIO ** -j
@@ -232,15 +246,5 @@ def extrapolate_direction(fn: Any, v: np.ndarray, evaluator: Any = None,
             hs.append(t)
         return np.array(d)[None], np.array(fs)[None], np.array(hs)[None]
 
-    d, fscale, h = levels(0, LEVELS)
-    used = 2 * LEVELS
-    while True:
-        with np.errstate(all="ignore"):
-            value, error, best, unsettled = _select(d, fscale, h, eps)
-        depth = d.shape[1]
-        if not (unsettled & (best >= depth - 2)).any() or depth + EXTEND > MAX_LEVELS:
-            break
-        d2, f2, h2 = levels(depth, depth + EXTEND)
-        used += 2 * EXTEND
-        d, fscale, h = (np.concatenate([a, b], axis=1) for a, b in ((d, d2), (fscale, f2), (h, h2)))
-    return value[0], error[0], used
+    value, error, _, _, extended = _converge(*levels(None, 0, LEVELS), eps, levels)
+    return value[0], error[0], 2 * LEVELS + extended
