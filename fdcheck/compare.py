@@ -155,6 +155,30 @@ class Comparison:
     notes: tuple[str, ...] = field(default=())
 
 
+def entry_bounds(reference: np.ndarray, tolerance: Tolerance, estimate: np.ndarray | None = None,
+                 floor: np.ndarray | None = None) -> tuple[np.ndarray | float, np.ndarray]:
+    """The atol in force and what each entry of ``reference`` is allowed:
+    ``atol + rtol |reference|`` (+ the multiple of ``estimate``); see :func:`compare`."""
+    ref = np.asarray(reference, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        atol = tolerance.absolute_atol(ref)
+        if floor is not None and ref.ndim == 2:
+            atol = np.maximum(atol, np.asarray(floor, dtype=np.float64)[None, :])
+        bound = atol + tolerance.rtol * np.abs(ref)
+        if estimate is not None:
+            factor = tolerance.auto if tolerance.auto else AUTO_FACTOR
+            bound = bound + factor * np.where(np.isnan(estimate), 0.0, estimate)
+    return atol, bound
+
+
+def mismatched(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
+               estimate: np.ndarray | None = None, floor: np.ndarray | None = None) -> np.ndarray:
+    """Entries beyond their bound (NaN anywhere is a mismatch); same shape."""
+    _, bound = entry_bounds(reference, tolerance, estimate, floor)
+    with np.errstate(invalid="ignore"):
+        return ~(np.abs(np.asarray(numeric, dtype=np.float64) - reference) <= bound)
+
+
 def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
             against: str, wrt: str | None, out_shape: Sequence[int],
             in_shape: Sequence[int] | None, order: str = "C", out_name: str = "f",
@@ -193,15 +217,9 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     ref = np.asarray(reference, dtype=np.float64)
     if num.shape != ref.shape:
         raise ValueError(f"shapes differ: numeric {num.shape}, reference {ref.shape}")
+    atol, bound = entry_bounds(ref, tolerance, estimate, floor)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         err = np.abs(num - ref)
-        atol = tolerance.absolute_atol(ref)
-        if floor is not None and num.ndim == 2:
-            atol = np.maximum(atol, np.asarray(floor, dtype=np.float64)[None, :])
-        bound = atol + tolerance.rtol * np.abs(ref)
-        if estimate is not None:
-            factor = tolerance.auto if tolerance.auto else AUTO_FACTOR
-            bound = bound + factor * np.where(np.isnan(estimate), 0.0, estimate)
         bad = ~(err <= bound)  # NaN anywhere is a mismatch
         ratio = np.where(bad & ~np.isfinite(err), np.inf,
                          np.where(bound > 0, err / np.where(bound > 0, bound, 1), np.where(err > 0, np.inf, 0)))

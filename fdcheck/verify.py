@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .compare import AUTO_FACTOR, Comparison, Tolerance, compare
+from .compare import Comparison, Tolerance, compare, mismatched
 from .engine import JacobianResult
 from .evaluate import Batch, Serial
 from .extrapolate import extrapolate_columns
@@ -156,15 +156,7 @@ class Verifier:
 def _mismatched_columns(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
                         unreliable: np.ndarray, estimate: np.ndarray | None,
                         floor: np.ndarray | None) -> list[int]:
-    with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs(numeric - reference)
-        atol = tolerance.absolute_atol(reference)
-        if floor is not None:
-            atol = np.maximum(atol, np.asarray(floor)[None, :])
-        bound = atol + tolerance.rtol * np.abs(reference)
-        if estimate is not None:
-            bound = bound + (tolerance.auto or AUTO_FACTOR) * np.nan_to_num(estimate)
-        bad = ~(err <= bound) & ~unreliable
+    bad = mismatched(numeric, reference, tolerance, estimate, floor) & ~unreliable
     return [int(c) for c in np.flatnonzero(bad.any(axis=0))]
 
 
