@@ -94,6 +94,11 @@ def _store(out: np.ndarray, j: int, y: np.ndarray) -> None:
                               f"{out.shape[1]} at the base point: {exc}") from None
 
 
+def _wrong_shape(y: Any, shape: tuple[int, ...]) -> None:
+    raise EvaluationError(f"the function returned shape {np.shape(y)} at a perturbed point, "
+                          f"{shape} at the base point")
+
+
 def _pairs_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> bool:
     # The central difference's points come in pairs on one element: move it,
     # call, move it again, call, restore -- three scalar writes per two calls,
@@ -110,24 +115,21 @@ def _pairs_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.
     try:
         for i, a, b, c in zip(elements.tolist(), batch.values[0::2].tolist(),
                               batch.values[1::2].tolist(), x0[elements].tolist()):
+            # Each output is checked (assignment would silently broadcast a (1,)
+            # output) and stored at once: it may be a view of x (X.T), which moves next.
             x[i] = a
             y = call(*args)
-            # Checked on every call: assignment would silently broadcast a (1,) output.
-            # Stored at once: the result may be a view of x (X.T), which moves next.
             if y.shape != shape:
-                raise EvaluationError(f"the function returned shape {y.shape} at a perturbed "
-                                      f"point, {shape} at the base point")
+                _wrong_shape(y, shape)
             rows[j] = y
             x[i] = b
             y = call(*args)
             if y.shape != shape:
-                raise EvaluationError(f"the function returned shape {y.shape} at a perturbed "
-                                      f"point, {shape} at the base point")
+                _wrong_shape(y, shape)
             rows[j + 1] = y
             x[i] = c
             j += 2
     except AttributeError:  # a Python number, not an array: no .shape
-        x[:] = x0
         return False
     finally:
         x[elements] = x0[elements]
@@ -157,8 +159,7 @@ def _coordinate_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out
             y = call(*args)
             # Checked on every call: assignment would silently broadcast a (1,) output.
             if getattr(y, "shape", ()) != shape:
-                raise EvaluationError(f"the function returned shape {np.shape(y)} at a "
-                                      f"perturbed point, {shape} at the base point")
+                _wrong_shape(y, shape)
             rows[j] = y
     finally:
         if prev >= 0:
