@@ -22,7 +22,7 @@ from .evaluate import OnExecutor, Serial, Vectorized
 from .flatfun import FlatFunction
 from .layout import check_order, reference_matrix, tensor_to_matrix
 from .runner import CaseResult, RunOptions, run_paths
-from .directional import DirectionalCheck, reference_jvp
+from .directional import check_products, reference_jvp
 from .sparsity import structured_jacobian
 from .verify import Verifier
 from .workers import as_executor
@@ -315,12 +315,11 @@ def _directional(f: Callable[..., Any], inputs: Sequence[Any], targets: Sequence
             tensor = backends.get(backend_name).autograd_jacobian(f, inputs, i)
             refs.append((backend_name, reference_jvp(
                 tensor_to_matrix(tensor, fn.out_shape, fn.in_shape, order))))
-        for against, product in refs:
-            run = DirectionalCheck(fn, product, tol, directions, evaluator)
-            with np.errstate(all="ignore"), fn.backend.no_grad():
-                checks.append(run.run(against=against, wrt=names[i], out_shape=fn.out_shape,
-                                      in_shape=fn.in_shape, order=order, out_name=output))
-            evaluations += run.evaluations
+        done, used = check_products(fn, refs, tol, directions, evaluator, wrt=names[i],
+                                    out_shape=fn.out_shape, in_shape=fn.in_shape, order=order,
+                                    out_name=output)
+        checks.extend(done)
+        evaluations += used
     if not checks:
         raise ValueError("nothing to compare: pass gradient=, jacobian=, jvp= or autograd=True")
     return checks, evaluations

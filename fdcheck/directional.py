@@ -12,7 +12,7 @@ column a failing check needs is ever computed.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -114,3 +114,20 @@ class DirectionalCheck:
 
 def _with_notes(comp: Comparison, note: str, **changes: Any) -> Comparison:
     return replace(comp, notes=(*comp.notes, note), **changes)
+
+
+def check_products(fn: Any, products: Sequence[tuple[str, Jvp]], tolerance: Tolerance,
+                   directions: int, evaluator: Any = None, **where: Any
+                   ) -> tuple[list[Comparison], int]:
+    """One directional check per reference, each ``(against, v -> R v)``.
+
+    Returns the comparisons and the evaluations they used; ``where`` as for
+    :meth:`DirectionalCheck.run` (wrt, out_shape, in_shape, order, out_name).
+    """
+    checks, evaluations = [], 0
+    for against, product in products:
+        run = DirectionalCheck(fn, product, tolerance, directions, evaluator)
+        with np.errstate(all="ignore"), fn.backend.no_grad():
+            checks.append(run.run(against=against, **where))
+        evaluations += run.evaluations
+    return checks, evaluations

@@ -15,13 +15,13 @@ import numpy as np
 from . import backends
 from .cases import Case, PythonRef, Stage, discover, load_file
 from .compare import Comparison, Tolerance, compare, resolve
-from .engine import JacobianResult, Method, numeric_jacobian
+from .engine import JacobianResult, Method
 from .errors import BackendUnavailable, CaseError, EvaluationError
 from .evaluate import OnExecutor, Serial, Vectorized
 from .expr import Expression
 from .flatfun import FlatFunction
-from .directional import DirectionalCheck, reference_jvp
-from .sparsity import structured_jacobian
+from .directional import check_products, reference_jvp
+from .sparsity import SparsityError, structured_jacobian
 from .verify import Verifier
 from .workers import as_executor
 from .functions import PythonCall, StagesCall, load_python
@@ -177,13 +177,10 @@ class _CaseRun:
         if self.method.scheme == "complex-step":
             self.refuse_complex_unsafe(call)
         with self.backend.no_grad():
-            if sparsity is None:
-                result = numeric_jacobian(fn, self.method, evaluator, progress)
-            else:
-                try:
-                    result = structured_jacobian(fn, self.method, evaluator, progress, sparsity)
-                except ValueError as exc:
-                    raise CaseError(str(exc), key="sparsity") from None
+            try:
+                result = structured_jacobian(fn, self.method, evaluator, progress, sparsity)
+            except SparsityError as exc:
+                raise CaseError(str(exc), key="sparsity") from None
         self.evaluations += result.evaluations
         return Verifier(fn, result, evaluator, refine=self.options.refine)
 
@@ -321,13 +318,13 @@ class _CaseRun:
                                                           self.np_inputs], i)
             products.append((name, reference_jvp(tensor_to_matrix(tensor, fn.out_shape,
                                                                   fn.in_shape, case.order))))
-        for against, product in products:
-            run = DirectionalCheck(fn, product, tolerance, case.directions, self.evaluator(self.call))
-            with self.backend.no_grad(), _phase("function"):
-                comp = run.run(against=against, wrt=wrt, out_shape=fn.out_shape,
-                               in_shape=fn.in_shape, order=case.order, out_name=case.output)
-            self.evaluations += run.evaluations
-            self.checks.append(comp)
+        with _phase("function"):
+            checks, used = check_products(fn, products, tolerance, case.directions,
+                                          self.evaluator(self.call), wrt=wrt,
+                                          out_shape=fn.out_shape, in_shape=fn.in_shape,
+                                          order=case.order, out_name=case.output)
+        self.evaluations += used
+        self.checks.extend(checks)
 
     def check_autograd(self, wrt: str, verifier: Verifier, name: str) -> None:
         backend = backends.get(name)

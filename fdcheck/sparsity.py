@@ -29,6 +29,11 @@ DETECT_PROBES = 4
 DENSE_LIMIT = 2 * 2**30   # bytes: the result is a dense (m, n) array
 
 
+class SparsityError(ValueError):
+    """A sparsity specification that does not fit the Jacobian or the method
+    (kept apart from whatever the user's function raises)."""
+
+
 def pattern_from(spec: Any, m: int, n: int) -> sparse.csr_matrix:
     """The (m, n) boolean sparsity pattern a specification describes.
 
@@ -39,12 +44,12 @@ def pattern_from(spec: Any, m: int, n: int) -> sparse.csr_matrix:
 
     Raises
     ------
-    ValueError
+    SparsityError
         For a specification that does not fit (m, n).
     """
     if isinstance(spec, str):
         if spec != "diagonal":
-            raise ValueError(f"unknown sparsity {spec!r}; expected diagonal, detect, "
+            raise SparsityError(f"unknown sparsity {spec!r}; expected diagonal, detect, "
                              "{band: [lower, upper]}, {blocks: k} or a 0/1 matrix")
         spec = {"band": [0, 0]}
     if isinstance(spec, Mapping):
@@ -56,12 +61,12 @@ def pattern_from(spec: Any, m: int, n: int) -> sparse.csr_matrix:
         if set(spec) == {"blocks"}:
             k = int(spec["blocks"])
             if k <= 0 or m % k or n % k:
-                raise ValueError(f"{k} blocks do not divide a {m} x {n} Jacobian")
+                raise SparsityError(f"{k} blocks do not divide a {m} x {n} Jacobian")
             return sparse.csr_matrix(sparse.block_diag([np.ones((m // k, n // k), bool)] * k))
-        raise ValueError(f"a sparsity mapping has one key, band or blocks, not {sorted(spec)}")
+        raise SparsityError(f"a sparsity mapping has one key, band or blocks, not {sorted(spec)}")
     mat = sparse.csr_matrix(spec) if sparse.issparse(spec) else sparse.csr_matrix(np.asarray(spec) != 0)
     if mat.shape != (m, n):
-        raise ValueError(f"the sparsity pattern is {mat.shape[0]} x {mat.shape[1]}; the Jacobian "
+        raise SparsityError(f"the sparsity pattern is {mat.shape[0]} x {mat.shape[1]}; the Jacobian "
                          f"is {m} x {n}")
     return mat.astype(bool)
 
@@ -164,7 +169,7 @@ def sparse_jacobian(fn: Any, method: Method, pattern: sparse.spmatrix, evaluator
     st = method.stencil()
     n, m = fn.n, fn.m
     if m * n * 8 > DENSE_LIMIT:
-        raise ValueError(f"the Jacobian is {m} x {n}: {m * n * 8 / 2**30:.1f} GiB as a dense "
+        raise SparsityError(f"the Jacobian is {m} x {n}: {m * n * 8 / 2**30:.1f} GiB as a dense "
                          "array. Check it along random directions instead (directions: 3)")
     x64 = fn.x0.astype(np.float64)
     h = steps_for(fn.x0, fn.dtype, st, method.step)
@@ -202,7 +207,7 @@ def structured_jacobian(fn: Any, method: Method, evaluator: Any = None, progress
     if sparsity is None:
         return numeric_jacobian(fn, method, evaluator, progress)
     if not method.is_stencil:
-        raise ValueError(f"sparsity works with a stencil method, not {method.label}")
+        raise SparsityError(f"sparsity works with a stencil method, not {method.label}")
     if isinstance(sparsity, str) and sparsity == "detect":
         pattern, spent = detect(fn, evaluator=evaluator)
     else:
