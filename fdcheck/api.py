@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import backends
-from .compare import AUTO_FACTOR, Comparison, resolve
+from .compare import Comparison, auto_factor, resolve
 from .engine import JacobianResult, Method
 from .evaluate import OnExecutor, Serial, Vectorized
 from .flatfun import FlatFunction
@@ -52,19 +52,6 @@ def _flat(f: Callable[..., Any], inputs: Sequence[Any], wrt: int, order: str, dt
     backend = backends.get(backends.detect(inputs))
     return FlatFunction(f, list(inputs), wrt, order=check_order(order), dtype=dtype, backend=backend,
                         batched_call=_batched_call(f, inputs, wrt, vectorized))
-
-
-def _auto_factor(tolerance: str | float | None) -> float | None:
-    if tolerance is None:
-        return None
-    if isinstance(tolerance, str):
-        if tolerance != "auto":
-            raise ValueError(f"tolerance is 'auto' or a multiple of the error estimate, "
-                             f"not {tolerance!r}")
-        return AUTO_FACTOR
-    if not float(tolerance) > 0:
-        raise ValueError(f"the multiple of the error estimate must be > 0, not {tolerance!r}")
-    return float(tolerance)
 
 
 def numeric(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
@@ -250,7 +237,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
     meth = Method.parse(method).with_step(step)
     checks: list[Comparison] = []
     evaluations = 0
-    auto = _auto_factor(tolerance)
+    auto = auto_factor(tolerance)
     if directions:
         checks, evaluations = _directional(f, inputs, targets, names, gradient, jacobian, jvp,
                                            autograd, backend_name, order, dtype, vectorized,

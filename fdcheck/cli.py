@@ -32,19 +32,11 @@ def _method(value: str | None) -> Any:
 
 
 def _auto(value: str | None) -> float | None:
-    if value is None:
-        return None
-    from .compare import AUTO_FACTOR
-    if value == "auto":
-        return AUTO_FACTOR
+    from .compare import auto_factor
     try:
-        factor = float(value)
-    except ValueError:
-        factor = -1.0
-    if not factor > 0:
-        raise click.BadParameter(f"expected auto or a positive multiple, not {value!r}",
-                                 param_hint="--tolerance")
-    return factor
+        return auto_factor(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tolerance") from None
 
 
 def _workers(workers: int | None, scheduler: str | None) -> Any:

@@ -78,6 +78,28 @@ def default_tolerance(dtype: str, method_label: str) -> Tolerance:
                      floor=FLOORS.get(dtype, FLOORS["float64"]))
 
 
+def auto_factor(value: str | float | None) -> float | None:
+    """The multiple of ``tolerance: auto`` from ``"auto"`` or a positive number.
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and value == "auto":
+        return AUTO_FACTOR
+    try:
+        factor = float(value)
+    except (TypeError, ValueError):
+        factor = -1.0
+    if not factor > 0:
+        raise ValueError(f"expected auto or a positive multiple of the error estimate, "
+                         f"not {value!r}")
+    return factor
+
+
 def auto_tolerance(dtype: str, factor: float = AUTO_FACTOR, source: str = "the case") -> Tolerance:
     """``tolerance: auto``: ``factor`` x the error estimate + the dtype's floor x max|reference|."""
     floor = FLOORS.get(dtype, FLOORS["float64"])

@@ -69,3 +69,16 @@ def test_unreliable_entries_do_not_fail_but_are_counted():
     c = compare(num, ref, Tolerance(1e-6, 1e-6), against="analytic", wrt="x", out_shape=(),
                 in_shape=(2,), unreliable=np.array([[True, False]]))
     assert c.passed and c.unreliable == 1
+
+
+@pytest.mark.parametrize("value, factor", [(None, None), ("auto", 10.0), (3, 3.0), ("2.5", 2.5)])
+def test_auto_factor(value, factor):
+    from fdcheck.compare import auto_factor
+    assert auto_factor(value) == factor
+
+
+@pytest.mark.parametrize("value", ["strict", 0, -1, "nan"])
+def test_auto_factor_refuses_what_is_not_a_positive_multiple(value):
+    from fdcheck.compare import auto_factor
+    with pytest.raises(ValueError, match="expected auto or a positive multiple"):
+        auto_factor(value)
