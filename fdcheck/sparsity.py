@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import sparse
 
-from .engine import JacobianResult, Method, _nonfinite_flag
+from .engine import JacobianResult, Method, _nonfinite_flag, numeric_jacobian
 from .evaluate import Batch, Serial
 from .step import steps_for
 
@@ -203,7 +203,6 @@ def structured_jacobian(fn: Any, method: Method, evaluator: Any = None, progress
                         sparsity: Any = None) -> JacobianResult:
     """The numeric Jacobian, by grouped perturbations when ``sparsity`` is given
     (a pattern, or ``"detect"``), else column by column."""
-    from .engine import numeric_jacobian
     if sparsity is None:
         return numeric_jacobian(fn, method, evaluator, progress)
     if not method.is_stencil:
