@@ -288,7 +288,7 @@ def _directional(f: Callable[..., Any], inputs: Sequence[Any], targets: Sequence
     for position, i in enumerate(targets):
         fn = _flat(f, inputs, i, order, dtype, vectorized)
         evaluator = _evaluator(bool(vectorized), executor, workers)
-        tol = resolve(fn.dtype.name, "richardson", {"atol": atol, "rtol": rtol, "source": "the call"})
+        tol = resolve(fn.dtype_name, "richardson", {"atol": atol, "rtol": rtol, "source": "the call"})
         refs: list[tuple[str, Any]] = []
         for kind, ref in (("gradient", gradient), ("jacobian", jacobian)):
             chosen = _pick(ref, i, position, len(targets), names)

@@ -8,6 +8,7 @@ exactly 2n evaluations for n inputs (f(x0) is evaluated once beforehand by
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -178,16 +179,25 @@ class JacobianResult:
         return self.jacobian[0].reshape(self.in_shape, order=self.order)
 
 
-def _nonfinite_flag(jac: np.ndarray) -> tuple[Flag, ...]:
-    bad = ~np.isfinite(jac)
-    if not bad.any():
+def _nonfinite_columns(jac_t: np.ndarray) -> list[int]:
+    """Rows of ``jac_t`` (columns of the Jacobian) holding a non-finite entry."""
+    finite = np.isfinite(jac_t)
+    return [] if finite.all() else np.flatnonzero(~finite.all(axis=1)).tolist()
+
+
+def _columns_flag(cols: list[int]) -> tuple[Flag, ...]:
+    if not cols:
         return ()
-    cols = tuple(int(c) for c in np.flatnonzero(bad.any(axis=0)))
     return (Flag("non-finite", f"the function is not finite at a perturbed point for "
-                               f"{len(cols)} input element(s)", cols),)
+                               f"{len(cols)} input element(s)", tuple(cols)),)
 
 
-def _antisymmetric_pairs(st: Stencil) -> list[tuple[int, int, float]]:
+def _nonfinite_flag(jac: np.ndarray) -> tuple[Flag, ...]:
+    return _columns_flag(_nonfinite_columns(jac.T))
+
+
+@lru_cache(maxsize=None)
+def _antisymmetric_pairs(st: Stencil) -> tuple[tuple[int, int, float], ...]:
     """For a central stencil (w(-c) = -w(c)): (index of +c, index of -c, w(c)) per pair."""
     points = st.perturbed
     where = {c: q for q, (c, _) in enumerate(points)}
@@ -195,9 +205,9 @@ def _antisymmetric_pairs(st: Stencil) -> list[tuple[int, int, float]]:
     for q, (c, w) in enumerate(points):
         if c > 0:
             if -c not in where or points[where[-c]][1] != -w:
-                return []
+                return ()
             pairs.append((q, where[-c], w))
-    return pairs
+    return tuple(pairs)
 
 
 def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
@@ -230,13 +240,14 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     pairs = _antisymmetric_pairs(st)
     jac_t = np.empty((n, m), dtype=np.float64)
     per_chunk = max(1, evaluator.chunk_points(n, m) // p)
-    x64 = x0.astype(np.float64)
+    x64 = x0.astype(np.float64, copy=False)
     total = n * p
     buffer = np.empty((min(n, per_chunk) * p, m), dtype=np.float64)  # reused by every chunk
+    bad: list[int] = []
     for a in range(0, n, per_chunk):
         b = min(n, a + per_chunk)
         cols = np.repeat(np.arange(a, b), p)
-        values = (x64[cols] + np.tile(offsets, b - a) * h[cols]).astype(fn.dtype)
+        values = (x64[a:b, None] + offsets * h[a:b, None]).reshape(-1).astype(fn.dtype, copy=False)
         ys = evaluator(fn, x0, Batch(cols, values), np.float64, buffer).reshape(b - a, p, m)
         dest = jac_t[a:b]
         if p == 2 and weights[0] == -weights[1]:
@@ -256,11 +267,13 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
                 for q in range(1, p):
                     dest += (ys[:, q] - f0) * weights[q]
             dest /= h[a:b, None]
+        # Checked while the chunk is in cache, not in one more pass over the Jacobian.
+        bad += [a + c for c in _nonfinite_columns(dest)]
         if progress is not None:
             progress(b * p, total)
     jac = jac_t.T
     return JacobianResult(jac, fn.value, h, total, fn.in_shape, fn.out_shape, fn.order,
-                          method, None, _nonfinite_flag(jac), fn.dtype.name)
+                          method, None, _columns_flag(bad), fn.dtype_name)
 
 
 def richardson_jacobian(fn: Any, method: Method, evaluator: Any = None,
@@ -269,7 +282,7 @@ def richardson_jacobian(fn: Any, method: Method, evaluator: Any = None,
     ext = extrapolate_columns(fn, None, evaluator, progress, top=method.step)
     return JacobianResult(ext.jacobian, fn.value.real, ext.steps, ext.evaluations, fn.in_shape,
                           fn.out_shape, fn.order, method, ext.error,
-                          _nonfinite_flag(ext.jacobian), fn.dtype.name)
+                          _nonfinite_flag(ext.jacobian), fn.dtype_name)
 
 
 def complex_step_jacobian(fn: Any, method: Method, evaluator: Any = None,
@@ -279,7 +292,7 @@ def complex_step_jacobian(fn: Any, method: Method, evaluator: Any = None,
     probing = probe(fn)
     jac, error, h, count = complex_step_columns(fn, method.step, evaluator, progress)
     return JacobianResult(jac, fn.value.real, h, count + probing, fn.in_shape, fn.out_shape, fn.order,
-                          method, error, _nonfinite_flag(jac), fn.dtype.name)
+                          method, error, _nonfinite_flag(jac), fn.dtype_name)
 
 
 def numeric_jacobian(fn: Any, method: Method | str | Mapping[str, Any] | None = None,

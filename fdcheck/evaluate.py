@@ -17,10 +17,16 @@ import numpy as np
 
 from .errors import EvaluationError
 
+try:
+    from . import _hotloop
+except ImportError:  # not compiled on this machine: the Python loops below do the same, slower
+    _hotloop = None
+
 # Memory for one chunk of perturbed points or outputs. Small on purpose: the
 # engine reuses one buffer of this size for every chunk, and a buffer that
 # stays in cache avoids the page faults a fresh large one costs on first write.
 CHUNK_BYTES = 4 * 2**20
+_REAL = (np.dtype(np.float64), np.dtype(np.float32))
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,29 @@ def _store(out: np.ndarray, j: int, y: np.ndarray) -> None:
 def _wrong_shape(y: Any, shape: tuple[int, ...]) -> None:
     raise EvaluationError(f"the function returned shape {np.shape(y)} at a perturbed point, "
                           f"{shape} at the base point")
+
+
+def _compiled_points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> bool:
+    # The C loop (fdcheck/_hotloop.c) does what the two loops below do, without
+    # the interpreter's cost per call; False where it does not apply.
+    if _hotloop is None or x.dtype not in _REAL or out.dtype != np.float64 \
+            or not out.flags.c_contiguous:
+        return False
+    rows = fn.output_rows(out)
+    shape = fn.out_shape
+
+    def store(j: int, y: Any) -> None:  # what the C loop leaves to Python: checks and odd outputs
+        if getattr(y, "shape", ()) != shape:
+            _wrong_shape(y, shape)
+        rows[j] = y
+
+    # A C-order row of `out` is vec(y) only when the case's order is C (or y is a vector).
+    fast = fn.order == "C" or len(shape) < 2
+    _hotloop.points(fn.call, tuple(fn.bind(x)), x, x0,
+                    np.ascontiguousarray(batch.indices, dtype=np.int64),
+                    np.ascontiguousarray(batch.values, dtype=x.dtype), out,
+                    tuple(int(d) for d in shape), fast, store)
+    return True
 
 
 def _pairs_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> bool:
@@ -212,6 +241,8 @@ class Serial:
     def _points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> None:
         if batch.indptr is None:
             if getattr(fn, "direct", False):
+                if _compiled_points(fn, x, x0, batch, out):
+                    return
                 if not _pairs_direct(fn, x, x0, batch, out):
                     _coordinate_direct(fn, x, x0, batch, out)
                 return

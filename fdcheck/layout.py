@@ -6,6 +6,7 @@ vectorization (``"C"``: row-major, ``"F"``: column-major) for both.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -23,7 +24,7 @@ def check_order(order: str) -> str:
 
 def size_of(shape: Sequence[int]) -> int:
     """Number of elements of an array of ``shape`` (1 for a scalar)."""
-    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    return math.prod(int(d) for d in shape)
 
 
 def flatten(a: np.ndarray, order: str = "C") -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from math import factorial
 
 SCHEMES = ("central", "forward", "backward")
@@ -41,7 +41,7 @@ class Stencil:
         """True when f(x) itself is one of the points (one-sided stencils)."""
         return 0 in self.offsets
 
-    @property
+    @cached_property
     def perturbed(self) -> tuple[tuple[int, float], ...]:
         """(offset, weight) pairs of the points that move x; f(x) is shared."""
         return tuple((c, float(w)) for c, w in zip(self.offsets, self.weights) if c != 0)

@@ -8,15 +8,22 @@ engine then divides by the step actually representable, (x + h) - x.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .stencil import Stencil
 
 
+@lru_cache(maxsize=None)
+def _limits(dtype: np.dtype) -> tuple[float, float]:
+    info = np.finfo(dtype)
+    return float(info.eps), float(info.tiny)
+
+
 def default_relative_step(dtype: np.dtype | type, stencil: Stencil) -> float:
     """eps(dtype) ** (1 / (order + 1)): 6.1e-6 for float64 central order 2."""
-    eps = float(np.finfo(dtype).eps)
-    return eps ** (1.0 / (stencil.order + 1))
+    return _limits(np.dtype(dtype))[0] ** (1.0 / (stencil.order + 1))
 
 
 def steps_for(x: np.ndarray, dtype: np.dtype | type, stencil: Stencil,
@@ -38,11 +45,15 @@ def steps_for(x: np.ndarray, dtype: np.dtype | type, stencil: Stencil,
     ndarray, shape (n,), float64
         h_i > 0 with ``x_i + h_i`` exactly representable in ``dtype``.
     """
-    rel = default_relative_step(dtype, stencil) if relative is None else float(relative)
-    xd = np.asarray(x, dtype=dtype)
-    wanted = (rel * np.maximum(1.0, np.abs(xd.astype(np.float64)))).astype(dtype)
+    dt = np.dtype(dtype)
+    rel = default_relative_step(dt, stencil) if relative is None else float(relative)
+    xd = np.asarray(x, dtype=dt)
+    wanted = (rel * np.maximum(1.0, np.abs(xd.astype(np.float64, copy=False)))).astype(dt, copy=False)
     # The step actually representable: rounding (x + h) - x keeps the
     # difference quotient consistent with the points really evaluated.
-    taken = ((xd + wanted) - xd).astype(np.float64)
-    tiny = np.finfo(dtype).tiny
-    return np.where(taken > 0, taken, np.maximum(wanted.astype(np.float64), tiny))
+    taken = ((xd + wanted) - xd).astype(np.float64, copy=False)
+    positive = taken > 0
+    if positive.all():   # the usual case: no underflow, no inf or nan in x
+        return taken
+    tiny = _limits(dt)[1]
+    return np.where(positive, taken, np.maximum(wanted.astype(np.float64), tiny))

@@ -61,3 +61,93 @@ def test_serial_working_copy_survives_a_function_that_raises():
         serial(fn, fn.x0, points)               # calls 2, 3: raises with x[1] moved
     out = serial(fn, fn.x0, points)             # afresh: no leftover perturbation
     assert out.tolist() == [[10, 1, 2, 3], [0, 11, 2, 3], [0, 1, 12, 3], [0, 1, 2, 13]]
+
+
+# The plain mode's loop exists twice: in C (fdcheck/_hotloop.c) and in Python,
+# the fallback where the extension is not built. Both must give the same
+# Jacobian, to the last bit, for every kind of output a function can return.
+A23 = np.arange(1.0, 7.0).reshape(2, 3)
+OUTPUTS = [
+    ("float64 matrix", lambda W: np.tanh(A23 @ W), (3, 2), np.float64),
+    ("float32 matrix", lambda W: (A23 @ W).astype(np.float32), (3, 2), np.float64),
+    ("float32 input", lambda W: W * W, (3, 2), np.float32),
+    ("numpy float64 scalar", lambda W: np.sum(W ** 3), (3, 2), np.float64),
+    ("python float", lambda W: float(np.sum(W ** 3)), (3, 2), np.float64),
+    ("0-d array", lambda W: np.asarray(np.sum(W ** 3)), (3, 2), np.float64),
+    ("strided view of the input (X.T)", lambda W: W.T, (3, 2), np.float64),
+    ("the input itself", lambda W: W, (3, 2), np.float64),
+    ("integer output", lambda W: (W > 0).astype(np.int64), (3, 2), np.float64),
+    ("Fortran-ordered output", lambda W: np.asfortranarray(np.outer(W, W)), (3, 2), np.float64),
+    ("big-endian output", lambda W: (A23 @ W).astype(">f8"), (3, 2), np.float64),
+]
+
+
+def _loops(monkeypatch):
+    import fdcheck.evaluate as ev
+    assert ev._hotloop is not None, "the C hot loop was not built (pip install -e . compiles it)"
+    for name, module in (("C", ev._hotloop), ("python", None)):
+        monkeypatch.setattr(ev, "_hotloop", module)
+        yield name
+
+
+@pytest.mark.parametrize("label, fn, shape, dtype", OUTPUTS, ids=[o[0] for o in OUTPUTS])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("method", ["central", "forward", {"scheme": "central", "order": 4}])
+def test_compiled_and_python_loops_agree_to_the_last_bit(monkeypatch, label, fn, shape, dtype, order,
+                                                         method):
+    W = (np.random.default_rng(1).standard_normal(shape) + 0.5).astype(dtype)
+    results = {}
+    for name in _loops(monkeypatch):
+        with np.errstate(all="ignore"):
+            results[name] = fdcheck.numeric(fn, W, order=order, method=method)
+    c, py = results["C"], results["python"]
+    assert c.evaluations == py.evaluations
+    assert np.array_equal(c.jacobian, py.jacobian, equal_nan=True)
+
+
+@pytest.mark.parametrize("fn, exact", [
+    (lambda W: W.T, lambda W: np.eye(6).reshape(3, 2, 3, 2).transpose(1, 0, 2, 3).reshape(6, 6)),
+    (lambda W: W, lambda W: np.eye(6)),
+    (lambda W: np.sum(W ** 3), lambda W: (3 * W ** 2).reshape(1, -1)),
+])
+def test_outputs_that_alias_the_input_are_stored_before_it_moves(monkeypatch, fn, exact):
+    W = np.random.default_rng(2).standard_normal((3, 2))
+    for _ in _loops(monkeypatch):
+        got = fdcheck.jacobian(fn, W)
+        assert np.allclose(got, exact(W), atol=1e-8)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda W: np.ones(1) if W[0, 0] != 1.0 else np.ones(6), r"shape \(1,\) at a perturbed point"),
+    (lambda W: np.ones((2, 3)) if W[0, 0] != 1.0 else np.ones((3, 2)),
+     r"shape \(2, 3\) at a perturbed point, \(3, 2\) at the base"),
+    (lambda W: "text" if W[0, 0] != 1.0 else np.ones(2), r"shape \(\) at a perturbed point"),
+])
+def test_a_wrong_output_at_a_perturbed_point_is_named(monkeypatch, bad, message):
+    from fdcheck.errors import EvaluationError
+    W = np.ones((3, 2))
+    for _ in _loops(monkeypatch):
+        with pytest.raises(EvaluationError, match=message):
+            fdcheck.numeric(bad, W)
+
+
+def test_a_function_that_raises_leaves_the_working_point_restored(monkeypatch):
+    from fdcheck.flatfun import FlatFunction
+    for _ in _loops(monkeypatch):
+        calls = {"n": 0}
+
+        def flaky(x):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("once")
+            return x * 1.0
+
+        fn = FlatFunction(flaky, [np.arange(4.0)])
+        serial = Serial()
+        points = Batch(np.array([0, 1, 2, 3]), np.array([10.0, 11.0, 12.0, 13.0]))
+        with pytest.raises(RuntimeError, match="once"):
+            serial(fn, fn.x0, points)
+        x = serial._work(fn.x0)
+        assert x.tolist() == [0, 1, 2, 3]
+        assert serial(fn, fn.x0, points).tolist() == [[10, 1, 2, 3], [0, 11, 2, 3], [0, 1, 12, 3],
+                                                       [0, 1, 2, 13]]
