@@ -4,7 +4,11 @@ The floor is 2n plain evaluations of the function (a central difference on a
 black box cannot do fewer). Each row times, on the same function and size:
 fdcheck's plain (one point per call) and vectorized modes, SciPy's
 approx_derivative(method="3-point"), and the numeric Jacobian that
-torch.autograd.gradcheck builds. Best of a few repeats. Then a second table:
+torch.autograd.gradcheck builds. "batch" is the function's own cost on the
+same 2n points stacked along a leading axis, in the vectorized mode's chunks:
+the floor of any vectorized evaluation. "speed-up" is plain / vector. Each
+figure is the best of several repeats, each repeat long enough (>= 20 ms) to
+time; the measurements of one row are interleaved. Then a second table:
 evaluations and seconds where structure allows fewer than 2n (a sparsity
 pattern given or detected; the directional check).
 
@@ -22,16 +26,29 @@ from scipy.optimize._numdiff import approx_derivative
 
 import fdcheck
 from fdcheck.backends import get
+from fdcheck.evaluate import CHUNK_BYTES
 from fdcheck.expr import Expression
 
 
-def best(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def once(fn: Callable[[], Any], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return (time.perf_counter() - start) / number
+
+
+def best_of(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """Seconds per call of each, best of ``repeat`` rounds; the rounds
+    interleave the functions, so that a slow moment of the machine hits all."""
+    numbers = {}
+    for name, fn in fns.items():
+        fn()  # warm-up: imports, caches, first-touch of memory
+        numbers[name] = max(1, int(0.02 / max(once(fn, 1), 1e-7)))
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            times[name].append(once(fn, numbers[name]))
+    return {name: min(t) for name, t in times.items()}
 
 
 def floor(f: Callable[[np.ndarray], Any], x: np.ndarray) -> None:
@@ -45,6 +62,13 @@ def floor(f: Callable[[np.ndarray], Any], x: np.ndarray) -> None:
         flat[i] = v - h
         f(view)
         flat[i] = v
+
+
+def batch(f: Callable[[np.ndarray], Any], x: np.ndarray) -> None:
+    n = x.size
+    chunk = max(1, CHUNK_BYTES // (8 * max(n, np.size(f(x)))))
+    for a in range(0, 2 * n, chunk):
+        f(np.repeat(x[None], min(chunk, 2 * n - a), axis=0))
 
 
 def torch_numeric(f_torch: Callable[..., Any], x: np.ndarray) -> None:
@@ -119,25 +143,30 @@ def structure() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="64,256,1024,4096,16384")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"# {time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.python_version()}, "
           f"numpy {np.__version__}")
-    head = (f"{'function':24s} {'n':>6s} {'floor s':>9s} {'plain':>7s} {'vector':>7s} "
-            f"{'scipy':>7s} {'torch':>7s}   (ratios to the floor)")
+    head = (f"{'function':24s} {'n':>6s} {'floor s':>9s} {'plain':>7s} {'vector':>7s} {'batch':>7s} "
+            f"{'scipy':>7s} {'torch':>7s} {'speed-up':>9s}   (ratios to the floor)")
     print(head)
     for n in sizes:
         for label, f, f_torch, x in problems(n):
-            repeat = args.repeat if n <= 4096 else 2
-            t_floor = best(lambda: floor(f, x.copy()), repeat)
-            t_plain = best(lambda: fdcheck.numeric(f, x), repeat)
-            t_vec = best(lambda: fdcheck.numeric(f, x, vectorized=True), repeat)
-            t_scipy = best(lambda: approx_derivative(lambda v: np.ravel(f(v.reshape(x.shape))),
-                                                     x.reshape(-1), method="3-point"), repeat)
-            t_torch = best(lambda: torch_numeric(f_torch, x), repeat)
-            print(f"{label:24s} {n:6d} {t_floor:9.4f} {t_plain / t_floor:7.2f} {t_vec / t_floor:7.2f} "
-                  f"{t_scipy / t_floor:7.2f} {t_torch / t_floor:7.2f}", flush=True)
+            work = x.copy()
+            t = best_of({
+                "floor": lambda: floor(f, work),
+                "plain": lambda: fdcheck.numeric(f, x),
+                "vector": lambda: fdcheck.numeric(f, x, vectorized=True),
+                "batch": lambda: batch(f, x),
+                "scipy": lambda: approx_derivative(lambda v: np.ravel(f(v.reshape(x.shape))),
+                                                   x.reshape(-1), method="3-point"),
+                "torch": lambda: torch_numeric(f_torch, x),
+            }, args.repeat if n <= 4096 else 2)
+            r = {k: v / t["floor"] for k, v in t.items()}
+            print(f"{label:24s} {n:6d} {t['floor']:9.4f} {r['plain']:7.2f} {r['vector']:7.2f} "
+                  f"{r['batch']:7.2f} {r['scipy']:7.2f} {r['torch']:7.2f} "
+                  f"{t['plain'] / t['vector']:8.1f}x", flush=True)
     structure()
 
 

@@ -123,6 +123,8 @@ points(PyObject *self, PyObject *args)
     const npy_int64 *ip = (const npy_int64 *)PyArray_DATA(indices);
     double *outp = (double *)PyArray_DATA(out);
 
+    PyObject *const *argv = &PyTuple_GET_ITEM(call_args, 0);
+    size_t nargs = (size_t)PyTuple_GET_SIZE(call_args);
     for (npy_intp j = 0; j < k; j++) {
         npy_int64 i = ip[j];
         if (i < 0 || i >= n) {
@@ -131,7 +133,7 @@ points(PyObject *self, PyObject *args)
             return NULL;
         }
         memcpy(xp + i * size, vp + j * size, size);
-        PyObject *y = PyObject_Call(call, call_args, NULL);
+        PyObject *y = PyObject_Vectorcall(call, argv, nargs, NULL);
         if (y != NULL && !(fast && store_fast(y, outp + j * m, m, shape, ndim))) {
             /* Stored before x is restored: y may be a view of x (X.T). */
             PyObject *done = PyObject_CallFunction(store, "nO", j, y);

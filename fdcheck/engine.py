@@ -8,7 +8,6 @@ exactly 2n evaluations for n inputs (f(x0) is evaluated once beforehand by
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -196,20 +195,6 @@ def _nonfinite_flag(jac: np.ndarray) -> tuple[Flag, ...]:
     return _columns_flag(_nonfinite_columns(jac.T))
 
 
-@lru_cache(maxsize=None)
-def _antisymmetric_pairs(st: Stencil) -> tuple[tuple[int, int, float], ...]:
-    """For a central stencil (w(-c) = -w(c)): (index of +c, index of -c, w(c)) per pair."""
-    points = st.perturbed
-    where = {c: q for q, (c, _) in enumerate(points)}
-    pairs = []
-    for q, (c, w) in enumerate(points):
-        if c > 0:
-            if -c not in where or points[where[-c]][1] != -w:
-                return ()
-            pairs.append((q, where[-c], w))
-    return tuple(pairs)
-
-
 def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
                      progress: Progress | None = None) -> JacobianResult:
     """The Jacobian of ``fn`` by a finite-difference stencil.
@@ -234,10 +219,10 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     st = method.stencil()
     x0, n, m = fn.x0, fn.n, fn.m
     h = steps_for(x0, fn.dtype, st, method.step)
-    offsets = np.array([c for c, _ in st.perturbed], dtype=np.float64)
+    offsets = st.offsets_array
     weights = [w for _, w in st.perturbed]
     p = len(offsets)
-    pairs = _antisymmetric_pairs(st)
+    pairs = st.antisymmetric_pairs
     jac_t = np.empty((n, m), dtype=np.float64)
     per_chunk = max(1, evaluator.chunk_points(n, m) // p)
     x64 = x0.astype(np.float64, copy=False)
@@ -246,7 +231,7 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     bad: list[int] = []
     for a in range(0, n, per_chunk):
         b = min(n, a + per_chunk)
-        cols = np.repeat(np.arange(a, b), p)
+        cols = np.arange(a, b).repeat(p)
         values = (x64[a:b, None] + offsets * h[a:b, None]).reshape(-1).astype(fn.dtype, copy=False)
         ys = evaluator(fn, x0, Batch(cols, values), np.float64, buffer).reshape(b - a, p, m)
         dest = jac_t[a:b]

@@ -63,16 +63,6 @@ class Batch:
         a, b = int(self.indptr[start]), int(self.indptr[stop])
         return Batch(self.indices[a:b], self.values[a:b], self.indptr[start:stop + 1] - a)
 
-    def points(self, x0: np.ndarray) -> np.ndarray:
-        """The points as a dense (k, n) array."""
-        if self.dense is not None:
-            return self.dense
-        k = len(self)
-        xs = np.repeat(x0[None, :], k, axis=0)
-        rows = np.arange(k) if self.indptr is None else np.repeat(np.arange(k), np.diff(self.indptr))
-        xs[rows, self.indices] = self.values
-        return xs
-
 
 class Evaluator(Protocol):
     def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any,
@@ -111,20 +101,18 @@ def _compiled_points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: 
     if _hotloop is None or x.dtype not in _REAL or out.dtype != np.float64 \
             or not out.flags.c_contiguous:
         return False
-    rows = fn.output_rows(out)
     shape = fn.out_shape
 
     def store(j: int, y: Any) -> None:  # what the C loop leaves to Python: checks and odd outputs
         if getattr(y, "shape", ()) != shape:
             _wrong_shape(y, shape)
-        rows[j] = y
+        fn.output_rows(out)[j] = y
 
     # A C-order row of `out` is vec(y) only when the case's order is C (or y is a vector).
     fast = fn.order == "C" or len(shape) < 2
     _hotloop.points(fn.call, tuple(fn.bind(x)), x, x0,
                     np.ascontiguousarray(batch.indices, dtype=np.int64),
-                    np.ascontiguousarray(batch.values, dtype=x.dtype), out,
-                    tuple(int(d) for d in shape), fast, store)
+                    np.ascontiguousarray(batch.values, dtype=x.dtype), out, shape, fast, store)
     return True
 
 
@@ -261,10 +249,45 @@ class Serial:
 
 
 class Vectorized:
-    """Many points per call, along a leading batch axis, in bounded chunks."""
+    """Many points per call, along a leading batch axis, in bounded chunks.
+
+    The stacked points are kept between chunks (per thread), each row a copy
+    of x0: a chunk writes its few changed entries, calls, and restores them,
+    instead of writing k copies of x0 again.
+    """
 
     def __init__(self, max_points: int | None = None) -> None:
         self.max_points = max_points
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"max_points": self.max_points}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["max_points"])
+
+    def _work(self, x0: np.ndarray, k: int) -> np.ndarray:
+        local = self._local
+        xs = getattr(local, "xs", None)
+        if getattr(local, "source", None) is not x0 or xs.dtype != x0.dtype or xs.shape[0] < k:
+            local.source, local.xs = x0, np.repeat(x0[None, :], k, axis=0)
+        return local.xs[:k]
+
+    def _evaluate(self, fn: Any, x0: np.ndarray, piece: Batch, out: np.ndarray) -> None:
+        if piece.dense is not None:
+            out[:] = fn.batched(piece.dense)
+            return
+        k = len(piece)
+        xs = self._work(x0, k)
+        rows = np.arange(k) if piece.indptr is None else np.repeat(np.arange(k), np.diff(piece.indptr))
+        try:
+            xs[rows, piece.indices] = piece.values
+            # Stored before the points are restored: the output may be a view of them.
+            out[:] = fn.batched(xs)
+        except BaseException:
+            self._local.source = None   # copy afresh next time, whatever was left
+            raise
+        xs[rows, piece.indices] = x0[piece.indices]
 
     def chunk_points(self, n: int, m: int) -> int:
         return self.max_points or _chunk_for(n, m)
@@ -276,7 +299,7 @@ class Vectorized:
         step = self.chunk_points(x0.shape[0], fn.m)
         for a in range(0, k, step):
             piece = batch.take(a, min(k, a + step))
-            out[a:a + len(piece)] = fn.batched(piece.points(x0))
+            self._evaluate(fn, x0, piece, out[a:a + len(piece)])
         return out
 
 

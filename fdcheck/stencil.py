@@ -11,6 +11,8 @@ from fractions import Fraction
 from functools import cached_property, lru_cache
 from math import factorial
 
+import numpy as np
+
 SCHEMES = ("central", "forward", "backward")
 CENTRAL_ORDERS = (2, 4, 6, 8)
 ONE_SIDED_ORDERS = (1, 2)
@@ -45,6 +47,27 @@ class Stencil:
     def perturbed(self) -> tuple[tuple[int, float], ...]:
         """(offset, weight) pairs of the points that move x; f(x) is shared."""
         return tuple((c, float(w)) for c, w in zip(self.offsets, self.weights) if c != 0)
+
+    @cached_property
+    def offsets_array(self) -> np.ndarray:
+        """The offsets of :attr:`perturbed`, float64, read-only."""
+        a = np.array([c for c, _ in self.perturbed], dtype=np.float64)
+        a.flags.writeable = False
+        return a
+
+    @cached_property
+    def antisymmetric_pairs(self) -> tuple[tuple[int, int, float], ...]:
+        """For a central stencil (w(-c) = -w(c)): (index of +c, index of -c,
+        w(c)) per pair, indices into :attr:`perturbed`; () for any other."""
+        points = self.perturbed
+        where = {c: q for q, (c, _) in enumerate(points)}
+        pairs = []
+        for q, (c, w) in enumerate(points):
+            if c > 0:
+                if -c not in where or points[where[-c]][1] != -w:
+                    return ()
+                pairs.append((q, where[-c], w))
+        return tuple(pairs)
 
     @property
     def center_weight(self) -> float:
