@@ -130,6 +130,10 @@ def results_json(results: Sequence[Any]) -> str:
     return json.dumps(doc, indent=2)
 
 
+def _count(k: int, noun: str) -> str:
+    return f"{k} {noun}{'' if k == 1 else 's'}"
+
+
 def case_text(r: Any, verbose: bool = False) -> str:
     """A case in the text report: one status line, then its checks."""
     tag = {"passed": "PASS ", "failed": "FAIL ", "error": "ERROR"}[r.status]
@@ -144,7 +148,7 @@ def case_text(r: Any, verbose: bool = False) -> str:
     if r.error:
         lines.append("      " + r.error)
     elif r.status == "passed" and not verbose:
-        lines[0] += f"  ({len(r.checks)} checks, {r.evaluations} evaluations)"
+        lines[0] += f"  ({_count(len(r.checks), 'check')}, {_count(r.evaluations, 'evaluation')})"
     return "\n".join(lines)
 
 

@@ -151,3 +151,38 @@ def test_a_function_that_raises_leaves_the_working_point_restored(monkeypatch):
         assert x.tolist() == [0, 1, 2, 3]
         assert serial(fn, fn.x0, points).tolist() == [[10, 1, 2, 3], [0, 11, 2, 3], [0, 1, 12, 3],
                                                        [0, 1, 2, 13]]
+
+
+@pytest.mark.parametrize("batched, exact", [
+    (lambda W: W, lambda W: np.eye(W.size)),                       # the stacked points themselves
+    (lambda W: np.swapaxes(W, -1, -2), lambda W: np.eye(6).reshape(3, 2, 3, 2)
+     .transpose(1, 0, 2, 3).reshape(6, 6)),                         # a view of them (X.T)
+])
+@pytest.mark.parametrize("max_points", [1, 3, None])
+def test_vectorized_outputs_that_alias_the_points_are_stored_before_they_are_restored(batched, exact,
+                                                                                   max_points):
+    from fdcheck.engine import Method, stencil_jacobian
+    from fdcheck.flatfun import FlatFunction
+    W = np.random.default_rng(4).standard_normal((3, 2))
+    fn = FlatFunction(batched, [W], batched_call=batched)
+    got = stencil_jacobian(fn, Method(), Vectorized(max_points=max_points)).jacobian
+    assert np.allclose(got, exact(W), atol=1e-8)
+
+
+def test_vectorized_working_points_survive_a_function_that_raises():
+    from fdcheck.flatfun import FlatFunction
+    calls = {"n": 0}
+
+    def flaky(x):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("once")
+        return x * 1.0
+
+    fn = FlatFunction(flaky, [np.arange(4.0)], batched_call=flaky)   # call 1
+    vec = Vectorized(max_points=2)
+    points = Batch(np.array([0, 1, 2, 3]), np.array([10.0, 11.0, 12.0, 13.0]))
+    with pytest.raises(RuntimeError, match="once"):                 # call 2 raises, its rows moved
+        vec(fn, fn.x0, Batch(np.array([2, 3]), np.array([12.0, 13.0])))
+    assert vec(fn, fn.x0, points).tolist() == [[10, 1, 2, 3], [0, 11, 2, 3], [0, 1, 12, 3],
+                                                [0, 1, 2, 13]]

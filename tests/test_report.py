@@ -38,3 +38,15 @@ def test_check_json_keys_follow_cases_md():
 def test_jacobian_table_labels():
     table = report.jacobian_table(np.eye(2), "Z", (2,), "W", (2,), "C")
     assert table.splitlines() == ["    w1 w2", "z1   1  0", "z2   0  1"]
+
+
+@pytest.mark.parametrize("checks, evaluations, tail", [
+    (1, 1, "(1 check, 1 evaluation)"),
+    (2, 12, "(2 checks, 12 evaluations)"),
+])
+def test_a_passed_case_counts_its_checks_and_evaluations(checks, evaluations, tail):
+    from fdcheck.runner import CaseResult
+    ok = compare(np.eye(2), np.eye(2), Tolerance(1e-6, 1e-6), against="analytic", wrt="W",
+                 out_shape=(2,), in_shape=(2,), out_name="Z")
+    r = CaseResult("c", "f.yaml", 1, True, None, (ok,) * checks, evaluations)
+    assert report.case_text(r).endswith(tail)
