@@ -43,26 +43,6 @@ def test_batches_of_groups_and_dense_points(evaluator):
     assert evaluator(fn, fn.x0, dense).tolist() == [[2, 0, 0, 0], [0, 2, 0, 0]]
 
 
-def test_serial_working_copy_survives_a_function_that_raises():
-    from fdcheck.flatfun import FlatFunction
-    calls = {"n": 0}
-
-    def flaky(x):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("once")
-        return x * 1.0
-
-    x0 = np.arange(4.0)
-    fn = FlatFunction(flaky, [x0])            # call 1
-    serial = Serial()
-    points = Batch(np.array([0, 1, 2, 3]), np.array([10.0, 11.0, 12.0, 13.0]))
-    with pytest.raises(RuntimeError):
-        serial(fn, fn.x0, points)               # calls 2, 3: raises with x[1] moved
-    out = serial(fn, fn.x0, points)             # afresh: no leftover perturbation
-    assert out.tolist() == [[10, 1, 2, 3], [0, 11, 2, 3], [0, 1, 12, 3], [0, 1, 2, 13]]
-
-
 # The plain mode's loop exists twice: in C (fdcheck/_hotloop.c) and in Python,
 # the fallback where the extension is not built. Both must give the same
 # Jacobian, to the last bit, for every kind of output a function can return.
