@@ -26,7 +26,7 @@ from scipy.optimize._numdiff import approx_derivative
 
 import fdcheck
 from fdcheck.backends import get
-from fdcheck.evaluate import CHUNK_BYTES
+from fdcheck.evaluate import Vectorized
 from fdcheck.expr import Expression
 
 
@@ -66,7 +66,7 @@ def floor(f: Callable[[np.ndarray], Any], x: np.ndarray) -> None:
 
 def batch(f: Callable[[np.ndarray], Any], x: np.ndarray) -> None:
     n = x.size
-    chunk = max(1, CHUNK_BYTES // (8 * max(n, np.size(f(x)))))
+    chunk = Vectorized().chunk_points(n, np.size(f(x)))
     for a in range(0, 2 * n, chunk):
         f(np.repeat(x[None], min(chunk, 2 * n - a), axis=0))
 

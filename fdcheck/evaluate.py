@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import EvaluationError
+from .flatfun import FLOATS
 
 try:
     from . import _hotloop
@@ -26,7 +27,6 @@ except ImportError:  # not compiled on this machine: the Python loops below do t
 # engine reuses one buffer of this size for every chunk, and a buffer that
 # stays in cache avoids the page faults a fresh large one costs on first write.
 CHUNK_BYTES = 4 * 2**20
-_REAL = (np.dtype(np.float64), np.dtype(np.float32))
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def _wrong_shape(y: Any, shape: tuple[int, ...]) -> None:
 def _compiled_points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> bool:
     # The C loop (fdcheck/_hotloop.c) does what the two loops below do, without
     # the interpreter's cost per call; False where it does not apply.
-    if _hotloop is None or x.dtype not in _REAL or out.dtype != np.float64 \
+    if _hotloop is None or x.dtype not in FLOATS or out.dtype != np.float64 \
             or not out.flags.c_contiguous:
         return False
     shape = fn.out_shape

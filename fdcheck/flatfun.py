@@ -18,7 +18,7 @@ from .errors import EvaluationError
 from .layout import check_order, flatten, size_of
 
 FLOAT_DTYPES = ("float32", "float64")
-_FLOATS = tuple(np.dtype(name) for name in FLOAT_DTYPES)
+FLOATS = tuple(np.dtype(name) for name in FLOAT_DTYPES)
 _NAMES = {np.dtype(name): name for name in FLOAT_DTYPES}  # dtype.name is slow: it runs per check
 
 
@@ -34,8 +34,8 @@ def _as_float(a: Any, dtype: np.dtype | None) -> np.ndarray:
 
 def _value_dtype(dtype: np.dtype) -> np.dtype:
     # np.result_type(dtype, float64), without its cost for the usual dtypes.
-    if dtype in _FLOATS or dtype.kind in "iub":
-        return _FLOATS[1]
+    if dtype in FLOATS or dtype.kind in "iub":
+        return FLOATS[1]
     return np.result_type(dtype, np.float64)
 
 
@@ -83,7 +83,7 @@ class FlatFunction:
         template = inputs[self.wrt]
         self._like = template
         np_in = _as_float(self.backend.to_numpy(template), None if dtype is None else np.dtype(dtype))
-        if np_in.dtype not in _FLOATS and np_in.dtype.kind != "c":
+        if np_in.dtype not in FLOATS and np_in.dtype.kind != "c":
             np_in = np_in.astype(np.float64)
         self.dtype = np_in.dtype
         self.dtype_name = _NAMES.get(self.dtype) or self.dtype.name
