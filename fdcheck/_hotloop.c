@@ -17,6 +17,7 @@
 #include <Python.h>
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
+#include <math.h>
 #include <string.h>
 
 static int
@@ -25,6 +26,39 @@ is_vector(PyArrayObject *a, int type, int writable)
     return PyArray_NDIM(a) == 1 && PyArray_TYPE(a) == type && PyArray_IS_C_CONTIGUOUS(a)
            && PyArray_ISALIGNED(a) && PyArray_ISNOTSWAPPED(a)
            && (!writable || PyArray_ISWRITEABLE(a));
+}
+
+/* A writable C-contiguous float64 matrix of at least `rows` rows and m columns. */
+static int
+is_matrix(PyArrayObject *a, npy_intp rows, npy_intp m)
+{
+    return PyArray_NDIM(a) == 2 && PyArray_TYPE(a) == NPY_DOUBLE && PyArray_IS_C_CONTIGUOUS(a)
+           && PyArray_ISALIGNED(a) && PyArray_ISNOTSWAPPED(a) && PyArray_ISWRITEABLE(a)
+           && PyArray_DIM(a, 0) >= rows && PyArray_DIM(a, 1) == m;
+}
+
+/* The output shape from a tuple of ints into shape[]; returns its size, or -1
+ * with an exception set. */
+static npy_intp
+parse_shape(PyObject *shape_obj, npy_intp *shape, int *ndim)
+{
+    *ndim = (int)PyTuple_GET_SIZE(shape_obj);
+    if (*ndim > NPY_MAXDIMS) {
+        PyErr_SetString(PyExc_ValueError, "too many output dimensions");
+        return -1;
+    }
+    npy_intp m = 1;
+    for (int d = 0; d < *ndim; d++) {
+        shape[d] = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape_obj, d));
+        if (shape[d] < 0) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_ValueError, "negative output dimension");
+            }
+            return -1;
+        }
+        m *= shape[d];
+    }
+    return m;
 }
 
 /* 1 when y was stored in row, 0 when the caller's store must handle it. */
@@ -89,30 +123,14 @@ points(PyObject *self, PyObject *args)
                         "x, x0, values: contiguous vectors of one float dtype; indices: int64");
         return NULL;
     }
-    if (PyArray_NDIM(out) != 2 || PyArray_TYPE(out) != NPY_DOUBLE || !PyArray_IS_C_CONTIGUOUS(out)
-        || !PyArray_ISWRITEABLE(out) || PyArray_DIM(out, 0) < k) {
-        PyErr_SetString(PyExc_TypeError, "out must be a writable C-contiguous float64 (>= k, m) array");
-        return NULL;
-    }
-    int ndim = (int)PyTuple_GET_SIZE(shape_obj);
-    if (ndim > NPY_MAXDIMS) {
-        PyErr_SetString(PyExc_ValueError, "too many output dimensions");
-        return NULL;
-    }
     npy_intp shape[NPY_MAXDIMS];
-    npy_intp m = 1;
-    for (int d = 0; d < ndim; d++) {
-        shape[d] = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape_obj, d));
-        if (shape[d] < 0) {
-            if (!PyErr_Occurred()) {
-                PyErr_SetString(PyExc_ValueError, "negative output dimension");
-            }
-            return NULL;
-        }
-        m *= shape[d];
+    int ndim;
+    npy_intp m = parse_shape(shape_obj, shape, &ndim);
+    if (m < 0) {
+        return NULL;
     }
-    if (PyArray_DIM(out, 1) != m) {
-        PyErr_SetString(PyExc_ValueError, "out has the wrong number of columns");
+    if (!is_matrix(out, k, m)) {
+        PyErr_SetString(PyExc_TypeError, "out must be a writable C-contiguous float64 (>= k, m) array");
         return NULL;
     }
 
@@ -149,12 +167,125 @@ points(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The central difference of order 2 in one pass: for each element, the two
+ * calls, then dest[j] = (f(upper) - f(lower)) * scale[j] while both outputs are
+ * in cache, and a check that the row is finite. Returns the list of j whose row
+ * holds a non-finite entry. Outputs the fast path cannot take go through
+ * store(r, y), which writes vec(y) in row r of `scratch` (2, m). */
+static PyObject *
+differences(PyObject *self, PyObject *args)
+{
+    PyObject *call, *call_args, *shape_obj, *store;
+    PyArrayObject *x, *x0, *indices, *upper, *lower, *scale, *dest, *scratch;
+    int fast;
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!O!O!O!pOO!", &call, &PyTuple_Type, &call_args,
+                          &PyArray_Type, &x, &PyArray_Type, &x0, &PyArray_Type, &indices,
+                          &PyArray_Type, &upper, &PyArray_Type, &lower, &PyArray_Type, &scale,
+                          &PyArray_Type, &dest, &PyTuple_Type, &shape_obj, &fast, &store,
+                          &PyArray_Type, &scratch)) {
+        return NULL;
+    }
+    int type = PyArray_TYPE(x);
+    if (type != NPY_DOUBLE && type != NPY_FLOAT) {
+        PyErr_SetString(PyExc_TypeError, "x must be float64 or float32");
+        return NULL;
+    }
+    npy_intp n = PyArray_SIZE(x), k = PyArray_SIZE(indices);
+    if (!is_vector(x, type, 1) || !is_vector(x0, type, 0) || PyArray_SIZE(x0) != n
+        || !is_vector(indices, NPY_INT64, 0) || !is_vector(upper, type, 0)
+        || !is_vector(lower, type, 0) || !is_vector(scale, NPY_DOUBLE, 0)
+        || PyArray_SIZE(upper) != k || PyArray_SIZE(lower) != k || PyArray_SIZE(scale) != k) {
+        PyErr_SetString(PyExc_TypeError, "x, x0, upper, lower: contiguous vectors of one float "
+                        "dtype; indices: int64; scale: float64; all of one length but x, x0");
+        return NULL;
+    }
+    npy_intp shape[NPY_MAXDIMS];
+    int ndim;
+    npy_intp m = parse_shape(shape_obj, shape, &ndim);
+    if (m < 0) {
+        return NULL;
+    }
+    if (!is_matrix(dest, k, m) || !is_matrix(scratch, 2, m)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "dest (>= k, m) and scratch (2, m): writable C-contiguous float64");
+        return NULL;
+    }
+    PyObject *bad = PyList_New(0);
+    if (bad == NULL) {
+        return NULL;
+    }
+    size_t size = (size_t)PyArray_ITEMSIZE(x);
+    char *xp = PyArray_BYTES(x);
+    const char *x0p = PyArray_BYTES(x0);
+    const char *points[2] = {PyArray_BYTES(upper), PyArray_BYTES(lower)};
+    const npy_int64 *ip = (const npy_int64 *)PyArray_DATA(indices);
+    const double *sp = (const double *)PyArray_DATA(scale);
+    double *destp = (double *)PyArray_DATA(dest);
+    double *tmp = (double *)PyArray_DATA(scratch);
+    PyObject *const *argv = &PyTuple_GET_ITEM(call_args, 0);
+    size_t nargs = (size_t)PyTuple_GET_SIZE(call_args);
+    for (npy_intp j = 0; j < k; j++) {
+        npy_int64 i = ip[j];
+        if (i < 0 || i >= n) {
+            PyErr_Format(PyExc_IndexError, "element %lld is outside the input of %zd elements",
+                         (long long)i, n);
+            goto fail;
+        }
+        double *row = destp + j * m;
+        double *rows[2] = {row, tmp + m};
+        for (int r = 0; r < 2; r++) {
+            memcpy(xp + i * size, points[r] + j * size, size);
+            PyObject *y = PyObject_Vectorcall(call, argv, nargs, NULL);
+            if (y != NULL && !(fast && store_fast(y, rows[r], m, shape, ndim))) {
+                /* Stored before x moves again: y may be a view of x (X.T). */
+                PyObject *done = PyObject_CallFunction(store, "iO", r, y);
+                Py_DECREF(y);
+                y = done;
+                if (y != NULL && r == 0) {
+                    memcpy(row, tmp, (size_t)m * sizeof(double));
+                }
+            }
+            if (y == NULL) {
+                memcpy(xp + i * size, x0p + i * size, size);
+                goto fail;
+            }
+            Py_DECREF(y);
+        }
+        memcpy(xp + i * size, x0p + i * size, size);
+        const double s = sp[j], *low = tmp + m;
+        int finite = 1;
+        for (npy_intp c = 0; c < m; c++) {
+            double d = (row[c] - low[c]) * s;
+            row[c] = d;
+            finite &= isfinite(d) != 0;
+        }
+        if (!finite) {
+            PyObject *col = PyLong_FromSsize_t(j);
+            if (col == NULL || PyList_Append(bad, col) < 0) {
+                Py_XDECREF(col);
+                goto fail;
+            }
+            Py_DECREF(col);
+        }
+    }
+    return bad;
+fail:
+    Py_DECREF(bad);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"points", points, METH_VARARGS,
      "points(call, args, x, x0, indices, values, out, shape, fast, store)\n\n"
      "For each j: x[indices[j]] = values[j]; y = call(*args); store y in out[j]\n"
      "(directly when fast and y is a C-contiguous float array of `shape`, else\n"
      "through store(j, y)); x[indices[j]] = x0[indices[j]]."},
+    {"differences", differences, METH_VARARGS,
+     "differences(call, args, x, x0, indices, upper, lower, scale, dest, shape, fast, store,\n"
+     "            scratch) -> list of j whose row is not finite\n\n"
+     "For each j, with i = indices[j]: dest[j] = (f(x with x[i] = upper[j])\n"
+     "- f(x with x[i] = lower[j])) * scale[j]; x[i] is restored after both calls.\n"
+     "Outputs not stored directly go through store(r, y) into scratch[r]."},
     {NULL, NULL, 0, NULL},
 };
 

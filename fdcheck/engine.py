@@ -195,6 +195,35 @@ def _nonfinite_flag(jac: np.ndarray) -> tuple[Flag, ...]:
     return _columns_flag(_nonfinite_columns(jac.T))
 
 
+def _combine(fn: Any, evaluator: Any, st: Stencil, x0: np.ndarray, x64: np.ndarray, h: np.ndarray,
+             a: int, b: int, buffer: np.ndarray, dest: np.ndarray) -> None:
+    """Columns a to b of the Jacobian, into ``dest`` (b - a, m): the stencil's
+    points of those elements evaluated as one batch, then combined."""
+    offsets = st.offsets_array
+    weights = [w for _, w in st.perturbed]
+    p = len(offsets)
+    cols = np.arange(a, b).repeat(p)
+    values = (x64[a:b, None] + offsets * h[a:b, None]).reshape(-1).astype(fn.dtype, copy=False)
+    ys = evaluator(fn, x0, Batch(cols, values), np.float64, buffer).reshape(b - a, p, fn.m)
+    if p == 2 and weights[0] == -weights[1]:
+        np.subtract(ys[:, 1], ys[:, 0], out=dest)
+        dest *= (weights[1] / h[a:b])[:, None]
+        return
+    # Summed as differences, sum_q w_q (f_q - f_ref), never as sum_q w_q f_q:
+    # an output the element does not affect then gets exactly 0, not the
+    # rounding of |f| times weights that only cancel on paper.
+    if st.antisymmetric_pairs:
+        dest.fill(0.0)
+        for q_plus, q_minus, w in st.antisymmetric_pairs:
+            dest += (ys[:, q_plus] - ys[:, q_minus]) * w
+    else:
+        f0 = fn.value.real
+        np.multiply(ys[:, 0] - f0, weights[0], out=dest)
+        for q in range(1, p):
+            dest += (ys[:, q] - f0) * weights[q]
+    dest /= h[a:b, None]
+
+
 def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
                      progress: Progress | None = None) -> JacobianResult:
     """The Jacobian of ``fn`` by a finite-difference stencil.
@@ -222,38 +251,33 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     offsets = st.offsets_array
     weights = [w for _, w in st.perturbed]
     p = len(offsets)
-    pairs = st.antisymmetric_pairs
     jac_t = np.empty((n, m), dtype=np.float64)
     per_chunk = max(1, evaluator.chunk_points(n, m) // p)
     x64 = x0.astype(np.float64, copy=False)
     total = n * p
-    buffer = np.empty((min(n, per_chunk) * p, m), dtype=np.float64)  # reused by every chunk
+    # The central difference of order 2 in one pass where the evaluator offers it.
+    fused = getattr(evaluator, "differences", None) if p == 2 and weights[0] == -weights[1] else None
+    buffer = None  # one for every chunk, allocated only if the points are evaluated apart
     bad: list[int] = []
     for a in range(0, n, per_chunk):
         b = min(n, a + per_chunk)
-        cols = np.arange(a, b).repeat(p)
-        values = (x64[a:b, None] + offsets * h[a:b, None]).reshape(-1).astype(fn.dtype, copy=False)
-        ys = evaluator(fn, x0, Batch(cols, values), np.float64, buffer).reshape(b - a, p, m)
         dest = jac_t[a:b]
-        if p == 2 and weights[0] == -weights[1]:
-            np.subtract(ys[:, 1], ys[:, 0], out=dest)
-            dest *= (weights[1] / h[a:b])[:, None]
-        else:
-            # Summed as differences, sum_q w_q (f_q - f_ref), never as sum_q w_q f_q:
-            # an output the element does not affect then gets exactly 0, not the
-            # rounding of |f| times weights that only cancel on paper.
-            if pairs:
-                dest.fill(0.0)
-                for q_plus, q_minus, w in pairs:
-                    dest += (ys[:, q_plus] - ys[:, q_minus]) * w
-            else:
-                f0 = fn.value.real
-                np.multiply(ys[:, 0] - f0, weights[0], out=dest)
-                for q in range(1, p):
-                    dest += (ys[:, q] - f0) * weights[q]
-            dest /= h[a:b, None]
-        # Checked while the chunk is in cache, not in one more pass over the Jacobian.
-        bad += [a + c for c in _nonfinite_columns(dest)]
+        found = None
+        if fused is not None:
+            # The same arithmetic as the points below: x + offset * h, then the dtype.
+            upper, lower = ((x64[a:b] + offsets[q] * h[a:b]).astype(fn.dtype, copy=False)
+                            for q in (1, 0))
+            found = fused(fn, x0, np.arange(a, b, dtype=np.int64), upper, lower,
+                          weights[1] / h[a:b], dest)
+            if found is None:
+                fused = None
+        if found is None:
+            if buffer is None:
+                buffer = np.empty((min(n, per_chunk) * p, m), dtype=np.float64)
+            _combine(fn, evaluator, st, x0, x64, h, a, b, buffer, dest)
+            # Checked while the chunk is in cache, not in one more pass over the Jacobian.
+            found = _nonfinite_columns(dest)
+        bad += [a + c for c in found]
         if progress is not None:
             progress(b * p, total)
     jac = jac_t.T

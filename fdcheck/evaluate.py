@@ -116,6 +116,28 @@ def _compiled_points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: 
     return True
 
 
+def _compiled_differences(fn: Any, x: np.ndarray, x0: np.ndarray, elements: np.ndarray,
+                          upper: np.ndarray, lower: np.ndarray, scale: np.ndarray,
+                          dest: np.ndarray) -> list[int] | None:
+    # The C loop's central difference: both calls of an element, then the
+    # scaled difference and its finiteness while the outputs are in cache.
+    # None where it does not apply (the caller then evaluates points).
+    if _hotloop is None or x.dtype not in FLOATS or not fn.direct or dest.dtype != np.float64 \
+            or not dest.flags.c_contiguous:
+        return None
+    shape = fn.out_shape
+    scratch = np.empty((2, fn.m))
+
+    def store(r: int, y: Any) -> None:  # what the C loop leaves to Python: checks and odd outputs
+        if getattr(y, "shape", ()) != shape:
+            _wrong_shape(y, shape)
+        fn.output_rows(scratch)[r] = y
+
+    fast = fn.order == "C" or len(shape) < 2
+    return _hotloop.differences(fn.call, tuple(fn.bind(x)), x, x0, elements, upper, lower, scale,
+                                dest, shape, fast, store, scratch)
+
+
 def _pairs_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> bool:
     # The central difference's points come in pairs on one element: move it,
     # call, move it again, call, restore -- three scalar writes per two calls,
@@ -208,6 +230,35 @@ class Serial:
 
     def chunk_points(self, n: int, m: int) -> int:
         return _chunk_for(n, m)
+
+    def differences(self, fn: Any, x0: np.ndarray, elements: np.ndarray, upper: np.ndarray,
+                    lower: np.ndarray, scale: np.ndarray, dest: np.ndarray) -> list[int] | None:
+        """Central differences in one pass, where the compiled loop applies.
+
+        Parameters
+        ----------
+        fn : FlatFunction
+        x0 : ndarray, shape (n,)
+        elements : ndarray of int64, shape (k,)
+            The element each row moves.
+        upper, lower : ndarray, shape (k,)
+            Its two values, in x0's dtype.
+        scale : ndarray of float64, shape (k,)
+        dest : ndarray of float64, shape (k, m), C-contiguous
+            Receives ``(f(upper) - f(lower)) * scale`` row by row.
+
+        Returns
+        -------
+        list of int or None
+            The rows of ``dest`` holding a non-finite entry; None when the
+            compiled loop does not apply, and nothing was evaluated.
+        """
+        x = self._work(x0)
+        try:
+            return _compiled_differences(fn, x, x0, elements, upper, lower, scale, dest)
+        except BaseException:
+            self._local.source = None   # copy afresh next time, whatever was left
+            raise
 
     def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
                  out: np.ndarray | None = None) -> np.ndarray:

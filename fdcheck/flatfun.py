@@ -92,7 +92,7 @@ class FlatFunction:
         self.x0 = flatten(np_in, self.order).copy()
         self.inputs = [self._native(x, i) for i, x in enumerate(inputs)]
         first = self._output(self.call(*self.inputs))
-        self.out_shape = tuple(int(d) for d in first.shape)
+        self.out_shape = first.shape
         self.m = size_of(self.out_shape)
         self.value = np.array(flatten(first, self.order), dtype=_value_dtype(first.dtype))
 

@@ -24,7 +24,7 @@ def check_order(order: str) -> str:
 
 def size_of(shape: Sequence[int]) -> int:
     """Number of elements of an array of ``shape`` (1 for a scalar)."""
-    return math.prod(int(d) for d in shape)
+    return math.prod(map(int, shape))
 
 
 def flatten(a: np.ndarray, order: str = "C") -> np.ndarray:

@@ -111,6 +111,70 @@ def test_a_wrong_output_at_a_perturbed_point_is_named(monkeypatch, bad, message)
             fdcheck.numeric(bad, W)
 
 
+class _PointsOnly(Serial):
+    """Serial without the one-pass central difference: every point is stored
+    in the chunk buffer, then differenced by the engine."""
+
+    def differences(self, *args):
+        return None
+
+
+@pytest.mark.parametrize("label, fn, shape, dtype", OUTPUTS, ids=[o[0] for o in OUTPUTS])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_the_one_pass_central_difference_equals_points_then_differences(label, fn, shape, dtype,
+                                                                       order):
+    from fdcheck.engine import Method, stencil_jacobian
+    from fdcheck.flatfun import FlatFunction
+    W = (np.random.default_rng(1).standard_normal(shape) + 0.5).astype(dtype)
+    fl = FlatFunction(fn, [W], order=order)
+    calls = []
+    serial = Serial()
+    serial.differences = lambda *a: calls.append(1) or Serial.differences(serial, *a)
+    with np.errstate(all="ignore"):
+        one_pass = stencil_jacobian(fl, Method(), serial)
+        apart = stencil_jacobian(fl, Method(), _PointsOnly())
+    assert calls, "the one-pass path was not taken"
+    assert np.array_equal(one_pass.jacobian, apart.jacobian, equal_nan=True)
+    assert one_pass.flags == apart.flags and one_pass.evaluations == apart.evaluations == 2 * W.size
+
+
+@pytest.mark.parametrize("fn, x, columns", [
+    (np.sqrt, [0.0, 4.0, 0.0], (0, 2)),                      # nan at x - h
+    (lambda x: np.where(x > 1, np.inf, x), [1.0, 0.0], (0,)),  # inf at x + h only
+    (lambda x: np.sqrt(x[1]) + x, [1.0, 0.0, 3.0], (1,)),   # every output of column 1
+])
+def test_the_one_pass_central_difference_flags_the_same_non_finite_columns(fn, x, columns):
+    from fdcheck.engine import Method, stencil_jacobian
+    from fdcheck.flatfun import FlatFunction
+    one_pass = fdcheck.numeric(fn, np.array(x))
+    with np.errstate(all="ignore"):
+        apart = stencil_jacobian(FlatFunction(fn, [np.array(x)]), Method(), _PointsOnly())
+    assert one_pass.flags[0].columns == apart.flags[0].columns == columns
+    assert np.array_equal(one_pass.jacobian, apart.jacobian, equal_nan=True)
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 5])  # the upper point, the lower point, a later element
+def test_the_one_pass_central_difference_restores_the_point_when_the_function_raises(fail_at):
+    from fdcheck.flatfun import FlatFunction
+    calls = {"n": 0}
+
+    def flaky(x):
+        calls["n"] += 1
+        if calls["n"] == fail_at + 1:   # call 1 is the base evaluation
+            raise RuntimeError("once")
+        return x * 1.0
+
+    fn = FlatFunction(flaky, [np.arange(4.0)])
+    serial = Serial()
+    args = (fn, fn.x0, np.arange(4, dtype=np.int64), fn.x0 + 1, fn.x0 - 1, np.full(4, 0.5))
+    with pytest.raises(RuntimeError, match="once"):
+        serial.differences(*args, np.empty((4, 4)))
+    assert serial._work(fn.x0).tolist() == [0, 1, 2, 3]
+    dest = np.empty((4, 4))
+    assert serial.differences(*args, dest) == []
+    assert dest.tolist() == np.eye(4).tolist()
+
+
 def test_a_function_that_raises_leaves_the_working_point_restored(monkeypatch):
     from fdcheck.flatfun import FlatFunction
     for _ in _loops(monkeypatch):
