@@ -98,6 +98,51 @@ store_fast(PyObject *y, double *row, npy_intp m, const npy_intp *shape, int ndim
     return 0;
 }
 
+/* The data of y when it is a float64 array C-contiguous in exactly `shape`
+ * (read in place, without a copy); else NULL. */
+static const double *
+direct_data(PyObject *y, const npy_intp *shape, int ndim)
+{
+    if (!PyArray_CheckExact(y)) {
+        return NULL;
+    }
+    PyArrayObject *a = (PyArrayObject *)y;
+    if (PyArray_TYPE(a) != NPY_DOUBLE || PyArray_NDIM(a) != ndim || !PyArray_IS_C_CONTIGUOUS(a)
+        || !PyArray_ISALIGNED(a) || !PyArray_ISNOTSWAPPED(a)) {
+        return NULL;
+    }
+    const npy_intp *dims = PyArray_DIMS(a);
+    for (int d = 0; d < ndim; d++) {
+        if (dims[d] != shape[d]) {
+            return NULL;
+        }
+    }
+    return (const double *)PyArray_DATA(a);
+}
+
+/* 1 when nothing but our reference can reach y's memory: a fresh array that
+ * owns its data, so the next call cannot change it (a view of x, or a buffer
+ * the function reuses, could). */
+static int
+private_array(PyObject *y)
+{
+    return Py_REFCNT(y) == 1 && PyArray_CHKFLAGS((PyArrayObject *)y, NPY_ARRAY_OWNDATA)
+           && PyArray_BASE((PyArrayObject *)y) == NULL;
+}
+
+/* row = (upper - lower) * s; 1 when every entry is finite. */
+static int
+difference_row(double *row, const double *upper, const double *lower, double s, npy_intp m)
+{
+    int finite = 1;
+    for (npy_intp c = 0; c < m; c++) {
+        double d = (upper[c] - lower[c]) * s;
+        row[c] = d;
+        finite &= isfinite(d) != 0;
+    }
+    return finite;
+}
+
 static PyObject *
 points(PyObject *self, PyObject *args)
 {
@@ -170,8 +215,8 @@ points(PyObject *self, PyObject *args)
 /* The central difference of order 2 in one pass: for each element, the two
  * calls, then dest[j] = (f(upper) - f(lower)) * scale[j] while both outputs are
  * in cache, and a check that the row is finite. Returns the list of j whose row
- * holds a non-finite entry. Outputs the fast path cannot take go through
- * store(r, y), which writes vec(y) in row r of `scratch` (2, m). */
+ * holds a non-finite entry. Outputs that cannot be read in place are copied
+ * to row r of `scratch` (2, m), by store(r, y) where the fast path cannot. */
 static PyObject *
 differences(PyObject *self, PyObject *args)
 {
@@ -231,34 +276,38 @@ differences(PyObject *self, PyObject *args)
                          (long long)i, n);
             goto fail;
         }
-        double *row = destp + j * m;
-        double *rows[2] = {row, tmp + m};
+        /* The upper output is read in place when nothing else can change it
+         * before the lower one is taken; otherwise it is copied to scratch[0].
+         * The lower output is read in place before x is restored, so even a
+         * view of x (X.T) holds the values of that point. */
+        PyObject *held[2] = {NULL, NULL};
+        const double *side[2];
         for (int r = 0; r < 2; r++) {
             memcpy(xp + i * size, points[r] + j * size, size);
             PyObject *y = PyObject_Vectorcall(call, argv, nargs, NULL);
-            if (y != NULL && !(fast && store_fast(y, rows[r], m, shape, ndim))) {
-                /* Stored before x moves again: y may be a view of x (X.T). */
-                PyObject *done = PyObject_CallFunction(store, "iO", r, y);
-                Py_DECREF(y);
-                y = done;
-                if (y != NULL && r == 0) {
-                    memcpy(row, tmp, (size_t)m * sizeof(double));
-                }
-            }
             if (y == NULL) {
-                memcpy(xp + i * size, x0p + i * size, size);
-                goto fail;
+                goto restore;
+            }
+            side[r] = fast ? direct_data(y, shape, ndim) : NULL;
+            if (side[r] != NULL && (r == 1 || private_array(y))) {
+                held[r] = y;
+                continue;
+            }
+            side[r] = tmp + r * m;
+            if (!(fast && store_fast(y, tmp + r * m, m, shape, ndim))) {
+                PyObject *done = PyObject_CallFunction(store, "iO", r, y);
+                if (done == NULL) {
+                    Py_DECREF(y);
+                    goto restore;
+                }
+                Py_DECREF(done);
             }
             Py_DECREF(y);
         }
+        int finite = difference_row(destp + j * m, side[0], side[1], sp[j], m);
+        Py_XDECREF(held[0]);
+        Py_XDECREF(held[1]);
         memcpy(xp + i * size, x0p + i * size, size);
-        const double s = sp[j], *low = tmp + m;
-        int finite = 1;
-        for (npy_intp c = 0; c < m; c++) {
-            double d = (row[c] - low[c]) * s;
-            row[c] = d;
-            finite &= isfinite(d) != 0;
-        }
         if (!finite) {
             PyObject *col = PyLong_FromSsize_t(j);
             if (col == NULL || PyList_Append(bad, col) < 0) {
@@ -267,6 +316,11 @@ differences(PyObject *self, PyObject *args)
             }
             Py_DECREF(col);
         }
+        continue;
+    restore:
+        Py_XDECREF(held[0]);
+        memcpy(xp + i * size, x0p + i * size, size);
+        goto fail;
     }
     return bad;
 fail:

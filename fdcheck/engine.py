@@ -7,13 +7,14 @@ exactly 2n evaluations for n inputs (f(x0) is evaluated once beforehand by
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from .complexstep import complex_step_columns, probe
-from .evaluate import Batch, Serial
+from .evaluate import Batch, Serial, nonfinite_rows
 from .extrapolate import extrapolate_columns
 from .layout import matrix_to_tensor
 from .stencil import SCHEMES, Stencil, stencil
@@ -24,6 +25,7 @@ STENCIL_SCHEMES = SCHEMES
 # Methods that are not one stencil: Richardson extrapolation over a sweep of
 # steps (fdcheck.extrapolate) and the complex step (fdcheck.complexstep).
 OTHER_SCHEMES = ("richardson", "complex-step")
+CHUNK_SECONDS = 0.05  # a chunk of the one-pass path grows while it takes less
 NOISE = 10.0   # rounding of one evaluation, in ulps of the largest output, with a margin
 ALL_SCHEMES = STENCIL_SCHEMES + OTHER_SCHEMES
 
@@ -178,12 +180,6 @@ class JacobianResult:
         return self.jacobian[0].reshape(self.in_shape, order=self.order)
 
 
-def _nonfinite_columns(jac_t: np.ndarray) -> list[int]:
-    """Rows of ``jac_t`` (columns of the Jacobian) holding a non-finite entry."""
-    finite = np.isfinite(jac_t)
-    return [] if finite.all() else np.flatnonzero(~finite.all(axis=1)).tolist()
-
-
 def _columns_flag(cols: list[int]) -> tuple[Flag, ...]:
     if not cols:
         return ()
@@ -192,7 +188,7 @@ def _columns_flag(cols: list[int]) -> tuple[Flag, ...]:
 
 
 def _nonfinite_flag(jac: np.ndarray) -> tuple[Flag, ...]:
-    return _columns_flag(_nonfinite_columns(jac.T))
+    return _columns_flag(nonfinite_rows(jac.T))
 
 
 def _combine(fn: Any, evaluator: Any, st: Stencil, x0: np.ndarray, x64: np.ndarray, h: np.ndarray,
@@ -259,11 +255,13 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     fused = getattr(evaluator, "differences", None) if p == 2 and weights[0] == -weights[1] else None
     buffer = None  # one for every chunk, allocated only if the points are evaluated apart
     bad: list[int] = []
-    for a in range(0, n, per_chunk):
+    a = 0
+    while a < n:
         b = min(n, a + per_chunk)
         dest = jac_t[a:b]
         found = None
         if fused is not None:
+            started = time.perf_counter()
             # The same arithmetic as the points below: x + offset * h, then the dtype.
             upper, lower = ((x64[a:b] + offsets[q] * h[a:b]).astype(fn.dtype, copy=False)
                             for q in (1, 0))
@@ -271,15 +269,20 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
                           weights[1] / h[a:b], dest)
             if found is None:
                 fused = None
+            elif time.perf_counter() - started < CHUNK_SECONDS:
+                # No buffer bounds this path's chunks: grow them while they are
+                # quick, so the fixed cost of a chunk vanishes and progress still ticks.
+                per_chunk *= 2
         if found is None:
             if buffer is None:
                 buffer = np.empty((min(n, per_chunk) * p, m), dtype=np.float64)
             _combine(fn, evaluator, st, x0, x64, h, a, b, buffer, dest)
             # Checked while the chunk is in cache, not in one more pass over the Jacobian.
-            found = _nonfinite_columns(dest)
+            found = nonfinite_rows(dest)
         bad += [a + c for c in found]
         if progress is not None:
             progress(b * p, total)
+        a = b
     jac = jac_t.T
     return JacobianResult(jac, fn.value, h, total, fn.in_shape, fn.out_shape, fn.order,
                           method, None, _columns_flag(bad), fn.dtype_name)

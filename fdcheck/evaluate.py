@@ -74,6 +74,12 @@ class Evaluator(Protocol):
         """How many points the engine should hand over at once."""
 
 
+def nonfinite_rows(a: np.ndarray) -> list[int]:
+    """Rows of ``a`` (k, m) holding a non-finite entry."""
+    finite = np.isfinite(a)
+    return [] if finite.all() else np.flatnonzero(~finite.all(axis=1)).tolist()
+
+
 def _output(out: np.ndarray | None, k: int, m: int, dtype: Any) -> np.ndarray:
     return np.empty((k, m), dtype=dtype) if out is None else out[:k]
 
@@ -342,6 +348,36 @@ class Vectorized:
 
     def chunk_points(self, n: int, m: int) -> int:
         return self.max_points or _chunk_for(n, m)
+
+    def differences(self, fn: Any, x0: np.ndarray, elements: np.ndarray, upper: np.ndarray,
+                    lower: np.ndarray, scale: np.ndarray, dest: np.ndarray) -> list[int] | None:
+        """Central differences, as :meth:`Serial.differences`: each call stacks
+        the upper points of a run of elements, then their lower points, so
+        that both halves of the output are contiguous and differenced in place.
+        None (nothing evaluated) when a call may take only one point."""
+        half = self.chunk_points(x0.shape[0], fn.m) // 2
+        if half < 1:
+            return None
+        bad: list[int] = []
+        for a in range(0, elements.shape[0], half):
+            b = min(elements.shape[0], a + half)
+            c = b - a
+            xs = self._work(x0, 2 * c)
+            rows = np.arange(2 * c)
+            cols = np.concatenate((elements[a:b], elements[a:b]))
+            try:
+                xs[rows, cols] = np.concatenate((upper[a:b], lower[a:b]))
+                ys = fn.batched(xs)
+                # Differenced before the points are restored: ys may be a view of them.
+                part = dest[a:b]
+                np.subtract(ys[:c], ys[c:], out=part)
+                part *= scale[a:b, None]
+            except BaseException:
+                self._local.source = None   # copy afresh next time, whatever was left
+                raise
+            xs[rows, cols] = x0[cols]
+            bad += [a + j for j in nonfinite_rows(part)]
+        return bad
 
     def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
                  out: np.ndarray | None = None) -> np.ndarray:

@@ -47,6 +47,7 @@ def test_batches_of_groups_and_dense_points(evaluator):
 # the fallback where the extension is not built. Both must give the same
 # Jacobian, to the last bit, for every kind of output a function can return.
 A23 = np.arange(1.0, 7.0).reshape(2, 3)
+REUSED = np.empty((2, 2, 2))
 OUTPUTS = [
     ("float64 matrix", lambda W: np.tanh(A23 @ W), (3, 2), np.float64),
     ("float32 matrix", lambda W: (A23 @ W).astype(np.float32), (3, 2), np.float64),
@@ -59,6 +60,11 @@ OUTPUTS = [
     ("integer output", lambda W: (W > 0).astype(np.int64), (3, 2), np.float64),
     ("Fortran-ordered output", lambda W: np.asfortranarray(np.outer(W, W)), (3, 2), np.float64),
     ("big-endian output", lambda W: (A23 @ W).astype(">f8"), (3, 2), np.float64),
+    # Outputs whose memory the next call overwrites: never read after it.
+    ("a buffer the function reuses", lambda W: np.matmul(A23, np.tanh(W), out=REUSED[0]),
+     (3, 2), np.float64),
+    ("a view of a reused buffer", lambda W: np.matmul(A23, np.tanh(W), out=REUSED[1])[:, ::1],
+     (3, 2), np.float64),
 ]
 
 
@@ -195,6 +201,68 @@ def test_a_function_that_raises_leaves_the_working_point_restored(monkeypatch):
         assert x.tolist() == [0, 1, 2, 3]
         assert serial(fn, fn.x0, points).tolist() == [[10, 1, 2, 3], [0, 11, 2, 3], [0, 1, 12, 3],
                                                        [0, 1, 2, 13]]
+
+
+class _VectorizedPointsOnly(Vectorized):
+    def differences(self, *args):
+        return None
+
+
+BATCHED = [
+    ("elementwise", lambda W: np.sin(W) * W),
+    ("reduction over the trailing axes", lambda W: np.sum(W ** 3, axis=(-2, -1))),
+    ("stacked product", lambda W: np.swapaxes(W, -1, -2) @ W),
+    ("float32 output", lambda W: (W * 2).astype(np.float32)),
+]
+
+
+@pytest.mark.parametrize("label, batched", BATCHED, ids=[b[0] for b in BATCHED])
+@pytest.mark.parametrize("max_points", [2, 5, None])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_the_vectorized_one_pass_difference_equals_points_then_differences(label, batched,
+                                                                         max_points, order):
+    from fdcheck.engine import Method, stencil_jacobian
+    from fdcheck.flatfun import FlatFunction
+    W = np.random.default_rng(5).standard_normal((3, 2))
+    fn = FlatFunction(batched, [W], order=order, batched_call=batched)
+    one_pass = stencil_jacobian(fn, Method(), Vectorized(max_points=max_points))
+    apart = stencil_jacobian(fn, Method(), _VectorizedPointsOnly(max_points=max_points))
+    serial = stencil_jacobian(fn, Method(), Serial())
+    assert np.array_equal(one_pass.jacobian, apart.jacobian)
+    assert np.allclose(one_pass.jacobian, serial.jacobian, rtol=1e-12, atol=1e-12)
+    assert Vectorized(max_points=max_points).differences(
+        fn, fn.x0, np.arange(6), fn.x0 + 1, fn.x0 - 1, np.ones(6), np.empty((6, fn.m))) == []
+
+
+def test_the_vectorized_one_pass_difference_survives_a_function_that_raises():
+    from fdcheck.flatfun import FlatFunction
+    calls = {"n": 0}
+
+    def flaky(x):
+        calls["n"] += 1
+        if calls["n"] == 3:   # call 1 is the base evaluation; call 3 the second chunk
+            raise RuntimeError("once")
+        return x * 1.0
+
+    fn = FlatFunction(flaky, [np.arange(4.0)], batched_call=flaky)
+    vec = Vectorized(max_points=4)
+    args = (fn, fn.x0, np.arange(4), fn.x0 + 1, fn.x0 - 1, np.full(4, 0.5))
+    with pytest.raises(RuntimeError, match="once"):
+        vec.differences(*args, np.empty((4, 4)))
+    dest = np.empty((4, 4))
+    assert vec.differences(*args, dest) == []
+    assert dest.tolist() == np.eye(4).tolist()
+
+
+def test_the_vectorized_one_pass_difference_flags_non_finite_columns():
+    from fdcheck.engine import Method, stencil_jacobian
+    from fdcheck.flatfun import FlatFunction
+    x = np.array([1.0, 0.0, 3.0])
+    fn = FlatFunction(np.sqrt, [x], batched_call=np.sqrt)
+    with np.errstate(all="ignore"):
+        res = stencil_jacobian(fn, Method(), Vectorized(max_points=2))
+    assert res.flags[0].columns == (1,)
+    assert np.isfinite(res.jacobian[[0, 2]][:, [0, 2]]).all()
 
 
 @pytest.mark.parametrize("batched, exact", [
