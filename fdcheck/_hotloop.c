@@ -212,8 +212,8 @@ points(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* The central difference of order 2 in one pass: for each element, the two
- * calls, then dest[j] = (f(upper) - f(lower)) * scale[j] while both outputs are
+/* The central difference of order 2 in one pass: for each element i = start + j,
+ * the two calls, then dest[j] = (f(upper) - f(lower)) * scale[j] while both outputs are
  * in cache, and a check that the row is finite. Returns the list of j whose row
  * holds a non-finite entry. Outputs that cannot be read in place are copied
  * to row r of `scratch` (2, m), by store(r, y) where the fast path cannot. */
@@ -221,10 +221,11 @@ static PyObject *
 differences(PyObject *self, PyObject *args)
 {
     PyObject *call, *call_args, *shape_obj, *store;
-    PyArrayObject *x, *x0, *indices, *upper, *lower, *scale, *dest, *scratch;
+    PyArrayObject *x, *x0, *upper, *lower, *scale, *dest, *scratch;
+    Py_ssize_t start;
     int fast;
-    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!O!O!O!pOO!", &call, &PyTuple_Type, &call_args,
-                          &PyArray_Type, &x, &PyArray_Type, &x0, &PyArray_Type, &indices,
+    if (!PyArg_ParseTuple(args, "OO!O!O!nO!O!O!O!O!pOO!", &call, &PyTuple_Type, &call_args,
+                          &PyArray_Type, &x, &PyArray_Type, &x0, &start,
                           &PyArray_Type, &upper, &PyArray_Type, &lower, &PyArray_Type, &scale,
                           &PyArray_Type, &dest, &PyTuple_Type, &shape_obj, &fast, &store,
                           &PyArray_Type, &scratch)) {
@@ -235,13 +236,18 @@ differences(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "x must be float64 or float32");
         return NULL;
     }
-    npy_intp n = PyArray_SIZE(x), k = PyArray_SIZE(indices);
+    npy_intp n = PyArray_SIZE(x), k = PyArray_SIZE(upper);
     if (!is_vector(x, type, 1) || !is_vector(x0, type, 0) || PyArray_SIZE(x0) != n
-        || !is_vector(indices, NPY_INT64, 0) || !is_vector(upper, type, 0)
-        || !is_vector(lower, type, 0) || !is_vector(scale, NPY_DOUBLE, 0)
-        || PyArray_SIZE(upper) != k || PyArray_SIZE(lower) != k || PyArray_SIZE(scale) != k) {
+        || !is_vector(upper, type, 0) || !is_vector(lower, type, 0)
+        || !is_vector(scale, NPY_DOUBLE, 0) || PyArray_SIZE(lower) != k
+        || PyArray_SIZE(scale) != k) {
         PyErr_SetString(PyExc_TypeError, "x, x0, upper, lower: contiguous vectors of one float "
-                        "dtype; indices: int64; scale: float64; all of one length but x, x0");
+                        "dtype; scale: float64; upper, lower, scale of one length");
+        return NULL;
+    }
+    if (start < 0 || start > n - k) {
+        PyErr_Format(PyExc_IndexError, "elements %zd to %zd are outside the input of %zd elements",
+                     start, start + k, n);
         return NULL;
     }
     npy_intp shape[NPY_MAXDIMS];
@@ -263,19 +269,13 @@ differences(PyObject *self, PyObject *args)
     char *xp = PyArray_BYTES(x);
     const char *x0p = PyArray_BYTES(x0);
     const char *points[2] = {PyArray_BYTES(upper), PyArray_BYTES(lower)};
-    const npy_int64 *ip = (const npy_int64 *)PyArray_DATA(indices);
     const double *sp = (const double *)PyArray_DATA(scale);
     double *destp = (double *)PyArray_DATA(dest);
     double *tmp = (double *)PyArray_DATA(scratch);
     PyObject *const *argv = &PyTuple_GET_ITEM(call_args, 0);
     size_t nargs = (size_t)PyTuple_GET_SIZE(call_args);
     for (npy_intp j = 0; j < k; j++) {
-        npy_int64 i = ip[j];
-        if (i < 0 || i >= n) {
-            PyErr_Format(PyExc_IndexError, "element %lld is outside the input of %zd elements",
-                         (long long)i, n);
-            goto fail;
-        }
+        npy_intp i = start + j;
         /* The upper output is read in place when nothing else can change it
          * before the lower one is taken; otherwise it is copied to scratch[0].
          * The lower output is read in place before x is restored, so even a
@@ -335,9 +335,9 @@ static PyMethodDef methods[] = {
      "(directly when fast and y is a C-contiguous float array of `shape`, else\n"
      "through store(j, y)); x[indices[j]] = x0[indices[j]]."},
     {"differences", differences, METH_VARARGS,
-     "differences(call, args, x, x0, indices, upper, lower, scale, dest, shape, fast, store,\n"
+     "differences(call, args, x, x0, start, upper, lower, scale, dest, shape, fast, store,\n"
      "            scratch) -> list of j whose row is not finite\n\n"
-     "For each j, with i = indices[j]: dest[j] = (f(x with x[i] = upper[j])\n"
+     "For each j, with i = start + j: dest[j] = (f(x with x[i] = upper[j])\n"
      "- f(x with x[i] = lower[j])) * scale[j]; x[i] is restored after both calls.\n"
      "Outputs not stored directly go through store(r, y) into scratch[r]."},
     {NULL, NULL, 0, NULL},

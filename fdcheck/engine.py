@@ -263,10 +263,10 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
         if fused is not None:
             started = time.perf_counter()
             # The same arithmetic as the points below: x + offset * h, then the dtype.
-            upper, lower = ((x64[a:b] + offsets[q] * h[a:b]).astype(fn.dtype, copy=False)
-                            for q in (1, 0))
-            found = fused(fn, x0, np.arange(a, b, dtype=np.int64), upper, lower,
-                          weights[1] / h[a:b], dest)
+            hs = h[a:b]
+            upper = (x64[a:b] + offsets[1] * hs).astype(fn.dtype, copy=False)
+            lower = (x64[a:b] + offsets[0] * hs).astype(fn.dtype, copy=False)
+            found = fused(fn, x0, a, upper, lower, weights[1] / hs, dest)
             if found is None:
                 fused = None
             elif time.perf_counter() - started < CHUNK_SECONDS:

@@ -76,8 +76,11 @@ class Evaluator(Protocol):
 
 def nonfinite_rows(a: np.ndarray) -> list[int]:
     """Rows of ``a`` (k, m) holding a non-finite entry."""
-    finite = np.isfinite(a)
-    return [] if finite.all() else np.flatnonzero(~finite.all(axis=1)).tolist()
+    # A finite sum rules out inf and nan in one pass without a temporary; an
+    # overflowing sum of finite entries only costs the exact check below.
+    if np.isfinite(a.sum()):
+        return []
+    return np.flatnonzero(~np.isfinite(a).all(axis=1)).tolist()
 
 
 def _output(out: np.ndarray | None, k: int, m: int, dtype: Any) -> np.ndarray:
@@ -122,7 +125,7 @@ def _compiled_points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: 
     return True
 
 
-def _compiled_differences(fn: Any, x: np.ndarray, x0: np.ndarray, elements: np.ndarray,
+def _compiled_differences(fn: Any, x: np.ndarray, x0: np.ndarray, start: int,
                           upper: np.ndarray, lower: np.ndarray, scale: np.ndarray,
                           dest: np.ndarray) -> list[int] | None:
     # The C loop's central difference: both calls of an element, then the
@@ -140,7 +143,7 @@ def _compiled_differences(fn: Any, x: np.ndarray, x0: np.ndarray, elements: np.n
         fn.output_rows(scratch)[r] = y
 
     fast = fn.order == "C" or len(shape) < 2
-    return _hotloop.differences(fn.call, tuple(fn.bind(x)), x, x0, elements, upper, lower, scale,
+    return _hotloop.differences(fn.call, tuple(fn.bind(x)), x, x0, start, upper, lower, scale,
                                 dest, shape, fast, store, scratch)
 
 
@@ -237,7 +240,7 @@ class Serial:
     def chunk_points(self, n: int, m: int) -> int:
         return _chunk_for(n, m)
 
-    def differences(self, fn: Any, x0: np.ndarray, elements: np.ndarray, upper: np.ndarray,
+    def differences(self, fn: Any, x0: np.ndarray, start: int, upper: np.ndarray,
                     lower: np.ndarray, scale: np.ndarray, dest: np.ndarray) -> list[int] | None:
         """Central differences in one pass, where the compiled loop applies.
 
@@ -245,8 +248,8 @@ class Serial:
         ----------
         fn : FlatFunction
         x0 : ndarray, shape (n,)
-        elements : ndarray of int64, shape (k,)
-            The element each row moves.
+        start : int
+            Row j moves element ``start + j``.
         upper, lower : ndarray, shape (k,)
             Its two values, in x0's dtype.
         scale : ndarray of float64, shape (k,)
@@ -261,7 +264,7 @@ class Serial:
         """
         x = self._work(x0)
         try:
-            return _compiled_differences(fn, x, x0, elements, upper, lower, scale, dest)
+            return _compiled_differences(fn, x, x0, start, upper, lower, scale, dest)
         except BaseException:
             self._local.source = None   # copy afresh next time, whatever was left
             raise
@@ -349,25 +352,30 @@ class Vectorized:
     def chunk_points(self, n: int, m: int) -> int:
         return self.max_points or _chunk_for(n, m)
 
-    def differences(self, fn: Any, x0: np.ndarray, elements: np.ndarray, upper: np.ndarray,
+    def differences(self, fn: Any, x0: np.ndarray, start: int, upper: np.ndarray,
                     lower: np.ndarray, scale: np.ndarray, dest: np.ndarray) -> list[int] | None:
         """Central differences, as :meth:`Serial.differences`: each call stacks
         the upper points of a run of elements, then their lower points, so
         that both halves of the output are contiguous and differenced in place.
         None (nothing evaluated) when a call may take only one point."""
-        half = self.chunk_points(x0.shape[0], fn.m) // 2
+        n = x0.shape[0]
+        half = self.chunk_points(n, fn.m) // 2
         if half < 1:
             return None
         bad: list[int] = []
-        for a in range(0, elements.shape[0], half):
-            b = min(elements.shape[0], a + half)
+        for a in range(0, upper.shape[0], half):
+            b = min(upper.shape[0], a + half)
             c = b - a
-            xs = self._work(x0, 2 * c)
-            rows = np.arange(2 * c)
-            cols = np.concatenate((elements[a:b], elements[a:b]))
+            flat = self._work(x0, 2 * c).reshape(-1)
+            # Point r moves element e + r (r < c), point c + r moves it too: in the
+            # flat stack both are strided diagonals, written without fancy indexing.
+            e = start + a
+            ups = flat[e:e + c * (n + 1):n + 1]
+            lows = flat[c * n + e:c * n + e + c * (n + 1):n + 1]
             try:
-                xs[rows, cols] = np.concatenate((upper[a:b], lower[a:b]))
-                ys = fn.batched(xs)
+                ups[:] = upper[a:b]
+                lows[:] = lower[a:b]
+                ys = fn.batched(flat.reshape(2 * c, n))
                 # Differenced before the points are restored: ys may be a view of them.
                 part = dest[a:b]
                 np.subtract(ys[:c], ys[c:], out=part)
@@ -375,7 +383,7 @@ class Vectorized:
             except BaseException:
                 self._local.source = None   # copy afresh next time, whatever was left
                 raise
-            xs[rows, cols] = x0[cols]
+            ups[:] = lows[:] = x0[e:e + c]
             bad += [a + j for j in nonfinite_rows(part)]
         return bad
 

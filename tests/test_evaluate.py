@@ -172,13 +172,35 @@ def test_the_one_pass_central_difference_restores_the_point_when_the_function_ra
 
     fn = FlatFunction(flaky, [np.arange(4.0)])
     serial = Serial()
-    args = (fn, fn.x0, np.arange(4, dtype=np.int64), fn.x0 + 1, fn.x0 - 1, np.full(4, 0.5))
+    args = (fn, fn.x0, 0, fn.x0 + 1, fn.x0 - 1, np.full(4, 0.5))
     with pytest.raises(RuntimeError, match="once"):
         serial.differences(*args, np.empty((4, 4)))
     assert serial._work(fn.x0).tolist() == [0, 1, 2, 3]
     dest = np.empty((4, 4))
     assert serial.differences(*args, dest) == []
     assert dest.tolist() == np.eye(4).tolist()
+
+
+@pytest.mark.parametrize("evaluator", [Serial(), Vectorized(max_points=2), Vectorized()])
+@pytest.mark.parametrize("start", [0, 1, 3])
+def test_one_pass_differences_move_the_elements_from_start(evaluator, start):
+    from fdcheck.flatfun import FlatFunction
+    x = np.arange(5.0)
+    fn = FlatFunction(lambda x: x * x, [x], batched_call=lambda x: x * x)
+    k = 5 - start
+    dest = np.empty((k, 5))
+    upper, lower = x[start:] + 1, x[start:] - 1
+    assert evaluator.differences(fn, fn.x0, start, upper, lower, np.full(k, 0.5), dest) == []
+    # d(x_i^2)/dx_i by a central difference of step 1 is exactly 2 x_i.
+    assert dest.tolist() == (np.eye(5)[start:] * 2 * x).tolist()
+
+
+@pytest.mark.parametrize("start, k", [(-1, 2), (4, 2), (6, 0)])
+def test_the_compiled_difference_refuses_elements_outside_the_input(start, k):
+    from fdcheck.flatfun import FlatFunction
+    fn = FlatFunction(lambda x: x * 1.0, [np.zeros(5)])
+    with pytest.raises(IndexError, match="outside the input of 5 elements"):
+        Serial().differences(fn, fn.x0, start, np.ones(k), np.ones(k), np.ones(k), np.empty((k, 5)))
 
 
 def test_a_function_that_raises_leaves_the_working_point_restored(monkeypatch):
@@ -231,7 +253,7 @@ def test_the_vectorized_one_pass_difference_equals_points_then_differences(label
     assert np.array_equal(one_pass.jacobian, apart.jacobian)
     assert np.allclose(one_pass.jacobian, serial.jacobian, rtol=1e-12, atol=1e-12)
     assert Vectorized(max_points=max_points).differences(
-        fn, fn.x0, np.arange(6), fn.x0 + 1, fn.x0 - 1, np.ones(6), np.empty((6, fn.m))) == []
+        fn, fn.x0, 0, fn.x0 + 1, fn.x0 - 1, np.ones(6), np.empty((6, fn.m))) == []
 
 
 def test_the_vectorized_one_pass_difference_survives_a_function_that_raises():
@@ -246,7 +268,7 @@ def test_the_vectorized_one_pass_difference_survives_a_function_that_raises():
 
     fn = FlatFunction(flaky, [np.arange(4.0)], batched_call=flaky)
     vec = Vectorized(max_points=4)
-    args = (fn, fn.x0, np.arange(4), fn.x0 + 1, fn.x0 - 1, np.full(4, 0.5))
+    args = (fn, fn.x0, 0, fn.x0 + 1, fn.x0 - 1, np.full(4, 0.5))
     with pytest.raises(RuntimeError, match="once"):
         vec.differences(*args, np.empty((4, 4)))
     dest = np.empty((4, 4))
