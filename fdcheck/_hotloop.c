@@ -28,6 +28,21 @@ is_vector(PyArrayObject *a, int type, int writable)
            && (!writable || PyArray_ISWRITEABLE(a));
 }
 
+/* The dtype of the working point x (writable) and x0, contiguous vectors of one
+ * float dtype and one length; -1 with an exception set otherwise. */
+static int
+point_type(PyArrayObject *x, PyArrayObject *x0)
+{
+    int type = PyArray_TYPE(x);
+    if ((type != NPY_DOUBLE && type != NPY_FLOAT) || !is_vector(x, type, 1)
+        || !is_vector(x0, type, 0) || PyArray_SIZE(x0) != PyArray_SIZE(x)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "x (writable) and x0: contiguous float64 or float32 vectors alike");
+        return -1;
+    }
+    return type;
+}
+
 /* A writable C-contiguous float64 matrix of at least `rows` rows and m columns. */
 static int
 is_matrix(PyArrayObject *a, npy_intp rows, npy_intp m)
@@ -155,17 +170,15 @@ points(PyObject *self, PyObject *args)
                           &fast, &store)) {
         return NULL;
     }
-    int type = PyArray_TYPE(x);
-    if (type != NPY_DOUBLE && type != NPY_FLOAT) {
-        PyErr_SetString(PyExc_TypeError, "x must be float64 or float32");
+    int type = point_type(x, x0);
+    if (type < 0) {
         return NULL;
     }
     npy_intp n = PyArray_SIZE(x), k = PyArray_SIZE(indices);
-    if (!is_vector(x, type, 1) || !is_vector(x0, type, 0) || PyArray_SIZE(x0) != n
-        || !is_vector(indices, NPY_INT64, 0) || !is_vector(values, type, 0)
+    if (!is_vector(indices, NPY_INT64, 0) || !is_vector(values, type, 0)
         || PyArray_SIZE(values) != k) {
         PyErr_SetString(PyExc_TypeError,
-                        "x, x0, values: contiguous vectors of one float dtype; indices: int64");
+                        "values: a contiguous vector of x's dtype; indices: int64 of its length");
         return NULL;
     }
     npy_intp shape[NPY_MAXDIMS];
@@ -231,18 +244,16 @@ differences(PyObject *self, PyObject *args)
                           &PyArray_Type, &scratch)) {
         return NULL;
     }
-    int type = PyArray_TYPE(x);
-    if (type != NPY_DOUBLE && type != NPY_FLOAT) {
-        PyErr_SetString(PyExc_TypeError, "x must be float64 or float32");
+    int type = point_type(x, x0);
+    if (type < 0) {
         return NULL;
     }
     npy_intp n = PyArray_SIZE(x), k = PyArray_SIZE(upper);
-    if (!is_vector(x, type, 1) || !is_vector(x0, type, 0) || PyArray_SIZE(x0) != n
-        || !is_vector(upper, type, 0) || !is_vector(lower, type, 0)
+    if (!is_vector(upper, type, 0) || !is_vector(lower, type, 0)
         || !is_vector(scale, NPY_DOUBLE, 0) || PyArray_SIZE(lower) != k
         || PyArray_SIZE(scale) != k) {
-        PyErr_SetString(PyExc_TypeError, "x, x0, upper, lower: contiguous vectors of one float "
-                        "dtype; scale: float64; upper, lower, scale of one length");
+        PyErr_SetString(PyExc_TypeError, "upper, lower: contiguous vectors of x's dtype; "
+                        "scale: float64; all three of one length");
         return NULL;
     }
     if (start < 0 || start > n - k) {
