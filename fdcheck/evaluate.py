@@ -83,6 +83,19 @@ def nonfinite_rows(a: np.ndarray) -> list[int]:
     return np.flatnonzero(~np.isfinite(a).all(axis=1)).tolist()
 
 
+def _halves(ys: np.ndarray, scale: np.ndarray, dest: np.ndarray) -> list[int]:
+    """``dest[j] = (ys[j] - ys[k + j]) * scale[j]`` for the k rows of ``dest``:
+    the central difference of k upper then k lower outputs, ``ys`` (2k, m).
+    Returns the rows of ``dest`` that are not finite."""
+    if _hotloop is not None and ys.dtype == np.float64 and ys.flags.c_contiguous \
+            and dest.flags.c_contiguous:
+        return _hotloop.halves(ys, scale, dest)  # one pass where NumPy takes three
+    k = dest.shape[0]
+    np.subtract(ys[:k], ys[k:], out=dest)
+    dest *= scale[:, None]
+    return nonfinite_rows(dest)
+
+
 def _output(out: np.ndarray | None, k: int, m: int, dtype: Any) -> np.ndarray:
     return np.empty((k, m), dtype=dtype) if out is None else out[:k]
 
@@ -377,14 +390,12 @@ class Vectorized:
                 lows[:] = lower[a:b]
                 ys = fn.batched(flat.reshape(2 * c, n))
                 # Differenced before the points are restored: ys may be a view of them.
-                part = dest[a:b]
-                np.subtract(ys[:c], ys[c:], out=part)
-                part *= scale[a:b, None]
+                found = _halves(ys, scale[a:b], dest[a:b])
             except BaseException:
                 self._local.source = None   # copy afresh next time, whatever was left
                 raise
             ups[:] = lows[:] = x0[e:e + c]
-            bad += [a + j for j in nonfinite_rows(part)]
+            bad += [a + j for j in found]
         return bad
 
     def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,

@@ -256,6 +256,26 @@ def test_the_vectorized_one_pass_difference_equals_points_then_differences(label
         fn, fn.x0, 0, fn.x0 + 1, fn.x0 - 1, np.ones(6), np.empty((6, fn.m))) == []
 
 
+@pytest.mark.parametrize("layout, convert, rtol", [
+    ("C-contiguous float64 (compiled)", np.ascontiguousarray, 0),
+    ("column-major float64", np.asfortranarray, 0),
+    ("float32", lambda ys: ys.astype(np.float32), 1e-6),
+])
+def test_halves_is_the_scaled_central_difference_and_names_its_non_finite_rows(layout, convert,
+                                                                                rtol):
+    from fdcheck.evaluate import _halves
+    ys = np.random.default_rng(6).standard_normal((8, 3))
+    ys[1, 2] = np.inf       # an upper output of row 1
+    ys[4 + 3, 0] = np.nan   # a lower output of row 3
+    scale = np.array([0.5, 2.0, 3.0, 1e3])
+    dest = np.empty((4, 3))
+    assert _halves(convert(ys), scale, dest) == [1, 3]
+    expected = (ys[:4] - ys[4:]) * scale[:, None]
+    assert np.allclose(dest, expected, rtol=rtol, atol=0, equal_nan=True)
+    if rtol == 0:
+        assert np.array_equal(dest, expected, equal_nan=True)
+
+
 def test_the_vectorized_one_pass_difference_survives_a_function_that_raises():
     from fdcheck.flatfun import FlatFunction
     calls = {"n": 0}
