@@ -16,6 +16,7 @@
  * `halves` serves the vectorized mode: the scaled difference of a stack of
  * upper then lower outputs and its finiteness in one pass, where NumPy takes
  * three (subtract, multiply, check) and a call's fixed cost for each.
+ * `steps` does fdcheck.step's arithmetic in one pass for the same reason.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -386,6 +387,44 @@ fail:
     return NULL;
 }
 
+/* The steps of fdcheck.step for a float64 x in one pass: h_i = (x_i + w_i) - x_i
+ * with w_i = rel * max(1, |x_i|); None (for the caller's NumPy path, which
+ * handles it) when x is not a float64 vector or some h_i is not positive. */
+static PyObject *
+steps(PyObject *self, PyObject *args)
+{
+    PyArrayObject *x;
+    double rel;
+    if (!PyArg_ParseTuple(args, "O!d", &PyArray_Type, &x, &rel)) {
+        return NULL;
+    }
+    if (!is_vector(x, NPY_DOUBLE, 0)) {
+        Py_RETURN_NONE;
+    }
+    npy_intp n = PyArray_SIZE(x);
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(1, &n, NPY_DOUBLE);
+    if (out == NULL) {
+        return NULL;
+    }
+    const double *xp = (const double *)PyArray_DATA(x);
+    double *h = (double *)PyArray_DATA(out);
+    int positive = 1;
+    for (npy_intp i = 0; i < n; i++) {
+        double a = fabs(xp[i]);
+        /* volatile: the sum must round as NumPy's does, never fused with the
+         * product into one multiply-add. */
+        volatile double w = rel * (a > 1.0 ? a : 1.0);
+        double t = (xp[i] + w) - xp[i];
+        h[i] = t;
+        positive &= t > 0.0;
+    }
+    if (!positive) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    return (PyObject *)out;
+}
+
 static PyMethodDef methods[] = {
     {"points", points, METH_VARARGS,
      "points(call, args, x, x0, indices, values, out, shape, fast, store)\n\n"
@@ -402,6 +441,9 @@ static PyMethodDef methods[] = {
      "halves(ys, scale, dest) -> list of j whose row is not finite\n\n"
      "dest[j] = (ys[j] - ys[k + j]) * scale[j] for j < k = len(scale): the central\n"
      "difference of a stack of k upper points then k lower points, in one pass."},
+    {"steps", steps, METH_VARARGS,
+     "steps(x, rel) -> h or None\n\n"
+     "h = (x + rel * max(1, |x|)) - x for a float64 vector x, when every h > 0."},
     {NULL, NULL, 0, NULL},
 };
 

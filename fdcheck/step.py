@@ -14,6 +14,11 @@ import numpy as np
 
 from .stencil import Stencil
 
+try:
+    from . import _hotloop
+except ImportError:  # not compiled: the NumPy arithmetic below gives the same steps
+    _hotloop = None
+
 
 @lru_cache(maxsize=None)
 def _limits(dtype: np.dtype) -> tuple[float, float]:
@@ -48,6 +53,12 @@ def steps_for(x: np.ndarray, dtype: np.dtype | type, stencil: Stencil,
     dt = np.dtype(dtype)
     rel = default_relative_step(dt, stencil) if relative is None else float(relative)
     xd = np.asarray(x, dtype=dt)
+    if _hotloop is not None:
+        # One pass in C where NumPy takes six ufunc calls; None leaves float32,
+        # strided x and every step that is not positive to the lines below.
+        taken = _hotloop.steps(xd, rel)
+        if taken is not None:
+            return taken
     wanted = (rel * np.maximum(1.0, np.abs(xd.astype(np.float64, copy=False)))).astype(dt, copy=False)
     # The step actually representable: rounding (x + h) - x keeps the
     # difference quotient consistent with the points really evaluated.

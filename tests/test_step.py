@@ -22,3 +22,29 @@ def test_steps_are_relative_and_exactly_representable(dtype):
     assert np.allclose(h, rel * np.maximum(1, np.abs(x.astype(float))), rtol=1e-3)
     # the step is the one actually taken: (x + h) - x == h in the dtype
     assert np.array_equal(((x + h.astype(dtype)) - x).astype(float), h)
+
+
+def _numpy_steps(x, rel):
+    """The step rule written out in NumPy: what the compiled pass must equal bit for bit."""
+    wanted = rel * np.maximum(1.0, np.abs(x))
+    taken = (x + wanted) - x
+    return np.where(taken > 0, taken, np.maximum(wanted, np.finfo(np.float64).tiny))
+
+
+@pytest.mark.parametrize("label, x, relative", [
+    ("mixed scales", np.random.default_rng(7).standard_normal(1000)
+     * 10.0 ** np.random.default_rng(8).integers(-300, 300, 1000), None),
+    ("zeros, subnormals, near one", np.array([0.0, -0.0, 5e-324, 1 - 2**-53, 1.0, 1 + 2**-52]), None),
+    ("a nan and an inf (the NumPy path)", np.array([1.0, np.nan, -np.inf, 2.0]), None),
+    ("a step lost to rounding (the NumPy path)", np.array([1e10, 3.0]), 1e-20),
+    ("a strided view (the NumPy path)", np.arange(12.0)[::3], None),
+    ("a user's relative step", np.linspace(-5, 5, 11), 1e-3),
+])
+def test_steps_equal_the_rule_bit_for_bit_on_every_path(label, x, relative):
+    rel = default_relative_step(np.float64, stencil("central", 2)) if relative is None else relative
+    with np.errstate(all="ignore"):
+        h = steps_for(x, np.float64, stencil("central", 2), relative)
+        expected = _numpy_steps(x, rel)
+    assert h.dtype == np.float64 and h.shape == x.shape
+    assert np.array_equal(h, expected, equal_nan=True)  # a nan element has a nan step
+    assert (h[~np.isnan(x)] > 0).all()
