@@ -50,7 +50,7 @@ def _batched_call(f: Callable[..., Any], inputs: Sequence[Any], wrt: int,
 def _flat(f: Callable[..., Any], inputs: Sequence[Any], wrt: int, order: str, dtype: str | None,
           vectorized: bool | str) -> FlatFunction:
     backend = backends.get(backends.detect(inputs))
-    return FlatFunction(f, list(inputs), wrt, order=check_order(order), dtype=dtype, backend=backend,
+    return FlatFunction(f, list(inputs), wrt, order=order, dtype=dtype, backend=backend,
                         batched_call=_batched_call(f, inputs, wrt, vectorized))
 
 

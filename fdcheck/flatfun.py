@@ -15,7 +15,7 @@ import numpy as np
 
 from . import backends
 from .errors import EvaluationError
-from .layout import check_order, flatten, size_of
+from .layout import check_order, flatten
 
 FLOAT_DTYPES = ("float32", "float64")
 FLOATS = tuple(np.dtype(name) for name in FLOAT_DTYPES)
@@ -88,12 +88,12 @@ class FlatFunction:
         self.dtype = np_in.dtype
         self.dtype_name = _NAMES.get(self.dtype) or self.dtype.name
         self.in_shape = tuple(np_in.shape)
-        self.n = size_of(self.in_shape)
+        self.n = np_in.size
         self.x0 = flatten(np_in, self.order).copy()
         self.inputs = [self._native(x, i) for i, x in enumerate(inputs)]
         first = self._output(self.call(*self.inputs))
         self.out_shape = first.shape
-        self.m = size_of(self.out_shape)
+        self.m = first.size
         self.value = np.array(flatten(first, self.order), dtype=_value_dtype(first.dtype))
 
     def _native(self, x: Any, i: int) -> Any:
