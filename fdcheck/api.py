@@ -8,6 +8,7 @@ arrays, PyTorch tensors or JAX arrays, reporting as the command line does.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import time
 from concurrent.futures import Executor
@@ -19,7 +20,7 @@ from . import backends
 from .compare import Comparison, auto_factor, resolve
 from .engine import JacobianResult, Method
 from .evaluate import OnExecutor, Serial, Vectorized
-from .flatfun import FlatFunction
+from .flatfun import FlatFunction, in_place_error
 from .layout import check_order, reference_matrix, tensor_to_matrix
 from .runner import CaseResult, RunOptions, run_paths
 from .directional import check_products, reference_jvp
@@ -28,6 +29,21 @@ from .verify import Verifier
 from .workers import as_executor
 
 Reference = Any  # an array (2-D or tensor form), or a callable of the inputs returning one
+
+
+def _explains_writes(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` raising EvaluationError where NumPy refused the user's function
+    a write to its (read-only) input, instead of a bare ValueError."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ValueError as exc:
+            explained = in_place_error(exc)
+            if explained is None:
+                raise
+            raise explained from exc
+    return wrapper
 
 
 def _evaluator(vectorized: bool, executor: Any, workers: int | None) -> Any:
@@ -54,6 +70,7 @@ def _flat(f: Callable[..., Any], inputs: Sequence[Any], wrt: int, order: str, dt
                         batched_call=_batched_call(f, inputs, wrt, vectorized))
 
 
+@_explains_writes
 def numeric(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
             method: Method | str | Mapping[str, Any] | None = None, step: float | None = None,
             dtype: str | None = None, vectorized: bool | str = False,
@@ -168,6 +185,7 @@ def _reference_matrix(ref: Any, kind: str, inputs: Sequence[Any], res: Any,
     return reference_matrix(arr, kind, res.out_shape, res.in_shape, res.order, out_name, in_name)
 
 
+@_explains_writes
 def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None = None,
           gradient: Reference = None, jacobian: Reference = None,
           autograd: bool | None = None, atol: float | None = None, rtol: float | None = None,

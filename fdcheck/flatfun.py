@@ -32,6 +32,29 @@ def _as_float(a: Any, dtype: np.dtype | None) -> np.ndarray:
     return arr.astype(np.float64)
 
 
+def _read_only(view: np.ndarray) -> np.ndarray:
+    # fdcheck evaluates its points in place, in buffers it reuses (and the base
+    # point is x0 itself): a function that wrote to its input would move every
+    # later point, and the Jacobian would be wrong with nothing to show it.
+    # Read-only, such a write raises at once; in_place_error names it.
+    view.setflags(write=False)
+    return view
+
+
+def _writes_input(how: str) -> EvaluationError:
+    return EvaluationError(f"the function writes to its input in place ({how}): fdcheck "
+                           "evaluates its points in place, so every later point would move; let "
+                           "the function work on a copy (e.g. W = W.copy(), or W.clone())")
+
+
+def in_place_error(exc: BaseException) -> EvaluationError | None:
+    """The error that explains ``exc`` when it is NumPy refusing a write to a
+    read-only point (the function writes to its input in place); else None."""
+    if not isinstance(exc, ValueError) or "read-only" not in str(exc):
+        return None
+    return _writes_input(f"NumPy: {exc}")
+
+
 def _value_dtype(dtype: np.dtype) -> np.dtype:
     # np.result_type(dtype, float64), without its cost for the usual dtypes.
     if dtype in FLOATS or dtype.kind in "iub":
@@ -68,6 +91,8 @@ class FlatFunction:
     value : ndarray, shape (m,)
         vec(f(inputs)), float64 (or complex128), from one evaluation made here.
     in_shape, out_shape : tuple of int
+    direct : bool
+        True for NumPy: points are handed over as read-only views, unconverted.
     """
 
     def __init__(self, call: Callable[..., Any], inputs: Sequence[Any], wrt: int = 0, *,
@@ -75,6 +100,8 @@ class FlatFunction:
                  batched_call: Callable[..., Any] | None = None) -> None:
         self.order = check_order(order)
         self.backend = backend if backend is not None else backends.get(backends.detect(inputs))
+        # Points are handed over without conversion (NumPy), and read-only.
+        self.direct = self.backend.name == "numpy"
         if not -len(inputs) <= wrt < len(inputs):
             raise IndexError(f"wrt={wrt} but the function has {len(inputs)} input(s)")
         self.wrt = wrt % len(inputs)
@@ -91,7 +118,7 @@ class FlatFunction:
         self.n = np_in.size
         self.x0 = flatten(np_in, self.order).copy()
         self.inputs = [self._native(x, i) for i, x in enumerate(inputs)]
-        first = self._output(self.call(*self.inputs))
+        first = self._output(self._checked(self.call, self.inputs))
         self.out_shape = first.shape
         self.m = first.size
         self.value = np.array(flatten(first, self.order), dtype=_value_dtype(first.dtype))
@@ -105,8 +132,19 @@ class FlatFunction:
             return _as_float(x, self.dtype if np.asarray(x).dtype.kind in "fiub" else None)
         return x
 
+    def _checked(self, call: Callable[..., Any], args: Sequence[Any]) -> Any:
+        """``call(*args)``, refused if it wrote to ``args[wrt]``."""
+        if self.direct:  # NumPy refuses that write itself: the point is read-only
+            return call(*args)
+        y = call(*args)
+        if self.backend.written(args[self.wrt]):
+            raise _writes_input(f"{self.backend.name} counted an in-place operation on it")
+        return y
+
     def _point(self, x: np.ndarray) -> Any:
         arr = x.reshape(self.in_shape, order=self.order)
+        if self.direct:
+            return _read_only(arr)
         return self.backend.asarray(arr, like=self._like)
 
     def _output(self, y: Any) -> np.ndarray:
@@ -121,19 +159,14 @@ class FlatFunction:
         def flat(x: np.ndarray) -> np.ndarray:
             args = list(self.inputs)
             args[self.wrt] = self._point(x)
-            return flatten(self._output(call(*args)), self.order)
+            return flatten(self._output(self._checked(call, args)), self.order)
         return flat
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """vec(f) at the point whose vec is ``x`` (shape (n,)); shape (m,)."""
         args = list(self.inputs)
         args[self.wrt] = self._point(x)
-        return flatten(self._output(self.call(*args)), self.order)
-
-    @property
-    def direct(self) -> bool:
-        """True when points can be handed over without conversion (NumPy)."""
-        return self.backend.name == "numpy"
+        return flatten(self._output(self._checked(self.call, args)), self.order)
 
     def bind(self, x: np.ndarray) -> list[Any]:
         """The argument list with ``inputs[wrt]`` a view of flat ``x``: writing
@@ -141,7 +174,7 @@ class FlatFunction:
         # A contiguous 1-D x reshapes to any shape, in C or F order, as a view.
         assert x.ndim == 1 and x.flags.c_contiguous
         args = list(self.inputs)
-        args[self.wrt] = x.reshape(self.in_shape, order=self.order)
+        args[self.wrt] = _read_only(x.reshape(self.in_shape, order=self.order))
         return args
 
     def output_rows(self, out: np.ndarray) -> np.ndarray:
@@ -166,8 +199,8 @@ class FlatFunction:
             r = len(self.in_shape)
             w = xs.reshape((k,) + self.in_shape[::-1]).transpose((0,) + tuple(range(r, 0, -1)))
         args = list(self.inputs)
-        args[self.wrt] = self.backend.asarray(w, like=self._like)
-        out = self._output(self.batched_call(*args))  # type: ignore[misc]
+        args[self.wrt] = _read_only(w) if self.direct else self.backend.asarray(w, like=self._like)
+        out = self._output(self._checked(self.batched_call, args))
         if out.shape != (k,) + self.out_shape:
             raise EvaluationError(f"the vectorized function returned shape {out.shape}, "
                                   f"expected {(k,) + self.out_shape}")

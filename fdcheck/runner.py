@@ -19,7 +19,7 @@ from .engine import JacobianResult, Method
 from .errors import BackendUnavailable, CaseError, EvaluationError
 from .evaluate import OnExecutor, Serial, Vectorized
 from .expr import Expression
-from .flatfun import FlatFunction
+from .flatfun import FlatFunction, in_place_error
 from .directional import check_products, reference_jvp
 from .sparsity import SparsityError, structured_jacobian
 from .verify import Verifier
@@ -102,6 +102,9 @@ def _phase(key: str) -> Iterator[None]:
     except EvaluationError as exc:
         raise CaseError(str(exc), key=key) from None
     except Exception as exc:  # a user's function may raise anything
+        explained = in_place_error(exc)
+        if explained is not None:
+            raise CaseError(str(explained), key=key) from None
         raise CaseError(f"evaluation raised {type(exc).__name__}: {exc}", key=key) from None
 
 

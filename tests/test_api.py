@@ -94,3 +94,19 @@ def test_python_references_need_permission(tmp_path, monkeypatch):
     assert "--allow-python" in refused.error and refused.error_key == "function"
     (allowed,) = fdcheck.run("c.yaml", allow_python=True)
     assert allowed.passed, allowed.error
+
+
+def test_a_case_whose_function_writes_to_its_input_is_an_error_and_the_others_run(tmp_path,
+                                                                                   monkeypatch):
+    (tmp_path / "inplace.py").write_text("def f(A):\n    A -= A.mean()\n    return (A ** 2).sum()\n\n"
+                                         "def g(A):\n    return 3 * A.sum()\n")
+    (tmp_path / "c.yaml").write_text(
+        "- name: writes\n  inputs: {A: [1, 2, 4]}\n  function: {python: 'inplace:f'}\n"
+        "  expect: {gradient: [-2.667, -0.667, 3.333]}\n"
+        "- name: reads\n  inputs: {A: [1, 2]}\n  function: {python: 'inplace:g'}\n"
+        "  expect: {gradient: [3, 3]}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    writes, reads = fdcheck.run("c.yaml", allow_python=True)
+    assert writes.status == "error" and "writes to its input in place" in writes.error
+    assert reads.passed, reads.error

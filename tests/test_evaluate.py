@@ -340,3 +340,49 @@ def test_vectorized_working_points_survive_a_function_that_raises():
         vec(fn, fn.x0, Batch(np.array([2, 3]), np.array([12.0, 13.0])))
     assert vec(fn, fn.x0, points).tolist() == [[10, 1, 2, 3], [0, 11, 2, 3], [0, 1, 12, 3],
                                                 [0, 1, 2, 13]]
+
+
+class _WritesItsInput:
+    """Scales its input in place from call ``at`` on (call 1 is the base point)."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, W):
+        self.calls += 1
+        if self.calls >= self.at:
+            W *= 1.5
+        return np.sin(W)
+
+
+WRITERS = [  # (options, the calls the Jacobian makes: 1 is the base point)
+    ({}, 13), ({"method": "forward"}, 7), ({"method": {"scheme": "central", "order": 4}}, 25),
+    ({"method": "richardson"}, 40), ({"sparsity": "diagonal"}, 3), ({"vectorized": True}, 2),
+]
+
+
+@pytest.mark.parametrize("options, at", [(o, at) for o, calls in WRITERS for at in sorted({1, 2, calls})],
+                         ids=[f"{o or 'central'}, call {at}" for o, calls in WRITERS
+                              for at in sorted({1, 2, calls})])
+@pytest.mark.parametrize("loop", ["C", "python"])
+def test_a_function_that_writes_to_its_input_is_named_not_differentiated(monkeypatch, options, at,
+                                                                          loop):
+    import fdcheck.evaluate as ev
+    from fdcheck.errors import EvaluationError
+    if loop == "python":
+        monkeypatch.setattr(ev, "_hotloop", None)
+    W = np.arange(1.0, 7.0).reshape(2, 3)
+    with pytest.raises(EvaluationError, match=r"writes to its input in place .*a copy"):
+        fdcheck.numeric(_WritesItsInput(at), W, **options)
+    assert W.tolist() == [[1, 2, 3], [4, 5, 6]]   # the caller's array is never handed over
+
+
+def test_a_function_that_reads_its_input_still_gets_the_same_jacobian():
+    # Read-only points change nothing for a function that only reads them,
+    # even one that returns its input itself or a view of it.
+    W = np.arange(1.0, 7.0).reshape(2, 3)
+    for f in (lambda W: W, lambda W: np.swapaxes(W, -1, -2), lambda W: np.sin(W)):
+        for options in ({}, {"vectorized": True}):
+            res = fdcheck.numeric(f, W, **options)
+            assert np.allclose(res.jacobian, fdcheck.numeric(lambda W: f(W.copy()), W).jacobian,
+                               rtol=0, atol=0)

@@ -41,6 +41,11 @@ class Backend(Protocol):
     def to_numpy(self, x: Any) -> np.ndarray:
         """A NumPy array with the values of native ``x``."""
 
+    def written(self, x: Any) -> bool:
+        """True when something wrote to native ``x`` in place since it was made
+        by :meth:`asarray` (PyTorch counts in-place operations; NumPy points are
+        read-only and JAX arrays immutable, so these say False)."""
+
     def dtype_name(self, x: Any) -> str:
         """``"float32"``, ``"float64"``..., of native ``x``."""
 

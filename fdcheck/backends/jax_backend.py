@@ -105,6 +105,9 @@ class JaxBackend:
     def to_numpy(self, x: Any) -> np.ndarray:
         return np.asarray(x)
 
+    def written(self, x: Any) -> bool:
+        return False
+
     def dtype_name(self, x: Any) -> str:
         return jnp.asarray(x).dtype.name
 

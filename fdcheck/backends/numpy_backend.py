@@ -107,6 +107,9 @@ class NumpyBackend:
     def to_numpy(self, x: Any) -> np.ndarray:
         return np.asarray(x)
 
+    def written(self, x: Any) -> bool:
+        return False
+
     def dtype_name(self, x: Any) -> str:
         return np.asarray(x).dtype.name
 

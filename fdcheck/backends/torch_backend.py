@@ -139,6 +139,10 @@ class TorchBackend:
             t = t.to(like.device)
         return t
 
+    def written(self, x: Any) -> bool:
+        # The version counter autograd keeps: every in-place operation moves it.
+        return isinstance(x, torch.Tensor) and x._version > 0
+
     def to_numpy(self, x: Any) -> np.ndarray:
         if isinstance(x, torch.Tensor):
             return x.detach().cpu().resolve_conj().numpy()

@@ -119,3 +119,26 @@ def test_vmap_vectorized_mode_matches_serial():
     serial = fdcheck.jacobian(f, *tensors(), wrt=1)
     batched = fdcheck.jacobian(f, *tensors(), wrt=1, vectorized="vmap")
     assert np.allclose(serial, batched, atol=1e-10)
+
+
+class _ScalesItsInput:
+    """Scales its input tensor in place from call ``at`` on (call 1 is the base point)."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, w):
+        self.calls += 1
+        if self.calls >= self.at:
+            w.mul_(1.5)
+        return torch.sin(w)
+
+
+@pytest.mark.parametrize("options, at", [({}, 1), ({}, 2), ({}, 13), ({"vectorized": "vmap"}, 1),
+                                         ({"vectorized": "vmap"}, 2)])
+def test_an_in_place_write_to_the_input_tensor_is_named_not_differentiated(options, at):
+    from fdcheck.errors import EvaluationError
+    w = torch.arange(1.0, 7.0, dtype=torch.float64).reshape(2, 3)
+    with pytest.raises(EvaluationError, match="writes to its input in place .*in-place operation"):
+        fdcheck.numeric(_ScalesItsInput(at), w, **options)
+    assert w.tolist() == [[1, 2, 3], [4, 5, 6]]
