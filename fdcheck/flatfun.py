@@ -129,7 +129,10 @@ class FlatFunction:
         if i == self.wrt:
             return self._point(self.x0)
         if self.backend.name == "numpy":
-            return _as_float(x, self.dtype if np.asarray(x).dtype.kind in "fiub" else None)
+            # A read-only view: the other inputs are the caller's own arrays, and
+            # one written to would change every later evaluation (and the caller's data).
+            arr = _as_float(x, self.dtype if np.asarray(x).dtype.kind in "fiub" else None)
+            return _read_only(arr.view())
         return x
 
     def _checked(self, call: Callable[..., Any], args: Sequence[Any]) -> Any:

@@ -377,6 +377,23 @@ def test_a_function_that_writes_to_its_input_is_named_not_differentiated(monkeyp
     assert W.tolist() == [[1, 2, 3], [4, 5, 6]]   # the caller's array is never handed over
 
 
+@pytest.mark.parametrize("at", [1, 5])
+def test_a_function_that_writes_to_another_input_is_named_and_the_callers_array_kept(at):
+    from fdcheck.errors import EvaluationError
+    calls = {"n": 0}
+
+    def f(A, W):
+        calls["n"] += 1
+        if calls["n"] >= at:
+            A += 1.0
+        return A @ W
+
+    A, W = np.eye(2), np.arange(1.0, 5.0).reshape(2, 2)
+    with pytest.raises(EvaluationError, match="writes to its input in place"):
+        fdcheck.numeric(f, A, W, wrt=1)
+    assert A.tolist() == [[1, 0], [0, 1]] and A.flags.writeable
+
+
 def test_a_function_that_reads_its_input_still_gets_the_same_jacobian():
     # Read-only points change nothing for a function that only reads them,
     # even one that returns its input itself or a view of it.
