@@ -38,3 +38,17 @@ def write(tmp_path):
         path.write_text(text)
         return str(path)
     return make
+
+
+class WritesItsInput:
+    """``f(W)`` that first applies ``write`` (an in-place operation) to W, from
+    call ``at`` on; call 1 is the base point."""
+
+    def __init__(self, at, write, f):
+        self.at, self.write, self.f, self.calls = at, write, f, 0
+
+    def __call__(self, W):
+        self.calls += 1
+        if self.calls >= self.at:
+            self.write(W)
+        return self.f(W)

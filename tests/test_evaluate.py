@@ -8,7 +8,7 @@ import pytest
 import fdcheck
 from fdcheck.evaluate import Batch, Serial, Vectorized
 
-from .conftest import ROOT
+from .conftest import ROOT, WritesItsInput
 
 
 def f(W):  # module level: it must pickle to reach the workers
@@ -342,19 +342,6 @@ def test_vectorized_working_points_survive_a_function_that_raises():
                                                 [0, 1, 2, 13]]
 
 
-class _WritesItsInput:
-    """Scales its input in place from call ``at`` on (call 1 is the base point)."""
-
-    def __init__(self, at):
-        self.at, self.calls = at, 0
-
-    def __call__(self, W):
-        self.calls += 1
-        if self.calls >= self.at:
-            W *= 1.5
-        return np.sin(W)
-
-
 WRITERS = [  # (options, the calls the Jacobian makes: 1 is the base point)
     ({}, 13), ({"method": "forward"}, 7), ({"method": {"scheme": "central", "order": 4}}, 25),
     ({"method": "richardson"}, 40), ({"sparsity": "diagonal"}, 3), ({"vectorized": True}, 2),
@@ -373,7 +360,7 @@ def test_a_function_that_writes_to_its_input_is_named_not_differentiated(monkeyp
         monkeypatch.setattr(ev, "_hotloop", None)
     W = np.arange(1.0, 7.0).reshape(2, 3)
     with pytest.raises(EvaluationError, match=r"writes to its input in place .*a copy"):
-        fdcheck.numeric(_WritesItsInput(at), W, **options)
+        fdcheck.numeric(WritesItsInput(at, lambda W: W.__imul__(1.5), np.sin), W, **options)
     assert W.tolist() == [[1, 2, 3], [4, 5, 6]]   # the caller's array is never handed over
 
 

@@ -5,6 +5,7 @@ import torch
 
 import fdcheck
 
+from ..conftest import WritesItsInput
 from ..seed import A, B, W
 
 
@@ -121,24 +122,11 @@ def test_vmap_vectorized_mode_matches_serial():
     assert np.allclose(serial, batched, atol=1e-10)
 
 
-class _ScalesItsInput:
-    """Scales its input tensor in place from call ``at`` on (call 1 is the base point)."""
-
-    def __init__(self, at):
-        self.at, self.calls = at, 0
-
-    def __call__(self, w):
-        self.calls += 1
-        if self.calls >= self.at:
-            w.mul_(1.5)
-        return torch.sin(w)
-
-
 @pytest.mark.parametrize("options, at", [({}, 1), ({}, 2), ({}, 13), ({"vectorized": "vmap"}, 1),
                                          ({"vectorized": "vmap"}, 2)])
 def test_an_in_place_write_to_the_input_tensor_is_named_not_differentiated(options, at):
     from fdcheck.errors import EvaluationError
     w = torch.arange(1.0, 7.0, dtype=torch.float64).reshape(2, 3)
     with pytest.raises(EvaluationError, match="writes to its input in place .*in-place operation"):
-        fdcheck.numeric(_ScalesItsInput(at), w, **options)
+        fdcheck.numeric(WritesItsInput(at, lambda w: w.mul_(1.5), torch.sin), w, **options)
     assert w.tolist() == [[1, 2, 3], [4, 5, 6]]
