@@ -136,12 +136,17 @@ class FlatFunction:
         return x
 
     def _checked(self, call: Callable[..., Any], args: Sequence[Any]) -> Any:
-        """``call(*args)``, refused if it wrote to ``args[wrt]``."""
-        if self.direct:  # NumPy refuses that write itself: the point is read-only
+        """``call(*args)``, refused if it wrote to any of them."""
+        if self.direct:  # NumPy refuses such a write itself: the inputs are read-only
             return call(*args)
+        version = self.backend.version
+        # Counted around each call, not once: a copy in another process starts again at 0.
+        before = [version(a) for a in args]
         y = call(*args)
-        if self.backend.written(args[self.wrt]):
-            raise _writes_input(f"{self.backend.name} counted an in-place operation on it")
+        for i, (arg, count) in enumerate(zip(args, before)):
+            if version(arg) != count:
+                raise _writes_input(f"{self.backend.name} counted an in-place operation on "
+                                    f"input {i}")
         return y
 
     def _point(self, x: np.ndarray) -> Any:

@@ -41,10 +41,10 @@ class Backend(Protocol):
     def to_numpy(self, x: Any) -> np.ndarray:
         """A NumPy array with the values of native ``x``."""
 
-    def written(self, x: Any) -> bool:
-        """True when something wrote to native ``x`` in place since it was made
-        by :meth:`asarray` (PyTorch counts in-place operations; NumPy points are
-        read-only and JAX arrays immutable, so these say False)."""
+    def version(self, x: Any) -> int:
+        """How many in-place writes native ``x`` has had: PyTorch counts them
+        (0 for a tensor fresh from :meth:`asarray`); NumPy inputs are handed
+        over read-only and JAX arrays are immutable, so these say 0."""
 
     def dtype_name(self, x: Any) -> str:
         """``"float32"``, ``"float64"``..., of native ``x``."""

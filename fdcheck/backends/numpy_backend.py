@@ -107,8 +107,8 @@ class NumpyBackend:
     def to_numpy(self, x: Any) -> np.ndarray:
         return np.asarray(x)
 
-    def written(self, x: Any) -> bool:
-        return False
+    def version(self, x: Any) -> int:
+        return 0
 
     def dtype_name(self, x: Any) -> str:
         return np.asarray(x).dtype.name

@@ -139,9 +139,9 @@ class TorchBackend:
             t = t.to(like.device)
         return t
 
-    def written(self, x: Any) -> bool:
+    def version(self, x: Any) -> int:
         # The version counter autograd keeps: every in-place operation moves it.
-        return isinstance(x, torch.Tensor) and x._version > 0
+        return x._version if isinstance(x, torch.Tensor) else 0
 
     def to_numpy(self, x: Any) -> np.ndarray:
         if isinstance(x, torch.Tensor):

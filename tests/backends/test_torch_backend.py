@@ -130,3 +130,28 @@ def test_an_in_place_write_to_the_input_tensor_is_named_not_differentiated(optio
     with pytest.raises(EvaluationError, match="writes to its input in place .*in-place operation"):
         fdcheck.numeric(WritesItsInput(at, lambda w: w.mul_(1.5), torch.sin), w, **options)
     assert w.tolist() == [[1, 2, 3], [4, 5, 6]]
+
+
+@pytest.mark.parametrize("at", [1, 5])
+def test_an_in_place_write_to_another_input_tensor_is_named(at):
+    from fdcheck.errors import EvaluationError
+    calls = {"n": 0}
+
+    def f(a, w):
+        calls["n"] += 1
+        if calls["n"] >= at:
+            a.add_(1.0)
+        return a @ w
+
+    a, w = torch.eye(2, dtype=torch.float64), torch.arange(1.0, 5.0, dtype=torch.float64).reshape(2, 2)
+    a.add_(0.0)   # a tensor that has been written to before fdcheck sees it is no write of f's
+    with pytest.raises(EvaluationError, match="in-place operation on input 0"):
+        fdcheck.numeric(f, a, w, wrt=1)
+
+
+def test_a_tensor_written_to_before_the_check_is_not_taken_for_a_write_of_the_function():
+    a = torch.eye(2, dtype=torch.float64)
+    a.mul_(2.0)
+    w = torch.ones(2, 2, dtype=torch.float64)
+    res = fdcheck.numeric(lambda a, w: a @ w, a, w, wrt=1)
+    assert np.allclose(res.jacobian, np.kron(2 * np.eye(2), np.eye(2)), atol=1e-9)
