@@ -11,7 +11,7 @@ import math
 import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -117,24 +117,31 @@ def _wrong_shape(y: Any, shape: tuple[int, ...]) -> None:
                           f"{shape} at the base point")
 
 
+def _python_store(fn: Any, rows: np.ndarray) -> tuple[Callable[[int, Any], None], bool]:
+    """What the C loops leave to Python: ``store(j, y)`` checks an odd output
+    and writes vec(y) into ``rows[j]``; and whether the C loop may copy y into
+    a row itself (a C-order row is vec(y) only in C order, or for a vector)."""
+    shape = fn.out_shape
+
+    def store(j: int, y: Any) -> None:
+        if getattr(y, "shape", ()) != shape:
+            _wrong_shape(y, shape)
+        fn.output_rows(rows)[j] = y
+
+    return store, fn.order == "C" or len(shape) < 2
+
+
 def _compiled_points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> bool:
     # The C loop (fdcheck/_hotloop.c) does what the two loops below do, without
     # the interpreter's cost per call; False where it does not apply.
     if _hotloop is None or x.dtype not in FLOATS or out.dtype != np.float64 \
             or not out.flags.c_contiguous:
         return False
-    shape = fn.out_shape
-
-    def store(j: int, y: Any) -> None:  # what the C loop leaves to Python: checks and odd outputs
-        if getattr(y, "shape", ()) != shape:
-            _wrong_shape(y, shape)
-        fn.output_rows(out)[j] = y
-
-    # A C-order row of `out` is vec(y) only when the case's order is C (or y is a vector).
-    fast = fn.order == "C" or len(shape) < 2
+    store, fast = _python_store(fn, out)
     _hotloop.points(fn.call, tuple(fn.bind(x)), x, x0,
                     np.ascontiguousarray(batch.indices, dtype=np.int64),
-                    np.ascontiguousarray(batch.values, dtype=x.dtype), out, shape, fast, store)
+                    np.ascontiguousarray(batch.values, dtype=x.dtype), out, fn.out_shape, fast,
+                    store)
     return True
 
 
@@ -147,17 +154,10 @@ def _compiled_differences(fn: Any, x: np.ndarray, x0: np.ndarray, start: int,
     if _hotloop is None or x.dtype not in FLOATS or not fn.direct or dest.dtype != np.float64 \
             or not dest.flags.c_contiguous:
         return None
-    shape = fn.out_shape
     scratch = np.empty((2, fn.m))
-
-    def store(r: int, y: Any) -> None:  # what the C loop leaves to Python: checks and odd outputs
-        if getattr(y, "shape", ()) != shape:
-            _wrong_shape(y, shape)
-        fn.output_rows(scratch)[r] = y
-
-    fast = fn.order == "C" or len(shape) < 2
+    store, fast = _python_store(fn, scratch)
     return _hotloop.differences(fn.call, tuple(fn.bind(x)), x, x0, start, upper, lower, scale,
-                                dest, shape, fast, store, scratch)
+                                dest, fn.out_shape, fast, store, scratch)
 
 
 def _pairs_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> bool:
