@@ -128,7 +128,7 @@ class FlatFunction:
         # perturbed one is rebuilt from x0 so it matches the points evaluated.
         if i == self.wrt:
             return self._point(self.x0)
-        if self.backend.name == "numpy":
+        if self.direct:
             # A read-only view: the other inputs are the caller's own arrays, and
             # one written to would change every later evaluation (and the caller's data).
             arr = _as_float(x, self.dtype if np.asarray(x).dtype.kind in "fiub" else None)
@@ -182,7 +182,7 @@ class FlatFunction:
         # A contiguous 1-D x reshapes to any shape, in C or F order, as a view.
         assert x.ndim == 1 and x.flags.c_contiguous
         args = list(self.inputs)
-        args[self.wrt] = _read_only(x.reshape(self.in_shape, order=self.order))
+        args[self.wrt] = self._point(x)
         return args
 
     def output_rows(self, out: np.ndarray) -> np.ndarray:
