@@ -256,8 +256,6 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     total = n * p
     # The central difference of order 2 in one pass where the evaluator offers it.
     fused = getattr(evaluator, "differences", None) if p == 2 and weights[0] == -weights[1] else None
-    # Offsets -1 and +1 (central order 2): x -+ h, bit for bit x + (-+1 * h), one product less.
-    unit = fused is not None and offsets[1] == 1.0 and offsets[0] == -1.0
     buffer = None  # one for every chunk, allocated only if the points are evaluated apart
     bad: list[int] = []
     a = 0
@@ -269,9 +267,8 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
             started = time.perf_counter()
             # The same arithmetic as the points below: x + offset * h, then the dtype.
             hs = h[a:b]
-            xs = x64[a:b]
-            upper = (xs + hs if unit else xs + offsets[1] * hs).astype(fn.dtype, copy=False)
-            lower = (xs - hs if unit else xs + offsets[0] * hs).astype(fn.dtype, copy=False)
+            upper = (x64[a:b] + offsets[1] * hs).astype(fn.dtype, copy=False)
+            lower = (x64[a:b] + offsets[0] * hs).astype(fn.dtype, copy=False)
             found = fused(fn, x0, a, upper, lower, weights[1] / hs, dest)
             if found is None:
                 fused = None
