@@ -150,17 +150,25 @@ private_array(PyObject *y)
            && PyArray_BASE((PyArrayObject *)y) == NULL;
 }
 
-/* row = (upper - lower) * s; 1 when every entry is finite. */
+/* row = (upper - lower) * s; 1 when every entry is finite. An entry is not
+ * finite when its exponent bits are all ones, and only then does adding one
+ * to the exponent carry into the sign bit: an integer OR of those sums, which
+ * the compiler vectorizes with the arithmetic. (isfinite() or a comparison
+ * kept the loop scalar, at twice the time of NumPy's subtract alone.) */
 static int
-difference_row(double *row, const double *upper, const double *lower, double s, npy_intp m)
+difference_row(double *restrict row, const double *restrict upper,
+               const double *restrict lower, double s, npy_intp m)
 {
-    int finite = 1;
+    const uint64_t exponent = 0x7ff0000000000000ULL, one = 0x0010000000000000ULL;
+    uint64_t carries = 0;
     for (npy_intp c = 0; c < m; c++) {
         double d = (upper[c] - lower[c]) * s;
+        uint64_t bits;
+        memcpy(&bits, &d, sizeof bits);
         row[c] = d;
-        finite &= isfinite(d) != 0;
+        carries |= (bits & exponent) + one;
     }
-    return finite;
+    return (carries >> 63) == 0;
 }
 
 /* j appended to the list `bad`; 0, or -1 with an exception set. */

@@ -276,6 +276,38 @@ def test_halves_is_the_scaled_central_difference_and_names_its_non_finite_rows(l
         assert np.array_equal(dest, expected, equal_nan=True)
 
 
+BIG = np.finfo(np.float64).max
+TINY = np.finfo(np.float64).smallest_subnormal
+
+
+# The C row difference tests finiteness on the exponent bits, not with
+# isfinite(), so that it vectorizes: every non-finite kind, at the head, in
+# the middle and in the tail a vector loop leaves, and the finite extremes.
+@pytest.mark.parametrize("upper, lower, scale, finite", [
+    (np.inf, 0.0, 1.0, False),
+    (0.0, np.inf, 1.0, False),          # -inf
+    (np.nan, 0.0, 1.0, False),
+    (-np.nan, 0.0, 1.0, False),         # a nan with the sign bit set
+    (BIG, -BIG, 1.0, False),            # overflow in the subtraction
+    (BIG, 0.0, 2.0, False),             # overflow in the scaling
+    (BIG, 0.0, 1.0, True),
+    (-BIG, 0.0, 1.0, True),
+    (TINY, 0.0, 1.0, True),
+    (-0.0, 0.0, 1.0, True),
+])
+@pytest.mark.parametrize("column", [0, 5, 10])
+def test_the_compiled_row_difference_names_exactly_the_non_finite_rows(upper, lower, scale, finite,
+                                                                        column):
+    from fdcheck.evaluate import _halves
+    ys = np.ones((4, 11))               # rows 0-1 upper, 2-3 lower; 11 columns: a tail
+    ys[1, column], ys[3, column] = upper, lower
+    dest = np.empty((2, 11))
+    with np.errstate(all="ignore"):
+        expected = (ys[:2] - ys[2:]) * np.array([1.0, scale])[:, None]
+        assert _halves(ys, np.array([1.0, scale]), dest) == ([] if finite else [1])
+    assert np.array_equal(dest, expected, equal_nan=True)
+
+
 def test_the_vectorized_one_pass_difference_survives_a_function_that_raises():
     from fdcheck.flatfun import FlatFunction
     calls = {"n": 0}
