@@ -17,13 +17,26 @@
  * upper then lower outputs and its finiteness in one pass, where NumPy takes
  * three (subtract, multiply, check) and a call's fixed cost for each.
  * `steps` does fdcheck.step's arithmetic in one pass for the same reason.
+ *
+ * A Jacobian larger than the cache costs more to difference and write into
+ * fresh memory (page faults, misses) than a tenth of the calls that make it.
+ * With `behind`, `differences` keeps the outputs of the last rows in a ring
+ * of slots (one per two rows of `scratch`) and a second thread differences
+ * them into `dest` while the calls go on. That thread runs no Python and
+ * touches no Python object, so it needs no GIL: it reads outputs that this
+ * thread holds and releases.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+#ifndef _WIN32
+#include <pthread.h>
+#define WRITE_BEHIND 1
+#endif
 
 static int
 is_vector(PyArrayObject *a, int type, int writable)
@@ -291,18 +304,211 @@ points(PyObject *self, PyObject *args)
  * in cache, and a check that the row is finite. Returns the list of j whose row
  * holds a non-finite entry. Outputs that cannot be read in place are copied
  * to row r of `scratch` (2, m), by store(r, y) where the fast path cannot. */
+/* The rows of one call of `differences` between their two calls and their
+ * difference. Row j waits in slot j % size: its outputs' data, the arrays
+ * holding that data (references owned by the slot, released only by the
+ * caller's thread, the one that holds the GIL), and its scale.
+ *
+ * Without a second thread each row is differenced as soon as its two outputs
+ * are in. With one (`threaded`), the caller's thread only calls the function
+ * and fills slots, and the other differences the finished rows into dest:
+ * `made` and `copied` count rows, published under the lock every `batch`
+ * rows, so that neither thread wakes the other for every row. */
+typedef struct {
+    const double *side[2];
+    PyObject *held[2];
+    double scale;
+} Slot;
+
+typedef struct {
+    Slot *slots;
+    npy_intp size, m;
+    double *dest;
+    unsigned char *finite;  /* per row, written by whoever differences it */
+    int threaded;
+#ifdef WRITE_BEHIND
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    pthread_t thread;
+    npy_intp batch, made, copied;
+    npy_intp seen;  /* `copied` as the caller's thread last read it, under the lock */
+    int done;
+#endif
+} Ring;
+
+static void
+difference_slot(Ring *g, npy_intp j)
+{
+    const Slot *s = &g->slots[j % g->size];
+    g->finite[j] = (unsigned char)difference_row(g->dest + j * g->m, s->side[0], s->side[1],
+                                                 s->scale, g->m);
+}
+
+#ifdef WRITE_BEHIND
+static void *
+difference_behind(void *arg)
+{
+    Ring *g = arg;
+    pthread_mutex_lock(&g->lock);
+    for (;;) {
+        while (g->copied == g->made && !g->done) {
+            pthread_cond_wait(&g->changed, &g->lock);
+        }
+        npy_intp from = g->copied, to = g->made;
+        if (from == to) {
+            break;
+        }
+        pthread_mutex_unlock(&g->lock);
+        for (npy_intp j = from; j < to; j++) {
+            difference_slot(g, j);
+        }
+        pthread_mutex_lock(&g->lock);
+        g->copied = to;
+        pthread_cond_signal(&g->changed);
+    }
+    pthread_mutex_unlock(&g->lock);
+    return NULL;
+}
+
+/* Rows before `made` are filled; handed over every `batch` rows, or now. */
+static void
+publish(Ring *g, npy_intp made, int now, int last)
+{
+    if (!now && made % g->batch) {
+        return;
+    }
+    pthread_mutex_lock(&g->lock);
+    g->made = made;
+    g->done = last;
+    pthread_cond_signal(&g->changed);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static int
+start_thread(Ring *g)
+{
+    g->batch = g->size / 4 > 0 ? g->size / 4 : 1;
+    g->made = g->copied = g->seen = 0;
+    g->done = 0;
+    if (pthread_mutex_init(&g->lock, NULL) != 0) {
+        return 0;
+    }
+    if (pthread_cond_init(&g->changed, NULL) != 0) {
+        pthread_mutex_destroy(&g->lock);
+        return 0;
+    }
+    if (pthread_create(&g->thread, NULL, difference_behind, g) != 0) {
+        pthread_cond_destroy(&g->changed);
+        pthread_mutex_destroy(&g->lock);
+        return 0;
+    }
+    return 1;
+}
+#endif
+
+/* 0, or -1 with MemoryError set. A second thread only if asked, there are
+ * two slots or more, and it starts; otherwise the rows are differenced inline. */
+static int
+ring_start(Ring *g, double *dest, npy_intp k, npy_intp m, npy_intp size, int behind)
+{
+    g->slots = PyMem_Calloc((size_t)size, sizeof(Slot));
+    g->finite = PyMem_Malloc(k > 0 ? (size_t)k : 1);
+    if (g->slots == NULL || g->finite == NULL) {
+        PyMem_Free(g->slots);
+        PyMem_Free(g->finite);
+        PyErr_NoMemory();
+        return -1;
+    }
+    g->size = size;
+    g->m = m;
+    g->dest = dest;
+    g->threaded = 0;
+#ifdef WRITE_BEHIND
+    g->threaded = behind && size > 1 && start_thread(g);
+#endif
+    return 0;
+}
+
+/* The slot for row j, once the row that used it is differenced, emptied. */
+static Slot *
+ring_slot(Ring *g, npy_intp j)
+{
+#ifdef WRITE_BEHIND
+    if (g->threaded && j - g->seen >= g->size) {
+        pthread_mutex_lock(&g->lock);
+        if (g->made < j) {  /* the other thread may be waiting for these rows */
+            g->made = j;
+            pthread_cond_signal(&g->changed);
+        }
+        while (j - g->copied >= g->size) {
+            pthread_cond_wait(&g->changed, &g->lock);
+        }
+        g->seen = g->copied;
+        pthread_mutex_unlock(&g->lock);
+    }
+#endif
+    Slot *s = &g->slots[j % g->size];
+    Py_CLEAR(s->held[0]);
+    Py_CLEAR(s->held[1]);
+    return s;
+}
+
+/* Row j's slot is filled: difference it now, or hand it over. */
+static void
+ring_filled(Ring *g, npy_intp j)
+{
+#ifdef WRITE_BEHIND
+    if (g->threaded) {
+        publish(g, j + 1, 0, 0);
+        return;
+    }
+#endif
+    difference_slot(g, j);
+}
+
+/* Every filled row differenced, the thread (if any) joined, the slots
+ * emptied; with `bad`, the rows before `made` that are not finite appended. */
+static int
+ring_finish(Ring *g, npy_intp made, PyObject *bad)
+{
+#ifdef WRITE_BEHIND
+    if (g->threaded) {
+        publish(g, made, 1, 1);
+        Py_BEGIN_ALLOW_THREADS
+        pthread_join(g->thread, NULL);
+        Py_END_ALLOW_THREADS
+        pthread_cond_destroy(&g->changed);
+        pthread_mutex_destroy(&g->lock);
+    }
+#endif
+    for (npy_intp q = 0; q < g->size; q++) {
+        Py_CLEAR(g->slots[q].held[0]);
+        Py_CLEAR(g->slots[q].held[1]);
+    }
+    int status = 0;
+    for (npy_intp j = 0; bad != NULL && j < made; j++) {
+        if (!g->finite[j] && append_row(bad, j) < 0) {
+            status = -1;
+            break;
+        }
+    }
+    PyMem_Free(g->slots);
+    PyMem_Free(g->finite);
+    return status;
+}
+
 static PyObject *
 differences(PyObject *self, PyObject *args)
 {
     PyObject *call, *call_args, *shape_obj, *store;
     PyArrayObject *x, *x0, *upper, *lower, *scale, *dest, *scratch;
     Py_ssize_t start;
-    int fast;
-    if (!PyArg_ParseTuple(args, "OO!O!O!nO!O!O!O!O!pOO!", &call, &PyTuple_Type, &call_args,
+    int fast, behind = 0;
+    if (!PyArg_ParseTuple(args, "OO!O!O!nO!O!O!O!O!pOO!|p", &call, &PyTuple_Type, &call_args,
                           &PyArray_Type, &x, &PyArray_Type, &x0, &start,
                           &PyArray_Type, &upper, &PyArray_Type, &lower, &PyArray_Type, &scale,
                           &PyArray_Type, &dest, &PyTuple_Type, &shape_obj, &fast, &store,
-                          &PyArray_Type, &scratch)) {
+                          &PyArray_Type, &scratch, &behind)) {
         return NULL;
     }
     int type = point_type(x, x0);
@@ -328,13 +534,19 @@ differences(PyObject *self, PyObject *args)
     if (m < 0) {
         return NULL;
     }
-    if (!is_matrix(dest, k, m) || !is_matrix(scratch, 2, m)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "dest (>= k, m) and scratch (2, m): writable C-contiguous float64");
+    npy_intp slots = PyArray_NDIM(scratch) == 2 ? PyArray_DIM(scratch, 0) / 2 : 0;
+    if (!is_matrix(dest, k, m) || slots < 1 || !is_matrix(scratch, 2 * slots, m)) {
+        PyErr_SetString(PyExc_TypeError, "dest (>= k, m) and scratch (2 s, m), s >= 1 slots: "
+                        "writable C-contiguous float64");
         return NULL;
     }
     PyObject *bad = PyList_New(0);
     if (bad == NULL) {
+        return NULL;
+    }
+    Ring ring;
+    if (ring_start(&ring, (double *)PyArray_DATA(dest), k, m, slots, behind) < 0) {
+        Py_DECREF(bad);
         return NULL;
     }
     size_t size = (size_t)PyArray_ITEMSIZE(x);
@@ -342,62 +554,58 @@ differences(PyObject *self, PyObject *args)
     const char *x0p = PyArray_BYTES(x0);
     const char *points[2] = {PyArray_BYTES(upper), PyArray_BYTES(lower)};
     const double *sp = (const double *)PyArray_DATA(scale);
-    double *destp = (double *)PyArray_DATA(dest);
     double *tmp = (double *)PyArray_DATA(scratch);
     PyObject *const *argv = &PyTuple_GET_ITEM(call_args, 0);
     size_t nargs = (size_t)PyTuple_GET_SIZE(call_args);
-    for (npy_intp j = 0; j < k; j++) {
+    npy_intp j = 0;
+    for (; j < k; j++) {
         npy_intp i = start + j;
-        /* The upper output is read in place when nothing else can change it
-         * before the lower one is taken; otherwise it is copied to scratch[0].
-         * The lower output is read in place before x is restored, so even a
-         * view of x (X.T) holds the values of that point. */
-        PyObject *held[2] = {NULL, NULL};
-        const double *side[2];
+        Slot *slot = ring_slot(&ring, j);
+        slot->scale = sp[j];
+        /* An output is held and read in place when nothing else can change it
+         * before it is differenced: an array no one else sees, or the lower
+         * output differenced inline before x is restored (even a view of x,
+         * X.T, then holds the values of that point). Otherwise it is copied
+         * into the slot's rows of scratch. */
         for (int r = 0; r < 2; r++) {
             memcpy(xp + i * size, points[r] + j * size, size);
             PyObject *y = PyObject_Vectorcall(call, argv, nargs, NULL);
             if (y == NULL) {
-                goto restore;
+                goto fail;
             }
-            side[r] = fast ? direct_data(y, shape, ndim) : NULL;
-            if (side[r] != NULL && (r == 1 || private_array(y))) {
-                held[r] = y;
+            const double *data = fast ? direct_data(y, shape, ndim) : NULL;
+            if (data != NULL && (private_array(y) || (r == 1 && !ring.threaded))) {
+                slot->side[r] = data;
+                slot->held[r] = y;
                 continue;
             }
-            side[r] = tmp + r * m;
-            if (!(fast && store_fast(y, tmp + r * m, m, shape, ndim))) {
-                PyObject *done = PyObject_CallFunction(store, "iO", r, y);
+            npy_intp row = 2 * (j % slots) + r;
+            slot->side[r] = tmp + row * m;
+            if (!(fast && store_fast(y, tmp + row * m, m, shape, ndim))) {
+                PyObject *done = PyObject_CallFunction(store, "nO", row, y);
                 if (done == NULL) {
                     Py_DECREF(y);
-                    goto restore;
+                    goto fail;
                 }
                 Py_DECREF(done);
             }
             Py_DECREF(y);
         }
-        int finite = difference_row(destp + j * m, side[0], side[1], sp[j], m);
-        Py_XDECREF(held[0]);
-        Py_XDECREF(held[1]);
+        ring_filled(&ring, j);
         memcpy(xp + i * size, x0p + i * size, size);
-        if (!finite && append_row(bad, j) < 0) {
-            goto fail;
-        }
-        continue;
-    restore:
-        Py_XDECREF(held[0]);
-        memcpy(xp + i * size, x0p + i * size, size);
-        goto fail;
+    }
+    if (ring_finish(&ring, k, bad) < 0) {
+        Py_DECREF(bad);
+        return NULL;
     }
     return bad;
 fail:
+    memcpy(xp + (start + j) * size, x0p + (start + j) * size, size);
+    ring_finish(&ring, j, NULL);
     Py_DECREF(bad);
     return NULL;
 }
 
-/* The steps of fdcheck.step for a float64 x in one pass: h_i = (x_i + w_i) - x_i
- * with w_i = rel * max(1, |x_i|); None (for the caller's NumPy path, which
- * handles it) when x is not a float64 vector or some h_i is not positive. */
 static PyObject *
 steps(PyObject *self, PyObject *args)
 {
@@ -441,10 +649,12 @@ static PyMethodDef methods[] = {
      "through store(j, y)); x[indices[j]] = x0[indices[j]]."},
     {"differences", differences, METH_VARARGS,
      "differences(call, args, x, x0, start, upper, lower, scale, dest, shape, fast, store,\n"
-     "            scratch) -> list of j whose row is not finite\n\n"
+     "            scratch, behind=False) -> list of j whose row is not finite\n\n"
      "For each j, with i = start + j: dest[j] = (f(x with x[i] = upper[j])\n"
      "- f(x with x[i] = lower[j])) * scale[j]; x[i] is restored after both calls.\n"
-     "Outputs not stored directly go through store(r, y) into scratch[r]."},
+     "Outputs not stored directly go through store(q, y) into scratch[q].\n"
+     "scratch (2 s, m) gives s slots: with behind and s > 1, a second thread\n"
+     "differences the rows of the last s elements while the calls go on."},
     {"halves", halves, METH_VARARGS,
      "halves(ys, scale, dest) -> list of j whose row is not finite\n\n"
      "dest[j] = (ys[j] - ys[k + j]) * scale[j] for j < k = len(scale): the central\n"

@@ -26,6 +26,10 @@ STENCIL_SCHEMES = SCHEMES
 # steps (fdcheck.extrapolate) and the complex step (fdcheck.complexstep).
 OTHER_SCHEMES = ("richardson", "complex-step")
 CHUNK_SECONDS = 0.05  # a chunk of the one-pass path grows while it takes less
+# A Jacobian this large lives outside the cache: writing it (page faults,
+# misses) and the differences cost over a tenth of the calls that make it,
+# and are better done by a second core while the calls go on.
+WRITE_BEHIND_BYTES = 64 * 2**20
 NOISE = 10.0   # rounding of one evaluation, in ulps of the largest output, with a margin
 ALL_SCHEMES = STENCIL_SCHEMES + OTHER_SCHEMES
 
@@ -256,6 +260,7 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     total = n * p
     # The central difference of order 2 in one pass where the evaluator offers it.
     fused = getattr(evaluator, "differences", None) if p == 2 and weights[0] == -weights[1] else None
+    behind = jac_t.nbytes >= WRITE_BEHIND_BYTES
     buffer = None  # one for every chunk, allocated only if the points are evaluated apart
     bad: list[int] = []
     a = 0
@@ -269,7 +274,7 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
             hs = h[a:b]
             upper = (x64[a:b] + offsets[1] * hs).astype(fn.dtype, copy=False)
             lower = (x64[a:b] + offsets[0] * hs).astype(fn.dtype, copy=False)
-            found = fused(fn, x0, a, upper, lower, weights[1] / hs, dest)
+            found = fused(fn, x0, a, upper, lower, weights[1] / hs, dest, behind)
             if found is None:
                 fused = None
             elif time.perf_counter() - started < CHUNK_SECONDS:

@@ -8,6 +8,7 @@ they know nothing of steps or stencils.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -27,6 +28,20 @@ except ImportError:  # not compiled on this machine: the Python loops below do t
 # engine reuses one buffer of this size for every chunk, and a buffer that
 # stays in cache avoids the page faults a fresh large one costs on first write.
 CHUNK_BYTES = 4 * 2**20
+# Outputs held between their calls and their difference when a second core
+# writes the result (``behind``): a ring large enough that the calling thread
+# seldom waits for the other, or wakes it (a wake costs microseconds).
+RING_BYTES = 2 * 2**20
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+CORES = _cores()
 
 
 @dataclass(frozen=True)
@@ -147,17 +162,24 @@ def _compiled_points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: 
 
 def _compiled_differences(fn: Any, x: np.ndarray, x0: np.ndarray, start: int,
                           upper: np.ndarray, lower: np.ndarray, scale: np.ndarray,
-                          dest: np.ndarray) -> list[int] | None:
+                          dest: np.ndarray, behind: bool) -> list[int] | None:
     # The C loop's central difference: both calls of an element, then the
     # scaled difference and its finiteness while the outputs are in cache.
     # None where it does not apply (the caller then evaluates points).
     if _hotloop is None or x.dtype not in FLOATS or not fn.direct or dest.dtype != np.float64 \
             or not dest.flags.c_contiguous:
         return None
-    scratch = np.empty((2, fn.m))
+    slots = _ring_slots(fn.m) if behind else 0
+    scratch = np.empty((2 * max(1, slots), fn.m))
     store, fast = _python_store(fn, scratch)
     return _hotloop.differences(fn.call, tuple(fn.bind(x)), x, x0, start, upper, lower, scale,
-                                dest, fn.out_shape, fast, store, scratch)
+                                dest, fn.out_shape, fast, store, scratch, slots > 0)
+
+
+def _ring_slots(m: int) -> int:
+    """Rows the C loop holds between their calls and their difference, for
+    a second core to difference them; 0 (all in the calling thread) without one."""
+    return max(4, RING_BYTES // (16 * m)) if CORES >= 2 else 0
 
 
 def _pairs_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> bool:
@@ -254,7 +276,8 @@ class Serial:
         return _chunk_for(n, m)
 
     def differences(self, fn: Any, x0: np.ndarray, start: int, upper: np.ndarray,
-                    lower: np.ndarray, scale: np.ndarray, dest: np.ndarray) -> list[int] | None:
+                    lower: np.ndarray, scale: np.ndarray, dest: np.ndarray,
+                    behind: bool = False) -> list[int] | None:
         """Central differences in one pass, where the compiled loop applies.
 
         Parameters
@@ -268,6 +291,10 @@ class Serial:
         scale : ndarray of float64, shape (k,)
         dest : ndarray of float64, shape (k, m), C-contiguous
             Receives ``(f(upper) - f(lower)) * scale`` row by row.
+        behind : bool
+            ``dest`` is large and fresh: where there is a second core, it
+            differences the outputs and writes ``dest`` while the calling
+            thread goes on calling the function. The same bits either way.
 
         Returns
         -------
@@ -277,7 +304,7 @@ class Serial:
         """
         x = self._work(x0)
         try:
-            return _compiled_differences(fn, x, x0, start, upper, lower, scale, dest)
+            return _compiled_differences(fn, x, x0, start, upper, lower, scale, dest, behind)
         except BaseException:
             self._local.source = None   # copy afresh next time, whatever was left
             raise
@@ -366,11 +393,14 @@ class Vectorized:
         return self.max_points or _chunk_for(n, m)
 
     def differences(self, fn: Any, x0: np.ndarray, start: int, upper: np.ndarray,
-                    lower: np.ndarray, scale: np.ndarray, dest: np.ndarray) -> list[int] | None:
+                    lower: np.ndarray, scale: np.ndarray, dest: np.ndarray,
+                    behind: bool = False) -> list[int] | None:
         """Central differences, as :meth:`Serial.differences`: each call stacks
         the upper points of a run of elements, then their lower points, so
         that both halves of the output are contiguous and differenced in place.
-        None (nothing evaluated) when a call may take only one point."""
+        None (nothing evaluated) when a call may take only one point.
+        ``behind`` is ignored: a batched call is long enough that writing its
+        rows adds little."""
         n = x0.shape[0]
         half = self.chunk_points(n, fn.m) // 2
         if half < 1:

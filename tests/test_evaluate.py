@@ -1,5 +1,7 @@
 """Evaluators: serial, vectorized and a real process pool give the same Jacobian."""
 import multiprocessing
+import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -193,6 +195,130 @@ def test_one_pass_differences_move_the_elements_from_start(evaluator, start):
     assert evaluator.differences(fn, fn.x0, start, upper, lower, np.full(k, 0.5), dest) == []
     # d(x_i^2)/dx_i by a central difference of step 1 is exactly 2 x_i.
     assert dest.tolist() == (np.eye(5)[start:] * 2 * x).tolist()
+
+
+# A large Jacobian is written behind the calls: the C loop holds the outputs
+# of a few rows in a ring and a second thread differences them into the
+# result. The same bits, the same flags, the same restored point.
+@pytest.fixture
+def behind(monkeypatch):
+    """The least ring (4 slots) and its thread, whatever the machine's cores."""
+    import fdcheck.evaluate as ev
+    monkeypatch.setattr(ev, "CORES", 2)
+    monkeypatch.setattr(ev, "RING_BYTES", 1)
+    assert ev._ring_slots(1) == 4
+    return ev
+
+
+def _threads():
+    return len(os.listdir("/proc/self/task"))
+
+
+def _both_ways(fn, x0, upper, lower, scale):
+    out = []
+    for way in (False, True):
+        dest = np.full((len(upper), fn.m), -1.0)
+        with np.errstate(all="ignore"):
+            bad = Serial().differences(fn, x0, 0, upper, lower, scale, dest, way)
+        out.append((dest, bad))
+    return out
+
+
+@pytest.mark.parametrize("label, fn, shape, dtype", OUTPUTS, ids=[o[0] for o in OUTPUTS])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_rows_written_behind_are_the_same_bits_for_every_kind_of_output(behind, label, fn, shape,
+                                                                        dtype, order):
+    from fdcheck.flatfun import FlatFunction
+    W = (np.random.default_rng(2).standard_normal(shape) + 0.5).astype(dtype)
+    fl = FlatFunction(fn, [W], order=order)   # 6 rows in 4 slots: the ring wraps
+    (direct, bad_direct), (written, bad_written) = _both_ways(
+        fl, fl.x0, fl.x0 + dtype(0.25), fl.x0 - dtype(0.25), np.full(fl.n, 2.0))
+    assert np.array_equal(written, direct, equal_nan=True) and bad_written == bad_direct
+    assert (direct != -1.0).any()
+
+
+@pytest.mark.parametrize("values, columns", [
+    (np.arange(300.0) + 1, []),
+    (np.where(np.arange(300) % 37 == 0, 0.0, 1.0), list(range(0, 300, 37))),  # sqrt(-h) is nan
+])
+def test_rows_written_behind_wrap_the_ring_many_times_and_keep_every_flag(behind, values, columns):
+    from fdcheck.flatfun import FlatFunction
+    fl = FlatFunction(lambda x: np.sqrt(x) * x[::-1], [values])
+    h = np.full(300, 1e-3)
+    (direct, bad_direct), (written, bad_written) = _both_ways(fl, fl.x0, fl.x0 + h, fl.x0 - h,
+                                                              1 / (2 * h))
+    assert np.array_equal(written, direct, equal_nan=True)
+    assert bad_written == bad_direct == columns
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="counts the process's threads in /proc")
+def test_rows_written_behind_are_differenced_on_a_second_thread_that_ends_with_the_call(behind):
+    from fdcheck.flatfun import FlatFunction
+    seen = []
+
+    def f(x):
+        seen.append(_threads())
+        return x * x
+
+    fl = FlatFunction(f, [np.arange(40.0)])
+    before = _threads()
+    for way, extra in ((False, 0), (True, 1)):
+        seen.clear()
+        dest = np.empty((40, 40))
+        assert Serial().differences(fl, fl.x0, 0, fl.x0 + 1, fl.x0 - 1, np.full(40, 0.5), dest,
+                                    way) == []
+        assert max(seen) == before + extra and _threads() == before
+        assert dest.tolist() == np.diag(2 * np.arange(40.0)).tolist()
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 9, 61])  # upper, lower, after the ring wrapped, later
+def test_rows_written_behind_survive_a_function_that_raises(behind, fail_at):
+    from fdcheck.flatfun import FlatFunction
+    calls = {"n": 0}
+
+    def flaky(x):
+        calls["n"] += 1
+        if calls["n"] == fail_at + 1:   # call 1 is the base evaluation
+            raise RuntimeError("once")
+        return x * 1.0
+
+    fn = FlatFunction(flaky, [np.arange(40.0)])
+    serial = Serial()
+    args = (fn, fn.x0, 0, fn.x0 + 1, fn.x0 - 1, np.full(40, 0.5))
+    threads = _threads() if sys.platform == "linux" else None
+    with pytest.raises(RuntimeError, match="once"):
+        serial.differences(*args, np.empty((40, 40)), True)
+    assert serial._work(fn.x0).tolist() == list(range(40))
+    if threads is not None:
+        assert _threads() == threads   # the second thread was joined
+    dest = np.empty((40, 40))
+    assert serial.differences(*args, dest, True) == []
+    assert dest.tolist() == np.eye(40).tolist()
+
+
+@pytest.mark.parametrize("cores, slots", [(1, 0), (2, 64), (8, 64)])
+def test_the_ring_needs_a_second_core(monkeypatch, cores, slots):
+    import fdcheck.evaluate as ev
+    monkeypatch.setattr(ev, "CORES", cores)
+    monkeypatch.setattr(ev, "RING_BYTES", 2**20)
+    assert ev._ring_slots(1024) == slots
+
+
+@pytest.mark.parametrize("limit, behind", [(64 * 2**20, False), (0, True)])
+def test_the_engine_writes_behind_only_a_jacobian_too_large_for_the_cache(monkeypatch, limit, behind):
+    import fdcheck.engine as engine
+    from fdcheck.engine import Method, stencil_jacobian
+    from fdcheck.flatfun import FlatFunction
+    W = np.random.default_rng(3).standard_normal((3, 50))
+    fl = FlatFunction(lambda W: np.tanh(A23 @ W), [W])
+    reference = stencil_jacobian(fl, Method(), Serial()).jacobian
+    asked = []
+    serial = Serial()
+    serial.differences = lambda *a: asked.append(a[-1]) or Serial.differences(serial, *a)
+    monkeypatch.setattr(engine, "WRITE_BEHIND_BYTES", limit)
+    result = stencil_jacobian(fl, Method(), serial)
+    assert set(asked) == {behind}
+    assert np.array_equal(result.jacobian, reference)
 
 
 @pytest.mark.parametrize("start, k", [(-1, 2), (4, 2), (6, 0)])
