@@ -183,7 +183,7 @@ def main() -> None:
                 "scipy": lambda: approx_derivative(lambda v: np.ravel(f(v.reshape(x.shape))),
                                                    x.reshape(-1), method="3-point"),
                 "torch": lambda: torch_numeric(f_torch, x),
-            }, args.repeat if n <= 4096 else 2)
+            }, args.repeat if n <= 4096 else 4)
             r = {k: v / t["floor"] for k, v in t.items()}
             print(f"{label:24s} {n:6d} {t['floor']:9.4f} {r['plain']:7.2f} {r['write']:7.2f} "
                   f"{t['plain'] / (t['floor'] + t['write']):8.2f} {r['vector']:7.2f} "
