@@ -161,28 +161,6 @@ def test_the_one_pass_central_difference_flags_the_same_non_finite_columns(fn, x
     assert np.array_equal(one_pass.jacobian, apart.jacobian, equal_nan=True)
 
 
-@pytest.mark.parametrize("fail_at", [1, 2, 5])  # the upper point, the lower point, a later element
-def test_the_one_pass_central_difference_restores_the_point_when_the_function_raises(fail_at):
-    from fdcheck.flatfun import FlatFunction
-    calls = {"n": 0}
-
-    def flaky(x):
-        calls["n"] += 1
-        if calls["n"] == fail_at + 1:   # call 1 is the base evaluation
-            raise RuntimeError("once")
-        return x * 1.0
-
-    fn = FlatFunction(flaky, [np.arange(4.0)])
-    serial = Serial()
-    args = (fn, fn.x0, 0, fn.x0 + 1, fn.x0 - 1, np.full(4, 0.5))
-    with pytest.raises(RuntimeError, match="once"):
-        serial.differences(*args, np.empty((4, 4)))
-    assert serial._work(fn.x0).tolist() == [0, 1, 2, 3]
-    dest = np.empty((4, 4))
-    assert serial.differences(*args, dest) == []
-    assert dest.tolist() == np.eye(4).tolist()
-
-
 @pytest.mark.parametrize("evaluator", [Serial(), Vectorized(max_points=2), Vectorized()])
 @pytest.mark.parametrize("start", [0, 1, 3])
 def test_one_pass_differences_move_the_elements_from_start(evaluator, start):
@@ -271,8 +249,10 @@ def test_rows_written_behind_are_differenced_on_a_second_thread_that_ends_with_t
         assert dest.tolist() == np.diag(2 * np.arange(40.0)).tolist()
 
 
-@pytest.mark.parametrize("fail_at", [1, 2, 9, 61])  # upper, lower, after the ring wrapped, later
-def test_rows_written_behind_survive_a_function_that_raises(behind, fail_at):
+# The upper point, the lower point, a later element; behind, also after the ring wrapped.
+@pytest.mark.parametrize("way, fail_at", [(False, 1), (False, 2), (False, 5),
+                                          (True, 1), (True, 2), (True, 9), (True, 61)])
+def test_the_one_pass_central_difference_survives_a_function_that_raises(behind, way, fail_at):
     from fdcheck.flatfun import FlatFunction
     calls = {"n": 0}
 
@@ -287,12 +267,12 @@ def test_rows_written_behind_survive_a_function_that_raises(behind, fail_at):
     args = (fn, fn.x0, 0, fn.x0 + 1, fn.x0 - 1, np.full(40, 0.5))
     threads = _threads() if sys.platform == "linux" else None
     with pytest.raises(RuntimeError, match="once"):
-        serial.differences(*args, np.empty((40, 40)), True)
-    assert serial._work(fn.x0).tolist() == list(range(40))
+        serial.differences(*args, np.empty((40, 40)), way)
+    assert serial._work(fn.x0).tolist() == list(range(40))   # the point restored
     if threads is not None:
-        assert _threads() == threads   # the second thread was joined
+        assert _threads() == threads   # a second thread, if any, was joined
     dest = np.empty((40, 40))
-    assert serial.differences(*args, dest, True) == []
+    assert serial.differences(*args, dest, way) == []
     assert dest.tolist() == np.eye(40).tolist()
 
 
