@@ -37,6 +37,11 @@
 #include <pthread.h>
 #define WRITE_BEHIND 1
 #endif
+#ifdef _MSC_VER
+#define RESTRICT __restrict  /* MSVC's C takes C99's keyword only under /std:c11 */
+#else
+#define RESTRICT restrict
+#endif
 
 static int
 is_vector(PyArrayObject *a, int type, int writable)
@@ -169,8 +174,8 @@ private_array(PyObject *y)
  * the compiler vectorizes with the arithmetic. (isfinite() or a comparison
  * kept the loop scalar, at twice the time of NumPy's subtract alone.) */
 static int
-difference_row(double *restrict row, const double *restrict upper,
-               const double *restrict lower, double s, npy_intp m)
+difference_row(double *RESTRICT row, const double *RESTRICT upper,
+               const double *RESTRICT lower, double s, npy_intp m)
 {
     const uint64_t exponent = 0x7ff0000000000000ULL, one = 0x0010000000000000ULL;
     uint64_t carries = 0;
@@ -425,6 +430,8 @@ ring_start(Ring *g, double *dest, npy_intp k, npy_intp m, npy_intp size, int beh
     g->threaded = 0;
 #ifdef WRITE_BEHIND
     g->threaded = behind && size > 1 && start_thread(g);
+#else
+    (void)behind;
 #endif
     return 0;
 }
