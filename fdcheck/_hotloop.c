@@ -304,11 +304,6 @@ points(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* The central difference of order 2 in one pass: for each element i = start + j,
- * the two calls, then dest[j] = (f(upper) - f(lower)) * scale[j] while both outputs are
- * in cache, and a check that the row is finite. Returns the list of j whose row
- * holds a non-finite entry. Outputs that cannot be read in place are copied
- * to row r of `scratch` (2, m), by store(r, y) where the fast path cannot. */
 /* The rows of one call of `differences` between their two calls and their
  * difference. Row j waits in slot j % size: its outputs' data, the arrays
  * holding that data (references owned by the slot, released only by the
@@ -317,7 +312,7 @@ points(PyObject *self, PyObject *args)
  * Without a second thread each row is differenced as soon as its two outputs
  * are in. With one (`threaded`), the caller's thread only calls the function
  * and fills slots, and the other differences the finished rows into dest:
- * `made` and `copied` count rows, published under the lock every `batch`
+ * `made` and `differenced` count rows, published under the lock every `batch`
  * rows, so that neither thread wakes the other for every row. */
 typedef struct {
     const double *side[2];
@@ -335,8 +330,8 @@ typedef struct {
     pthread_mutex_t lock;
     pthread_cond_t changed;
     pthread_t thread;
-    npy_intp batch, made, copied;
-    npy_intp seen;  /* `copied` as the caller's thread last read it, under the lock */
+    npy_intp batch, made, differenced;
+    npy_intp seen;  /* `differenced` as the caller's thread last read it, under the lock */
     int done;
 #endif
 } Ring;
@@ -356,10 +351,10 @@ difference_behind(void *arg)
     Ring *g = arg;
     pthread_mutex_lock(&g->lock);
     for (;;) {
-        while (g->copied == g->made && !g->done) {
+        while (g->differenced == g->made && !g->done) {
             pthread_cond_wait(&g->changed, &g->lock);
         }
-        npy_intp from = g->copied, to = g->made;
+        npy_intp from = g->differenced, to = g->made;
         if (from == to) {
             break;
         }
@@ -368,7 +363,7 @@ difference_behind(void *arg)
             difference_slot(g, j);
         }
         pthread_mutex_lock(&g->lock);
-        g->copied = to;
+        g->differenced = to;
         pthread_cond_signal(&g->changed);
     }
     pthread_mutex_unlock(&g->lock);
@@ -393,7 +388,7 @@ static int
 start_thread(Ring *g)
 {
     g->batch = g->size / 4 > 0 ? g->size / 4 : 1;
-    g->made = g->copied = g->seen = 0;
+    g->made = g->differenced = g->seen = 0;
     g->done = 0;
     if (pthread_mutex_init(&g->lock, NULL) != 0) {
         return 0;
@@ -447,10 +442,10 @@ ring_slot(Ring *g, npy_intp j)
             g->made = j;
             pthread_cond_signal(&g->changed);
         }
-        while (j - g->copied >= g->size) {
+        while (j - g->differenced >= g->size) {
             pthread_cond_wait(&g->changed, &g->lock);
         }
-        g->seen = g->copied;
+        g->seen = g->differenced;
         pthread_mutex_unlock(&g->lock);
     }
 #endif
@@ -504,6 +499,12 @@ ring_finish(Ring *g, npy_intp made, PyObject *bad)
     return status;
 }
 
+/* The central difference of order 2 in one pass: for each element i = start + j,
+ * the two calls, then dest[j] = (f(upper) - f(lower)) * scale[j] and a check that
+ * the row is finite, in line while both outputs are in cache or by the ring's
+ * second thread. Returns the list of j whose row holds a non-finite entry.
+ * Outputs that cannot be read in place are copied to the slot's rows of
+ * `scratch` (2 per slot), by store(q, y) where the fast path cannot. */
 static PyObject *
 differences(PyObject *self, PyObject *args)
 {
