@@ -41,14 +41,14 @@ def write(tmp_path):
 
 
 class WritesItsInput:
-    """``f(W)`` that first applies ``write`` (an in-place operation) to W, from
-    call ``at`` on; call 1 is the base point."""
+    """``f(*inputs)`` that first applies ``write`` (an in-place operation) to
+    ``inputs[which]``, from call ``at`` on; call 1 is the base point."""
 
-    def __init__(self, at, write, f):
-        self.at, self.write, self.f, self.calls = at, write, f, 0
+    def __init__(self, at, write, f, which=0):
+        self.at, self.write, self.f, self.which, self.calls = at, write, f, which, 0
 
-    def __call__(self, W):
+    def __call__(self, *inputs):
         self.calls += 1
         if self.calls >= self.at:
-            self.write(W)
-        return self.f(W)
+            self.write(inputs[self.which])
+        return self.f(*inputs)

@@ -505,14 +505,7 @@ def test_a_function_that_writes_to_its_input_is_named_not_differentiated(monkeyp
 @pytest.mark.parametrize("at", [1, 5])
 def test_a_function_that_writes_to_another_input_is_named_and_the_callers_array_kept(at):
     from fdcheck.errors import EvaluationError
-    calls = {"n": 0}
-
-    def f(A, W):
-        calls["n"] += 1
-        if calls["n"] >= at:
-            A += 1.0
-        return A @ W
-
+    f = WritesItsInput(at, lambda A: A.__iadd__(1.0), lambda A, W: A @ W, which=0)
     A, W = np.eye(2), np.arange(1.0, 5.0).reshape(2, 2)
     with pytest.raises(EvaluationError, match="writes to its input in place"):
         fdcheck.numeric(f, A, W, wrt=1)

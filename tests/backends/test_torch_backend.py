@@ -135,14 +135,7 @@ def test_an_in_place_write_to_the_input_tensor_is_named_not_differentiated(optio
 @pytest.mark.parametrize("at", [1, 5])
 def test_an_in_place_write_to_another_input_tensor_is_named(at):
     from fdcheck.errors import EvaluationError
-    calls = {"n": 0}
-
-    def f(a, w):
-        calls["n"] += 1
-        if calls["n"] >= at:
-            a.add_(1.0)
-        return a @ w
-
+    f = WritesItsInput(at, lambda a: a.add_(1.0), lambda a, w: a @ w, which=0)
     a, w = torch.eye(2, dtype=torch.float64), torch.arange(1.0, 5.0, dtype=torch.float64).reshape(2, 2)
     a.add_(0.0)   # a tensor that has been written to before fdcheck sees it is no write of f's
     with pytest.raises(EvaluationError, match="in-place operation on input 0"):
