@@ -8,7 +8,9 @@ torch.autograd.gradcheck builds. "batch" is the function's own cost on the
 same 2n points stacked along a leading axis, in the vectorized mode's chunks:
 the floor of any vectorized evaluation. "write" is the cost of writing a fresh
 dense (m, n) result once, which every tool here pays and the floor does not;
-"p/(f+w)" is plain / (floor + write). "speed-up" is plain / vector. Each
+"p/(f+w)" is plain / (floor + write). "speed-up" is plain / vector; "bound"
+is plain / batch, the most any vectorized evaluation of this function could
+gain over the plain mode on this machine. Each
 figure is the best of several repeats, each repeat long enough (>= 20 ms) to
 time, with memory warm; the measurements of one row are interleaved. Then a second table:
 evaluations and seconds where structure allows fewer than 2n (a sparsity
@@ -30,6 +32,18 @@ import fdcheck
 from fdcheck.backends import get
 from fdcheck.evaluate import Vectorized
 from fdcheck.expr import Expression
+
+
+def simd_level() -> str:
+    """The widest SIMD level NumPy dispatches to here. Element-wise functions
+    such as tanh are chosen by it, so it moves the floor from one machine to
+    another (and with it every ratio to the batched calls)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:
+        return "unknown"
+    found = [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
+    return found[-1] if found else "baseline"
 
 
 def once(fn: Callable[[], Any], number: int) -> float:
@@ -168,9 +182,9 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"# {time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.python_version()}, "
-          f"numpy {np.__version__}")
+          f"numpy {np.__version__}, SIMD {simd_level()}")
     head = (f"{'function':24s} {'n':>6s} {'floor s':>9s} {'plain':>7s} {'write':>7s} {'p/(f+w)':>8s} "
-            f"{'vector':>7s} {'batch':>7s} {'scipy':>7s} {'torch':>7s} {'speed-up':>9s}"
+            f"{'vector':>7s} {'batch':>7s} {'scipy':>7s} {'torch':>7s} {'speed-up':>9s} {'bound':>6s}"
             "   (ratios to the floor but p/(f+w))")
     print(head)
     for n in sizes:
@@ -191,7 +205,7 @@ def main() -> None:
             print(f"{label:24s} {n:6d} {t['floor']:9.4f} {r['plain']:7.2f} {r['write']:7.2f} "
                   f"{t['plain'] / (t['floor'] + t['write']):8.2f} {r['vector']:7.2f} "
                   f"{r['batch']:7.2f} {r['scipy']:7.2f} {r['torch']:7.2f} "
-                  f"{t['plain'] / t['vector']:8.1f}x", flush=True)
+                  f"{t['plain'] / t['vector']:8.1f}x {t['plain'] / t['batch']:5.1f}x", flush=True)
     structure()
 
 
