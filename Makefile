@@ -36,6 +36,7 @@ bench: install-dev
 	$(PY) benchmarks/gradcheck_compare.py
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/verdicts.py
+	$(PY) benchmarks/write_behind.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
