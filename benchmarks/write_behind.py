@@ -7,7 +7,8 @@ runs on every core (OpenBLAS's product of larger matrices) competes with that
 thread. This times, in one process per thread count (OpenBLAS reads its count
 when NumPy loads), the floor (2n plain calls), fdcheck written behind and
 fdcheck in line, on tanh(A @ W) with A and W p x p, and prints ratios to the
-floor: best of the rounds, the three interleaved in each round.
+floor: best of the rounds, the three interleaved in each round (speed.py's
+floor and timing).
 
     python benchmarks/write_behind.py [--side 96] [--rounds 4] [--threads 1,2]
 """
@@ -17,7 +18,6 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 
 
 def measure(side: int, rounds: int) -> dict[str, float]:
@@ -25,6 +25,7 @@ def measure(side: int, rounds: int) -> dict[str, float]:
 
     import fdcheck
     from fdcheck import engine
+    from speed import best_of, floor  # this script's directory is on sys.path
 
     rng = np.random.default_rng(0)
     A = rng.standard_normal((side, side)) / side
@@ -33,30 +34,12 @@ def measure(side: int, rounds: int) -> dict[str, float]:
     def f(W: np.ndarray) -> np.ndarray:
         return np.tanh(A @ W)
 
-    def floor() -> None:
-        flat = W.reshape(-1)
-        for i in range(flat.size):
-            v = flat[i]
-            flat[i] = v + 1e-6
-            f(W)
-            flat[i] = v - 1e-6
-            f(W)
-            flat[i] = v
-
     def plain(threshold: float) -> None:
         engine.WRITE_BEHIND_BYTES = threshold
         fdcheck.numeric(f, W)
 
-    runs = {"floor": floor, "behind": lambda: plain(0), "in line": lambda: plain(float("inf"))}
-    seconds: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            if name != "floor":
-                run()  # untimed: the host may have taken the last result's memory back
-            start = time.perf_counter()
-            run()
-            seconds[name].append(time.perf_counter() - start)
-    best = {name: min(t) for name, t in seconds.items()}
+    best = best_of({"floor": lambda: floor(f, W), "behind": lambda: plain(0),
+                    "in line": lambda: plain(float("inf"))}, rounds)
     return {name: t / best["floor"] for name, t in best.items()} | {"floor s": best["floor"]}
 
 
