@@ -249,6 +249,34 @@ def _coordinate_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out
             x[prev] = base[prev]
 
 
+class _Copies:
+    """Each thread's working copy of x0, kept between chunks (an executor may
+    run one evaluator on several threads), and the x0 it was copied from.
+
+    A dict by thread id rather than a threading.local: creating one and
+    missing an attribute on it cost more than the rest of an evaluator's
+    bookkeeping for a small Jacobian.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def of(self, x0: np.ndarray, rows: int | None = None) -> np.ndarray:
+        """This thread's copy of x0, shape (n,); with ``rows``, x0 stacked
+        that many times, shape (rows, n)."""
+        key = threading.get_ident()
+        held = self._held.get(key)
+        if held is None or held[0] is not x0 or held[1].dtype != x0.dtype \
+                or (rows is not None and held[1].shape[0] < rows):
+            copy = x0.copy() if rows is None else np.repeat(x0[None, :], rows, axis=0)
+            held = self._held[key] = (x0, copy)
+        return held[1] if rows is None else held[1][:rows]
+
+    def forget(self) -> None:
+        """Copy afresh next time: this thread's copy may be left perturbed."""
+        self._held.pop(threading.get_ident(), None)
+
+
 class Serial:
     """One call per point; the point is perturbed in place and restored.
 
@@ -258,19 +286,13 @@ class Serial:
     """
 
     def __init__(self) -> None:
-        self._local = threading.local()
+        self._copies = _Copies()
 
     def __getstate__(self) -> dict[str, Any]:
         return {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__()
-
-    def _work(self, x0: np.ndarray) -> np.ndarray:
-        local = self._local
-        if getattr(local, "source", None) is not x0 or local.x.dtype != x0.dtype:
-            local.source, local.x = x0, x0.copy()
-        return local.x
 
     def chunk_points(self, n: int, m: int) -> int:
         return _chunk_for(n, m)
@@ -302,11 +324,11 @@ class Serial:
             The rows of ``dest`` holding a non-finite entry; None when the
             compiled loop does not apply, and nothing was evaluated.
         """
-        x = self._work(x0)
+        x = self._copies.of(x0)
         try:
             return _compiled_differences(fn, x, x0, start, upper, lower, scale, dest, behind)
         except BaseException:
-            self._local.source = None   # copy afresh next time, whatever was left
+            self._copies.forget()
             raise
 
     def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
@@ -317,11 +339,11 @@ class Serial:
             for j in range(k):
                 _store(out, j, fn(batch.dense[j]))
             return out
-        x = self._work(x0)
+        x = self._copies.of(x0)
         try:
             self._points(fn, x, x0, batch, out)
         except BaseException:
-            self._local.source = None   # x may be left perturbed: copy afresh next time
+            self._copies.forget()
             raise
         return out
 
@@ -358,7 +380,7 @@ class Vectorized:
 
     def __init__(self, max_points: int | None = None) -> None:
         self.max_points = max_points
-        self._local = threading.local()
+        self._copies = _Copies()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"max_points": self.max_points}
@@ -366,26 +388,19 @@ class Vectorized:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["max_points"])
 
-    def _work(self, x0: np.ndarray, k: int) -> np.ndarray:
-        local = self._local
-        xs = getattr(local, "xs", None)
-        if getattr(local, "source", None) is not x0 or xs.dtype != x0.dtype or xs.shape[0] < k:
-            local.source, local.xs = x0, np.repeat(x0[None, :], k, axis=0)
-        return local.xs[:k]
-
     def _evaluate(self, fn: Any, x0: np.ndarray, piece: Batch, out: np.ndarray) -> None:
         if piece.dense is not None:
             out[:] = fn.batched(piece.dense)
             return
         k = len(piece)
-        xs = self._work(x0, k)
+        xs = self._copies.of(x0, k)
         rows = np.arange(k) if piece.indptr is None else np.repeat(np.arange(k), np.diff(piece.indptr))
         try:
             xs[rows, piece.indices] = piece.values
             # Stored before the points are restored: the output may be a view of them.
             out[:] = fn.batched(xs)
         except BaseException:
-            self._local.source = None   # copy afresh next time, whatever was left
+            self._copies.forget()
             raise
         xs[rows, piece.indices] = x0[piece.indices]
 
@@ -409,7 +424,7 @@ class Vectorized:
         for a in range(0, upper.shape[0], half):
             b = min(upper.shape[0], a + half)
             c = b - a
-            flat = self._work(x0, 2 * c).reshape(-1)
+            flat = self._copies.of(x0, 2 * c).reshape(-1)
             # Point r moves element e + r (r < c), point c + r moves it too: in the
             # flat stack both are strided diagonals, written without fancy indexing.
             e = start + a
@@ -422,7 +437,7 @@ class Vectorized:
                 # Differenced before the points are restored: ys may be a view of them.
                 found = _halves(ys, scale[a:b], dest[a:b])
             except BaseException:
-                self._local.source = None   # copy afresh next time, whatever was left
+                self._copies.forget()
                 raise
             ups[:] = lows[:] = x0[e:e + c]
             bad += [a + j for j in found]

@@ -268,7 +268,7 @@ def test_the_one_pass_central_difference_survives_a_function_that_raises(behind,
     threads = _threads() if sys.platform == "linux" else None
     with pytest.raises(RuntimeError, match="once"):
         serial.differences(*args, np.empty((40, 40)), way)
-    assert serial._work(fn.x0).tolist() == list(range(40))   # the point restored
+    assert serial._copies.of(fn.x0).tolist() == list(range(40))   # the point restored
     if threads is not None:
         assert _threads() == threads   # a second thread, if any, was joined
     dest = np.empty((40, 40))
@@ -325,7 +325,7 @@ def test_a_function_that_raises_leaves_the_working_point_restored(monkeypatch):
         points = Batch(np.array([0, 1, 2, 3]), np.array([10.0, 11.0, 12.0, 13.0]))
         with pytest.raises(RuntimeError, match="once"):
             serial(fn, fn.x0, points)
-        x = serial._work(fn.x0)
+        x = serial._copies.of(fn.x0)
         assert x.tolist() == [0, 1, 2, 3]
         assert serial(fn, fn.x0, points).tolist() == [[10, 1, 2, 3], [0, 11, 2, 3], [0, 1, 12, 3],
                                                        [0, 1, 2, 13]]

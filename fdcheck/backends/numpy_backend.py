@@ -16,6 +16,9 @@ def _softplus(a: Any) -> Any:
     return np.log1p(np.exp(a)) if np.iscomplexobj(a) else np.logaddexp(a, 0.0)
 
 
+_NOTHING = contextlib.nullcontext()  # reusable, and entered once per Jacobian
+
+
 class NumpyOps:
     """The array namespace compiled expressions run on, over NumPy."""
 
@@ -102,7 +105,7 @@ class NumpyBackend:
         return np.dtype(name)
 
     def no_grad(self) -> Any:
-        return contextlib.nullcontext()
+        return _NOTHING
 
     def to_numpy(self, x: Any) -> np.ndarray:
         return np.asarray(x)
