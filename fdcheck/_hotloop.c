@@ -16,7 +16,8 @@
  * `halves` serves the vectorized mode: the scaled difference of a stack of
  * upper then lower outputs and its finiteness in one pass, where NumPy takes
  * three (subtract, multiply, check) and a call's fixed cost for each.
- * `steps` does fdcheck.step's arithmetic in one pass for the same reason.
+ * `steps` and `central` do fdcheck.step's arithmetic in one pass for the
+ * same reason: on a small input, NumPy's cost per call was most of it.
  *
  * A Jacobian larger than the cache costs more to difference and write into
  * fresh memory (page faults, misses) than a tenth of the calls that make it.
@@ -649,6 +650,55 @@ steps(PyObject *self, PyObject *args)
     return (PyObject *)out;
 }
 
+/* The points of a central difference of order 2 and their scale: x + h and
+ * x - h, rounded to x's dtype, and weight / h, as fdcheck.step.central_points
+ * computes them in NumPy (the same operations, so the same bits). */
+static PyObject *
+central(PyObject *self, PyObject *args)
+{
+    PyArrayObject *x, *h;
+    double weight;
+    if (!PyArg_ParseTuple(args, "O!O!d", &PyArray_Type, &x, &PyArray_Type, &h, &weight)) {
+        return NULL;
+    }
+    int type = PyArray_TYPE(x);
+    if ((type != NPY_DOUBLE && type != NPY_FLOAT) || !is_vector(x, type, 0)
+        || !is_vector(h, NPY_DOUBLE, 0) || PyArray_SIZE(h) != PyArray_SIZE(x)) {
+        Py_RETURN_NONE;
+    }
+    npy_intp n = PyArray_SIZE(x);
+    PyArrayObject *upper = (PyArrayObject *)PyArray_SimpleNew(1, &n, type);
+    PyArrayObject *lower = (PyArrayObject *)PyArray_SimpleNew(1, &n, type);
+    PyArrayObject *scale = (PyArrayObject *)PyArray_SimpleNew(1, &n, NPY_DOUBLE);
+    if (upper == NULL || lower == NULL || scale == NULL) {
+        Py_XDECREF(upper);
+        Py_XDECREF(lower);
+        Py_XDECREF(scale);
+        return NULL;
+    }
+    const double *hp = (const double *)PyArray_DATA(h);
+    double *sp = (double *)PyArray_DATA(scale);
+    if (type == NPY_DOUBLE) {
+        const double *xp = (const double *)PyArray_DATA(x);
+        double *up = (double *)PyArray_DATA(upper), *lp = (double *)PyArray_DATA(lower);
+        for (npy_intp i = 0; i < n; i++) {
+            up[i] = xp[i] + hp[i];
+            lp[i] = xp[i] - hp[i];
+            sp[i] = weight / hp[i];
+        }
+    }
+    else {
+        const float *xp = (const float *)PyArray_DATA(x);
+        float *up = (float *)PyArray_DATA(upper), *lp = (float *)PyArray_DATA(lower);
+        for (npy_intp i = 0; i < n; i++) {
+            up[i] = (float)((double)xp[i] + hp[i]);
+            lp[i] = (float)((double)xp[i] - hp[i]);
+            sp[i] = weight / hp[i];
+        }
+    }
+    return Py_BuildValue("NNN", upper, lower, scale);
+}
+
 static PyMethodDef methods[] = {
     {"points", points, METH_VARARGS,
      "points(call, args, x, x0, indices, values, out, shape, fast, store)\n\n"
@@ -670,6 +720,10 @@ static PyMethodDef methods[] = {
     {"steps", steps, METH_VARARGS,
      "steps(x, rel) -> h or None\n\n"
      "h = (x + rel * max(1, |x|)) - x for a float64 vector x, when every h > 0."},
+    {"central", central, METH_VARARGS,
+     "central(x, h, weight) -> (x + h, x - h, weight / h) or None\n\n"
+     "The sums in float64, rounded to x's dtype (float64 or float32), for contiguous\n"
+     "vectors x and h (float64) of one length; None otherwise."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -8,7 +8,7 @@ exactly 2n evaluations for n inputs (f(x0) is evaluated once beforehand by
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -18,7 +18,7 @@ from .evaluate import Batch, Serial, nonfinite_rows
 from .extrapolate import extrapolate_columns
 from .layout import matrix_to_tensor
 from .stencil import SCHEMES, Stencil, stencil
-from .step import steps_for
+from .step import central_points, steps_for
 
 Progress = Callable[[int, int], None]
 STENCIL_SCHEMES = SCHEMES
@@ -157,6 +157,17 @@ class JacobianResult:
     flags: tuple[Flag, ...] = field(default=())
     dtype: str = "float64"
 
+    @classmethod
+    def _of(cls, *values: Any) -> "JacobianResult":
+        """``JacobianResult(*values)``, every field given, for the plain mode."""
+        # The __init__ of a frozen dataclass sets each field through
+        # object.__setattr__, which made it a tenth of the fixed cost of a
+        # small Jacobian; filling the instance's __dict__ at once builds the
+        # same (still frozen) object in a fraction of that.
+        result = object.__new__(cls)
+        result.__dict__.update(zip(_RESULT_FIELDS, values, strict=True))
+        return result
+
     @property
     def tensor(self) -> np.ndarray:
         """The Jacobian as an array of shape out_shape + in_shape."""
@@ -185,6 +196,9 @@ class JacobianResult:
             raise ValueError(f"the output has {self.jacobian.shape[0]} elements; a gradient "
                              "needs a scalar-valued function (use the Jacobian)")
         return self.jacobian[0].reshape(self.in_shape, order=self.order)
+
+
+_RESULT_FIELDS = tuple(f.name for f in fields(JacobianResult))
 
 
 def _columns_flag(cols: list[int]) -> tuple[Flag, ...]:
@@ -251,15 +265,16 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     st = method.stencil()
     x0, n, m = fn.x0, fn.n, fn.m
     h = steps_for(x0, fn.dtype, st, method.step)
-    offsets = st.offsets_array
-    weights = [w for _, w in st.perturbed]
-    p = len(offsets)
+    p = len(st.perturbed)
     jac_t = np.empty((n, m), dtype=np.float64)
     per_chunk = max(1, evaluator.chunk_points(n, m) // p)
     x64 = x0.astype(np.float64, copy=False)
     total = n * p
     # The central difference of order 2 in one pass where the evaluator offers it.
-    fused = getattr(evaluator, "differences", None) if p == 2 and weights[0] == -weights[1] else None
+    fused = getattr(evaluator, "differences", None) if st.offsets == (-1, 1) else None
+    if fused is not None:
+        # The same arithmetic as the points _combine evaluates: x + offset * h, then the dtype.
+        upper, lower, scale = central_points(x0, h, st.perturbed[1][1])
     behind = jac_t.nbytes >= WRITE_BEHIND_BYTES
     buffer = None  # one for every chunk, allocated only if the points are evaluated apart
     bad: list[int] = []
@@ -270,11 +285,7 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
         found = None
         if fused is not None:
             started = time.perf_counter()
-            # The same arithmetic as the points below: x + offset * h, then the dtype.
-            hs = h[a:b]
-            upper = (x64[a:b] + offsets[1] * hs).astype(fn.dtype, copy=False)
-            lower = (x64[a:b] + offsets[0] * hs).astype(fn.dtype, copy=False)
-            found = fused(fn, x0, a, upper, lower, weights[1] / hs, dest, behind)
+            found = fused(fn, x0, a, upper[a:b], lower[a:b], scale[a:b], dest, behind)
             if found is None:
                 fused = None
             elif time.perf_counter() - started < CHUNK_SECONDS:
@@ -292,8 +303,8 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
             progress(b * p, total)
         a = b
     jac = jac_t.T
-    return JacobianResult(jac, fn.value, h, total, fn.in_shape, fn.out_shape, fn.order,
-                          method, None, _columns_flag(bad), fn.dtype_name)
+    return JacobianResult._of(jac, fn.value, h, total, fn.in_shape, fn.out_shape, fn.order,
+                              method, None, _columns_flag(bad), fn.dtype_name)
 
 
 def richardson_jacobian(fn: Any, method: Method, evaluator: Any = None,

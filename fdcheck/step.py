@@ -68,3 +68,35 @@ def steps_for(x: np.ndarray, dtype: np.dtype | type, stencil: Stencil,
         return taken
     tiny = _limits(dt)[1]
     return np.where(taken > 0, taken, np.maximum(wanted.astype(np.float64), tiny))
+
+
+def central_points(x: np.ndarray, h: np.ndarray,
+                   weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two points of each element for a central difference of order 2,
+    and the factor of their difference.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+        The point, in the evaluation dtype.
+    h : ndarray of float64, shape (n,)
+        The steps, from :func:`steps_for`.
+    weight : float
+        The stencil's weight of the upper point (1/2).
+
+    Returns
+    -------
+    upper, lower : ndarray, shape (n,), x's dtype
+        x + h and x - h, summed in float64 and rounded to the dtype.
+    scale : ndarray of float64, shape (n,)
+        weight / h: the difference of the two outputs times it is the column.
+    """
+    if _hotloop is not None:
+        # One pass in C where NumPy takes five calls (their cost, not the
+        # arithmetic, is what a small input pays); None leaves float32 or
+        # strided views to the lines below.
+        found = _hotloop.central(x, h, float(weight))
+        if found is not None:
+            return found
+    x64 = x.astype(np.float64, copy=False)
+    return (x64 + h).astype(x.dtype, copy=False), (x64 - h).astype(x.dtype, copy=False), weight / h

@@ -151,3 +151,17 @@ def test_a_function_returning_a_view_of_its_input(vectorized):
         for j in range(3):
             K[j * 2 + i, i * 3 + j] = 1.0
     assert np.allclose(J, K, atol=1e-9)
+
+
+def test_the_plain_modes_result_is_an_ordinary_frozen_result():
+    from dataclasses import FrozenInstanceError, fields, replace
+
+    from fdcheck.engine import JacobianResult
+    res = fdcheck.numeric(layer, A, W, B, wrt=1)
+    twin = JacobianResult(*(getattr(res, f.name) for f in fields(JacobianResult)))
+    assert list(vars(res)) == list(vars(twin)) == [f.name for f in fields(JacobianResult)]
+    assert res.evaluations == 12 and res.flags == () and res.error is None
+    with pytest.raises(FrozenInstanceError):
+        res.evaluations = 0
+    assert replace(res, evaluations=1).evaluations == 1
+    assert np.allclose(res.jacobian, DZ_DW, atol=1e-8)

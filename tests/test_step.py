@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fdcheck.stencil import stencil
-from fdcheck.step import default_relative_step, steps_for
+from fdcheck.step import central_points, default_relative_step, steps_for
 
 
 @pytest.mark.parametrize("dtype, order, expected", [
@@ -48,3 +48,27 @@ def test_steps_equal_the_rule_bit_for_bit_on_every_path(label, x, relative):
     assert h.dtype == np.float64 and h.shape == x.shape
     assert np.array_equal(h, expected, equal_nan=True)  # a nan element has a nan step
     assert (h[~np.isnan(x)] > 0).all()
+
+
+@pytest.mark.parametrize("label, x", [
+    ("float64, mixed scales", np.random.default_rng(3).standard_normal(200)
+     * 10.0 ** np.random.default_rng(4).integers(-30, 30, 200)),
+    ("float32", np.random.default_rng(5).standard_normal(200).astype(np.float32) * 1e3),
+    ("a strided view (the NumPy path)", np.linspace(-4.0, 4.0, 30)[::3]),
+])
+@pytest.mark.parametrize("path", ["C", "numpy"])
+def test_central_points_are_x_plus_offset_times_h_in_the_dtype_bit_for_bit(monkeypatch, label, x, path):
+    import fdcheck.step as step
+    if path == "numpy":
+        monkeypatch.setattr(step, "_hotloop", None)
+    else:
+        assert step._hotloop is not None, "the C module was not built (pip install -e . compiles it)"
+    h = steps_for(x, x.dtype, stencil("central", 2))
+    upper, lower, scale = central_points(x, h, 0.5)
+    # What the engine evaluates for any stencil: x + offset * h, then the dtype.
+    x64 = x.astype(np.float64)
+    for got, offset in ((upper, 1.0), (lower, -1.0)):
+        assert got.dtype == x.dtype
+        assert np.array_equal(got, (x64 + offset * h).astype(x.dtype))
+    assert scale.dtype == np.float64 and np.array_equal(scale, 0.5 / h)
+    assert (upper > x).all() and (lower < x).all()
