@@ -165,7 +165,7 @@ class JacobianResult:
         # small Jacobian; filling the instance's __dict__ at once builds the
         # same (still frozen) object in a fraction of that.
         result = object.__new__(cls)
-        result.__dict__.update(zip(_RESULT_FIELDS, values, strict=True))
+        result.__dict__.update(zip(_RESULT_FIELDS, values))
         return result
 
     @property

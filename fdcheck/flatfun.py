@@ -116,12 +116,12 @@ class FlatFunction:
         self.dtype_name = _NAMES.get(self.dtype) or self.dtype.name
         self.in_shape = tuple(np_in.shape)
         self.n = np_in.size
-        self.x0 = flatten(np_in, self.order).copy()
+        self.x0 = np_in.flatten(self.order)  # a copy: the engine's own base point
         self.inputs = [self._native(x, i) for i, x in enumerate(inputs)]
         first = self._output(self._checked(self.call, self.inputs))
         self.out_shape = first.shape
         self.m = first.size
-        self.value = np.array(flatten(first, self.order), dtype=_value_dtype(first.dtype))
+        self.value = first.flatten(self.order).astype(_value_dtype(first.dtype), copy=False)
 
     def _native(self, x: Any, i: int) -> Any:
         # Every floating input is evaluated in the case's precision; the
@@ -150,7 +150,8 @@ class FlatFunction:
         return y
 
     def _point(self, x: np.ndarray) -> Any:
-        arr = x.reshape(self.in_shape, order=self.order)
+        # order= only where needed: parsing the keyword costs as much as the reshape.
+        arr = x.reshape(self.in_shape) if self.order == "C" else x.reshape(self.in_shape, order="F")
         if self.direct:
             return _read_only(arr)
         return self.backend.asarray(arr, like=self._like)
