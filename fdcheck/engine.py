@@ -268,7 +268,6 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     p = len(st.perturbed)
     jac_t = np.empty((n, m), dtype=np.float64)
     per_chunk = max(1, evaluator.chunk_points(n, m) // p)
-    x64 = x0.astype(np.float64, copy=False)
     total = n * p
     # The central difference of order 2 in one pass where the evaluator offers it.
     fused = getattr(evaluator, "differences", None) if st.offsets == (-1, 1) else None
@@ -295,6 +294,7 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
         if found is None:
             if buffer is None:
                 buffer = np.empty((min(n, per_chunk) * p, m), dtype=np.float64)
+                x64 = x0.astype(np.float64, copy=False)
             _combine(fn, evaluator, st, x0, x64, h, a, b, buffer, dest)
             # Checked while the chunk is in cache, not in one more pass over the Jacobian.
             found = nonfinite_rows(dest)
