@@ -2,6 +2,7 @@
 import multiprocessing
 import os
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -200,6 +201,16 @@ def _ring_threads():
     return names.count("fdcheck-ring")
 
 
+def _ring_threads_left(seconds=1.0):
+    """_ring_threads() once every joined thread has also left /proc: the kernel
+    wakes pthread_join as the thread exits, and removes its entry only just
+    after. A thread never joined waits on its condition and stays."""
+    deadline = time.monotonic() + seconds
+    while _ring_threads() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return _ring_threads()
+
+
 def _both_ways(fn, x0, upper, lower, scale):
     out = []
     for way in (False, True):
@@ -250,11 +261,12 @@ def test_rows_written_behind_are_differenced_on_a_second_thread_that_ends_with_t
     for way, extra in ((False, 0), (True, 1)):
         seen.clear()
         dest = np.empty((40, 40))
+        assert _ring_threads_left() == 0   # none from an earlier call still in /proc
         assert Serial().differences(fl, fl.x0, 0, fl.x0 + 1, fl.x0 - 1, np.full(40, 0.5), dest,
                                     way) == []
         # Found by name, not by the number of threads, which a thread another
         # test left starting up can change.
-        assert max(seen) == extra and _ring_threads() == 0
+        assert max(seen) == extra and _ring_threads_left() == 0
         assert dest.tolist() == np.diag(2 * np.arange(40.0)).tolist()
 
 
@@ -278,7 +290,7 @@ def test_the_one_pass_central_difference_survives_a_function_that_raises(behind,
         serial.differences(*args, np.empty((40, 40)), way)
     assert serial._copies.of(fn.x0).tolist() == list(range(40))   # the point restored
     if sys.platform == "linux":
-        assert _ring_threads() == 0   # a second thread, if any, was joined
+        assert _ring_threads_left() == 0   # a second thread, if any, was joined
     dest = np.empty((40, 40))
     assert serial.differences(*args, dest, way) == []
     assert dest.tolist() == np.eye(40).tolist()
