@@ -17,7 +17,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from .errors import EvaluationError
-from .flatfun import FLOATS
+from .flatfun import FLOATS, complex_output_error
 
 try:
     from . import _hotloop
@@ -42,6 +42,7 @@ def _cores() -> int:
 
 
 CORES = _cores()
+_REAL = np.dtype(np.float64)  # the dtype of an output that has none (a Python float)
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,15 @@ def _wrong_shape(y: Any, shape: tuple[int, ...]) -> None:
                           f"{shape} at the base point")
 
 
+def _odd_output(y: Any, shape: tuple[int, ...], real: bool) -> None:
+    """Raise for an output of the wrong shape, or complex where the rows are
+    real (assigned, it would lose its imaginary part with only a warning)."""
+    if getattr(y, "shape", ()) != shape:
+        _wrong_shape(y, shape)
+    if real and np.iscomplexobj(y):
+        raise complex_output_error()
+
+
 def _python_store(fn: Any, rows: np.ndarray) -> tuple[Callable[[int, Any], None], bool]:
     """What the C loops leave to Python: ``store(j, y)`` checks an odd output
     and writes vec(y) into ``rows[j]``; and whether the C loop may copy y into
@@ -141,6 +151,8 @@ def _python_store(fn: Any, rows: np.ndarray) -> tuple[Callable[[int, Any], None]
     def store(j: int, y: Any) -> None:
         if getattr(y, "shape", ()) != shape:
             _wrong_shape(y, shape)
+        if np.iscomplexobj(y):  # the C loops take only real points, into real rows
+            raise complex_output_error()
         fn.output_rows(rows)[j] = y
 
     return store, fn.order == "C" or len(shape) < 2
@@ -194,6 +206,7 @@ def _pairs_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.
     call = fn.call
     shape = fn.out_shape
     elements = idx[0::2]
+    real = out.dtype.kind != "c"
     j = 0
     try:
         for i, a, b, c in zip(elements.tolist(), batch.values[0::2].tolist(),
@@ -202,13 +215,13 @@ def _pairs_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.
             # output) and stored at once: it may be a view of x (X.T), which moves next.
             x[i] = a
             y = call(*args)
-            if y.shape != shape:
-                _wrong_shape(y, shape)
+            if y.shape != shape or real and y.dtype.kind == "c":
+                _odd_output(y, shape, real)
             rows[j] = y
             x[i] = b
             y = call(*args)
-            if y.shape != shape:
-                _wrong_shape(y, shape)
+            if y.shape != shape or real and y.dtype.kind == "c":
+                _odd_output(y, shape, real)
             rows[j + 1] = y
             x[i] = c
             j += 2
@@ -230,6 +243,7 @@ def _coordinate_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out
     # x0's values at the elements moved, by position: never all of x0 per chunk.
     base = dict(zip(indices, x0[batch.indices].tolist()))
     shape = fn.out_shape
+    real = out.dtype.kind != "c"
     prev = -1
     try:
         for j, (i, v) in enumerate(zip(indices, batch.values.tolist())):
@@ -240,9 +254,10 @@ def _coordinate_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out
             x[i] = v
             prev = i
             y = call(*args)
-            # Checked on every call: assignment would silently broadcast a (1,) output.
-            if getattr(y, "shape", ()) != shape:
-                _wrong_shape(y, shape)
+            # Checked on every call: assignment would silently broadcast a (1,)
+            # output, and drop the imaginary part of a complex one.
+            if getattr(y, "shape", ()) != shape or real and getattr(y, "dtype", _REAL).kind == "c":
+                _odd_output(y, shape, real)
             rows[j] = y
     finally:
         if prev >= 0:

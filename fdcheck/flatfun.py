@@ -47,6 +47,16 @@ def _writes_input(how: str) -> EvaluationError:
                            "the function work on a copy (e.g. W = W.copy(), or W.clone())")
 
 
+def complex_output_error() -> EvaluationError:
+    """The error for a function that returns complex values at a real point."""
+    # Stored into the Jacobian's real rows they would lose their imaginary part
+    # with only a warning, and the verdict would be about Re f alone.
+    return EvaluationError("the function returns complex values at a real point: fdcheck checks "
+                           "real-valued functions; check its real and imaginary parts as two "
+                           "functions (np.real(f), np.imag(f)), or return .real where the "
+                           "imaginary part is zero by design")
+
+
 def in_place_error(exc: BaseException) -> EvaluationError | None:
     """The error that explains ``exc`` when it is NumPy refusing a write to a
     read-only point (the function writes to its input in place); else None."""
@@ -89,7 +99,14 @@ class FlatFunction:
     x0 : ndarray, shape (n,)
         vec(inputs[wrt]) in ``dtype``.
     value : ndarray, shape (m,)
-        vec(f(inputs)), float64 (or complex128), from one evaluation made here.
+        vec(f(inputs)), float64, from one evaluation made here.
+
+    Raises
+    ------
+    ValueError
+        For a complex input (fdcheck perturbs real elements).
+    EvaluationError
+        For an output that is not numbers, or complex at a real point.
     in_shape, out_shape : tuple of int
     direct : bool
         True for NumPy: points are handed over as read-only views, unconverted.
@@ -110,7 +127,10 @@ class FlatFunction:
         template = inputs[self.wrt]
         self._like = template
         np_in = _as_float(self.backend.to_numpy(template), None if dtype is None else np.dtype(dtype))
-        if np_in.dtype not in FLOATS and np_in.dtype.kind != "c":
+        if np_in.dtype.kind == "c":
+            raise ValueError(f"input {self.wrt} is {np_in.dtype}: fdcheck perturbs real elements; "
+                             "pass its real and imaginary parts as two real inputs")
+        if np_in.dtype not in FLOATS:
             np_in = np_in.astype(np.float64)
         self.dtype = np_in.dtype
         self.dtype_name = _NAMES.get(self.dtype) or self.dtype.name
@@ -118,7 +138,7 @@ class FlatFunction:
         self.n = np_in.size
         self.x0 = np_in.flatten(self.order)  # a copy: the engine's own base point
         self.inputs = [self._native(x, i) for i, x in enumerate(inputs)]
-        first = self._output(self._checked(self.call, self.inputs))
+        first = self._output(self._checked(self.call, self.inputs), self.x0)
         self.out_shape = first.shape
         self.m = first.size
         self.value = first.flatten(self.order).astype(_value_dtype(first.dtype), copy=False)
@@ -156,11 +176,17 @@ class FlatFunction:
             return _read_only(arr)
         return self.backend.asarray(arr, like=self._like)
 
-    def _output(self, y: Any) -> np.ndarray:
+    def _output(self, y: Any, x: np.ndarray) -> np.ndarray:
+        """The output ``y`` at the point ``x`` in NumPy, refused if it is not
+        numbers, or complex at a real point (the complex step's are complex)."""
         out = self.backend.to_numpy(y)
-        if out.dtype.kind not in "fciub":
-            raise EvaluationError(f"the function returned {type(y).__name__} of dtype {out.dtype}, "
-                                  "not numbers")
+        kind = out.dtype.kind
+        if kind not in "fiub":
+            if kind != "c":
+                raise EvaluationError(f"the function returned {type(y).__name__} of dtype "
+                                      f"{out.dtype}, not numbers")
+            if x.dtype.kind != "c":
+                raise complex_output_error()
         return out
 
     def with_call(self, call: Callable[..., Any]) -> Callable[[np.ndarray], np.ndarray]:
@@ -168,14 +194,14 @@ class FlatFunction:
         def flat(x: np.ndarray) -> np.ndarray:
             args = list(self.inputs)
             args[self.wrt] = self._point(x)
-            return flatten(self._output(self._checked(call, args)), self.order)
+            return flatten(self._output(self._checked(call, args), x), self.order)
         return flat
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """vec(f) at the point whose vec is ``x`` (shape (n,)); shape (m,)."""
         args = list(self.inputs)
         args[self.wrt] = self._point(x)
-        return flatten(self._output(self._checked(self.call, args)), self.order)
+        return flatten(self._output(self._checked(self.call, args), x), self.order)
 
     def bind(self, x: np.ndarray) -> list[Any]:
         """The argument list with ``inputs[wrt]`` a view of flat ``x``: writing
@@ -209,7 +235,7 @@ class FlatFunction:
             w = xs.reshape((k,) + self.in_shape[::-1]).transpose((0,) + tuple(range(r, 0, -1)))
         args = list(self.inputs)
         args[self.wrt] = _read_only(w) if self.direct else self.backend.asarray(w, like=self._like)
-        out = self._output(self._checked(self.batched_call, args))
+        out = self._output(self._checked(self.batched_call, args), xs)
         if out.shape != (k,) + self.out_shape:
             raise EvaluationError(f"the vectorized function returned shape {out.shape}, "
                                   f"expected {(k,) + self.out_shape}")

@@ -541,3 +541,44 @@ def test_a_function_that_reads_its_input_still_gets_the_same_jacobian():
             res = fdcheck.numeric(f, W, **options)
             assert np.allclose(res.jacobian, fdcheck.numeric(lambda W: f(W.copy()), W).jacobian,
                                rtol=0, atol=0)
+
+
+class TurnsComplex:
+    """sin(W), complex (times 1 + 0.5j) from call ``at`` on; call 1 is the base point."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, W):
+        self.calls += 1
+        return np.sin(W) * (1 + 0.5j) if self.calls >= self.at else np.sin(W)
+
+
+COMPLEX_AT = [(o, at) for o, calls in WRITERS for at in sorted({1, 2, calls})] \
+    + [({"method": "complex-step"}, 1), ({"method": "complex-step"}, 2)]
+
+
+@pytest.mark.parametrize("options, at", COMPLEX_AT,
+                         ids=[f"{o or 'central'}, call {at}" for o, at in COMPLEX_AT])
+@pytest.mark.parametrize("loop", ["C", "python"])
+def test_complex_values_at_a_real_point_are_refused_not_cut_to_their_real_part(monkeypatch,
+                                                                               options, at, loop):
+    # Stored into real rows, they used to lose their imaginary part with only
+    # a ComplexWarning, and the Jacobian was that of Re f.
+    import warnings
+
+    import fdcheck.evaluate as ev
+    from fdcheck.errors import EvaluationError
+    if loop == "python":
+        monkeypatch.setattr(ev, "_hotloop", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        with pytest.raises(EvaluationError, match=r"complex values at a real point.*np\.imag"):
+            fdcheck.numeric(TurnsComplex(at), np.arange(1.0, 7.0).reshape(2, 3), **options)
+
+
+@pytest.mark.parametrize("x", [np.array([0.3 + 0.2j, 0.5]), np.array([1.0, 2.0], dtype=np.complex64)])
+def test_a_complex_input_is_refused_by_name(x):
+    with pytest.raises(ValueError, match=r"input 0 is complex(128|64).*two real inputs"):
+        fdcheck.numeric(lambda z: np.abs(z) ** 2, x)
+
