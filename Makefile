@@ -37,6 +37,7 @@ bench: install-dev
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/verdicts.py
 	$(PY) benchmarks/write_behind.py
+	$(PY) benchmarks/chunks.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

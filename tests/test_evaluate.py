@@ -582,3 +582,19 @@ def test_a_complex_input_is_refused_by_name(x):
     with pytest.raises(ValueError, match=r"input 0 is complex(128|64).*two real inputs"):
         fdcheck.numeric(lambda z: np.abs(z) ** 2, x)
 
+
+
+@pytest.mark.parametrize("n, m, points", [
+    (64, 64, 1024),          # 512 KB / (8 x 64): every point of a small Jacobian in one call
+    (256, 32, 256),
+    (1024, 1024, 64),
+    (4096, 8, 16),
+    (16384, 1, 16),          # at least 16 points a call...
+    (200_000, 1, 2),         # ...where the 4 MB chunk allows: 4 MB / (8 x 200000) = 2
+    (10**6, 1, 1),
+])
+def test_the_vectorized_mode_stacks_about_an_l2_cache_of_points_a_call(n, m, points):
+    from fdcheck.evaluate import CHUNK_BYTES
+    assert Vectorized().chunk_points(n, m) == points
+    assert points * 8 * max(n, m) <= max(CHUNK_BYTES, 8 * max(n, m))
+    assert Vectorized(max_points=3).chunk_points(n, m) == 3
