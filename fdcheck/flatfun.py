@@ -100,6 +100,9 @@ class FlatFunction:
         vec(inputs[wrt]) in ``dtype``.
     value : ndarray, shape (m,)
         vec(f(inputs)), float64, from one evaluation made here.
+    in_shape, out_shape : tuple of int
+    direct : bool
+        True for NumPy: points are handed over as read-only views, unconverted.
 
     Raises
     ------
@@ -107,9 +110,6 @@ class FlatFunction:
         For a complex input (fdcheck perturbs real elements).
     EvaluationError
         For an output that is not numbers, or complex at a real point.
-    in_shape, out_shape : tuple of int
-    direct : bool
-        True for NumPy: points are handed over as read-only views, unconverted.
     """
 
     def __init__(self, call: Callable[..., Any], inputs: Sequence[Any], wrt: int = 0, *,

@@ -598,3 +598,16 @@ def test_the_vectorized_mode_stacks_about_an_l2_cache_of_points_a_call(n, m, poi
     assert Vectorized().chunk_points(n, m) == points
     assert points * 8 * max(n, m) <= max(CHUNK_BYTES, 8 * max(n, m))
     assert Vectorized(max_points=3).chunk_points(n, m) == 3
+
+
+@pytest.mark.parametrize("loop", ["C", "python"])
+def test_a_python_complex_number_at_a_perturbed_point_is_refused_too(monkeypatch, loop):
+    import fdcheck.evaluate as ev
+    from fdcheck.errors import EvaluationError
+    if loop == "python":
+        monkeypatch.setattr(ev, "_hotloop", None)
+
+    def f(x):
+        return float(x[0]) if x[0] == 0.3 else complex(x[0], 1.0)
+    with pytest.raises(EvaluationError, match="complex values at a real point"):
+        fdcheck.numeric(f, np.array([0.3, 0.5]))
