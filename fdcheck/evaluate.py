@@ -158,8 +158,7 @@ def _odd_output(y: Any, shape: tuple[int, ...], real: bool) -> None:
 
 
 def _is_complex(y: Any) -> bool:
-    # Not np.iscomplexobj, four times slower: the C loops hand every float32
-    # output over to _odd_output.
+    # Not np.iscomplexobj, four times slower.
     dtype = getattr(y, "dtype", None)
     return isinstance(y, complex) if dtype is None else dtype.kind == "c"
 
@@ -171,7 +170,9 @@ def _python_store(fn: Any, rows: np.ndarray) -> tuple[Callable[[int, Any], None]
     shape = fn.out_shape
 
     def store(j: int, y: Any) -> None:
-        _odd_output(y, shape, True)  # the C loops take only real points, into real rows
+        # The C loops take only real points, into real rows.
+        if getattr(y, "shape", ()) != shape or getattr(y, "dtype", _UNTYPED).kind == "c":
+            _odd_output(y, shape, True)
         fn.output_rows(rows)[j] = y
 
     return store, fn.order == "C" or len(shape) < 2
