@@ -93,8 +93,8 @@ def central_points(x: np.ndarray, h: np.ndarray,
     """
     if _hotloop is not None:
         # One pass in C where NumPy takes five calls (their cost, not the
-        # arithmetic, is what a small input pays); None leaves float32 or
-        # strided views to the lines below.
+        # arithmetic, is what a small input pays); None leaves strided views
+        # and dtypes other than float64 and float32 to the lines below.
         found = _hotloop.central(x, h, float(weight))
         if found is not None:
             return found
