@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "jacobian": "api", "gradient": "api", "numeric": "api", "check": "api",
     "assert_check": "api", "run": "api",
-    "Method": "engine", "JacobianResult": "engine", "stencil": "stencil", "Stencil": "stencil",
+    "Method": "stencil", "JacobianResult": "engine", "stencil": "stencil", "Stencil": "stencil",
     "Comparison": "compare", "Tolerance": "compare", "CaseResult": "runner",
     "RunOptions": "runner", "run_case": "runner", "load_file": "cases", "Case": "cases",
     "CaseError": "errors", "FdcheckError": "errors", "ExpressionError": "errors",

@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import functools
 import inspect
-import time
 from concurrent.futures import Executor
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from . import backends
-from .compare import Comparison, auto_factor, resolve
-from .engine import JacobianResult, Method
+from .cases import Case, Expected, Stage
+from .compare import auto_factor
+from .engine import JacobianResult
 from .evaluate import OnExecutor, Serial, Vectorized
 from .flatfun import FlatFunction, in_place_error
-from .layout import check_order, reference_matrix, tensor_to_matrix
-from .runner import CaseResult, RunOptions, run_paths
-from .directional import check_products, reference_jvp
+from .functions import CallRef, UserCall
+from .layout import check_order
+from .runner import CaseResult, RunOptions, run_case, run_paths
 from .sparsity import structured_jacobian
-from .verify import Verifier
+from .stencil import Method
 from .workers import as_executor
 
 Reference = Any  # an array (2-D or tensor form), or a callable of the inputs returning one
@@ -54,20 +54,12 @@ def _evaluator(vectorized: bool, executor: Any, workers: int | None) -> Any:
     return OnExecutor(pool, inner, workers or count)
 
 
-def _batched_call(f: Callable[..., Any], inputs: Sequence[Any], wrt: int,
-                  vectorized: bool | str) -> Callable[..., Any] | None:
-    if not vectorized:
-        return None
-    if vectorized == "vmap":
-        return backends.get(backends.detect(inputs)).vmap(f, wrt, len(inputs))
-    return f
-
-
 def _flat(f: Callable[..., Any], inputs: Sequence[Any], wrt: int, order: str, dtype: str | None,
           vectorized: bool | str) -> FlatFunction:
-    backend = backends.get(backends.detect(inputs))
-    return FlatFunction(f, list(inputs), wrt, order=order, dtype=dtype, backend=backend,
-                        batched_call=_batched_call(f, inputs, wrt, vectorized))
+    name = backends.detect(inputs)
+    batched = UserCall(f, [str(i) for i in range(len(inputs))], vectorized).batched(wrt, name)
+    return FlatFunction(f, list(inputs), wrt, order=order, dtype=dtype, backend=backends.get(name),
+                        batched_call=batched)
 
 
 @_explains_writes
@@ -164,6 +156,25 @@ def _differentiable(inputs: Sequence[Any]) -> list[int]:
                 else np.asarray(x).dtype.kind in "fc")]
 
 
+def _targets(wrt: Any, inputs: Sequence[Any], names: Sequence[str]) -> list[int]:
+    """The positions of the inputs to check: ``wrt`` as positions or names."""
+    if wrt is None:
+        return _differentiable(inputs)
+    chosen = [wrt] if isinstance(wrt, (int, str)) else list(wrt)
+    out = []
+    for w in chosen:
+        if isinstance(w, str):
+            if w not in names:
+                raise ValueError(f"wrt={w!r} is not an input; inputs: {', '.join(names)}")
+            out.append(list(names).index(w))
+        elif isinstance(w, (int, np.integer)) and -len(inputs) <= w < len(inputs):
+            out.append(int(w) % len(inputs))
+        else:
+            raise ValueError(f"wrt={w!r}: expected an input's position (0 to {len(inputs) - 1}) "
+                             "or its name")
+    return out
+
+
 def _pick(ref: Any, i: int, position: int, count: int, names: Sequence[str]) -> Any:
     """The reference for input i: a mapping by name or index, a tuple with one
     entry per checked input, or the same reference for the only one."""
@@ -176,17 +187,18 @@ def _pick(ref: Any, i: int, position: int, count: int, names: Sequence[str]) -> 
     return ref
 
 
-def _reference_matrix(ref: Any, kind: str, inputs: Sequence[Any], res: Any,
-                      position: int, count: int, out_name: str, in_name: str) -> np.ndarray:
-    value = ref(*inputs) if callable(ref) else ref
-    if isinstance(value, tuple) and count > 1:
-        value = value[position]
-    arr = np.asarray(backends.get(backends.name_of(value)).to_numpy(value), dtype=np.float64)
-    return reference_matrix(arr, kind, res.out_shape, res.in_shape, res.order, out_name, in_name)
+def _reference(ref: Any, position: int, count: int) -> Any:
+    """A reference as the runner reads it: a callable of the inputs, or an array."""
+    if callable(ref):
+        return CallRef(ref, position if count > 1 else None)
+    return np.asarray(backends.get(backends.name_of(ref)).to_numpy(ref), dtype=np.float64)
 
 
-@_explains_writes
-def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None = None,
+def _label(f: Callable[..., Any]) -> str:
+    return getattr(f, "__name__", None) or type(f).__name__
+
+
+def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | str] | None = None,
           gradient: Reference = None, jacobian: Reference = None,
           autograd: bool | None = None, atol: float | None = None, rtol: float | None = None,
           order: str = "C", method: Any = None, step: float | None = None,
@@ -198,14 +210,18 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
           jvp: Callable[[np.ndarray], np.ndarray] | None = None) -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
+    The call is translated into the case a case file would describe and run by
+    the same runner as ``fdcheck run``: every face gives the same verdicts.
+
     Parameters
     ----------
     f : callable
         ``f(*inputs) -> array``, in NumPy, PyTorch or JAX.
     *inputs : arrays
-    wrt : int or sequence of int, optional
-        Inputs to check. Default: for PyTorch, the tensors with
-        ``requires_grad`` (else every floating one); otherwise every floating input.
+    wrt : int, str or a sequence of them, optional
+        Inputs to check, by position or name. Default: for PyTorch, the
+        tensors with ``requires_grad`` (else every floating one); otherwise
+        every floating input.
     gradient, jacobian : array, callable, or a mapping/tuple per ``wrt``
         Analytic references: a gradient shaped like the input (scalar ``f``);
         a Jacobian (m, n) in ``order`` or in tensor form. A callable is called
@@ -238,96 +254,51 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | Sequence[int] | None =
         Names of the inputs in messages; default the parameter names of ``f``.
     output : str
         Name of the output in messages (``dZ[1,0]/dW[2,0]``).
+    vectorized, executor, workers, method, step, dtype, order :
+        As for :func:`numeric`.
 
     Returns
     -------
     CaseResult
         ``.passed``, ``.checks`` (one Comparison per reference and input),
         ``str(result)`` a report as the command line prints it.
+
+    Raises
+    ------
+    ValueError
+        For a call that cannot be checked (a reference of the wrong shape,
+        nothing to compare); EvaluationError where ``f`` itself fails.
     """
-    start = time.perf_counter()
     order = check_order(order)
     backend_name = backends.detect(inputs)
     names = list(names) if names is not None else _names(f, len(inputs))
-    targets = [wrt] if isinstance(wrt, int) else list(wrt) if wrt is not None else _differentiable(inputs)
+    if len(names) != len(inputs):
+        raise ValueError(f"names has {len(names)} entries for {len(inputs)} inputs")
+    targets = _targets(wrt, inputs, names)
     if autograd is None:
         autograd = backend_name != "numpy"
-    meth = Method.parse(method).with_step(step)
-    checks: list[Comparison] = []
-    evaluations = 0
-    auto = auto_factor(tolerance)
-    if directions:
-        checks, evaluations = _directional(f, inputs, targets, names, gradient, jacobian, jvp,
-                                           autograd, backend_name, order, dtype, vectorized,
-                                           executor, workers, atol, rtol, output, directions)
-        return CaseResult(name or getattr(f, "__name__", "f"), None, None,
-                          all(c.passed for c in checks), None, tuple(checks), evaluations,
-                          time.perf_counter() - start)
+    if autograd and backend_name == "numpy":
+        raise ValueError("autograd=True needs PyTorch tensors or JAX arrays; NumPy has no autograd")
+    expected: dict[str, dict[str, Any]] = {"gradient": {}, "jacobian": {}}
     for position, i in enumerate(targets):
-        fn = _flat(f, inputs, i, order, dtype, vectorized)
-        evaluator = _evaluator(bool(vectorized), executor, workers)
-        with np.errstate(all="ignore"), fn.backend.no_grad():
-            res = structured_jacobian(fn, meth, evaluator, None, sparsity)
-        evaluations += res.evaluations
-        tol = resolve(res.dtype, meth.label, {"atol": atol, "rtol": rtol, "source": "the call"},
-                      {"auto": auto, "source": "the call"})
-        verifier = Verifier(fn, res, evaluator, refine=refine)
-        refs = []
         for kind, ref in (("gradient", gradient), ("jacobian", jacobian)):
             chosen = _pick(ref, i, position, len(targets), names)
             if chosen is not None:
-                refs.append(("analytic", _reference_matrix(chosen, kind, inputs, res, position,
-                                                           len(targets), output, names[i])))
-        if autograd:
-            backend = backends.get(backend_name)
-            tensor = backend.autograd_jacobian(f, inputs, i)
-            refs.append((backend_name, tensor_to_matrix(tensor, res.out_shape, res.in_shape, order)))
-        for against, mat in refs:
-            with np.errstate(all="ignore"), fn.backend.no_grad():
-                checks.append(verifier.check(mat, tol, against=against, wrt=names[i],
-                                             out_shape=res.out_shape, in_shape=res.in_shape,
-                                             order=order, out_name=output))
-        evaluations += verifier.evaluations
-    if not checks:
-        raise ValueError("nothing to compare: pass gradient=, jacobian= or autograd=True")
-    return CaseResult(name or getattr(f, "__name__", "f"), None, None,
-                      all(c.passed for c in checks), None, tuple(checks), evaluations,
-                      time.perf_counter() - start)
-
-
-def _directional(f: Callable[..., Any], inputs: Sequence[Any], targets: Sequence[int],
-                 names: Sequence[str], gradient: Reference, jacobian: Reference, jvp: Any,
-                 autograd: bool, backend_name: str, order: str, dtype: str | None,
-                 vectorized: bool | str, executor: Any, workers: int | None,
-                 atol: float | None, rtol: float | None, output: str,
-                 directions: int) -> tuple[list[Comparison], int]:
-    checks: list[Comparison] = []
-    evaluations = 0
-    for position, i in enumerate(targets):
-        fn = _flat(f, inputs, i, order, dtype, vectorized)
-        evaluator = _evaluator(bool(vectorized), executor, workers)
-        tol = resolve(fn.dtype_name, "richardson", {"atol": atol, "rtol": rtol, "source": "the call"})
-        refs: list[tuple[str, Any]] = []
-        for kind, ref in (("gradient", gradient), ("jacobian", jacobian)):
-            chosen = _pick(ref, i, position, len(targets), names)
-            if chosen is not None:
-                mat = _reference_matrix(chosen, kind, inputs, fn, position, len(targets), output,
-                                        names[i])
-                refs.append(("analytic", reference_jvp(mat)))
-        if jvp is not None:
-            refs.append(("analytic", jvp))
-        if autograd:
-            tensor = backends.get(backend_name).autograd_jacobian(f, inputs, i)
-            refs.append((backend_name, reference_jvp(
-                tensor_to_matrix(tensor, fn.out_shape, fn.in_shape, order))))
-        done, used = check_products(fn, refs, tol, directions, evaluator, wrt=names[i],
-                                    out_shape=fn.out_shape, in_shape=fn.in_shape, order=order,
-                                    out_name=output)
-        checks.extend(done)
-        evaluations += used
-    if not checks:
-        raise ValueError("nothing to compare: pass gradient=, jacobian=, jvp= or autograd=True")
-    return checks, evaluations
+                expected[kind][names[i]] = _reference(chosen, position, len(targets))
+    case = Case(name=name or _label(f), inputs=dict(zip(names, inputs)),
+                stages=(Stage(output, UserCall(f, names, vectorized), tuple(names)),),
+                wrt=tuple(names[i] for i in targets),
+                expect=Expected(None, expected["gradient"], expected["jacobian"],
+                                {names[i]: jvp for i in targets} if jvp is not None else {}),
+                autograd=(backend_name,) if autograd else (), order=order,
+                method=Method.parse(method).with_step(step), dtype=dtype, backend=backend_name,
+                sparsity=sparsity, directions=directions, native=True)
+    options = RunOptions(atol=atol, rtol=rtol, auto=auto_factor(tolerance), refine=refine,
+                         executor=executor, workers=workers, source="the call")
+    result = run_case(case, options)
+    if result.exception is not None:
+        raise getattr(result.exception, "origin", None) or result.exception
+    return result
 
 
 def assert_check(f: Callable[..., Any], *inputs: Any, **kwargs: Any) -> CaseResult:

@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from .compare import AUTO_FACTOR
-from .engine import Method
+from .stencil import Method
 from .errors import CaseError, ExpressionError
 from .expr import Expression
 from .layout import check_order
@@ -62,8 +62,11 @@ Ref = Any  # np.ndarray (literal) | Expression | PythonRef
 
 @dataclass(frozen=True)
 class Stage:
+    """A named step of a case's function: an expression, a ``{python: ...}``
+    reference, or (from the Python API) the caller's own callable."""
+
     name: str
-    body: Expression | PythonRef
+    body: Any
     reads: tuple[str, ...]
 
 
@@ -74,11 +77,23 @@ class Expected:
     value: Ref | None = None
     gradient: Mapping[str, Ref] = field(default_factory=dict)
     jacobian: Mapping[str, Ref] = field(default_factory=dict)
+    # Per input: v -> R v for flat v, a Jacobian given by its products (Python API).
+    jvp: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def anything(self) -> bool:
+        """Whether anything at all is expected."""
+        return bool(self.value is not None or self.gradient or self.jacobian or self.jvp)
 
 
 @dataclass(frozen=True)
 class Case:
-    """One validated case, ready to run. Inputs are float64 arrays."""
+    """One validated case, ready to run.
+
+    From a case file, the inputs are float64 arrays; from the Python API
+    (``native``), they are the caller's own arrays or tensors, used as given,
+    and ``dtype`` None keeps each input's own precision.
+    """
 
     name: str
     inputs: Mapping[str, np.ndarray]
@@ -90,13 +105,14 @@ class Case:
     tolerance: Mapping[str, float] | None = None
     order: str = "C"
     method: Method = Method()
-    dtype: str = "float64"
+    dtype: str | None = "float64"
     backend: str = "numpy"
     sparsity: Any = None
     directions: int | None = None
     file: str | None = None
     line: int | None = None
     description: str | None = None
+    native: bool = False
 
     @property
     def output(self) -> str:

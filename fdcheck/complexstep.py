@@ -16,10 +16,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .engine import JacobianResult, Plan, execute, nonfinite_flag
 from .errors import EvaluationError
-from .evaluate import Batch, Serial
+from .evaluate import Batch
+from .stencil import Method
+from .step import complex_steps, probe_steps
 
-DEFAULT_STEP = 1e-20     # relative to max(1, |x|)
 PROBE_RTOL = 1e-5        # relative agreement wanted (float64; float32 allows 100 eps**(2/3))
 Progress = Callable[[int, int], None]
 
@@ -48,16 +50,6 @@ def _call_complex(fn: Any, z: np.ndarray) -> np.ndarray:
     return y
 
 
-def _probe_steps(x: np.ndarray) -> np.ndarray:
-    # From 1e-2 of the largest magnitude down to 1e-8 of the smallest nonzero
-    # one: some step in between resolves a smooth function of any scale.
-    ax = np.abs(x[np.isfinite(x)])
-    top = max(1.0, float(ax.max(initial=0.0)))
-    low = float(ax[ax > 0].min(initial=top))
-    last = min(40, int(np.ceil(np.log10(top / low))) + 8)
-    return top * 10.0 ** -np.arange(2, last + 1)
-
-
 def probe(fn: Any, seed: int = 0) -> int:
     """Refuse a function whose complex step disagrees with central differences.
 
@@ -78,17 +70,16 @@ def probe(fn: Any, seed: int = 0) -> int:
     rng = np.random.default_rng(seed)
     x = fn.x0.astype(np.float64)
     v = rng.standard_normal(fn.n)
-    h = DEFAULT_STEP * max(1.0, float(np.abs(x).max(initial=0.0)))
+    h = float(complex_steps(np.abs(x).max(initial=0.0, keepdims=True), fn.dtype)[0][0])
     by_complex = _call_complex(fn, (x + 1j * h * v).astype(_complex_dtype(fn.dtype))).imag / h
     size = float(np.abs(by_complex[np.isfinite(by_complex)]).max(initial=0.0))
     eps = float(np.finfo(fn.dtype).eps)
     tol = max(PROBE_RTOL, 100 * eps ** (2 / 3)) * max(size, eps)
     best, closest = np.inf, by_complex
-    steps = _probe_steps(x)
+    steps = probe_steps(x)
     for t in steps:
-        y_plus = np.asarray(fn((x + t * v).astype(fn.dtype)), dtype=np.float64)
-        y_minus = np.asarray(fn((x - t * v).astype(fn.dtype)), dtype=np.float64)
-        central = (y_plus - y_minus) / (2 * t)
+        ys = _along(fn, np.stack([(x + t * v).astype(fn.dtype), (x - t * v).astype(fn.dtype)]))
+        central = (ys[0] - ys[1]) / (2 * t)
         gap = np.abs(by_complex - central)
         worst = float(gap.max(initial=0.0)) if np.isfinite(gap).all() else np.inf
         if worst < best:
@@ -101,6 +92,18 @@ def probe(fn: Any, seed: int = 0) -> int:
         f"{by_complex[k]:.8g} for output element {k}, central differences {closest[k]:.8g} at "
         "best (abs, max, a comparison, a real-only operation, or a complex function computed "
         "inexactly inside?); use method richardson")
+
+
+def _along(fn: Any, dense: np.ndarray) -> np.ndarray:
+    """fn at the rows of ``dense`` (k, n), through the engine; shape (k, m)."""
+    ys = np.empty((dense.shape[0], fn.m))
+    none = np.empty(0, dtype=np.int64)
+
+    def combine(out: np.ndarray, a: int, b: int) -> None:
+        ys[a:b] = out
+
+    execute(fn, Plan(dense.shape[0], 1, lambda a, b: Batch(none, none, None, dense[a:b]), combine))
+    return ys
 
 
 def complex_step_columns(fn: Any, step: float | None = None, evaluator: Any = None,
@@ -123,27 +126,34 @@ def complex_step_columns(fn: Any, step: float | None = None, evaluator: Any = No
     evaluations : int
         n.
     """
-    evaluator = evaluator if evaluator is not None else Serial()
     n, m = fn.n, fn.m
     x64 = fn.x0.astype(np.float64)
-    h = (DEFAULT_STEP if step is None else float(step)) * np.maximum(1.0, np.abs(x64))
+    h, ulps = complex_steps(x64, fn.dtype, step)
     cdt = _complex_dtype(fn.dtype)
-    z0 = x64.astype(cdt)
     jac_t = np.empty((n, m))
-    per_chunk = max(1, evaluator.chunk_points(n, m))
-    for a in range(0, n, per_chunk):
-        b = min(n, a + per_chunk)
-        cols = np.arange(a, b)
-        values = (x64[cols] + 1j * h[cols]).astype(cdt)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", np.exceptions.ComplexWarning)
-            ys = evaluator(fn, z0, Batch(cols, values), cdt)
+
+    def points(a: int, b: int) -> Batch:
+        return Batch(np.arange(a, b), (x64[a:b] + 1j * h[a:b]).astype(cdt))
+
+    def combine(ys: np.ndarray, a: int, b: int) -> None:
         jac_t[a:b] = ys.imag / h[a:b, None]
-        if progress is not None:
-            progress(b, n)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        count = execute(fn, Plan(n, 1, points, combine, x64.astype(cdt), cdt), evaluator, progress)
     jac = jac_t.T.copy()
     eps = float(np.finfo(fn.dtype).eps)
     with np.errstate(invalid="ignore"):
         row = np.nanmax(np.abs(jac), axis=1, keepdims=True) if n else np.zeros((m, 1))
-    error = 8 * eps * (np.abs(jac) + row * eps)
-    return jac, error, h, n
+    error = ulps[None, :] * (np.abs(jac) + row * eps)
+    return jac, error, h, count
+
+
+def complex_step_jacobian(fn: Any, method: Method, evaluator: Any = None,
+                          progress: Progress | None = None) -> JacobianResult:
+    """The Jacobian by the complex step, after :func:`probe` has found the
+    function complex-safe (else ComplexStepError)."""
+    probing = probe(fn)
+    jac, error, h, count = complex_step_columns(fn, method.step, evaluator, progress)
+    return JacobianResult(jac, fn.value.real, h, count + probing, fn.in_shape, fn.out_shape,
+                          fn.order, method, error, nonfinite_flag(jac), fn.dtype_name)

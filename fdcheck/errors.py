@@ -19,26 +19,30 @@ class EvaluationError(FdcheckError):
     """The function raised, or returned something that is not a finite array."""
 
 
-class CaseError(FdcheckError):
+class CaseError(FdcheckError, ValueError):
     """A case that cannot be run, located by file, line, case and key.
 
     ``str()`` gives one line: ``file:line: case 'name': key 'expect.value': message``.
+    ``origin`` is the exception it explains, where there was one (the Python
+    API raises that one again, so that callers can catch what they know).
     """
 
     def __init__(self, message: str, *, file: str | None = None, case: str | None = None,
-                 key: str | None = None, line: int | None = None) -> None:
+                 key: str | None = None, line: int | None = None,
+                 origin: BaseException | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.file = file
         self.case = case
         self.key = key
         self.line = line
+        self.origin = origin
 
     def located(self, *, file: str | None = None, case: str | None = None,
                 key: str | None = None, line: int | None = None) -> "CaseError":
         """A copy with the missing parts of the location filled in."""
         return CaseError(self.message, file=self.file or file, case=self.case or case,
-                         key=self.key or key, line=self.line or line)
+                         key=self.key or key, line=self.line or line, origin=self.origin)
 
     def __str__(self) -> str:
         parts = []

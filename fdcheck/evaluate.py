@@ -8,21 +8,15 @@ they know nothing of steps or stencils.
 from __future__ import annotations
 
 import math
-import os
 import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from .errors import EvaluationError
-from .flatfun import FLOATS, complex_output_error
-
-try:
-    from . import _hotloop
-except ImportError:  # not compiled on this machine: the Python loops below do the same, slower
-    _hotloop = None
+from .flatfun import complex_output_error
 
 # Memory for one chunk of perturbed points or outputs. Small on purpose: the
 # engine reuses one buffer of this size for every chunk, and a buffer that
@@ -36,20 +30,6 @@ CHUNK_BYTES = 4 * 2**20
 # allows, to share the function's own cost per call among several points.
 VECTOR_CACHE_BYTES = 512 * 2**10
 VECTOR_MIN_POINTS = 16
-# Outputs held between their calls and their difference when a second core
-# writes the result (``behind``): a ring large enough that the calling thread
-# seldom waits for the other, or wakes it (a wake costs microseconds).
-RING_BYTES = 2 * 2**20
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-CORES = _cores()
 # What an output without a dtype (a Python number) is taken for in the hot
 # loops' quick test: complex, so that _odd_output looks at it closer.
 _UNTYPED = np.dtype(np.complex128)
@@ -109,19 +89,6 @@ def nonfinite_rows(a: np.ndarray) -> list[int]:
     return np.flatnonzero(~np.isfinite(a).all(axis=1)).tolist()
 
 
-def _halves(ys: np.ndarray, scale: np.ndarray, dest: np.ndarray) -> list[int]:
-    """``dest[j] = (ys[j] - ys[k + j]) * scale[j]`` for the k rows of ``dest``:
-    the central difference of k upper then k lower outputs, ``ys`` (2k, m).
-    Returns the rows of ``dest`` that are not finite."""
-    if _hotloop is not None and ys.dtype == np.float64 and ys.flags.c_contiguous \
-            and dest.flags.c_contiguous:
-        return _hotloop.halves(ys, scale, dest)  # one pass where NumPy takes three
-    k = dest.shape[0]
-    np.subtract(ys[:k], ys[k:], out=dest)
-    dest *= scale[:, None]
-    return nonfinite_rows(dest)
-
-
 def _output(out: np.ndarray | None, k: int, m: int, dtype: Any) -> np.ndarray:
     return np.empty((k, m), dtype=dtype) if out is None else out[:k]
 
@@ -161,57 +128,6 @@ def _is_complex(y: Any) -> bool:
     # Not np.iscomplexobj, four times slower.
     dtype = getattr(y, "dtype", None)
     return isinstance(y, complex) if dtype is None else dtype.kind == "c"
-
-
-def _python_store(fn: Any, rows: np.ndarray) -> tuple[Callable[[int, Any], None], bool]:
-    """What the C loops leave to Python: ``store(j, y)`` checks an odd output
-    and writes vec(y) into ``rows[j]``; and whether the C loop may copy y into
-    a row itself (a C-order row is vec(y) only in C order, or for a vector)."""
-    shape = fn.out_shape
-
-    def store(j: int, y: Any) -> None:
-        # The C loops take only real points, into real rows.
-        if getattr(y, "shape", ()) != shape or getattr(y, "dtype", _UNTYPED).kind == "c":
-            _odd_output(y, shape, True)
-        fn.output_rows(rows)[j] = y
-
-    return store, fn.order == "C" or len(shape) < 2
-
-
-def _compiled_points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> bool:
-    # The C loop (fdcheck/_hotloop.c) does what the two loops below do, without
-    # the interpreter's cost per call; False where it does not apply.
-    if _hotloop is None or x.dtype not in FLOATS or out.dtype != np.float64 \
-            or not out.flags.c_contiguous:
-        return False
-    store, fast = _python_store(fn, out)
-    _hotloop.points(fn.call, tuple(fn.bind(x)), x, x0,
-                    np.ascontiguousarray(batch.indices, dtype=np.int64),
-                    np.ascontiguousarray(batch.values, dtype=x.dtype), out, fn.out_shape, fast,
-                    store)
-    return True
-
-
-def _compiled_differences(fn: Any, x: np.ndarray, x0: np.ndarray, start: int,
-                          upper: np.ndarray, lower: np.ndarray, scale: np.ndarray,
-                          dest: np.ndarray, behind: bool) -> list[int] | None:
-    # The C loop's central difference: both calls of an element, then the
-    # scaled difference and its finiteness while the outputs are in cache.
-    # None where it does not apply (the caller then evaluates points).
-    if _hotloop is None or x.dtype not in FLOATS or not fn.direct or dest.dtype != np.float64 \
-            or not dest.flags.c_contiguous:
-        return None
-    slots = _ring_slots(fn.m) if behind else 0
-    scratch = np.empty((2 * max(1, slots), fn.m))
-    store, fast = _python_store(fn, scratch)
-    return _hotloop.differences(fn.call, tuple(fn.bind(x)), x, x0, start, upper, lower, scale,
-                                dest, fn.out_shape, fast, store, scratch, slots > 0)
-
-
-def _ring_slots(m: int) -> int:
-    """Rows the C loop holds between their calls and their difference, for
-    a second core to difference them; 0 (all in the calling thread) without one."""
-    return max(4, RING_BYTES // (16 * m)) if CORES >= 2 else 0
 
 
 def _pairs_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> bool:
@@ -332,40 +248,6 @@ class Serial:
     def chunk_points(self, n: int, m: int) -> int:
         return _chunk_for(n, m)
 
-    def differences(self, fn: Any, x0: np.ndarray, start: int, upper: np.ndarray,
-                    lower: np.ndarray, scale: np.ndarray, dest: np.ndarray,
-                    behind: bool = False) -> list[int] | None:
-        """Central differences in one pass, where the compiled loop applies.
-
-        Parameters
-        ----------
-        fn : FlatFunction
-        x0 : ndarray, shape (n,)
-        start : int
-            Row j moves element ``start + j``.
-        upper, lower : ndarray, shape (k,)
-            Its two values, in x0's dtype.
-        scale : ndarray of float64, shape (k,)
-        dest : ndarray of float64, shape (k, m), C-contiguous
-            Receives ``(f(upper) - f(lower)) * scale`` row by row.
-        behind : bool
-            ``dest`` is large and fresh: where there is a second core, it
-            differences the outputs and writes ``dest`` while the calling
-            thread goes on calling the function. The same bits either way.
-
-        Returns
-        -------
-        list of int or None
-            The rows of ``dest`` holding a non-finite entry; None when the
-            compiled loop does not apply, and nothing was evaluated.
-        """
-        x = self._copies.of(x0)
-        try:
-            return _compiled_differences(fn, x, x0, start, upper, lower, scale, dest, behind)
-        except BaseException:
-            self._copies.forget()
-            raise
-
     def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
                  out: np.ndarray | None = None) -> np.ndarray:
         k = len(batch)
@@ -386,8 +268,6 @@ class Serial:
     def _points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> None:
         if batch.indptr is None:
             if getattr(fn, "direct", False):
-                if _compiled_points(fn, x, x0, batch, out):
-                    return
                 if not _pairs_direct(fn, x, x0, batch, out):
                     _coordinate_direct(fn, x, x0, batch, out)
                 return
@@ -441,42 +321,6 @@ class Vectorized:
 
     def chunk_points(self, n: int, m: int) -> int:
         return self.max_points or _vector_chunk(n, m)
-
-    def differences(self, fn: Any, x0: np.ndarray, start: int, upper: np.ndarray,
-                    lower: np.ndarray, scale: np.ndarray, dest: np.ndarray,
-                    behind: bool = False) -> list[int] | None:
-        """Central differences, as :meth:`Serial.differences`: each call stacks
-        the upper points of a run of elements, then their lower points, so
-        that both halves of the output are contiguous and differenced in place.
-        None (nothing evaluated) when a call may take only one point.
-        ``behind`` is ignored: a batched call is long enough that writing its
-        rows adds little."""
-        n = x0.shape[0]
-        half = self.chunk_points(n, fn.m) // 2
-        if half < 1:
-            return None
-        bad: list[int] = []
-        for a in range(0, upper.shape[0], half):
-            b = min(upper.shape[0], a + half)
-            c = b - a
-            flat = self._copies.of(x0, 2 * c).reshape(-1)
-            # Point r moves element e + r (r < c), point c + r moves it too: in the
-            # flat stack both are strided diagonals, written without fancy indexing.
-            e = start + a
-            ups = flat[e:e + c * (n + 1):n + 1]
-            lows = flat[c * n + e:c * n + e + c * (n + 1):n + 1]
-            try:
-                ups[:] = upper[a:b]
-                lows[:] = lower[a:b]
-                ys = fn.batched(flat.reshape(2 * c, n))
-                # Differenced before the points are restored: ys may be a view of them.
-                found = _halves(ys, scale[a:b], dest[a:b])
-            except BaseException:
-                self._copies.forget()
-                raise
-            ups[:] = lows[:] = x0[e:e + c]
-            bad += [a + j for j in found]
-        return bad
 
     def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
                  out: np.ndarray | None = None) -> np.ndarray:

@@ -26,13 +26,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .engine import JacobianResult, Plan, execute, nonfinite_flag
 from .evaluate import Batch, Serial
+from .stencil import Method
+from .step import LADDER_RATIO as RATIO, direction_ladder, ladder
 
-TOP = 2.0 ** -3          # the largest step, relative to max(1, |x|)
 LEVELS = 10              # steps for an element of unit scale or more
 MAX_LEVELS = 64          # no sweep goes further than this
 EXTEND = 8               # levels added while an entry still converges at the smallest step
-RATIO = 2.0              # between consecutive steps
 ROUNDING = 3.0           # c in c eps (|f| / h + |value|): evaluation noise above one ulp
 
 Progress = Callable[[int, int], None]
@@ -137,18 +138,21 @@ def _converge(d: np.ndarray, fscale: np.ndarray, h: np.ndarray, eps: float,
         d, fscale, h = _grow(d, more, d2), _grow(fscale, more, f2), _grow(h, more, h2)
 
 
-def _levels(fn: Any, evaluator: Any, cols: np.ndarray, first: int, last: int, top: float,
+def _levels(fn: Any, evaluator: Any, cols: np.ndarray, first: int, last: int, top: float | None,
             f0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Central differences along ``cols`` at levels first..last-1: d, fscale (k, L, m); h (k, L)."""
-    xc = fn.x0[cols].astype(np.float64)[:, None]
     count = last - first
-    wanted = top * np.maximum(1.0, np.abs(xc)) * RATIO ** -np.arange(first, last)[None, :]
-    plus = (xc + wanted).astype(fn.dtype)
-    minus = (xc - wanted).astype(fn.dtype)
-    # Divide by the distance between the points really evaluated.
-    h = (plus.astype(np.float64) - minus.astype(np.float64)) / 2
-    values = np.stack([minus, plus], axis=2).reshape(-1)
-    ys = evaluator(fn, fn.x0, Batch(np.repeat(cols, 2 * count), values), np.float64)
+    plus, minus, h = ladder(fn.x0[cols], fn.dtype, first, last, top)
+    values = np.stack([minus, plus], axis=2).reshape(len(cols), -1)
+    ys = np.empty((len(cols), 2 * count, fn.m))
+
+    def points(a: int, b: int) -> Batch:
+        return Batch(np.repeat(cols[a:b], 2 * count), values[a:b].reshape(-1))
+
+    def combine(out: np.ndarray, a: int, b: int) -> None:
+        ys[a:b] = out.reshape(b - a, 2 * count, fn.m)
+
+    execute(fn, Plan(len(cols), 2 * count, points, combine), evaluator)
     ys = ys.reshape(len(cols), count, 2, fn.m)
     with np.errstate(all="ignore"):
         d = (ys[:, :, 1] - ys[:, :, 0]) / np.where(h > 0, 2 * h, np.nan)[:, :, None]
@@ -187,7 +191,6 @@ def extrapolate_columns(fn: Any, columns: Sequence[int] | np.ndarray | None = No
     planned = int(2 * levels.sum())
     total = 0
     f0 = np.abs(fn.value.real)
-    top = TOP if top is None else float(top)
     for L in np.unique(levels):
         where = np.flatnonzero(levels == L)
         per_chunk = max(1, evaluator.chunk_points(fn.n, m) // (2 * int(L)))
@@ -225,26 +228,35 @@ def extrapolate_direction(fn: Any, v: np.ndarray, evaluator: Any = None,
     evaluations : int
         2 per level: about 20, whatever n.
     """
-    evaluator = evaluator if evaluator is not None else Serial()
     x64 = fn.x0.astype(np.float64)
     eps = float(np.finfo(fn.dtype).eps)
     f0 = np.abs(fn.value.real)
-    top = TOP if top is None else float(top)
     none = np.empty(0, dtype=np.int64)
 
     def levels(rows: Any, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # One direction: every call is for its one row.
-        d, fs, hs = [], [], []
-        for j in range(first, last):
-            t = top * RATIO ** -j
-            plus = (x64 + t * v).astype(fn.dtype)
-            minus = (x64 - t * v).astype(fn.dtype)
-            ys = evaluator(fn, fn.x0, Batch(none, none, None, np.stack([minus, plus])), np.float64)
-            with np.errstate(all="ignore"):
-                d.append((ys[1] - ys[0]) / (2 * t))
-            fs.append(np.maximum(np.maximum(np.abs(ys[0]), np.abs(ys[1])), f0))
-            hs.append(t)
-        return np.array(d)[None], np.array(fs)[None], np.array(hs)[None]
+        # One direction: every level is for its one row.
+        t = direction_ladder(first, last, top)
+        dense = np.stack([(x64 + s * v).astype(fn.dtype) for tk in t for s in (-tk, tk)])
+        ys = np.empty((len(t), 2, fn.m))
+
+        def combine(out: np.ndarray, a: int, b: int) -> None:
+            ys[a:b] = out.reshape(b - a, 2, fn.m)
+
+        execute(fn, Plan(len(t), 2, lambda a, b: Batch(none, none, None, dense[2 * a:2 * b]),
+                         combine), evaluator)
+        with np.errstate(all="ignore"):
+            d = (ys[:, 1] - ys[:, 0]) / (2 * t[:, None])
+        fs = np.maximum(np.maximum(np.abs(ys[:, 0]), np.abs(ys[:, 1])), f0)
+        return d[None], fs[None], t[None]
 
     value, error, _, _, extended = _converge(*levels(None, 0, LEVELS), eps, levels)
     return value[0], error[0], 2 * LEVELS + extended
+
+
+def richardson_jacobian(fn: Any, method: Method, evaluator: Any = None,
+                        progress: Progress | None = None) -> JacobianResult:
+    """The Jacobian by Richardson extrapolation, with ``error`` for every entry."""
+    ext = extrapolate_columns(fn, None, evaluator, progress, top=method.step)
+    return JacobianResult(ext.jacobian, fn.value.real, ext.steps, ext.evaluations, fn.in_shape,
+                          fn.out_shape, fn.order, method, ext.error,
+                          nonfinite_flag(ext.jacobian), fn.dtype_name)

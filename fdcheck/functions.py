@@ -2,8 +2,9 @@
 
 :class:`StagesCall` runs compiled stages in order over an ops namespace;
 :class:`PythonCall` calls a user's ``package.module:callable`` with the inputs
-as keyword arguments. Both pickle (by source and by name), so they can be
-evaluated in worker processes.
+as keyword arguments; :class:`UserCall` is the callable a caller of the Python
+API hands over, with its inputs positional. They pickle (by source, by name,
+or as the user's callable does), so they can be evaluated in worker processes.
 """
 from __future__ import annotations
 
@@ -80,6 +81,53 @@ class PythonCall:
     def __call__(self, *arrays: Any) -> Any:
         values = dict(zip(self.names, arrays))
         return self.fn(**{n: values[n] for n in self.accepted()})
+
+
+class UserCall:
+    """A callable from the Python API, called with the inputs positionally.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(*inputs) -> array`` in the inputs' framework.
+    names : sequence of str
+        The names of its inputs, in order.
+    vectorized : bool or "vmap"
+        True: ``fn`` takes a leading batch axis on any one input; ``"vmap"``:
+        the framework's vmap gives it one.
+    """
+
+    def __init__(self, fn: Callable[..., Any], names: Sequence[str],
+                 vectorized: bool | str = False) -> None:
+        self.fn = fn
+        self.names = tuple(names)
+        self.vectorized = vectorized
+
+    def __call__(self, *arrays: Any) -> Any:
+        return self.fn(*arrays)
+
+    def batched(self, wrt: int, backend: str) -> Callable[..., Any] | None:
+        """The callable that evaluates many points of input ``wrt`` at once, if any."""
+        if not self.vectorized:
+            return None
+        if self.vectorized == "vmap":
+            return backends.get(backend).vmap(self.fn, wrt, len(self.names))
+        return self.fn
+
+
+class CallRef:
+    """A reference given as a callable of the inputs (Python API): its value is
+    ``fn(*inputs)``, or item ``position`` of it where it returns one per input."""
+
+    def __init__(self, fn: Callable[..., Any], position: int | None = None) -> None:
+        self.fn = fn
+        self.position = position
+
+    def value(self, inputs: Sequence[Any]) -> Any:
+        out = self.fn(*inputs)
+        if self.position is not None and isinstance(out, tuple):
+            out = out[self.position]
+        return out
 
 
 class StagesCall:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -15,7 +15,8 @@ import numpy as np
 from . import backends
 from .cases import Case, PythonRef, Stage, discover, load_file
 from .compare import Comparison, Tolerance, compare, resolve
-from .engine import JacobianResult, Method
+from .engine import JacobianResult
+from .stencil import Method
 from .errors import BackendUnavailable, CaseError, EvaluationError
 from .evaluate import OnExecutor, Serial, Vectorized
 from .expr import Expression
@@ -24,7 +25,7 @@ from .directional import check_products, reference_jvp
 from .sparsity import SparsityError, structured_jacobian
 from .verify import Verifier
 from .workers import as_executor
-from .functions import PythonCall, StagesCall, load_python
+from .functions import CallRef, PythonCall, StagesCall, UserCall, load_python
 from .layout import reference_matrix, tensor_to_matrix, unravel
 
 MODES = ("auto", "serial", "vectorized")
@@ -54,6 +55,8 @@ class RunOptions:
     executor : concurrent.futures.Executor or dask.distributed.Client, optional
         Spread evaluations over it (a process pool, a Dask cluster).
     progress : callable(label, done, total), optional
+    source : str
+        Who set atol, rtol and auto, in messages: the command line, the call.
     """
 
     atol: float | None = None
@@ -67,6 +70,7 @@ class RunOptions:
     executor: Any = None
     workers: int | None = None
     progress: ProgressFn | None = None
+    source: str = "the command line"
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class CaseResult:
     evaluations: int = 0
     seconds: float = 0.0
     error_key: str | None = None
+    # What stopped the case, for the Python API to raise again.
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
 
     @property
     def status(self) -> str:
@@ -100,12 +106,18 @@ def _phase(key: str) -> Iterator[None]:
     except (CaseError, BackendUnavailable):
         raise
     except EvaluationError as exc:
-        raise CaseError(str(exc), key=key) from None
+        raise CaseError(str(exc), key=key, origin=exc) from None
     except Exception as exc:  # a user's function may raise anything
         explained = in_place_error(exc)
         if explained is not None:
-            raise CaseError(str(explained), key=key) from None
-        raise CaseError(f"evaluation raised {type(exc).__name__}: {exc}", key=key) from None
+            raise CaseError(str(explained), key=key, origin=explained) from None
+        raise CaseError(f"evaluation raised {type(exc).__name__}: {exc}", key=key,
+                        origin=exc) from None
+
+
+def _float_name(a: np.ndarray) -> str:
+    """The precision an input is evaluated in when the case sets none."""
+    return "float32" if a.dtype == np.float32 else "float64"
 
 
 class _CaseRun:
@@ -118,24 +130,40 @@ class _CaseRun:
         self.method = Method.parse(options.method or case.method).with_step(options.step)
         if options.method is not None and options.step is None and case.method.step is not None:
             self.method = self.method.with_step(case.method.step)
-        self.tolerance = resolve(
-            case.dtype, self.method.label,
-            {"atol": options.atol, "rtol": options.rtol, "source": "the command line"},
-            {"auto": options.auto, "source": "the command line"},
-            dict(case.tolerance or {}, source="the case"))
         self.checks: list[Comparison] = []
         self.evaluations = 0
         self.backend = backends.get(case.backend)
+        if case.native:
+            # The caller's own arrays or tensors, as given (dtype, device, requires_grad).
+            self.inputs = list(case.inputs.values())
+            self.np_inputs = [np.asarray(self.backend.to_numpy(v)) for v in self.inputs]
+        else:
+            self.np_inputs = [np.asarray(v, dtype=case.dtype) for v in case.inputs.values()]
+            self.inputs = [self.native(v) for v in self.np_inputs]
+        self.dtype = case.dtype or _float_name(self.np_inputs[self.names.index(case.wrt[0])])
+        self.tolerance = resolve(self.dtype, self.method.label, *self.layers())
         self.call = self.stages_call(case.stages, self.names)
-        self.np_inputs = [np.asarray(v, dtype=case.dtype) for v in case.inputs.values()]
-        self.inputs = [self.native(v) for v in self.np_inputs]
         self.env: dict[str, np.ndarray] = {}
+
+    def layers(self, auto: bool = True) -> list[dict[str, Any]]:
+        """The tolerance layers over the built-in default, highest first."""
+        options, source = self.options, self.options.source
+        layers: list[dict[str, Any]] = [{"atol": options.atol, "rtol": options.rtol,
+                                         "source": source}]
+        case = dict(self.case.tolerance or {}, source="the case")
+        if auto:
+            layers.append({"auto": options.auto, "source": source})
+        else:
+            case.pop("auto", None)
+        return layers + [case]
 
     @property
     def folder(self) -> str | None:
         return str(Path(self.case.file).resolve().parent) if self.case.file else None
 
     def body(self, stage: Stage) -> Any:
+        """What a stage calls: its expression, the caller's callable, or the
+        ``{python: ...}`` function (imported on first call)."""
         if isinstance(stage.body, PythonRef):
             return PythonCall(stage.body.target, stage.reads, key=self.stage_key(stage.name),
                               near=self.folder)
@@ -147,27 +175,35 @@ class _CaseRun:
     def stages_call(self, stages: Sequence[Stage], names: Sequence[str], backend: str | None = None,
                     upto: str | None = None) -> StagesCall:
         return StagesCall([(s.name, self.body(s)) for s in stages], names,
-                          backend or self.case.backend, self.case.dtype, upto)
+                          backend or self.case.backend, self.dtype, upto)
 
     def native(self, a: np.ndarray, backend: Any = None) -> Any:
         return (backend or self.backend).asarray(np.ascontiguousarray(a))
 
-    def evaluator(self, call: StagesCall) -> Any:
-        mode = self.options.mode
-        vector = mode == "vectorized" or (
-            mode == "auto" and all(isinstance(b, Expression) for _, b in call.stages))
-        inner = Vectorized() if vector else Serial()
+    def evaluator(self, fn: FlatFunction) -> Any:
+        """Many points a call where ``fn`` can take them, on the executor if any."""
+        inner = Vectorized() if fn.vectorized else Serial()
         if self.options.executor is not None:
             pool, count = as_executor(self.options.executor)
             return OnExecutor(pool, inner, self.options.workers or count)
         return inner
 
+    def batched(self, call: StagesCall, wrt: int) -> Any:
+        """The callable that evaluates many points of input ``wrt`` at once, or
+        None: compiled expressions always have one, a caller's function when
+        it says so (``vectorized``), a ``{python: ...}`` function never."""
+        if self.options.mode == "serial":
+            return None
+        bodies = [b for _, b in call.stages]
+        if all(isinstance(b, Expression) for b in bodies):
+            return call.batched(wrt)
+        if len(bodies) == 1 and isinstance(bodies[0], UserCall):
+            return bodies[0].batched(wrt, self.case.backend)
+        return None
+
     def flat(self, call: StagesCall, inputs: Sequence[Any], wrt: int) -> FlatFunction:
-        batched = None
-        if all(isinstance(b, Expression) for _, b in call.stages):
-            batched = call.batched(wrt)
         return FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
-                            backend=self.backend, batched_call=batched)
+                            backend=self.backend, batched_call=self.batched(call, wrt))
 
     def jacobian(self, fn: FlatFunction, call: StagesCall, label: str,
                  sparsity: Any = None) -> Verifier:
@@ -176,7 +212,7 @@ class _CaseRun:
         if self.options.progress is not None:
             report = self.options.progress
             progress = lambda done, total: report(f"{self.case.name}: {label}", done, total)  # noqa: E731
-        evaluator = self.evaluator(call)
+        evaluator = self.evaluator(fn)
         if self.method.scheme == "complex-step":
             self.refuse_complex_unsafe(call)
         with self.backend.no_grad():
@@ -206,7 +242,11 @@ class _CaseRun:
             if isinstance(ref, Expression):
                 ops = backends.get("numpy").ops
                 env = {**dict(zip(self.names, self.np_inputs)), **self.env}
-                return np.asarray(ref(env, ops, dtype=np.dtype(self.case.dtype)), dtype=np.float64)
+                return np.asarray(ref(env, ops, dtype=np.dtype(self.dtype)), dtype=np.float64)
+            if isinstance(ref, CallRef):
+                value = ref.value(self.inputs)
+                owner = backends.get(backends.name_of(value))
+                return np.asarray(owner.to_numpy(value), dtype=np.float64)
             fn = load_python(ref.target, key, self.folder)
             kwargs = dict(zip(self.names, self.inputs))
             return np.asarray(self.backend.to_numpy(fn(**kwargs)), dtype=np.float64)
@@ -224,7 +264,7 @@ class _CaseRun:
         numeric Jacobians. Under tolerance: auto, the method's default."""
         if not self.tolerance.auto:
             return self.tolerance
-        return resolve(self.case.dtype, self.method.label)
+        return resolve(self.dtype, self.method.label)
 
     def check(self, against: str, numeric: np.ndarray, reference: np.ndarray, *, wrt: str | None,
               out_shape: tuple[int, ...], in_shape: tuple[int, ...] | None, out_name: str,
@@ -301,11 +341,7 @@ class _CaseRun:
         i = self.names.index(wrt)
         with _phase("function"):
             fn = self.flat(self.call, self.inputs, i)
-        tolerance = resolve(case.dtype, "richardson",
-                            {"atol": self.options.atol, "rtol": self.options.rtol,
-                             "source": "the command line"},
-                            {k: v for k, v in dict(case.tolerance or {}, source="the case").items()
-                             if k != "auto"})
+        tolerance = resolve(self.dtype, "richardson", *self.layers(auto=False))
         products = []
         for kind, refs in (("gradient", case.expect.gradient), ("jacobian", case.expect.jacobian)):
             if wrt in refs:
@@ -313,28 +349,36 @@ class _CaseRun:
                 mat = self.as_matrix(self.reference(refs[wrt], key), kind, key, fn.out_shape,
                                      fn.in_shape, case.output, wrt)
                 products.append(("analytic", reference_jvp(mat)))
+        if wrt in case.expect.jvp:
+            products.append(("analytic", case.expect.jvp[wrt]))
         for name in case.autograd:
             backend = backends.get(name)
             call = self.stages_call(case.stages, self.names, backend=name)
             with _phase("autograd"):
-                tensor = backend.autograd_jacobian(call, [self.native(a, backend) for a in
-                                                          self.np_inputs], i)
+                tensor = backend.autograd_jacobian(call, self.inputs_for(backend), i)
             products.append((name, reference_jvp(tensor_to_matrix(tensor, fn.out_shape,
                                                                   fn.in_shape, case.order))))
         with _phase("function"):
             checks, used = check_products(fn, products, tolerance, case.directions,
-                                          self.evaluator(self.call), wrt=wrt,
+                                          self.evaluator(fn), wrt=wrt,
                                           out_shape=fn.out_shape, in_shape=fn.in_shape,
                                           order=case.order, out_name=case.output)
         self.evaluations += used
         self.checks.extend(checks)
 
+    def inputs_for(self, backend: Any) -> list[Any]:
+        """The inputs in ``backend``'s arrays: the case's own where it is the
+        case's backend (a caller's tensors keep their dtype and device)."""
+        if backend.name == self.backend.name:
+            return list(self.inputs)
+        return [self.native(a, backend) for a in self.np_inputs]
+
     def check_autograd(self, wrt: str, verifier: Verifier, name: str) -> None:
         backend = backends.get(name)
         call = self.stages_call(self.case.stages, self.names, backend=name)
-        inputs = [self.native(a, backend) for a in self.np_inputs]
         with _phase("autograd"):
-            tensor = backend.autograd_jacobian(call, inputs, self.names.index(wrt))
+            tensor = backend.autograd_jacobian(call, self.inputs_for(backend),
+                                               self.names.index(wrt))
         result = verifier.result
         ref = tensor_to_matrix(tensor, result.out_shape, result.in_shape, self.case.order)
         self.check(name, result.jacobian, ref, wrt=wrt, out_shape=result.out_shape,
@@ -405,6 +449,13 @@ def _check_python_allowed(case: Case, options: RunOptions) -> None:
                          "allow_python=True in the library", key="function")
 
 
+def _check_something(case: Case) -> None:
+    if not (case.expect.anything or case.autograd or case.stage_expect or case.is_chain):
+        raise case.error("nothing to compare: give expect (value, gradient or jacobian) or "
+                         "autograd; in the Python API, gradient=, jacobian=, jvp= or "
+                         "autograd=True", key="expect")
+
+
 def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
     """Check one case: value, analytic derivatives, chain, stages, autograd.
 
@@ -416,9 +467,13 @@ def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
     error: CaseError | None = None
     try:
         _check_python_allowed(case, options)
+        _check_something(case)
         with np.errstate(all="ignore"):
             state = _CaseRun(case, options)
-            value = state.value()
+            # A caller's own function is evaluated at the base point by each check:
+            # the value is worked out apart only where something reads it.
+            if not case.native or case.expect.value is not None:
+                value = state.value()
             if case.expect.value is not None:
                 state.check_value("expect.value", case.expect.value, value, case.output)
             pending: list[BackendUnavailable] = []
@@ -437,20 +492,20 @@ def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
                             pending.append(exc)
             state.check_stages()
             if pending:
-                raise CaseError(str(pending[0]), key="autograd")
+                raise CaseError(str(pending[0]), key="autograd", origin=pending[0])
     except BackendUnavailable as exc:
-        error = CaseError(str(exc), key="backend")
+        error = CaseError(str(exc), key="backend", origin=exc)
     except CaseError as exc:
         error = exc
     except Exception as exc:  # last resort: a bug of ours must not stop the run
-        error = CaseError(f"internal error {type(exc).__name__}: {exc}", key=None)
+        error = CaseError(f"internal error {type(exc).__name__}: {exc}", key=None, origin=exc)
     checks = tuple(state.checks) if state else ()
     evaluations = state.evaluations if state else 0
     seconds = time.perf_counter() - start
     if error is not None:
         located = error.located(file=case.file, case=case.name, line=case.line)
         return CaseResult(case.name, case.file, case.line, False, str(located), checks,
-                          evaluations, seconds, located.key)
+                          evaluations, seconds, located.key, located)
     return CaseResult(case.name, case.file, case.line, all(c.passed for c in checks), None,
                       checks, evaluations, seconds)
 

@@ -21,9 +21,10 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import sparse
 
-from .engine import JacobianResult, Method, _nonfinite_flag, numeric_jacobian
-from .evaluate import Batch, Serial
-from .step import steps_for
+from .engine import JacobianResult, Plan, execute, nonfinite_flag, numeric_jacobian
+from .evaluate import Batch
+from .stencil import Method
+from .step import pattern_steps, steps_for
 
 DETECT_PROBES = 4
 DENSE_LIMIT = 2 * 2**30   # bytes: the result is a dense (m, n) array
@@ -110,25 +111,38 @@ def detect(fn: Any, probes: int = DETECT_PROBES, groups: int | None = None,
     evaluations : int
         probes x groups.
     """
-    evaluator = evaluator if evaluator is not None else Serial()
     n, m = fn.n, fn.m
     g_count = min(n, groups or max(32, 4 * int(np.ceil(np.sqrt(n)))))
     rng = np.random.default_rng(seed)
     x64 = fn.x0.astype(np.float64)
-    # The central difference's own step: what it would see as a nonzero, this sees moving.
-    h = np.finfo(fn.dtype).eps ** (1 / 3) * np.maximum(1.0, np.abs(x64))
+    h = pattern_steps(x64, fn.dtype)
     f0 = fn.value.real
+    # Each probe assigns every column to one of g_count random groups and
+    # moves each group together, by random signs and sizes: a cancellation
+    # between columns is then a coincidence.
     assign = np.empty((probes, n), dtype=np.int64)
-    marked = np.empty((probes, m, g_count), dtype=bool)
+    moves = []
     for p in range(probes):
         assign[p] = rng.permutation(n) % g_count
         order = np.argsort(assign[p], kind="stable")
         indptr = np.searchsorted(assign[p][order], np.arange(g_count + 1))
-        # Random signs and sizes: a cancellation between columns is then a coincidence.
         delta = h[order] * rng.choice([-1.0, 1.0], n) * rng.uniform(1.0, 2.0, n)
-        values = (x64[order] + delta).astype(fn.dtype)
-        ys = evaluator(fn, fn.x0, Batch(order, values, indptr), np.float64)
-        marked[p] = (ys != f0[None, :]).T
+        moves.append(Batch(order, (x64[order] + delta).astype(fn.dtype), indptr))
+    marked = np.empty((probes, m, g_count), dtype=bool)
+
+    def combine(ys: np.ndarray, a: int, b: int) -> None:
+        marked[a:b] = (ys.reshape(b - a, g_count, m) != f0).transpose(0, 2, 1)
+
+    def points(a: int, b: int) -> Batch:
+        if b - a == 1:
+            return moves[a]
+        size = [len(mv.indices) for mv in moves[a:b]]
+        return Batch(np.concatenate([mv.indices for mv in moves[a:b]]),
+                     np.concatenate([mv.values for mv in moves[a:b]]),
+                     np.concatenate([[0]] + [mv.indptr[1:] + off for mv, off in
+                                             zip(moves[a:b], np.cumsum([0] + size[:-1]))]))
+
+    used = execute(fn, Plan(probes, g_count, points, combine), evaluator)
     # Output r depends on column c only if it moved in every probe that moved c.
     cols = []
     rows = []
@@ -143,7 +157,7 @@ def detect(fn: Any, probes: int = DETECT_PROBES, groups: int | None = None,
     r = np.concatenate(rows) if rows else np.empty(0, int)
     c = np.concatenate(cols) if cols else np.empty(0, int)
     pattern = sparse.csr_matrix((np.ones(r.size, bool), (r, c)), shape=(m, n))
-    return pattern, probes * g_count
+    return pattern, used
 
 
 def sparse_jacobian(fn: Any, method: Method, pattern: sparse.spmatrix, evaluator: Any = None,
@@ -165,38 +179,42 @@ def sparse_jacobian(fn: Any, method: Method, pattern: sparse.spmatrix, evaluator
     JacobianResult
         ``evaluations`` = points of the stencil x number of groups (+ extra).
     """
-    evaluator = evaluator if evaluator is not None else Serial()
     st = method.stencil()
     n, m = fn.n, fn.m
     if m * n * 8 > DENSE_LIMIT:
         raise SparsityError(f"the Jacobian is {m} x {n}: {m * n * 8 / 2**30:.1f} GiB as a dense "
-                         "array. Check it along random directions instead (directions: 3)")
+                            "array. Check it along random directions instead (directions: 3)")
     x64 = fn.x0.astype(np.float64)
     h = steps_for(fn.x0, fn.dtype, st, method.step)
     group = group_columns(pattern)
     count = int(group.max()) + 1 if n else 0
     order = np.argsort(group, kind="stable")
     starts = np.searchsorted(group[order], np.arange(count + 1))
-    points = st.perturbed
-    # One point per (group, stencil offset): every column of the group moved by c h.
-    indices, values, indptr = [], [], [0]
-    for g in range(count):
-        members = order[starts[g]:starts[g + 1]]
-        for c, _ in points:
-            indices.append(members)
-            values.append((x64[members] + c * h[members]).astype(fn.dtype))
-            indptr.append(indptr[-1] + members.size)
-    batch = Batch(np.concatenate(indices), np.concatenate(values), np.asarray(indptr))
-    ys = evaluator(fn, fn.x0, batch, np.float64).reshape(count, len(points), m)
+    points_of = st.perturbed
+    p = len(points_of)
     f0 = fn.value.real
-    # J v_g with v_g = sum_{c in g} h_c e_c, the stencil along a unit step.
-    along = sum(w * (ys[:, q] - f0) for q, (_, w) in enumerate(points))       # (count, m)
+    along = np.empty((count, m))   # J v_g, v_g = sum_{c in g} h_c e_c, the stencil along a unit step
+
+    def points(a: int, b: int) -> Batch:
+        # One point per (group, stencil offset): every column of the group moved by c h.
+        members = [order[starts[g]:starts[g + 1]] for g in range(a, b)]
+        indices = [mem for mem in members for _ in points_of]
+        values = [(x64[mem] + c * h[mem]).astype(fn.dtype) for mem in members for c, _ in points_of]
+        sizes = np.array([len(i) for i in indices], dtype=np.int64)
+        return Batch(np.concatenate(indices), np.concatenate(values),
+                     np.concatenate([[0], np.cumsum(sizes)]))
+
+    def combine(ys: np.ndarray, a: int, b: int) -> None:
+        ys = ys.reshape(b - a, p, m)
+        along[a:b] = sum(w * (ys[:, q] - f0) for q, (_, w) in enumerate(points_of))
+
+    used = execute(fn, Plan(count, p, points, combine), evaluator)
     coo = sparse.coo_matrix(pattern)
     jac = np.zeros((m, n))
     jac[coo.row, coo.col] = along[group[coo.col], coo.row] / h[coo.col]
-    return JacobianResult(jac, fn.value.real, h, len(points) * count + extra_evaluations,
+    return JacobianResult(jac, fn.value.real, h, used + extra_evaluations,
                           fn.in_shape, fn.out_shape, fn.order, method, None,
-                          _nonfinite_flag(jac), fn.dtype.name)
+                          nonfinite_flag(jac), fn.dtype_name)
 
 
 def structured_jacobian(fn: Any, method: Method, evaluator: Any = None, progress: Any = None,

@@ -6,16 +6,21 @@ arithmetic once, so a stencil of order p has an error O(h**p).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import cached_property, lru_cache
 from math import factorial
+from typing import Any, Mapping
 
 import numpy as np
 
 SCHEMES = ("central", "forward", "backward")
 CENTRAL_ORDERS = (2, 4, 6, 8)
 ONE_SIDED_ORDERS = (1, 2)
+# Methods that are not one stencil: Richardson extrapolation over a sweep of
+# steps (fdcheck.extrapolate) and the complex step (fdcheck.complexstep).
+OTHER_SCHEMES = ("richardson", "complex-step")
+ALL_SCHEMES = SCHEMES + OTHER_SCHEMES
 
 
 @dataclass(frozen=True)
@@ -137,3 +142,81 @@ def stencil(scheme: str = "central", order: int | None = None) -> Stencil:
     weights = _solve_exact(offsets)
     kept = tuple((c, w) for c, w in zip(offsets, weights) if w != 0)
     return Stencil(scheme, order, tuple(c for c, _ in kept), tuple(w for _, w in kept))
+
+
+@dataclass(frozen=True)
+class Method:
+    """How the numeric derivative is taken.
+
+    Attributes
+    ----------
+    scheme : str
+        ``central`` (default), ``forward``, ``backward``: one stencil;
+        ``richardson``: extrapolation over a sweep of steps, with an error
+        estimate per entry; ``complex-step``.
+    order : int, optional
+        Accuracy order of the stencil (central: 2, 4, 6, 8; one-sided: 1, 2).
+    step : float, optional
+        Relative step factor: h = step * max(1, |x|). Default
+        eps**(1/(order+1)) of the evaluation dtype for a stencil, 1e-20 for
+        the complex step, 1/8 for the largest step of the Richardson sweep.
+    """
+
+    scheme: str = "central"
+    order: int | None = None
+    step: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.scheme not in ALL_SCHEMES:
+            raise ValueError(f"unknown method {self.scheme!r}; expected one of "
+                             f"{', '.join(ALL_SCHEMES)}")
+        if self.is_stencil:
+            self.stencil()  # validates the order
+        elif self.order is not None:
+            raise ValueError(f"{self.scheme} takes no order (it was given order {self.order})")
+        if self.step is not None and not (np.isfinite(self.step) and self.step > 0):
+            raise ValueError(f"step must be a positive number, not {self.step!r}")
+
+    @property
+    def is_stencil(self) -> bool:
+        return self.scheme in SCHEMES
+
+    def stencil(self) -> Stencil:
+        """The stencil; for richardson, the central one it extrapolates."""
+        if self.scheme == "complex-step":
+            raise ValueError("the complex step is not a stencil")
+        return stencil("central" if self.scheme == "richardson" else self.scheme, self.order)
+
+    @property
+    def label(self) -> str:
+        """``central2``, ``forward1``..., ``richardson``, ``complex-step``."""
+        if not self.is_stencil:
+            return self.scheme
+        st = self.stencil()
+        return f"{st.scheme}{st.order}"
+
+    @classmethod
+    def parse(cls, spec: "Method | str | Mapping[str, Any] | None") -> "Method":
+        """A Method from ``"central"``, ``{"scheme": "central", "order": 4}``..."""
+        if spec is None:
+            return _DEFAULT  # frozen, so one instance serves every call
+        if isinstance(spec, Method):
+            return spec
+        if isinstance(spec, str):
+            return cls(scheme=spec)
+        if isinstance(spec, Mapping):
+            unknown = set(spec) - {"scheme", "order", "step"}
+            if unknown:
+                raise ValueError(f"unknown method key(s): {', '.join(sorted(unknown))}; "
+                                 "expected scheme, order, step")
+            step = spec.get("step")
+            return cls(scheme=str(spec.get("scheme", "central")),
+                       order=None if spec.get("order") is None else int(spec["order"]),
+                       step=None if step is None else float(step))
+        raise ValueError(f"a method is a name or a mapping, not {spec!r}")
+
+    def with_step(self, step: float | None) -> "Method":
+        return self if step is None else replace(self, step=float(step))
+
+
+_DEFAULT = Method()

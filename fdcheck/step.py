@@ -1,10 +1,14 @@
-"""Step selection.
+"""Every step rule of fdcheck, in one place.
+
+Each rule returns the steps it takes and, where it has one, an estimate of
+the error they leave (None where the rule alone cannot know it).
 
 For a stencil of accuracy order p the truncation error grows like h**p and the
 rounding error like eps/h; their sum is smallest near h = eps**(1/(p+1)) on a
 function of unit scale. The step is taken relative to the input,
 h = eps**(1/(p+1)) * max(1, |x|), as in SciPy's ``approx_derivative``; the
-engine then divides by the step actually representable, (x + h) - x.
+difference is then divided by the step actually representable, (x + h) - x,
+so that the quotient matches the points really evaluated.
 """
 from __future__ import annotations
 
@@ -14,10 +18,13 @@ import numpy as np
 
 from .stencil import Stencil
 
-try:
-    from . import _hotloop
-except ImportError:  # not compiled: the NumPy arithmetic below gives the same steps
-    _hotloop = None
+Steps = tuple[np.ndarray, "np.ndarray | None"]
+
+# Richardson extrapolation (fdcheck.extrapolate): a ladder of steps H 2**-j.
+LADDER_TOP = 2.0 ** -3      # the largest step, relative to max(1, |x|)
+LADDER_RATIO = 2.0          # between consecutive steps
+# The complex step: no subtraction, so the step can be far below eps.
+COMPLEX_STEP = 1e-20        # relative to max(1, |x|)
 
 
 @lru_cache(maxsize=None)
@@ -33,7 +40,7 @@ def default_relative_step(dtype: np.dtype | type, stencil: Stencil) -> float:
 
 def steps_for(x: np.ndarray, dtype: np.dtype | type, stencil: Stencil,
               relative: float | None = None) -> np.ndarray:
-    """Steps actually taken for each element of flat ``x``, as float64.
+    """Steps of a stencil for each element of flat ``x``, as float64.
 
     Parameters
     ----------
@@ -50,53 +57,83 @@ def steps_for(x: np.ndarray, dtype: np.dtype | type, stencil: Stencil,
     ndarray, shape (n,), float64
         h_i > 0 with ``x_i + h_i`` exactly representable in ``dtype``.
     """
+    return stencil_steps(x, dtype, stencil, relative)[0]
+
+
+def stencil_steps(x: np.ndarray, dtype: np.dtype | type, stencil: Stencil,
+                  relative: float | None = None) -> Steps:
+    """:func:`steps_for` with its error estimate: None, since the truncation
+    error depends on derivatives of the function that one step cannot see."""
     dt = np.dtype(dtype)
     rel = default_relative_step(dt, stencil) if relative is None else float(relative)
     xd = np.asarray(x, dtype=dt)
-    if _hotloop is not None:
-        # One pass in C where NumPy takes six ufunc calls; None leaves float32,
-        # strided x and every step that is not positive to the lines below.
-        taken = _hotloop.steps(xd, rel)
-        if taken is not None:
-            return taken
     wanted = (rel * np.maximum(1.0, np.abs(xd.astype(np.float64, copy=False)))).astype(dt, copy=False)
-    # The step actually representable: rounding (x + h) - x keeps the
-    # difference quotient consistent with the points really evaluated.
     taken = ((xd + wanted) - xd).astype(np.float64, copy=False)
-    # min() is one pass and cheaper than (taken > 0).all(); a nan makes it False.
+    # min() is one pass; a nan makes it False.
     if not taken.size or taken.min() > 0:  # the usual case: no underflow, no inf or nan in x
-        return taken
+        return taken, None
     tiny = _limits(dt)[1]
-    return np.where(taken > 0, taken, np.maximum(wanted.astype(np.float64), tiny))
+    return np.where(taken > 0, taken, np.maximum(wanted.astype(np.float64), tiny)), None
 
 
-def central_points(x: np.ndarray, h: np.ndarray,
-                   weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The two points of each element for a central difference of order 2,
-    and the factor of their difference.
+def ladder(x: np.ndarray, dtype: np.dtype | type, first: int, last: int,
+           top: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Richardson ladder of each element: levels ``first`` to ``last - 1``.
+
+    Level j moves x_i by ``top * max(1, |x_i|) * 2**-j`` each way.
 
     Parameters
     ----------
-    x : ndarray, shape (n,)
-        The point, in the evaluation dtype.
-    h : ndarray of float64, shape (n,)
-        The steps, from :func:`steps_for`.
-    weight : float
-        The stencil's weight of the upper point (1/2).
+    x : ndarray, shape (k,)
+        The elements, in float64.
+    dtype : numpy dtype
+        The evaluation precision: the points are rounded to it.
+    top : float, optional
+        The largest relative step; default :data:`LADDER_TOP`.
 
     Returns
     -------
-    upper, lower : ndarray, shape (n,), x's dtype
-        x + h and x - h, summed in float64 and rounded to the dtype.
-    scale : ndarray of float64, shape (n,)
-        weight / h: the difference of the two outputs times it is the column.
+    plus, minus : ndarray, shape (k, last - first), ``dtype``
+        The points of each level.
+    h : ndarray, shape (k, last - first), float64
+        Half the distance between the points really evaluated.
     """
-    if _hotloop is not None:
-        # One pass in C where NumPy takes five calls (their cost, not the
-        # arithmetic, is what a small input pays); None leaves strided views
-        # and dtypes other than float64 and float32 to the lines below.
-        found = _hotloop.central(x, h, float(weight))
-        if found is not None:
-            return found
-    x64 = x.astype(np.float64, copy=False)
-    return (x64 + h).astype(x.dtype, copy=False), (x64 - h).astype(x.dtype, copy=False), weight / h
+    xc = np.asarray(x, dtype=np.float64)[:, None]
+    top = LADDER_TOP if top is None else float(top)
+    wanted = top * np.maximum(1.0, np.abs(xc)) * LADDER_RATIO ** -np.arange(first, last)[None, :]
+    plus = (xc + wanted).astype(dtype)
+    minus = (xc - wanted).astype(dtype)
+    return plus, minus, (plus.astype(np.float64) - minus.astype(np.float64)) / 2
+
+
+def direction_ladder(first: int, last: int, top: float | None = None) -> np.ndarray:
+    """The steps t of levels ``first`` to ``last - 1`` along a direction v
+    (points x0 +- t v); shape (last - first,)."""
+    top = LADDER_TOP if top is None else float(top)
+    return top * LADDER_RATIO ** -np.arange(first, last, dtype=np.float64)
+
+
+def complex_steps(x: np.ndarray, dtype: np.dtype | type, relative: float | None = None) -> Steps:
+    """The complex step h = relative * max(1, |x|) and its error: a few ulps
+    of the result, since nothing is subtracted (per unit of |f'|), shape (n,)."""
+    x64 = np.asarray(x, dtype=np.float64)
+    h = (COMPLEX_STEP if relative is None else float(relative)) * np.maximum(1.0, np.abs(x64))
+    return h, np.full(x64.shape, 8 * _limits(np.dtype(dtype))[0])
+
+
+def probe_steps(x: np.ndarray) -> np.ndarray:
+    """Steps of the complex step's safety probe: from 1e-2 of the largest
+    magnitude down to 1e-8 of the smallest nonzero one, so that some step
+    resolves a smooth function of any scale."""
+    ax = np.abs(x[np.isfinite(x)])
+    top = max(1.0, float(ax.max(initial=0.0)))
+    low = float(ax[ax > 0].min(initial=top))
+    last = min(40, int(np.ceil(np.log10(top / low))) + 8)
+    return top * 10.0 ** -np.arange(2, last + 1)
+
+
+def pattern_steps(x: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
+    """The moves of the sparsity probes: the central difference's own step
+    scale, so that what it would see as a nonzero, the probes see moving."""
+    eps = _limits(np.dtype(dtype))[0]
+    return eps ** (1 / 3) * np.maximum(1.0, np.abs(np.asarray(x, dtype=np.float64)))

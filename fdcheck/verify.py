@@ -28,8 +28,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .compare import Comparison, Tolerance, compare, mismatched
-from .engine import JacobianResult
-from .evaluate import Batch, Serial
+from .engine import JacobianResult, Plan, execute
+from .evaluate import Batch
 from .extrapolate import extrapolate_columns
 from .stencil import stencil
 from .step import steps_for
@@ -174,14 +174,20 @@ def one_sided_kinks(fn: Any, columns: Sequence[int], steps: np.ndarray, evaluato
     evaluations : int
         4 per column.
     """
-    evaluator = evaluator if evaluator is not None else Serial()
     cols = np.asarray(columns, dtype=np.int64)
     x64 = fn.x0.astype(np.float64)
     h = np.asarray(steps, dtype=np.float64)[:, None] * np.array([1.0, -1.0, 0.5, -0.5])
     values = (x64[cols][:, None] + h).astype(fn.dtype)
     taken = values.astype(np.float64) - x64[cols][:, None]
-    ys = evaluator(fn, fn.x0, Batch(np.repeat(cols, 4), values.reshape(-1)), np.float64)
-    ys = ys.reshape(len(cols), 4, fn.m)
+    ys = np.empty((len(cols), 4, fn.m))
+
+    def points(a: int, b: int) -> Batch:
+        return Batch(np.repeat(cols[a:b], 4), values[a:b].reshape(-1))
+
+    def combine(out: np.ndarray, a: int, b: int) -> None:
+        ys[a:b] = out.reshape(b - a, 4, fn.m)
+
+    used = execute(fn, Plan(len(cols), 4, points, combine), evaluator)
     f0 = fn.value.real[None, :]
     eps = float(np.finfo(fn.dtype).eps)
     with np.errstate(all="ignore"):
@@ -192,4 +198,4 @@ def one_sided_kinks(fn: Any, columns: Sequence[int], steps: np.ndarray, evaluato
         noise = KINK_NOISE * eps * scale / np.abs(taken[:, 2:3])
         flags = (gap_half >= KINK_RATIO * gap_h) & (gap_half > noise)
         flags |= ~np.isfinite(slope).all(axis=1)
-    return flags.T, 4 * len(cols)
+    return flags.T, used

@@ -63,12 +63,15 @@ BAD = [
     ("shape.yaml", "name: shape\ninputs: {W: [[1, 2], [3, 4]]}\nfunction: W @ W\n"
                    "expect: {jacobian: [[1, 2, 3], [4, 5, 6]]}\n", "expect.jacobian",
      "shape (2, 3) does not match the Jacobian df/dW: (4, 4)"),
-    ("nan.yaml", "name: nan\ninputs: {A: [1, 2]}\nfunction: log(A - 10)\n", "function", "is not finite"),
-    ("raises.yaml", "name: singular\ninputs: {A: [[1, 2], [2, 4]]}\nfunction: inv(A)\n", "function",
-     "LinAlgError"),
+    ("nan.yaml", "name: nan\ninputs: {A: [1, 2]}\nfunction: log(A - 10)\nexpect: {value: 0}\n",
+     "function", "is not finite"),
+    ("raises.yaml", "name: singular\ninputs: {A: [[1, 2], [2, 4]]}\nfunction: inv(A)\nautograd: [torch]\n",
+     "function", "LinAlgError"),
+    ("nothing.yaml", "name: checks nothing\ninputs: {A: [1, 2]}\nfunction: sum(A)\n", "expect",
+     "nothing to compare"),
     ("empty.yaml", "", None, "the file is empty"),
-    ("badshape.yaml", "name: matmul\ninputs: {A: [[1, 2, 3]], W: [[1, 2]]}\nfunction: A @ W\n", "function",
-     "matmul"),
+    ("badshape.yaml", "name: matmul\ninputs: {A: [[1, 2, 3]], W: [[1, 2]]}\nfunction: A @ W\n"
+                      "expect: {value: 0}\n", "function", "matmul"),
 ]
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fdcheck.stencil import stencil
-from fdcheck.step import central_points, default_relative_step, steps_for
+from fdcheck.step import default_relative_step, steps_for
 
 
 @pytest.mark.parametrize("dtype, order, expected", [
@@ -25,7 +25,7 @@ def test_steps_are_relative_and_exactly_representable(dtype):
 
 
 def _numpy_steps(x, rel):
-    """The step rule written out in NumPy: what the compiled pass must equal bit for bit."""
+    """The step rule written out in NumPy, to compare with bit for bit."""
     wanted = rel * np.maximum(1.0, np.abs(x))
     taken = (x + wanted) - x
     return np.where(taken > 0, taken, np.maximum(wanted, np.finfo(np.float64).tiny))
@@ -50,25 +50,34 @@ def test_steps_equal_the_rule_bit_for_bit_on_every_path(label, x, relative):
     assert (h[~np.isnan(x)] > 0).all()
 
 
-@pytest.mark.parametrize("label, x", [
-    ("float64, mixed scales", np.random.default_rng(3).standard_normal(200)
-     * 10.0 ** np.random.default_rng(4).integers(-30, 30, 200)),
-    ("float32", np.random.default_rng(5).standard_normal(200).astype(np.float32) * 1e3),
-    ("a strided view (the NumPy path)", np.linspace(-4.0, 4.0, 30)[::3]),
-])
-@pytest.mark.parametrize("path", ["C", "numpy"])
-def test_central_points_are_x_plus_offset_times_h_in_the_dtype_bit_for_bit(monkeypatch, label, x, path):
-    import fdcheck.step as step
-    if path == "numpy":
-        monkeypatch.setattr(step, "_hotloop", None)
-    else:
-        assert step._hotloop is not None, "the C module was not built (pip install -e . compiles it)"
-    h = steps_for(x, x.dtype, stencil("central", 2))
-    upper, lower, scale = central_points(x, h, 0.5)
-    # What the engine evaluates for any stencil: x + offset * h, then the dtype.
-    x64 = x.astype(np.float64)
-    for got, offset in ((upper, 1.0), (lower, -1.0)):
-        assert got.dtype == x.dtype
-        assert np.array_equal(got, (x64 + offset * h).astype(x.dtype))
-    assert scale.dtype == np.float64 and np.array_equal(scale, 0.5 / h)
-    assert (upper > x).all() and (lower < x).all()
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_richardson_ladder_halves_a_step_relative_to_the_element(dtype):
+    from fdcheck.step import ladder
+    x = np.array([0.5, -4.0, 1000.0])
+    plus, minus, h = ladder(x, dtype, 0, 4)
+    assert plus.dtype == minus.dtype == dtype and h.shape == (3, 4)
+    # Level j moves x by max(1, |x|) / 8 / 2**j each way; h is half the distance really taken.
+    wanted = np.maximum(1, np.abs(x))[:, None] / 8 * 0.5 ** np.arange(4)
+    assert np.allclose(h, wanted, rtol=1e-6)
+    assert np.array_equal(h, (plus.astype(float) - minus.astype(float)) / 2)
+    later = ladder(x, dtype, 2, 4)
+    assert np.array_equal(later[2], h[:, 2:])
+
+
+def test_the_direction_ladder_and_the_complex_step():
+    from fdcheck.step import complex_steps, direction_ladder
+    assert direction_ladder(0, 3).tolist() == [0.125, 0.0625, 0.03125]
+    h, error = complex_steps(np.array([0.0, -3.0, 0.5]), np.float64)
+    assert h == pytest.approx([1e-20, 3e-20, 1e-20], rel=1e-15)
+    assert np.array_equal(error, np.full(3, 8 * np.finfo(np.float64).eps))
+    assert complex_steps(np.array([2.0]), np.float64, 1e-10)[0].tolist() == [2e-10]
+
+
+def test_the_probe_and_pattern_steps_cover_the_input_scales():
+    from fdcheck.step import pattern_steps, probe_steps
+    steps = probe_steps(np.array([100.0, 1e-3, 0.0]))
+    assert steps[0] == 1.0 and steps[-1] == pytest.approx(1e-11)   # 1e-2 of 100 .. 1e-8 of 1e-3
+    assert probe_steps(np.array([0.0, 0.0])).tolist() == [10.0 ** -k for k in range(2, 9)]
+    eps = np.finfo(np.float32).eps
+    assert np.allclose(pattern_steps(np.array([0.5, -10.0]), np.float32),
+                       [eps ** (1 / 3), 10 * eps ** (1 / 3)])
