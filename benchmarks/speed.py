@@ -10,7 +10,11 @@ the floor of any vectorized evaluation. "write" is the cost of writing a fresh
 dense (m, n) result once, which every tool here pays and the floor does not;
 "p/(f+w)" is plain / (floor + write). "speed-up" is plain / vector; "bound"
 is plain / batch, the most any vectorized evaluation of this function could
-gain over the plain mode on this machine. Each
+gain over the plain mode on this machine; "v/b" is vector / batch. "us/call"
+is one plain call of the function, which decides the plain mode's target:
+at most 1.10 of the floor from 20 us a call, 1.35 below; "target" says
+whether the row meets it, whether plain beats SciPy and torch, and whether
+the vectorized mode is within 1.15 of the batched calls. Each
 figure is the best of several repeats, each repeat long enough (>= 20 ms) to
 time, with memory warm; the measurements of one row are interleaved. Then a second table:
 evaluations and seconds where structure allows fewer than 2n (a sparsity
@@ -133,6 +137,20 @@ def problems(n: int) -> list[tuple[str, Callable[..., Any], Callable[..., Any], 
     return out
 
 
+def verdict(r: dict[str, float], per_call: float) -> str:
+    """Which of the targets the row meets: plain within 1.10 of the floor (from
+    20 us a call) or 1.35 (below), faster than SciPy and torch, vectorized within
+    1.15 of the batched calls. "ok" or the names of the ones missed."""
+    missed = []
+    if r["plain"] > (1.10 if per_call >= 20 else 1.35):
+        missed.append("plain")
+    if r["plain"] >= min(r["scipy"], r["torch"]):
+        missed.append("anchors")
+    if r["vector"] > 1.15 * r["batch"]:
+        missed.append("vector")
+    return "ok" if not missed else "MISS " + ",".join(missed)
+
+
 def tridiagonal(x: np.ndarray) -> np.ndarray:
     y = 2 * x ** 3
     y[1:] -= np.sin(x[:-1])
@@ -185,7 +203,7 @@ def main() -> None:
           f"numpy {np.__version__}, SIMD {simd_level()}")
     head = (f"{'function':24s} {'n':>6s} {'floor s':>9s} {'plain':>7s} {'write':>7s} {'p/(f+w)':>8s} "
             f"{'vector':>7s} {'batch':>7s} {'scipy':>7s} {'torch':>7s} {'speed-up':>9s} {'bound':>6s}"
-            "   (ratios to the floor but p/(f+w))")
+            f" {'v/b':>5s} {'us/call':>8s}  target   (ratios to the floor but p/(f+w), v/b)")
     print(head)
     for n in sizes:
         for label, f, f_torch, x in problems(n):
@@ -202,10 +220,13 @@ def main() -> None:
                 "torch": lambda: torch_numeric(f_torch, x),
             }, args.repeat if n <= 4096 else 4)
             r = {k: v / t["floor"] for k, v in t.items()}
+            per_call = t["floor"] / (2 * n) * 1e6
             print(f"{label:24s} {n:6d} {t['floor']:9.4f} {r['plain']:7.2f} {r['write']:7.2f} "
                   f"{t['plain'] / (t['floor'] + t['write']):8.2f} {r['vector']:7.2f} "
                   f"{r['batch']:7.2f} {r['scipy']:7.2f} {r['torch']:7.2f} "
-                  f"{t['plain'] / t['vector']:8.1f}x {t['plain'] / t['batch']:5.1f}x", flush=True)
+                  f"{t['plain'] / t['vector']:8.1f}x {t['plain'] / t['batch']:5.1f}x "
+                  f"{t['vector'] / t['batch']:5.2f} {per_call:8.1f}  {verdict(r, per_call)}",
+                  flush=True)
     structure()
 
 

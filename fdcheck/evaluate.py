@@ -8,9 +8,9 @@ they know nothing of steps or stencils.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,7 +35,6 @@ VECTOR_MIN_POINTS = 16
 _UNTYPED = np.dtype(np.complex128)
 
 
-@dataclass(frozen=True)
 class Batch:
     """k points near x0.
 
@@ -50,10 +49,16 @@ class Batch:
         Explicit points, for directions that change every entry.
     """
 
-    indices: np.ndarray
-    values: np.ndarray
-    indptr: np.ndarray | None = None
-    dense: np.ndarray | None = None
+    # A plain class: one is built per chunk, and a frozen dataclass's
+    # __init__ is several times the cost of these four assignments.
+    __slots__ = ("indices", "values", "indptr", "dense")
+
+    def __init__(self, indices: np.ndarray, values: np.ndarray, indptr: np.ndarray | None = None,
+                 dense: np.ndarray | None = None) -> None:
+        self.indices = indices
+        self.values = values
+        self.indptr = indptr
+        self.dense = dense
 
     def __len__(self) -> int:
         if self.dense is not None:
@@ -84,7 +89,7 @@ def nonfinite_rows(a: np.ndarray) -> list[int]:
     """Rows of ``a`` (k, m) holding a non-finite entry."""
     # A finite sum rules out inf and nan in one pass without a temporary; an
     # overflowing sum of finite entries only costs the exact check below.
-    if np.isfinite(a.sum()):
+    if np.isfinite(np.add.reduce(a, axis=None)):
         return []
     return np.flatnonzero(~np.isfinite(a).all(axis=1)).tolist()
 
@@ -130,74 +135,59 @@ def _is_complex(y: Any) -> bool:
     return isinstance(y, complex) if dtype is None else dtype.kind == "c"
 
 
-def _pairs_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> bool:
-    # The central difference's points come in pairs on one element: move it,
-    # call, move it again, call, restore -- three scalar writes per two calls,
-    # as a hand-written loop would. False when the batch is not pairs.
-    idx = batch.indices
-    if idx.size % 2 or not idx.size or not np.array_equal(idx[0::2], idx[1::2]):
-        return False
-    args = fn.bind(x)
-    rows = fn.output_rows(out)
-    call = fn.call
+def _stack_into(fn: Any, kept: list[Any], out: np.ndarray) -> None:
+    """The outputs ``kept`` (one per point) into ``out`` (k, m), in the case's
+    order, in one pass; an output of the wrong shape or a complex one where
+    ``out`` is real is named."""
     shape = fn.out_shape
-    elements = idx[0::2]
     real = out.dtype.kind != "c"
-    j = 0
     try:
-        for i, a, b, c in zip(elements.tolist(), batch.values[0::2].tolist(),
-                              batch.values[1::2].tolist(), x0[elements].tolist()):
-            # Each output is checked (assignment would silently broadcast a (1,)
-            # output) and stored at once: it may be a view of x (X.T), which moves next.
-            x[i] = a
-            y = call(*args)
-            if y.shape != shape or real and y.dtype.kind == "c":
+        if shape and (fn.order == "C" or len(shape) == 1):
+            # Rows of a C-order out are the outputs laid end to end; the
+            # same-kind casting refuses complex values into real rows.
+            np.concatenate(kept, axis=0, out=out.reshape((-1,) + shape[1:]))
+        else:
+            stacked = np.asarray(kept)
+            if stacked.shape[1:] != shape or real and stacked.dtype.kind == "c":
+                raise ValueError("an odd output")
+            fn.output_rows(out)[...] = stacked
+    except (ValueError, TypeError):
+        for y in kept:
+            if getattr(y, "shape", ()) != shape or real and _is_complex(y):
                 _odd_output(y, shape, real)
-            rows[j] = y
-            x[i] = b
-            y = call(*args)
-            if y.shape != shape or real and y.dtype.kind == "c":
-                _odd_output(y, shape, real)
-            rows[j + 1] = y
-            x[i] = c
-            j += 2
-    except AttributeError:  # a Python number, not an array: no .shape
-        return False
-    finally:
-        x[elements] = x0[elements]
-    return True
+        raise
 
 
 def _coordinate_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> None:
     # The plain mode's hot loop for NumPy: the function sees a view of x, which
-    # is perturbed in place, and its result is stored through a view of `out`
-    # in the case's order: per point, one scalar write, one call, one copy.
+    # is perturbed in place: per point, one scalar write and one call. The
+    # outputs are stacked into ``out`` at the end, in one pass. An output is
+    # kept as it is only where nothing else can change it: an array that owns
+    # its memory and that nobody but this loop refers to (CPython's reference
+    # count). Any other (a view of x, which moves next; a buffer the function
+    # reuses or keeps; a Python number) is copied at once.
     args = fn.bind(x)
-    rows = fn.output_rows(out)
     call = fn.call
-    indices = batch.indices.tolist()
-    # x0's values at the elements moved, by position: never all of x0 per chunk.
-    base = dict(zip(indices, x0[batch.indices].tolist()))
-    shape = fn.out_shape
-    real = out.dtype.kind != "c"
-    prev = -1
+    kept: list[Any] = []
+    ndarray, refs, copy = np.ndarray, sys.getrefcount, np.array
+    # The points of one element come together: it is restored only when the
+    # next point moves another one, to its value in x0.
+    prev, restore = -1, 0.0
     try:
-        for j, (i, v) in enumerate(zip(indices, batch.values.tolist())):
-            # An element is restored only when the next point moves another one
-            # (the points of one element come together): one write per point.
-            if i != prev and prev >= 0:
-                x[prev] = base[prev]
+        for i, v, b in zip(batch.indices.tolist(), batch.values.tolist(),
+                           x0[batch.indices].tolist()):
+            if i != prev:
+                if prev >= 0:
+                    x[prev] = restore
+                prev, restore = i, b
             x[i] = v
-            prev = i
             y = call(*args)
-            # Checked on every call: assignment would silently broadcast a (1,)
-            # output, and drop the imaginary part of a complex one.
-            if getattr(y, "shape", ()) != shape or real and getattr(y, "dtype", _UNTYPED).kind == "c":
-                _odd_output(y, shape, real)
-            rows[j] = y
+            # Two references: ``y`` and getrefcount's own argument.
+            kept.append(y if type(y) is ndarray and y.base is None and refs(y) == 2 else copy(y))
     finally:
         if prev >= 0:
-            x[prev] = base[prev]
+            x[prev] = restore
+    _stack_into(fn, kept, out)
 
 
 class _Copies:
@@ -268,8 +258,7 @@ class Serial:
     def _points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> None:
         if batch.indptr is None:
             if getattr(fn, "direct", False):
-                if not _pairs_direct(fn, x, x0, batch, out):
-                    _coordinate_direct(fn, x, x0, batch, out)
+                _coordinate_direct(fn, x, x0, batch, out)
                 return
             # The hot loop of the plain mode: scalar writes, no array allocation.
             for j, (i, v) in enumerate(zip(batch.indices.tolist(), batch.values.tolist())):

@@ -70,7 +70,7 @@ def stencil_steps(x: np.ndarray, dtype: np.dtype | type, stencil: Stencil,
     wanted = (rel * np.maximum(1.0, np.abs(xd.astype(np.float64, copy=False)))).astype(dt, copy=False)
     taken = ((xd + wanted) - xd).astype(np.float64, copy=False)
     # min() is one pass; a nan makes it False.
-    if not taken.size or taken.min() > 0:  # the usual case: no underflow, no inf or nan in x
+    if not taken.size or np.minimum.reduce(taken) > 0:  # the usual case: no underflow, no inf or nan in x
         return taken, None
     tiny = _limits(dt)[1]
     return np.where(taken > 0, taken, np.maximum(wanted.astype(np.float64), tiny)), None

@@ -65,7 +65,24 @@ OUTPUTS = [
      (3, 2), np.float64),
     ("a view of a reused buffer", lambda W: np.matmul(A23, np.tanh(W), out=REUSED[1])[:, ::1],
      (3, 2), np.float64),
+    # Arrays that own their memory but that the function keeps and refills.
+    ("one array the function keeps and refills", lambda W: _Refills(1)(W), (3, 2), np.float64),
+    ("two arrays the function alternates between", lambda W: _Refills(2)(W), (3, 2), np.float64),
 ]
+
+
+class _Refills:
+    """Returns one of ``count`` arrays it owns, refilled with tanh(A23 @ W)."""
+
+    held: dict[int, list] = {}
+
+    def __init__(self, count):
+        self.buffers = self.held.setdefault(count, [np.empty((2, 2)) for _ in range(count)])
+
+    def __call__(self, W):
+        self.buffers.append(self.buffers.pop(0))
+        np.tanh(A23 @ W, out=self.buffers[0])
+        return self.buffers[0]
 
 
 def _naive_central(fn, x0):
