@@ -98,7 +98,7 @@ def write(m: int, n: int) -> None:
 
 def batch(f: Callable[[np.ndarray], Any], x: np.ndarray) -> None:
     n = x.size
-    chunk = Vectorized().chunk_points(n, np.size(f(x)))
+    chunk = Vectorized().call_points(n, np.size(f(x)))
     for a in range(0, 2 * n, chunk):
         f(np.repeat(x[None], min(chunk, 2 * n - a), axis=0))
 

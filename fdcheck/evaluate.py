@@ -24,10 +24,9 @@ from .flatfun import complex_output_error
 CHUNK_BYTES = 4 * 2**20
 # Points per call of the vectorized mode: a stack of about one core's L2 cache,
 # so that the function's passes over its stacked points and outputs stay in
-# cache. Against 4 MB stacks it made batched inv(X) 20-40% faster at n = 256 and
-# 1024, and tanh(A @ W) and the expression case as fast or faster
-# (benchmarks/chunks.py). Still at least 16 points a call where CHUNK_BYTES
-# allows, to share the function's own cost per call among several points.
+# cache (benchmarks/chunks.py measures other sizes). Still at least 16 points
+# a call where CHUNK_BYTES allows, to share the function's own cost per call
+# among several points.
 VECTOR_CACHE_BYTES = 512 * 2**10
 VECTOR_MIN_POINTS = 16
 # What an output without a dtype (a Python number) is taken for in the hot
@@ -136,9 +135,9 @@ def _is_complex(y: Any) -> bool:
 
 
 def _stack_into(fn: Any, kept: list[Any], out: np.ndarray) -> None:
-    """The outputs ``kept`` (one per point) into ``out`` (k, m), in the case's
-    order, in one pass; an output of the wrong shape or a complex one where
-    ``out`` is real is named."""
+    """The outputs ``kept`` (one per point) into ``out`` (len(kept), m), in
+    the case's order, in one pass; an output of the wrong shape or a complex
+    one where ``out`` is real is named."""
     shape = fn.out_shape
     real = out.dtype.kind != "c"
     try:
@@ -308,14 +307,21 @@ class Vectorized:
             raise
         xs[rows, piece.indices] = x0[piece.indices]
 
-    def chunk_points(self, n: int, m: int) -> int:
+    def call_points(self, n: int, m: int) -> int:
+        """How many points one call of the function stacks."""
         return self.max_points or _vector_chunk(n, m)
+
+    def chunk_points(self, n: int, m: int) -> int:
+        # The engine hands over as much as its buffer holds; the calls are
+        # cut to call_points here, so that the engine's own cost per chunk
+        # is shared by several calls.
+        return max(self.call_points(n, m), _chunk_for(n, m))
 
     def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
                  out: np.ndarray | None = None) -> np.ndarray:
         k = len(batch)
         out = _output(out, k, fn.m, out_dtype)
-        step = self.chunk_points(x0.shape[0], fn.m)
+        step = self.call_points(x0.shape[0], fn.m)
         for a in range(0, k, step):
             piece = batch.take(a, min(k, a + step))
             self._evaluate(fn, x0, piece, out[a:a + len(piece)])
