@@ -36,7 +36,6 @@ bench: install-dev
 	$(PY) benchmarks/gradcheck_compare.py
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/verdicts.py
-	$(PY) benchmarks/write_behind.py
 	$(PY) benchmarks/chunks.py
 
 clean:

@@ -1,6 +1,6 @@
 """Rendering: the only place that formats numbers, checks, cases and tables.
 
-Text for people, JSON for tools (the shape is fixed by CASES.md and only
+Text for people, JSON for tools (the shape is fixed by docs/cases.md and only
 extended), and the labelled Jacobian table of ``fdcheck jacobian``.
 """
 from __future__ import annotations
@@ -38,11 +38,23 @@ def _json_number(x: float | None) -> float | None:
     return x if x is None or math.isfinite(x) else None
 
 
+def _derivative(c: Comparison) -> str:
+    """``dZ/dW``; ``d2S/dW2`` for a Hessian; the derivative of vᵀ dZ/dW for
+    the second derivative a framework computes."""
+    if c.derivative == 2:
+        return f"d2{c.out_name}/d{c.wrt}2"
+    return f"d{c.out_name}/d{c.wrt}"
+
+
 def check_title(c: Comparison) -> str:
-    """``analytic dZ/dW``, ``value of Z``, ``torch dS/dW``..."""
+    """``analytic dZ/dW``, ``value of Z``, ``torch dS/dW``, ``torch d2S/dW2``,
+    ``torch (forward mode) dZ/dW``..."""
     if c.against == "value":
         return f"value of {c.out_name}"
-    title = f"{NAMES.get(c.against, c.against)} d{c.out_name}/d{c.wrt}"
+    name = NAMES.get(c.against, c.against)
+    if c.mode == "forward":
+        name += " (forward mode)"
+    title = f"{name} {_derivative(c)}"
     return title + (f" (stage {c.stage})" if c.stage and c.stage != c.out_name else "")
 
 
@@ -51,6 +63,10 @@ def entry_text(c: Comparison) -> str:
     w = c.worst
     if w is None:
         return ""
+    if c.derivative == 2 and w.input is not None:
+        # A row of a second derivative is an element of the input too.
+        return (f"d2{c.out_name}/d{index_text(str(c.wrt), w.output)}"
+                f"d{index_text(str(c.wrt), w.input)}")
     out = index_text(c.out_name, w.output)
     if c.against == "value" or w.input is None:
         return out
@@ -64,7 +80,7 @@ def check_message(c: Comparison) -> str:
     """
     w = c.worst
     if w is None:
-        return "no entries to compare"
+        return "" if c.notes else "no entries to compare"
     ref_name = "expected" if c.against == "value" else NAMES.get(c.against, c.against)
     num_name = "computed" if c.against == "value" else "numeric"
     bound = w.bound if w.bound == w.bound else c.tolerance.atol + c.tolerance.rtol * abs(w.reference)
@@ -84,7 +100,8 @@ def check_summary(c: Comparison) -> str:
     if c.unreliable:
         detail += f"; {c.unreliable} entries unreliable (not counted)"
     if c.notes:
-        detail += ": " + "; ".join(c.notes) if c.unreliable else "; " + "; ".join(c.notes)
+        notes = "; ".join(c.notes)
+        detail = notes if not detail else detail + (": " if c.unreliable else "; ") + notes
     return f"{status} {check_title(c)}: {detail}"
 
 
@@ -104,6 +121,10 @@ def check_json(c: Comparison) -> dict[str, Any]:
     }
     if c.stage is not None:
         out["stage"] = c.stage
+    if c.derivative != 1:
+        out["derivative"] = c.derivative
+    if c.mode != "reverse":
+        out["mode"] = c.mode
     if c.unreliable:
         out["unreliable"] = c.unreliable
     if c.notes:
