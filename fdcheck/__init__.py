@@ -18,7 +18,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "jacobian": "api", "gradient": "api", "numeric": "api", "check": "api",
+    "jacobian": "api", "gradient": "api", "hessian": "api", "numeric": "api", "check": "api",
     "assert_check": "api", "run": "api",
     "Method": "stencil", "JacobianResult": "engine", "stencil": "stencil", "Stencil": "stencil",
     "Comparison": "compare", "Tolerance": "compare", "CaseResult": "runner",

@@ -22,6 +22,7 @@ from .engine import JacobianResult
 from .evaluate import OnExecutor, Serial, Vectorized
 from .flatfun import FlatFunction, in_place_error
 from .functions import CallRef, UserCall
+from .hessian import numeric_hessian
 from .layout import check_order
 from .runner import CaseResult, RunOptions, run_case, run_paths
 from .sparsity import structured_jacobian
@@ -134,6 +135,52 @@ def gradient(f: Callable[..., Any], *inputs: Any, wrt: int = 0, **options: Any) 
     return numeric(f, *inputs, wrt=wrt, **options).gradient
 
 
+@_explains_writes
+def hessian(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
+            tensor: bool = False, method: Method | str | Mapping[str, Any] | None = None,
+            step: float | None = None, dtype: str | None = None,
+            gradient: Callable[..., Any] | None = None, vectorized: bool | str = False,
+            executor: Executor | None = None, workers: int | None = None) -> np.ndarray:
+    """The numeric Hessian of a scalar-valued ``f`` with respect to ``inputs[wrt]``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(*inputs) -> scalar`` (any array of one element), NumPy, PyTorch or JAX.
+    gradient : callable, optional
+        ``gradient(*inputs)`` -> the gradient of f with respect to ``inputs[wrt]``,
+        shaped like it. Given, the Hessian is its numeric Jacobian (2n
+        evaluations of the gradient, any first-order ``method``); else it is
+        taken by second differences of f (about 2n**2 evaluations; ``method``
+        ``"central"`` or ``"richardson"``, with an error estimate per entry).
+    tensor : bool
+        Return shape ``input.shape + input.shape`` instead of (n, n).
+
+    Other parameters are those of :func:`numeric`.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Row i, column j: d2 f / d vec(x)[i] d vec(x)[j], vec in ``order``.
+
+    Raises
+    ------
+    ValueError
+        For a function that is not scalar-valued.
+    """
+    meth = Method.parse(method).with_step(step)
+    evaluator = _evaluator(bool(vectorized), executor, workers)
+    if gradient is not None:
+        fn = _flat(gradient, inputs, wrt, order, dtype, vectorized)
+        with np.errstate(all="ignore"), fn.backend.no_grad():
+            res = structured_jacobian(fn, meth, evaluator, None, None)
+    else:
+        fn = _flat(f, inputs, wrt, order, dtype, vectorized)
+        with np.errstate(all="ignore"), fn.backend.no_grad():
+            res = numeric_hessian(fn, meth, evaluator)
+    return res.tensor if tensor else res.jacobian
+
+
 def _names(f: Callable[..., Any], count: int) -> list[str]:
     try:
         params = [p.name for p in inspect.signature(f).parameters.values()
@@ -207,7 +254,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
           executor: Executor | None = None, workers: int | None = None,
           tolerance: str | float | None = None, refine: bool = True,
           sparsity: Any = None, directions: int | None = None,
-          jvp: Callable[[np.ndarray], np.ndarray] | None = None) -> CaseResult:
+          jvp: Callable[[np.ndarray], np.ndarray] | None = None, hessian: Reference = None,
+          derivatives: int = 1, modes: str | Sequence[str] = ("reverse",)) -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
     The call is translated into the case a case file would describe and run by
@@ -250,6 +298,18 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
     jvp : callable, optional
         ``jvp(v) -> R v`` for flat v (n,) -> (m,): a reference Jacobian given by
         its products, for the directional check of large Jacobians.
+    hessian : array, callable, or a mapping/tuple per ``wrt``
+        For a scalar-valued ``f``: the analytic Hessian, (n, n) in ``order`` or
+        ``input.shape + input.shape``, against second differences of ``f``.
+    derivatives : {1, 2}
+        2: also check the framework's second derivative, as ``gradgradcheck``
+        does: for a seeded random cotangent v, the numeric Jacobian of
+        x -> J(x)^T v (the backward, run at perturbed points) against the
+        framework's own derivative of it (double backward in PyTorch, VJP of
+        VJP in JAX). For a scalar output, v = 1 and this is the Hessian.
+    modes : "reverse", "forward" or both
+        Which autograd modes to compare: reverse (backward rules, ``custom_vjp``)
+        and forward (``jvp`` rules, ``custom_jvp``).
     names : sequence of str, optional
         Names of the inputs in messages; default the parameter names of ``f``.
     output : str
@@ -279,9 +339,14 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         autograd = backend_name != "numpy"
     if autograd and backend_name == "numpy":
         raise ValueError("autograd=True needs PyTorch tensors or JAX arrays; NumPy has no autograd")
-    expected: dict[str, dict[str, Any]] = {"gradient": {}, "jacobian": {}}
+    if derivatives not in (1, 2):
+        raise ValueError(f"derivatives is 1 or 2, not {derivatives!r}")
+    modes = (modes,) if isinstance(modes, str) else tuple(dict.fromkeys(modes))
+    if not modes or any(m not in ("reverse", "forward") for m in modes):
+        raise ValueError(f"modes are among reverse and forward, not {modes!r}")
+    expected: dict[str, dict[str, Any]] = {"gradient": {}, "jacobian": {}, "hessian": {}}
     for position, i in enumerate(targets):
-        for kind, ref in (("gradient", gradient), ("jacobian", jacobian)):
+        for kind, ref in (("gradient", gradient), ("jacobian", jacobian), ("hessian", hessian)):
             chosen = _pick(ref, i, position, len(targets), names)
             if chosen is not None:
                 expected[kind][names[i]] = _reference(chosen, position, len(targets))
@@ -289,10 +354,12 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
                 stages=(Stage(output, UserCall(f, names, vectorized), tuple(names)),),
                 wrt=tuple(names[i] for i in targets),
                 expect=Expected(None, expected["gradient"], expected["jacobian"],
-                                {names[i]: jvp for i in targets} if jvp is not None else {}),
+                                {names[i]: jvp for i in targets} if jvp is not None else {},
+                                expected["hessian"]),
                 autograd=(backend_name,) if autograd else (), order=order,
                 method=Method.parse(method).with_step(step), dtype=dtype, backend=backend_name,
-                sparsity=sparsity, directions=directions, native=True)
+                sparsity=sparsity, directions=directions, derivatives=derivatives,
+                modes=modes, native=True)
     options = RunOptions(atol=atol, rtol=rtol, auto=auto_factor(tolerance), refine=refine,
                          executor=executor, workers=workers, source="the call")
     result = run_case(case, options)

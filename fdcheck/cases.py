@@ -24,9 +24,12 @@ from .expr import Expression
 from .layout import check_order
 
 CASE_KEYS = ("name", "description", "inputs", "function", "wrt", "expect", "autograd",
-             "tolerance", "order", "method", "dtype", "backend", "sparsity", "directions")
-EXPECT_KEYS = ("value", "gradient", "jacobian", "stages")
-STAGE_EXPECT_KEYS = ("value", "gradient", "jacobian")
+             "tolerance", "order", "method", "dtype", "backend", "sparsity", "directions",
+             "derivatives", "modes")
+EXPECT_KEYS = ("value", "gradient", "jacobian", "hessian", "stages")
+STAGE_EXPECT_KEYS = ("value", "gradient", "jacobian", "hessian")
+MODES = ("reverse", "forward")
+MAX_DIRECTIONS = 10_000
 TOLERANCE_KEYS = ("atol", "rtol", "auto")
 DTYPES = ("float64", "float32")
 BACKENDS = ("numpy", "torch", "jax")
@@ -79,11 +82,13 @@ class Expected:
     jacobian: Mapping[str, Ref] = field(default_factory=dict)
     # Per input: v -> R v for flat v, a Jacobian given by its products (Python API).
     jvp: Mapping[str, Any] = field(default_factory=dict)
+    hessian: Mapping[str, Ref] = field(default_factory=dict)
 
     @property
     def anything(self) -> bool:
         """Whether anything at all is expected."""
-        return bool(self.value is not None or self.gradient or self.jacobian or self.jvp)
+        return bool(self.value is not None or self.gradient or self.jacobian or self.jvp
+                    or self.hessian)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,8 @@ class Case:
     backend: str = "numpy"
     sparsity: Any = None
     directions: int | None = None
+    derivatives: int = 1
+    modes: tuple[str, ...] = ("reverse",)
     file: str | None = None
     line: int | None = None
     description: str | None = None
@@ -125,8 +132,10 @@ class Case:
 
     @property
     def uses_python(self) -> bool:
-        refs = [s.body for s in self.stages] + [self.expect.value, *self.expect.gradient.values(),
-                                                *self.expect.jacobian.values()]
+        refs = [s.body for s in self.stages]
+        for expected in (self.expect, *self.stage_expect.values()):
+            refs += [expected.value, *expected.gradient.values(), *expected.jacobian.values(),
+                     *expected.hessian.values()]
         return any(isinstance(r, PythonRef) for r in refs)
 
     def error(self, message: str, key: str | None = None) -> CaseError:
@@ -440,7 +449,8 @@ def _expected(data: Mapping[str, Any], where: str, wrt: tuple[str, ...], names: 
     diff = differentiable or wrt
     grad = _per_wrt(data["gradient"], f"{where}gradient", wrt, diff, names) if "gradient" in data else {}
     jac = _per_wrt(data["jacobian"], f"{where}jacobian", wrt, diff, names) if "jacobian" in data else {}
-    return Expected(value, grad, jac)
+    hess = _per_wrt(data["hessian"], f"{where}hessian", wrt, diff, names) if "hessian" in data else {}
+    return Expected(value, grad, jac, hessian=hess)
 
 
 def _sparsity(value: Any) -> Any:
@@ -561,12 +571,24 @@ def _parse(data: Mapping[str, Any], name: str, file: str | None, line: int | Non
     sparsity = _sparsity(data.get("sparsity"))
     directions = data.get("directions")
     if directions is not None and (isinstance(directions, bool) or not isinstance(directions, int)
-                                   or directions < 1):
-        raise CaseError(f"the number of random directions is an integer >= 1, not {directions!r}",
-                        key="directions")
+                                   or not 1 <= directions <= MAX_DIRECTIONS):
+        raise CaseError(f"the number of random directions is an integer from 1 to "
+                        f"{MAX_DIRECTIONS}, not {directions!r}", key="directions")
+    derivatives = data.get("derivatives", 1)
+    if derivatives not in (1, 2) or isinstance(derivatives, bool):
+        raise CaseError(f"derivatives is 1 or 2, not {derivatives!r}", key="derivatives")
+    modes_raw = data.get("modes", ["reverse"])
+    modes = (modes_raw,) if isinstance(modes_raw, str) else tuple(modes_raw) \
+        if isinstance(modes_raw, list) and modes_raw else None
+    if modes is None:
+        raise CaseError(f"modes is a list among {', '.join(MODES)}, not {modes_raw!r}", key="modes")
+    for mode in modes:
+        _choice(mode, MODES, "modes")
     return Case(name=name, inputs=inputs, stages=stages, wrt=wrt, expect=expect,
                 stage_expect=stage_expect, autograd=autograd,
                 tolerance=_tolerance(data.get("tolerance")), order=order, method=method,
                 dtype=_choice(data.get("dtype", "float64"), DTYPES, "dtype"),
                 backend=_choice(data.get("backend", "numpy"), BACKENDS, "backend"),
-                sparsity=sparsity, directions=directions, file=file, line=line, description=None if desc is None else str(desc))
+                sparsity=sparsity, directions=directions, derivatives=int(derivatives),
+                modes=tuple(dict.fromkeys(modes)), file=file, line=line,
+                description=None if desc is None else str(desc))

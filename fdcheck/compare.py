@@ -40,6 +40,10 @@ DEFAULTS: dict[tuple[str, str], tuple[float, float]] = {
     ("float32", "*"): (1e-4, 3e-4),
     ("float32", "forward1"): (1e-2, 5e-3),
     ("float32", "backward1"): (1e-2, 5e-3),
+    # Second differences of f (a Hessian with no gradient at hand): their
+    # rounding error is eps |f| / h**2 instead of eps |f| / h.
+    ("float64", "hessian"): (1e-5, 1e-4),
+    ("float32", "hessian"): (3e-3, 3e-3),
 }
 FLOORS = {"float64": 1e-12, "float32": 1e-6}
 # tolerance: auto -- an entry fails where |numeric - reference| exceeds
@@ -175,6 +179,8 @@ class Comparison:
     stage: str | None = None
     unreliable: int = 0
     notes: tuple[str, ...] = field(default=())
+    derivative: int = 1           # 2: a Hessian, or the derivative of a vector-Jacobian product
+    mode: str = "reverse"         # how the framework computed it: reverse or forward
 
 
 def entry_bounds(reference: np.ndarray, tolerance: Tolerance, estimate: np.ndarray | None = None,
@@ -206,7 +212,8 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
             in_shape: Sequence[int] | None, order: str = "C", out_name: str = "f",
             stage: str | None = None, unreliable: np.ndarray | None = None,
             notes: Sequence[str] = (), estimate: np.ndarray | None = None,
-            floor: np.ndarray | None = None) -> Comparison:
+            floor: np.ndarray | None = None, derivative: int = 1,
+            mode: str = "reverse") -> Comparison:
     """Compare ``numeric`` with ``reference`` entrywise.
 
     Parameters
@@ -230,6 +237,9 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     floor : ndarray, shape (n,), optional
         The least absolute atol for each column of a Jacobian: the numeric
         method's rounding level (see ``JacobianResult.noise``).
+    derivative, mode :
+        What is compared, carried into the result: 2 for a Hessian or the
+        derivative of a vector-Jacobian product; the framework's mode.
 
     Returns
     -------
@@ -270,4 +280,4 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
         notes = (*notes, "no entry could be verified")
     return Comparison(against, wrt, mismatches == 0 and not nothing, max_abs, max_rel, worst, in_force,
                       int(err.size), mismatches, out_name, stage, int(np.count_nonzero(skip)),
-                      tuple(notes))
+                      tuple(notes), derivative, mode)

@@ -21,6 +21,7 @@ from .extrapolate import extrapolate_columns, extrapolate_direction
 from .layout import unravel
 
 Jvp = Callable[[np.ndarray], np.ndarray]
+Vjp = Callable[[np.ndarray], np.ndarray]
 
 
 def reference_jvp(reference: np.ndarray) -> Jvp:
@@ -112,22 +113,104 @@ class DirectionalCheck:
         return _with_notes(comp, note, worst=worst, passed=False)
 
 
+@dataclass
+class ProjectedCheck(DirectionalCheck):
+    """Check ``fn``'s Jacobian against a reference known by its vector-Jacobian
+    products (``vjp``: u -> R^T u, flat (m,) -> (n,)): u^T J v along random
+    directions, never a whole matrix.
+
+    One VJP per direction gives w = R^T u; then u^T R v_S = w[S] . v[S] for any
+    part S of the direction's support, so the bisection that localizes a
+    disagreement costs the reference nothing more. The numeric side is u^T (J v)
+    with J v by Richardson extrapolation along v, its error estimate |u| times J v's.
+    """
+
+    vjp: Vjp | None = None
+
+    def _scalar(self, v: np.ndarray, u: np.ndarray, w: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        value, error, used = extrapolate_direction(self.fn, v, self.evaluator)
+        self.evaluations += used
+        return (np.array([u @ value]), np.array([np.abs(u) @ np.where(np.isfinite(error), error, np.inf)]),
+                np.array([w @ v]))
+
+    def run(self, **where: Any) -> Comparison:
+        fn = self.fn
+        rng = np.random.default_rng(self.seed)
+        scale = np.maximum(1.0, np.abs(fn.x0.astype(np.float64)))
+        values, errors, refs = [], [], []
+        for k in range(self.directions):
+            v = rng.standard_normal(fn.n) * scale
+            u = rng.standard_normal(fn.m)
+            w = np.asarray(self.vjp(u), dtype=np.float64).reshape(-1)
+            value, error, ref = self._scalar(v, u, w)
+            values.append(value)
+            errors.append(error)
+            refs.append(ref)
+            if self._bad(value, error, ref):
+                return self._localize_projection(v, u, w, k, **where)
+        comp = compare(np.concatenate(values), np.concatenate(refs), self.tolerance,
+                       estimate=np.concatenate(errors),
+                       **{**where, "in_shape": None, "out_shape": (len(values),)})
+        note = (f"directional check: u^T J v along {self.directions} random pairs of directions "
+                f"agrees, against one vector-Jacobian product each ({self.evaluations} "
+                f"evaluations, whatever the input's size)")
+        return _with_notes(comp, note)
+
+    def _localize_projection(self, v: np.ndarray, u: np.ndarray, w: np.ndarray, k: int,
+                             **where: Any) -> Comparison:
+        support = np.arange(self.fn.n)
+        steps = 0
+        while support.size > 1:
+            half = support[: support.size // 2]
+            part = np.zeros_like(v)
+            part[half] = v[half]
+            value, error, ref = self._scalar(part, u, w)
+            support = half if self._bad(value, error, ref) else support[support.size // 2:]
+            steps += 1
+        i = int(support[0])
+        ext = extrapolate_columns(self.fn, [i], self.evaluator)
+        self.evaluations += ext.evaluations
+        numeric = np.array([[u @ ext.jacobian[:, 0]]])
+        estimate = np.array([[np.abs(u) @ ext.error[:, 0]]])
+        comp = compare(numeric, np.array([[w[i]]]), self.tolerance, estimate=estimate,
+                       **{**where, "in_shape": None, "out_shape": (1,)})
+        in_shape = where.get("in_shape")
+        index = unravel(i, in_shape, where.get("order", "C")) if in_shape else (i,)
+        worst = None if comp.worst is None else replace(comp.worst, input=index)
+        note = (f"directional check: u^T J v disagrees along random pair {k + 1}; localized by "
+                f"bisection in {steps} steps to input element {i}: u^T J e_i is compared "
+                f"({self.evaluations} evaluations in all)")
+        return _with_notes(comp, note, worst=worst, passed=False)
+
+
 def _with_notes(comp: Comparison, note: str, **changes: Any) -> Comparison:
     return replace(comp, notes=(*comp.notes, note), **changes)
 
 
-def check_products(fn: Any, products: Sequence[tuple[str, Jvp]], tolerance: Tolerance,
+def check_products(fn: Any, products: Sequence[tuple[str, str, Any]], tolerance: Tolerance,
                    directions: int, evaluator: Any = None, **where: Any
                    ) -> tuple[list[Comparison], int]:
-    """One directional check per reference, each ``(against, v -> R v)``.
+    """One directional check per reference, each ``(against, kind, product)``:
+    kind ``jvp`` for ``v -> R v`` (compared as vectors), ``vjp`` for
+    ``u -> R^T u`` (compared as u^T R v).
 
     Returns the comparisons and the evaluations they used; ``where`` as for
-    :meth:`DirectionalCheck.run` (wrt, out_shape, in_shape, order, out_name).
+    :meth:`DirectionalCheck.run` (wrt, out_shape, in_shape, order, out_name,
+    derivative, mode).
     """
     checks, evaluations = [], 0
-    for against, product in products:
-        run = DirectionalCheck(fn, product, tolerance, directions, evaluator)
+    for against, kind, product in products:
+        if kind == "vjp":
+            run: DirectionalCheck = ProjectedCheck(fn, _no_jvp, tolerance, directions, evaluator,
+                                                   vjp=product)
+        else:
+            run = DirectionalCheck(fn, product, tolerance, directions, evaluator)
         with np.errstate(all="ignore"), fn.backend.no_grad():
             checks.append(run.run(against=against, **where))
         evaluations += run.evaluations
     return checks, evaluations
+
+
+def _no_jvp(v: np.ndarray) -> np.ndarray:
+    raise TypeError("a projected check has no R v")

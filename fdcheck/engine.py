@@ -122,6 +122,9 @@ class JacobianResult:
     flags : tuple of Flag
     dtype : str
         The precision the function was evaluated in ("float64", "float32").
+    rounding : ndarray, shape (n,), optional
+        The rounding error an entry of each column can carry, where the
+        method knows it better than :attr:`noise` does from a stencil.
     """
 
     jacobian: np.ndarray
@@ -135,6 +138,7 @@ class JacobianResult:
     error: np.ndarray | None = None
     flags: tuple[Flag, ...] = field(default=())
     dtype: str = "float64"
+    rounding: np.ndarray | None = None
 
     @property
     def tensor(self) -> np.ndarray:
@@ -149,6 +153,8 @@ class JacobianResult:
         the least absolute tolerance, so that a derivative whose entries are
         all tiny (det at 1e-4 scale) is still judged, and one that is exactly
         0 is not failed for noise."""
+        if self.rounding is not None:
+            return self.rounding
         if self.error is not None or not self.steps.size:
             return np.zeros(self.steps.shape)
         eps = float(np.finfo(self.dtype).eps)

@@ -115,12 +115,16 @@ def _select(d: np.ndarray, fscale: np.ndarray, h: np.ndarray, eps: float
     return value, error, best, unsettled
 
 
-def _converge(d: np.ndarray, fscale: np.ndarray, h: np.ndarray, eps: float,
-              deeper: Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+def converge(d: np.ndarray, fscale: np.ndarray, h: np.ndarray, eps: float,
+              deeper: Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]],
+              per_level: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Select per entry; while some entry still converges at the smallest step
     (the function varies on a finer scale than assumed), add EXTEND smaller
     steps for its row, from ``deeper(rows, first, last)``.
+
+    ``h`` is the scale the rounding error of a difference is divided by: the
+    step for a first difference, its square for a second one (``per_level``
+    evaluations a level: 2 for a first difference, 4 for a mixed second one).
 
     Returns value, error, best (as :func:`_select`), the steps h, and the
     evaluations the extensions used.
@@ -134,7 +138,7 @@ def _converge(d: np.ndarray, fscale: np.ndarray, h: np.ndarray, eps: float,
         if not more.size or depth + EXTEND > MAX_LEVELS:
             return value, error, best, h, used
         d2, f2, h2 = deeper(more, depth, depth + EXTEND)
-        used += 2 * EXTEND * len(more)
+        used += per_level * EXTEND * len(more)
         d, fscale, h = _grow(d, more, d2), _grow(fscale, more, f2), _grow(h, more, h2)
 
 
@@ -198,7 +202,7 @@ def extrapolate_columns(fn: Any, columns: Sequence[int] | np.ndarray | None = No
             pos = where[a:a + per_chunk]
             c = cols[pos]
             d, fscale, h = _levels(fn, evaluator, c, 0, int(L), top, f0)
-            value, error, best, h, extended = _converge(
+            value, error, best, h, extended = converge(
                 d, fscale, h, eps,
                 lambda rows, first, last, c=c: _levels(fn, evaluator, c[rows], first, last, top, f0))
             used = 2 * int(L) * len(c) + extended
@@ -249,7 +253,7 @@ def extrapolate_direction(fn: Any, v: np.ndarray, evaluator: Any = None,
         fs = np.maximum(np.maximum(np.abs(ys[:, 0]), np.abs(ys[:, 1])), f0)
         return d[None], fs[None], t[None]
 
-    value, error, _, _, extended = _converge(*levels(None, 0, LEVELS), eps, levels)
+    value, error, _, _, extended = converge(*levels(None, 0, LEVELS), eps, levels)
     return value[0], error[0], 2 * LEVELS + extended
 
 

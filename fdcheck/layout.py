@@ -85,7 +85,8 @@ def reference_matrix(ref: np.ndarray, kind: str, out_shape: Sequence[int], in_sh
     ref : ndarray
         For ``kind="gradient"``: shaped like the input (the function is scalar).
         For ``kind="jacobian"``: shape (m, n), or the tensor form out_shape + in_shape.
-    kind : {"gradient", "jacobian"}
+        For ``kind="hessian"``: the same, with ``out_shape`` the input's shape.
+    kind : {"gradient", "jacobian", "hessian"}
 
     Raises
     ------
@@ -105,8 +106,10 @@ def reference_matrix(ref: np.ndarray, kind: str, out_shape: Sequence[int], in_sh
         return ref
     if ref.shape == out_shape + in_shape:
         return tensor_to_matrix(ref, out_shape, in_shape, order)
-    raise ValueError(f"shape {ref.shape} does not match the Jacobian d{out_name}/d{in_name}: "
-                     f"{(m, n)} (output {out_shape}, input {in_shape}); expected {(m, n)} or the "
+    what = (f"the Hessian d2{out_name}/d{in_name}2: {(m, n)} (input {in_shape})" if kind == "hessian"
+            else f"the Jacobian d{out_name}/d{in_name}: {(m, n)} (output {out_shape}, input "
+                 f"{in_shape})")
+    raise ValueError(f"shape {ref.shape} does not match {what}; expected {(m, n)} or the "
                      f"tensor form {out_shape + in_shape}")
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -15,18 +15,19 @@ import numpy as np
 from . import backends
 from .cases import Case, PythonRef, Stage, discover, load_file
 from .compare import Comparison, Tolerance, compare, resolve
+from .directional import check_products, reference_jvp
 from .engine import JacobianResult
-from .stencil import Method
 from .errors import BackendUnavailable, CaseError, EvaluationError
-from .evaluate import OnExecutor, Serial, Vectorized
+from .evaluate import OnExecutor, Serial, Vectorized, batched_disagrees
 from .expr import Expression
 from .flatfun import FlatFunction, in_place_error
-from .directional import check_products, reference_jvp
-from .sparsity import SparsityError, structured_jacobian
-from .verify import Verifier
-from .workers import as_executor
 from .functions import CallRef, PythonCall, StagesCall, UserCall, load_python
-from .layout import reference_matrix, tensor_to_matrix, unravel
+from .hessian import numeric_hessian
+from .layout import flatten, reference_matrix, tensor_to_matrix, unflatten, unravel
+from .sparsity import SparsityError, structured_jacobian
+from .stencil import Method
+from .verify import Verifier, verify_hessian
+from .workers import as_executor
 
 MODES = ("auto", "serial", "vectorized")
 ProgressFn = Callable[[str, int, int], None]
@@ -144,6 +145,8 @@ class _CaseRun:
         self.tolerance = resolve(self.dtype, self.method.label, *self.layers())
         self.call = self.stages_call(case.stages, self.names)
         self.env: dict[str, np.ndarray] = {}
+        # Per input: why its points could not be stacked under the framework's vmap.
+        self.fallback: dict[str, tuple[str, ...]] = {}
 
     def layers(self, auto: bool = True) -> list[dict[str, Any]]:
         """The tolerance layers over the built-in default, highest first."""
@@ -188,22 +191,35 @@ class _CaseRun:
             return OnExecutor(pool, inner, self.options.workers or count)
         return inner
 
-    def batched(self, call: StagesCall, wrt: int) -> Any:
+    def batched(self, call: StagesCall, wrt: int) -> tuple[Any, bool]:
         """The callable that evaluates many points of input ``wrt`` at once, or
         None: compiled expressions always have one, a caller's function when
-        it says so (``vectorized``), a ``{python: ...}`` function never."""
+        it says so (``vectorized``), a ``{python: ...}`` function never. A
+        caller's PyTorch or JAX function is tried under the framework's vmap
+        (the second value: True) unless the mode is set."""
         if self.options.mode == "serial":
-            return None
+            return None, False
         bodies = [b for _, b in call.stages]
         if all(isinstance(b, Expression) for b in bodies):
-            return call.batched(wrt)
+            return call.batched(wrt), False
         if len(bodies) == 1 and isinstance(bodies[0], UserCall):
-            return bodies[0].batched(wrt, self.case.backend)
-        return None
+            body, name = bodies[0], self.case.backend
+            given = body.batched(wrt, name)
+            if given is None and self.options.mode == "auto" and name in backends.AUTOGRAD_NAMES:
+                return backends.get(name).vmap(body.fn, wrt, len(body.names)), True
+            return given, False
+        return None, False
 
     def flat(self, call: StagesCall, inputs: Sequence[Any], wrt: int) -> FlatFunction:
-        return FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
-                            backend=self.backend, batched_call=self.batched(call, wrt))
+        batched, tried = self.batched(call, wrt)
+        fn = FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
+                          backend=self.backend, batched_call=batched)
+        if tried:
+            why = batched_disagrees(fn)
+            if why is not None:
+                fn.batched_call = None
+                self.fallback[self.names[wrt]] = (f"evaluated one point a call: {why}",)
+        return fn
 
     def jacobian(self, fn: FlatFunction, call: StagesCall, label: str,
                  sparsity: Any = None) -> Verifier:
@@ -224,7 +240,7 @@ class _CaseRun:
         return Verifier(fn, result, evaluator, refine=self.options.refine)
 
     def refuse_complex_unsafe(self, call: StagesCall) -> None:
-        unsafe = sorted(set().union(*(b.complex_unsafe for _, b in call.stages
+        unsafe = sorted(set().union(*(b.complex_unsafe for _, b in getattr(call, "stages", ())
                                       if isinstance(b, Expression))))
         if unsafe:
             raise CaseError(f"the complex step is not valid through {', '.join(unsafe)} (not "
@@ -268,9 +284,11 @@ class _CaseRun:
 
     def check(self, against: str, numeric: np.ndarray, reference: np.ndarray, *, wrt: str | None,
               out_shape: tuple[int, ...], in_shape: tuple[int, ...] | None, out_name: str,
-              stage: str | None = None, verifier: Verifier | None = None) -> Comparison:
+              stage: str | None = None, verifier: Verifier | None = None, derivative: int = 1,
+              mode: str = "reverse", notes: Sequence[str] = ()) -> Comparison:
         where = dict(against=against, wrt=wrt, out_shape=out_shape, in_shape=in_shape,
-                     order=self.case.order, out_name=out_name, stage=stage)
+                     order=self.case.order, out_name=out_name, stage=stage,
+                     derivative=derivative, mode=mode)
         if verifier is None:
             comp = compare(numeric, reference, self.plain_tolerance, **where)
         else:
@@ -279,8 +297,19 @@ class _CaseRun:
             with _phase("function"):
                 comp = verifier.check(reference, tolerance, **where)
             self.evaluations += verifier.evaluations - spent
+        notes = (*notes, *self.fallback.get(wrt or "", ()))
+        if notes:
+            comp = replace(comp, notes=(*comp.notes, *notes))
         self.checks.append(comp)
         return comp
+
+    def unrunnable(self, against: str, entries: int, why: str, *, wrt: str, out_name: str,
+                   derivative: int = 1, mode: str = "reverse", **_: Any) -> None:
+        """A check whose reference the framework could not compute: a failure
+        that says why, with no entry compared."""
+        self.checks.append(Comparison(against, wrt, False, float("inf"), float("inf"), None,
+                                      self.plain_tolerance, entries, entries, out_name,
+                                      notes=(why,), derivative=derivative, mode=mode))
 
     # -- the steps of a case ---------------------------------------------------
 
@@ -333,38 +362,104 @@ class _CaseRun:
                                      in_shape, case.output, wrt)
                 self.check("analytic", result.jacobian, ref, wrt=wrt, out_shape=out_shape,
                            in_shape=in_shape, out_name=case.output, verifier=verifier)
+        if wrt in case.expect.hessian:
+            key = "expect.hessian" + (f".{wrt}" if len(case.wrt) > 1 else "")
+            self.check_hessian(fn, case.expect.hessian[wrt], key, case.output, wrt)
         return verifier
 
+    def check_hessian(self, fn: FlatFunction, ref: Any, key: str, out_name: str, wrt: str,
+                      stage: str | None = None) -> None:
+        """The analytic Hessian against second differences of the function."""
+        if fn.m != 1:
+            raise CaseError(f"a Hessian needs a scalar-valued function; {out_name} has shape "
+                            f"{fn.out_shape}", key=key)
+        mat = self.as_matrix(self.reference(ref, key), "hessian", key, fn.in_shape, fn.in_shape,
+                             out_name, wrt)
+        tolerance = resolve(self.dtype, "hessian", *self.layers())
+        method = Method("richardson") if self.method.scheme == "richardson" or tolerance.auto \
+            else Method(step=self.method.step if self.method.scheme == "central" else None)
+        evaluator = self.evaluator(fn)
+        with self.backend.no_grad(), _phase(self.stage_key(stage) if stage else "function"):
+            result = numeric_hessian(fn, method, evaluator)
+            comp, spent = verify_hessian(fn, result, mat, tolerance, evaluator, self.options.refine,
+                                         against="analytic", wrt=wrt, out_shape=fn.in_shape,
+                                         in_shape=fn.in_shape, order=self.case.order,
+                                         out_name=out_name, stage=stage, derivative=2)
+        self.evaluations += result.evaluations + spent
+        self.checks.append(comp)
+
     def check_directions(self, wrt: str) -> None:
-        """The directional check: J v against R v along random directions."""
+        """The directional check: J v against R v along random directions; a
+        framework's reference is taken by its products (one VJP, or one JVP
+        per direction), never as a whole Jacobian."""
         case = self.case
         i = self.names.index(wrt)
         with _phase("function"):
             fn = self.flat(self.call, self.inputs, i)
-        tolerance = resolve(self.dtype, "richardson", *self.layers(auto=False))
-        products = []
+        products: list[tuple[str, str, Any, int, str]] = []
         for kind, refs in (("gradient", case.expect.gradient), ("jacobian", case.expect.jacobian)):
             if wrt in refs:
                 key = f"expect.{kind}" + (f".{wrt}" if len(case.wrt) > 1 else "")
                 mat = self.as_matrix(self.reference(refs[wrt], key), kind, key, fn.out_shape,
                                      fn.in_shape, case.output, wrt)
-                products.append(("analytic", reference_jvp(mat)))
+                products.append(("analytic", "jvp", reference_jvp(mat), 1, "reverse"))
         if wrt in case.expect.jvp:
-            products.append(("analytic", case.expect.jvp[wrt]))
+            products.append(("analytic", "jvp", case.expect.jvp[wrt], 1, "reverse"))
         for name in case.autograd:
             backend = backends.get(name)
-            call = self.stages_call(case.stages, self.names, backend=name)
-            with _phase("autograd"):
-                tensor = backend.autograd_jacobian(call, self.inputs_for(backend), i)
-            products.append((name, reference_jvp(tensor_to_matrix(tensor, fn.out_shape,
-                                                                  fn.in_shape, case.order))))
-        with _phase("function"):
-            checks, used = check_products(fn, products, tolerance, case.directions,
-                                          self.evaluator(fn), wrt=wrt,
-                                          out_shape=fn.out_shape, in_shape=fn.in_shape,
-                                          order=case.order, out_name=case.output)
-        self.evaluations += used
-        self.checks.extend(checks)
+            call = self.framework_call(name)
+            products += [(name, *self.framework_product(backend, call, i, fn, mode), 1, mode)
+                         for mode in case.modes]
+        self.run_products(fn, products, wrt, case.output)
+        if case.derivatives == 2:
+            for name in case.autograd:
+                self.check_second_directions(wrt, name)
+
+    def framework_product(self, backend: Any, call: Any, i: int, fn: FlatFunction,
+                          mode: str) -> tuple[str, Any]:
+        """A framework's Jacobian of ``call`` by its products on flat vectors:
+        ("vjp", u -> J^T u) in reverse mode, ("jvp", v -> J v) in forward mode."""
+        inputs, order = self.inputs_for(backend), self.case.order
+        if mode == "forward":
+            return "jvp", lambda v: flatten(backend.jvp(call, inputs, i,
+                                                        unflatten(v, fn.in_shape, order)), order)
+        return "vjp", lambda u: flatten(backend.vjp(call, inputs, i,
+                                                    unflatten(u, fn.out_shape, order)), order)
+
+    def run_products(self, fn: FlatFunction, products: list[tuple[str, str, Any, int, str]],
+                     wrt: str, out_name: str) -> None:
+        tolerance = resolve(self.dtype, "richardson", *self.layers(auto=False))
+        for against, kind, product, derivative, mode in products:
+            framework = against in backends.AUTOGRAD_NAMES
+            try:
+                with _phase("autograd" if framework else "function"):
+                    checks, used = check_products(
+                        fn, [(against, kind, product)], tolerance, self.case.directions,
+                        self.evaluator(fn), wrt=wrt, out_shape=fn.out_shape,
+                        in_shape=fn.in_shape, order=self.case.order, out_name=out_name,
+                        derivative=derivative, mode=mode)
+            except CaseError as exc:
+                if not framework or isinstance(exc.origin, (EvaluationError, type(None))):
+                    raise
+                what = ("differentiate its own backward (double backward: a .detach() or a "
+                        "Function whose backward is not differentiable?)" if derivative == 2
+                        else f"compute its {'vector-Jacobian' if kind == 'vjp' else 'Jacobian-vector'}"
+                             " product")
+                self.unrunnable(against, self.case.directions, f"{against} could not {what}: "
+                                f"{exc.message}", wrt=wrt, out_name=out_name,
+                                derivative=derivative, mode=mode)
+                continue
+            self.evaluations += used
+            self.checks.extend(checks)
+
+    def framework_call(self, name: str) -> Any:
+        """The function as framework ``name`` differentiates it: a caller's own
+        callable itself (so that what a framework compiles for it is found again
+        the next time it is checked), else the case's stages on that framework."""
+        bodies = [b for _, b in self.call.stages]
+        if len(bodies) == 1 and isinstance(bodies[0], UserCall) and name == self.case.backend:
+            return bodies[0].fn
+        return self.stages_call(self.case.stages, self.names, backend=name)
 
     def inputs_for(self, backend: Any) -> list[Any]:
         """The inputs in ``backend``'s arrays: the case's own where it is the
@@ -373,16 +468,92 @@ class _CaseRun:
             return list(self.inputs)
         return [self.native(a, backend) for a in self.np_inputs]
 
-    def check_autograd(self, wrt: str, verifier: Verifier, name: str) -> None:
+    def check_autograd(self, wrt: str, verifier: Verifier, name: str, mode: str = "reverse") -> None:
+        """The framework's Jacobian, by reverse mode (its backward rules) or
+        forward mode (its jvp rules), against the numeric one."""
         backend = backends.get(name)
-        call = self.stages_call(self.case.stages, self.names, backend=name)
-        with _phase("autograd"):
-            tensor = backend.autograd_jacobian(call, self.inputs_for(backend),
-                                               self.names.index(wrt))
+        call = self.framework_call(name)
         result = verifier.result
+        where = dict(wrt=wrt, out_shape=result.out_shape, in_shape=result.in_shape,
+                     out_name=self.case.output, mode=mode)
+        try:
+            with _phase("autograd"):
+                compute = backend.forward_jacobian if mode == "forward" else backend.autograd_jacobian
+                tensor = compute(call, self.inputs_for(backend), self.names.index(wrt))
+        except CaseError as exc:
+            if not isinstance(exc.origin, Exception) or isinstance(exc.origin, EvaluationError):
+                raise
+            # The function ran at the inputs; only the framework's derivative did not.
+            self.unrunnable(name, result.jacobian.size, f"{name} could not take the {mode}-mode "
+                            f"derivative: {exc.message}", **where)
+            return
         ref = tensor_to_matrix(tensor, result.out_shape, result.in_shape, self.case.order)
-        self.check(name, result.jacobian, ref, wrt=wrt, out_shape=result.out_shape,
-                   in_shape=result.in_shape, out_name=self.case.output, verifier=verifier)
+        self.check(name, result.jacobian, ref, verifier=verifier, **where)
+
+    def cotangent(self, shape: tuple[int, ...]) -> np.ndarray:
+        """The seeded random v of a second-derivative check, shaped like the
+        output (1 for a scalar one: the check is then of the Hessian)."""
+        size = int(np.prod(shape))
+        if size == 1:
+            return np.ones(shape)
+        return np.random.default_rng(0).standard_normal(shape)
+
+    def second_call(self, backend: Any, wrt: str, out_shape: tuple[int, ...],
+                    create_graph: bool) -> Any:
+        call = self.framework_call(backend.name)
+        return backend.vjp_function(call, self.names.index(wrt), self.cotangent(out_shape),
+                                    create_graph)
+
+    def second_name(self, out_shape: tuple[int, ...]) -> str:
+        return self.case.output if int(np.prod(out_shape)) == 1 else f"(v.{self.case.output})"
+
+    def check_second(self, wrt: str, name: str, out_shape: tuple[int, ...]) -> None:
+        """What gradgradcheck checks: for a seeded cotangent v, the numeric
+        Jacobian of x -> J(x)^T v (the framework's backward, at perturbed points)
+        against the framework's own derivative of it (double backward)."""
+        backend = backends.get(name)
+        i = self.names.index(wrt)
+        inputs = self.inputs_for(backend)
+        g = self.second_call(backend, wrt, out_shape, create_graph=False)
+        with _phase("autograd"):
+            fn = FlatFunction(g, inputs, i, order=self.case.order, dtype=self.case.dtype,
+                              backend=backend)
+            verifier = self.jacobian(fn, g, f"d2{self.case.output}/d{wrt}2")
+        result = verifier.result
+        where = dict(wrt=wrt, out_shape=result.out_shape, in_shape=result.in_shape,
+                     out_name=self.second_name(out_shape), derivative=2)
+        g_graph = self.second_call(backend, wrt, out_shape, create_graph=True)
+        try:
+            with _phase("autograd"):
+                tensor = backend.autograd_jacobian(g_graph, inputs, i)
+                differentiable = backend.differentiable(g_graph, inputs, i)
+        except CaseError as exc:
+            self.unrunnable(name, result.jacobian.size, f"{name} could not differentiate its "
+                            f"own backward (double backward): {exc.message}", **where)
+            return
+        ref = tensor_to_matrix(tensor, result.in_shape, result.in_shape, self.case.order)
+        notes = () if differentiable else (
+            f"{name}'s backward of {self.case.output} is not differentiable: its result does not "
+            f"depend on {wrt} through autograd (a .detach(), .numpy() or a Function whose "
+            f"backward is not itself differentiable?), so {name} says its second derivative is 0",)
+        self.check(name, result.jacobian, ref, verifier=verifier, notes=notes, **where)
+
+    def check_second_directions(self, wrt: str, name: str) -> None:
+        """The second derivative by products: the numeric derivative of
+        J(x)^T v along random directions against one more VJP of it."""
+        backend = backends.get(name)
+        i = self.names.index(wrt)
+        inputs = self.inputs_for(backend)
+        with _phase("function"):
+            out_shape = FlatFunction(self.call, self.inputs, i, order=self.case.order,
+                                     dtype=self.case.dtype, backend=self.backend).out_shape
+        g = self.second_call(backend, wrt, out_shape, create_graph=False)
+        with _phase("autograd"):
+            fn = FlatFunction(g, inputs, i, order=self.case.order, dtype=self.case.dtype,
+                              backend=backend)
+        g_graph = self.second_call(backend, wrt, out_shape, create_graph=True)
+        self.run_products(fn, [(name, *self.framework_product(backend, g_graph, i, fn, "reverse"),
+                                2, "reverse")], wrt, self.second_name(out_shape))
 
     def stage_jacobian(self, stage: Stage, read: str) -> Verifier:
         """d stage / d read, numerically, with every other thing it reads fixed."""
@@ -486,7 +657,10 @@ def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
                     state.check_chain(wrt, whole)
                 for name in case.autograd:
                     try:
-                        state.check_autograd(wrt, whole, name)
+                        for mode in case.modes:
+                            state.check_autograd(wrt, whole, name, mode)
+                        if case.derivatives == 2:
+                            state.check_second(wrt, name, whole.result.out_shape)
                     except BackendUnavailable as exc:
                         if not pending:
                             pending.append(exc)

@@ -76,6 +76,18 @@ def stencil_steps(x: np.ndarray, dtype: np.dtype | type, stencil: Stencil,
     return np.where(taken > 0, taken, np.maximum(wanted.astype(np.float64), tiny)), None
 
 
+def second_steps(x: np.ndarray, dtype: np.dtype | type, relative: float | None = None) -> Steps:
+    """Steps of a second difference: eps**(1/4) * max(1, |x|) (1.2e-4 for
+    float64), where its truncation error (h**2 times the fourth derivative)
+    meets its rounding error (eps |f| / h**2); representable in ``dtype``."""
+    dt = np.dtype(dtype)
+    rel = _limits(dt)[0] ** 0.25 if relative is None else float(relative)
+    xd = np.asarray(x, dtype=dt)
+    wanted = (rel * np.maximum(1.0, np.abs(xd.astype(np.float64)))).astype(dt)
+    taken = ((xd + wanted) - xd).astype(np.float64)
+    return np.where(taken > 0, taken, np.maximum(wanted.astype(np.float64), _limits(dt)[1])), None
+
+
 def ladder(x: np.ndarray, dtype: np.dtype | type, first: int, last: int,
            top: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The Richardson ladder of each element: levels ``first`` to ``last - 1``.

@@ -199,3 +199,43 @@ def one_sided_kinks(fn: Any, columns: Sequence[int], steps: np.ndarray, evaluato
         flags = (gap_half >= KINK_RATIO * gap_h) & (gap_half > noise)
         flags |= ~np.isfinite(slope).all(axis=1)
     return flags.T, used
+
+
+def verify_hessian(fn: Any, result: JacobianResult, reference: np.ndarray, tolerance: Tolerance,
+                   evaluator: Any = None, refine: bool = True, **where: Any
+                   ) -> tuple[Comparison, int]:
+    """A numeric Hessian (:mod:`fdcheck.hessian`) against ``reference`` (n, n).
+
+    As for a Jacobian, a first comparison uses the cheap second differences;
+    where it finds mismatches, those entries are derived again by Richardson
+    extrapolation of second differences, and an entry then fails only where
+    the reference is further from that value than the tolerance plus 10 x its
+    estimated error.
+
+    Returns
+    -------
+    Comparison, and the evaluations the second look used.
+    """
+    from .hessian import extrapolate_entries
+
+    numeric = result.jacobian.copy()
+    estimate = None if result.error is None else result.error.copy()
+    if tolerance.scaled:
+        tolerance = replace(tolerance, floor=0.0)
+        if estimate is None:
+            where = {**where, "floor": result.noise}
+    notes = [f.message for f in result.flags]
+    comp = compare(numeric, reference, tolerance, estimate=estimate, notes=notes, **where)
+    if comp.passed or not refine or result.error is not None:
+        return comp, 0
+    bad = mismatched(numeric, reference, tolerance, estimate, where.get("floor"))
+    i, j = np.nonzero(np.triu(bad | bad.T))
+    value, error, used = extrapolate_entries(fn, i, j, evaluator)
+    ok = np.isfinite(value)
+    estimate = np.zeros_like(numeric)
+    for a, b, v, e in zip(i[ok], j[ok], value[ok], error[ok]):
+        numeric[a, b] = numeric[b, a] = v
+        estimate[a, b] = estimate[b, a] = e
+    notes.append(f"{len(i)} entries derived again by Richardson extrapolation of second "
+                 f"differences after a first mismatch")
+    return compare(numeric, reference, tolerance, estimate=estimate, notes=notes, **where), used

@@ -355,6 +355,17 @@ def test_the_vectorized_mode_stacks_about_an_l2_cache_of_points_a_call(n, m, poi
     assert Vectorized().chunk_points(n, m) == max(points, CHUNK_BYTES // (8 * max(n, m)))
 
 
+@pytest.mark.parametrize("n, m, points", [
+    (64, 8, 4096),           # 256 KB / (8 x 8): every point of a small Jacobian in one chunk
+    (1024, 1024, 64),        # at least 64 points a chunk...
+    (4096, 4096, 64),
+    (16384, 2048, 32),       # ...but never more than the 4 MB chunk holds: 4 MB / (8 x 16384)
+    (10**6, 1, 1),
+])
+def test_the_plain_mode_hands_over_about_half_an_l2_cache_of_outputs(n, m, points):
+    assert Serial().chunk_points(n, m) == points
+
+
 def test_a_python_complex_number_at_a_perturbed_point_is_refused_too():
     from fdcheck.errors import EvaluationError
 

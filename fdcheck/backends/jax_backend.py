@@ -6,6 +6,7 @@ Jacobian that exercises it.
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
 import jax
@@ -86,6 +87,35 @@ class JaxOps:
         return jnp.zeros(shape, dtype=dtype)
 
 
+# Compiled functions by what they compile: a check of the same function again
+# (a test run repeatedly, a case checked for several inputs) compiles nothing.
+_COMPILED: "OrderedDict[tuple[Any, ...], Any]" = OrderedDict()
+_KEEP = 64
+
+
+def _compiled(key: tuple[Any, ...], make: Callable[[], Callable[..., Any]]) -> Any:
+    try:
+        found = _COMPILED.pop(key)
+    except KeyError:
+        found = jax.jit(make())
+    except TypeError:  # an unhashable callable: compiled for this call only
+        return jax.jit(make())
+    _COMPILED[key] = found
+    while len(_COMPILED) > _KEEP:
+        _COMPILED.popitem(last=False)
+    return found
+
+
+def _jit_or_plain(compiled: Any, plain: Callable[[], Callable[..., Any]], args: Sequence[Any]) -> Any:
+    """``compiled(*args)``; where jit cannot trace the function (Python control
+    flow on values, a conversion to NumPy), the function as it is."""
+    try:
+        return compiled(*args)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+            jax.errors.TracerIntegerConversionError, jax.errors.TracerBoolConversionError):
+        return plain()(*args)
+
+
 class JaxBackend:
     name = "jax"
     ops = JaxOps()
@@ -112,6 +142,43 @@ class JaxBackend:
         return jnp.asarray(x).dtype.name
 
     def autograd_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> np.ndarray:
+        """``jax.jacrev`` of fn with respect to argument ``wrt``, compiled once per
+        function (``jax.jit``; a function jit cannot trace is run as it is)."""
+        args = [jnp.asarray(x) for x in inputs]
+        jacobian = _compiled(("jacrev", fn, wrt), lambda: jax.jacrev(fn, argnums=wrt))
+        return np.asarray(_jit_or_plain(jacobian, lambda: jax.jacrev(fn, argnums=wrt), args),
+                          dtype=np.float64)
+
+    def vmap(self, fn: Callable[..., Any], wrt: int, n_inputs: int) -> Callable[..., Any]:
+        """fn over a leading batch axis of argument ``wrt``: ``jax.vmap``, compiled
+        once per function by ``jax.jit`` (or not, where jit cannot trace fn)."""
+        in_axes = tuple(0 if i == wrt else None for i in range(n_inputs))
+        plain = jax.vmap(fn, in_axes=in_axes)
+        compiled = _compiled(("vmap", fn, wrt, n_inputs), lambda: jax.vmap(fn, in_axes=in_axes))
+        return lambda *args: _jit_or_plain(compiled, lambda: plain, args)
+
+    def vjp_function(self, fn: Callable[..., Any], wrt: int, cotangent: np.ndarray,
+                     create_graph: bool = False) -> Callable[..., Any]:
+        """``g(*inputs) = J(inputs)^T v``, shaped like ``inputs[wrt]``, by ``jax.vjp``
+        (which runs a ``custom_vjp`` rule); differentiable again either way."""
+        def g(*inputs: Any) -> Any:
+            args = [jnp.asarray(x) for x in inputs]
+
+            def along(w: Any) -> Any:
+                full = list(args)
+                full[wrt] = w
+                return fn(*full)
+            out, pullback = jax.vjp(along, args[wrt])
+            v = jnp.asarray(cotangent, dtype=out.dtype).reshape(out.shape)
+            return pullback(v)[0]
+        return g
+
+    def differentiable(self, g: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> bool:
+        """JAX traces whatever a rule computes: always differentiable again."""
+        return True
+
+    def forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> np.ndarray:
+        """d fn / d inputs[wrt] by ``jax.jacfwd`` (which runs a ``custom_jvp`` rule)."""
         args = [jnp.asarray(x) for x in inputs]
 
         def along(w: Any) -> Any:
@@ -119,11 +186,23 @@ class JaxBackend:
             full[wrt] = w
             return fn(*full)
 
-        return np.asarray(jax.jacrev(along)(args[wrt]), dtype=np.float64)
+        return np.asarray(jax.jacfwd(along)(args[wrt]), dtype=np.float64)
 
-    def vmap(self, fn: Callable[..., Any], wrt: int, n_inputs: int) -> Callable[..., Any]:
-        in_axes = tuple(0 if i == wrt else None for i in range(n_inputs))
-        return jax.vmap(fn, in_axes=in_axes)
+    def vjp(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int, u: np.ndarray) -> np.ndarray:
+        """J^T u by one ``jax.vjp``, shaped like inputs[wrt], float64."""
+        return np.asarray(self.vjp_function(fn, wrt, u)(*inputs), dtype=np.float64)
+
+    def jvp(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int, v: np.ndarray) -> np.ndarray:
+        """J v by one ``jax.jvp``, shaped like the output, float64."""
+        args = [jnp.asarray(x) for x in inputs]
+
+        def along(w: Any) -> Any:
+            full = list(args)
+            full[wrt] = w
+            return fn(*full)
+        x = args[wrt]
+        _, t = jax.jvp(along, (x,), (jnp.asarray(v, dtype=x.dtype).reshape(x.shape),))
+        return np.asarray(t, dtype=np.float64)
 
 
 BACKEND = JaxBackend()

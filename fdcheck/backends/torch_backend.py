@@ -167,5 +167,69 @@ class TorchBackend:
         in_dims = tuple(0 if i == wrt else None for i in range(n_inputs))
         return torch.vmap(fn, in_dims=in_dims)
 
+    def vjp_function(self, fn: Callable[..., Any], wrt: int, cotangent: np.ndarray,
+                     create_graph: bool = False) -> Callable[..., Any]:
+        """``g(*inputs) = J(inputs)^T v``, shaped like ``inputs[wrt]``: one forward
+        and one backward pass, which runs a Function's own backward. With
+        ``create_graph``, g is itself differentiable (double backward)."""
+        def g(*inputs: Any) -> Any:
+            args = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
+            with torch.enable_grad():
+                args[wrt] = inputs[wrt] if create_graph and inputs[wrt].requires_grad \
+                    else args[wrt].requires_grad_(True)
+                out = fn(*args)
+                v = torch.as_tensor(cotangent, dtype=out.dtype, device=out.device).reshape(out.shape)
+                (grad,) = torch.autograd.grad(out, args[wrt], grad_outputs=v,
+                                              create_graph=create_graph, allow_unused=True)
+            return torch.zeros_like(args[wrt]) if grad is None else grad
+        return g
+
+    def differentiable(self, g: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> bool:
+        """Whether g's result depends on ``inputs[wrt]`` through autograd."""
+        args = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
+        args[wrt] = args[wrt].clone().requires_grad_(True)
+        with torch.enable_grad():
+            return bool(g(*args).requires_grad)
+
+    def forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> np.ndarray:
+        """d fn / d inputs[wrt] by forward mode (one JVP per input element, which
+        runs a Function's own ``jvp``), shape out.shape + in.shape, float64."""
+        import torch.autograd.forward_ad as fwAD
+        xs = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
+        x = xs[wrt]
+        columns = []
+        with fwAD.dual_level():
+            for k in range(x.numel()):
+                tangent = torch.zeros(x.numel(), dtype=x.dtype, device=x.device)
+                tangent[k] = 1
+                args = list(xs)
+                args[wrt] = fwAD.make_dual(x, tangent.reshape(x.shape))
+                out = fn(*args)
+                t = fwAD.unpack_dual(out).tangent
+                columns.append(torch.zeros_like(out) if t is None else t)
+            shape = tuple(fwAD.unpack_dual(out).primal.shape) if x.numel() else ()
+        if not columns:
+            return np.zeros(shape + tuple(x.shape))
+        jac = torch.stack(columns, dim=-1).reshape(shape + tuple(x.shape))
+        return self.to_numpy(jac).astype(np.float64)
+
+    def vjp(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int, u: np.ndarray) -> np.ndarray:
+        """J^T u by one backward pass, shaped like inputs[wrt], float64."""
+        g = self.vjp_function(fn, wrt, u)
+        return self.to_numpy(g(*inputs)).astype(np.float64)
+
+    def jvp(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int, v: np.ndarray) -> np.ndarray:
+        """J v by one forward-mode pass, shaped like the output, float64."""
+        import torch.autograd.forward_ad as fwAD
+        xs = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
+        x = xs[wrt]
+        with fwAD.dual_level():
+            args = list(xs)
+            args[wrt] = fwAD.make_dual(x, torch.as_tensor(v, dtype=x.dtype, device=x.device)
+                                       .reshape(x.shape))
+            out = fwAD.unpack_dual(fn(*args))
+            t = torch.zeros_like(out.primal) if out.tangent is None else out.tangent
+        return self.to_numpy(t).astype(np.float64)
+
 
 BACKEND = TorchBackend()
