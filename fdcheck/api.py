@@ -22,7 +22,7 @@ from .engine import JacobianResult
 from .evaluate import OnExecutor, Serial, Vectorized
 from .flatfun import FlatFunction, in_place_error
 from .functions import CallRef, UserCall
-from .hessian import numeric_hessian
+from .hessians import numeric_hessian
 from .layout import check_order
 from .runner import CaseResult, RunOptions, run_case, run_paths
 from .sparsity import structured_jacobian

@@ -2,9 +2,10 @@
 against the reference's own R v, at a cost independent of n.
 
 A Jacobian of a function of 10^6 inputs cannot be built column by column,
-but J v can be: about 20 evaluations of f per direction (Richardson
-extrapolation along v, with its error estimate). When a direction disagrees,
-the disagreement is localized by bisection: the support of v is halved, and
+but J v can be: 2 evaluations of f per direction (a central difference along
+v) where it agrees with the reference, about 20 more (Richardson extrapolation
+along v, with its error estimate) where it does not. When a direction
+disagrees, the disagreement is localized by bisection: the support of v is halved, and
 the half whose J v_S still disagrees with R v_S is kept, down to one input
 element, whose column is then derived and compared entry by entry. Only the
 column a failing check needs is ever computed.
@@ -17,11 +18,37 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .compare import Comparison, Tolerance, compare, mismatched
+from .engine import NOISE, Plan, execute
+from .evaluate import Batch
 from .extrapolate import extrapolate_columns, extrapolate_direction
 from .layout import unravel
 
 Jvp = Callable[[np.ndarray], np.ndarray]
 Vjp = Callable[[np.ndarray], np.ndarray]
+
+
+def central_direction(fn: Any, v: np.ndarray, evaluator: Any = None
+                      ) -> tuple[np.ndarray, np.ndarray, int]:
+    """J v by one central difference along v, (f(x + t v) - f(x - t v)) / 2t with
+    t = eps**(1/3), and its rounding error, ``NOISE eps max|f| / t`` per entry:
+    2 evaluations. The cheap first look of a directional check; where it does
+    not agree, Richardson extrapolation along v decides."""
+    x64 = fn.x0.astype(np.float64)
+    eps = float(np.finfo(fn.dtype).eps)
+    t = eps ** (1 / 3)
+    dense = np.stack([(x64 + t * v).astype(fn.dtype), (x64 - t * v).astype(fn.dtype)])
+    ys = np.empty((2, fn.m))
+    none = np.empty(0, dtype=np.int64)
+
+    def combine(out: np.ndarray, a: int, b: int) -> None:
+        ys[a:b] = out
+
+    used = execute(fn, Plan(2, 1, lambda a, b: Batch(none, none, None, dense[a:b]), combine),
+                   evaluator)
+    with np.errstate(all="ignore"):
+        value = (ys[0] - ys[1]) / (2 * t)
+        rounding = NOISE * eps * np.maximum(np.abs(ys[0]), np.abs(ys[1])) / t
+    return value, np.where(np.isfinite(rounding), rounding, np.inf), used
 
 
 def reference_jvp(reference: np.ndarray) -> Jvp:
@@ -54,9 +81,12 @@ class DirectionalCheck:
     evaluations: int = 0
 
     def _along(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        value, error, used = extrapolate_direction(self.fn, v, self.evaluator)
-        self.evaluations += used
         ref = np.asarray(self.jvp(v), dtype=np.float64).reshape(-1)
+        value, error, used = central_direction(self.fn, v, self.evaluator)
+        self.evaluations += used
+        if self._bad(value, error, ref):
+            value, error, used = extrapolate_direction(self.fn, v, self.evaluator)
+            self.evaluations += used
         return value, error, ref
 
     def _bad(self, value: np.ndarray, error: np.ndarray, ref: np.ndarray) -> bool:
@@ -129,10 +159,15 @@ class ProjectedCheck(DirectionalCheck):
 
     def _scalar(self, v: np.ndarray, u: np.ndarray, w: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        value, error, used = extrapolate_direction(self.fn, v, self.evaluator)
-        self.evaluations += used
-        return (np.array([u @ value]), np.array([np.abs(u) @ np.where(np.isfinite(error), error, np.inf)]),
-                np.array([w @ v]))
+        ref = np.array([w @ v])
+        for derive in (central_direction, extrapolate_direction):
+            value, error, used = derive(self.fn, v, self.evaluator)
+            self.evaluations += used
+            scalar = np.array([u @ value])
+            bound = np.array([np.abs(u) @ np.where(np.isfinite(error), error, np.inf)])
+            if not self._bad(scalar, bound, ref):
+                break
+        return scalar, bound, ref
 
     def run(self, **where: Any) -> Comparison:
         fn = self.fn

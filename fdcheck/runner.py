@@ -22,7 +22,7 @@ from .evaluate import OnExecutor, Serial, Vectorized, batched_disagrees
 from .expr import Expression
 from .flatfun import FlatFunction, in_place_error
 from .functions import CallRef, PythonCall, StagesCall, UserCall, load_python
-from .hessian import numeric_hessian
+from .hessians import numeric_hessian
 from .layout import flatten, reference_matrix, tensor_to_matrix, unflatten, unravel
 from .sparsity import SparsityError, structured_jacobian
 from .stencil import Method
@@ -504,6 +504,17 @@ class _CaseRun:
         return backend.vjp_function(call, self.names.index(wrt), self.cotangent(out_shape),
                                     create_graph)
 
+    def second_flat(self, backend: Any, g: Any, inputs: Sequence[Any], i: int,
+                    out_shape: tuple[int, ...]) -> FlatFunction:
+        """x -> J(x)^T v as the engine sees it, many points a call where the
+        framework batches its backward pass (JAX)."""
+        batched = None
+        if self.options.mode != "serial":
+            batched = backend.vjp_batched(self.framework_call(backend.name), i, len(inputs),
+                                          self.cotangent(out_shape))
+        return FlatFunction(g, inputs, i, order=self.case.order, dtype=self.case.dtype,
+                            backend=backend, batched_call=batched)
+
     def second_name(self, out_shape: tuple[int, ...]) -> str:
         return self.case.output if int(np.prod(out_shape)) == 1 else f"(v.{self.case.output})"
 
@@ -516,8 +527,7 @@ class _CaseRun:
         inputs = self.inputs_for(backend)
         g = self.second_call(backend, wrt, out_shape, create_graph=False)
         with _phase("autograd"):
-            fn = FlatFunction(g, inputs, i, order=self.case.order, dtype=self.case.dtype,
-                              backend=backend)
+            fn = self.second_flat(backend, g, inputs, i, out_shape)
             verifier = self.jacobian(fn, g, f"d2{self.case.output}/d{wrt}2")
         result = verifier.result
         where = dict(wrt=wrt, out_shape=result.out_shape, in_shape=result.in_shape,
@@ -525,7 +535,8 @@ class _CaseRun:
         g_graph = self.second_call(backend, wrt, out_shape, create_graph=True)
         try:
             with _phase("autograd"):
-                tensor = backend.autograd_jacobian(g_graph, inputs, i)
+                tensor = backend.second_jacobian(self.framework_call(name), inputs, i,
+                                                 self.cotangent(out_shape))
                 differentiable = backend.differentiable(g_graph, inputs, i)
         except CaseError as exc:
             self.unrunnable(name, result.jacobian.size, f"{name} could not differentiate its "
@@ -549,8 +560,7 @@ class _CaseRun:
                                      dtype=self.case.dtype, backend=self.backend).out_shape
         g = self.second_call(backend, wrt, out_shape, create_graph=False)
         with _phase("autograd"):
-            fn = FlatFunction(g, inputs, i, order=self.case.order, dtype=self.case.dtype,
-                              backend=backend)
+            fn = self.second_flat(backend, g, inputs, i, out_shape)
         g_graph = self.second_call(backend, wrt, out_shape, create_graph=True)
         self.run_products(fn, [(name, *self.framework_product(backend, g_graph, i, fn, "reverse"),
                                 2, "reverse")], wrt, self.second_name(out_shape))

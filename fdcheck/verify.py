@@ -204,7 +204,7 @@ def one_sided_kinks(fn: Any, columns: Sequence[int], steps: np.ndarray, evaluato
 def verify_hessian(fn: Any, result: JacobianResult, reference: np.ndarray, tolerance: Tolerance,
                    evaluator: Any = None, refine: bool = True, **where: Any
                    ) -> tuple[Comparison, int]:
-    """A numeric Hessian (:mod:`fdcheck.hessian`) against ``reference`` (n, n).
+    """A numeric Hessian (:mod:`fdcheck.hessians`) against ``reference`` (n, n).
 
     As for a Jacobian, a first comparison uses the cheap second differences;
     where it finds mismatches, those entries are derived again by Richardson
@@ -216,7 +216,7 @@ def verify_hessian(fn: Any, result: JacobianResult, reference: np.ndarray, toler
     -------
     Comparison, and the evaluations the second look used.
     """
-    from .hessian import extrapolate_entries
+    from .hessians import extrapolate_entries
 
     numeric = result.jacobian.copy()
     estimate = None if result.error is None else result.error.copy()

@@ -19,7 +19,17 @@ def test_cost_does_not_grow_with_n(n):
     x = np.random.default_rng(n).standard_normal(n)
     res = fdcheck.check(f, x, gradient=grad(x), directions=3)
     assert res.passed, str(res)
-    assert res.evaluations == 3 * 20          # 10 steps of 2 evaluations per direction
+    assert res.evaluations == 3 * 2           # a central difference along each direction
+
+
+def test_a_direction_the_central_difference_cannot_settle_is_extrapolated():
+    # exp(300 x) at x ~ 1: the central difference along v is off by its
+    # truncation error, far beyond the tolerance; Richardson along v is not.
+    x = np.random.default_rng(3).uniform(0.9, 1.0, 20)
+    res = fdcheck.check(lambda x: np.exp(300 * x).sum(), x, gradient=300 * np.exp(300 * x),
+                        directions=1)
+    assert res.passed, str(res)
+    assert res.evaluations > 2 + 2 * 10 - 1
 
 
 def test_a_million_inputs():

@@ -116,6 +116,18 @@ def _jit_or_plain(compiled: Any, plain: Callable[[], Callable[..., Any]], args: 
         return plain()(*args)
 
 
+def _pullback(fn: Callable[..., Any], wrt: int) -> Callable[..., Any]:
+    """``(v, *inputs) -> J(inputs)^T v``, shaped like ``inputs[wrt]``."""
+    def g(v: Any, *args: Any) -> Any:
+        def along(w: Any) -> Any:
+            full = list(args)
+            full[wrt] = w
+            return fn(*full)
+        out, pullback = jax.vjp(along, args[wrt])
+        return pullback(jnp.asarray(v, dtype=out.dtype).reshape(out.shape))[0]
+    return g
+
+
 class JaxBackend:
     name = "jax"
     ops = JaxOps()
@@ -160,33 +172,47 @@ class JaxBackend:
     def vjp_function(self, fn: Callable[..., Any], wrt: int, cotangent: np.ndarray,
                      create_graph: bool = False) -> Callable[..., Any]:
         """``g(*inputs) = J(inputs)^T v``, shaped like ``inputs[wrt]``, by ``jax.vjp``
-        (which runs a ``custom_vjp`` rule); differentiable again either way."""
-        def g(*inputs: Any) -> Any:
-            args = [jnp.asarray(x) for x in inputs]
+        (which runs a ``custom_vjp`` rule); differentiable again either way, and
+        compiled once per function."""
+        v = jnp.asarray(cotangent)
+        compiled = _compiled(("vjp", fn, wrt), lambda: _pullback(fn, wrt))
+        plain = _pullback(fn, wrt)
+        return lambda *inputs: _jit_or_plain(compiled, lambda: plain,
+                                             [v, *(jnp.asarray(x) for x in inputs)])
 
-            def along(w: Any) -> Any:
-                full = list(args)
-                full[wrt] = w
-                return fn(*full)
-            out, pullback = jax.vjp(along, args[wrt])
-            v = jnp.asarray(cotangent, dtype=out.dtype).reshape(out.shape)
-            return pullback(v)[0]
-        return g
+    def vjp_batched(self, fn: Callable[..., Any], wrt: int, n_inputs: int,
+                    cotangent: np.ndarray) -> Callable[..., Any]:
+        """:meth:`vjp_function` over a leading batch axis of argument ``wrt``."""
+        v = jnp.asarray(cotangent)
+        axes = (None, *(0 if i == wrt else None for i in range(n_inputs)))
+        compiled = _compiled(("vjp-vmap", fn, wrt, n_inputs),
+                             lambda: jax.vmap(_pullback(fn, wrt), in_axes=axes))
+        plain = jax.vmap(_pullback(fn, wrt), in_axes=axes)
+        return lambda *inputs: _jit_or_plain(compiled, lambda: plain,
+                                             [v, *(jnp.asarray(x) for x in inputs)])
+
+    def second_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int,
+                        cotangent: np.ndarray) -> np.ndarray:
+        """The derivative of J^T v with respect to inputs[wrt], by reverse mode
+        over the VJP, shape in.shape + in.shape, float64."""
+        args = [jnp.asarray(cotangent), *(jnp.asarray(x) for x in inputs)]
+        compiled = _compiled(("vjp-jacrev", fn, wrt),
+                             lambda: jax.jacrev(_pullback(fn, wrt), argnums=1 + wrt))
+        return np.asarray(_jit_or_plain(compiled, lambda: jax.jacrev(_pullback(fn, wrt),
+                                                                     argnums=1 + wrt), args),
+                          dtype=np.float64)
 
     def differentiable(self, g: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> bool:
         """JAX traces whatever a rule computes: always differentiable again."""
         return True
 
     def forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> np.ndarray:
-        """d fn / d inputs[wrt] by ``jax.jacfwd`` (which runs a ``custom_jvp`` rule)."""
+        """d fn / d inputs[wrt] by ``jax.jacfwd`` (which runs a ``custom_jvp`` rule),
+        compiled once per function."""
         args = [jnp.asarray(x) for x in inputs]
-
-        def along(w: Any) -> Any:
-            full = list(args)
-            full[wrt] = w
-            return fn(*full)
-
-        return np.asarray(jax.jacfwd(along)(args[wrt]), dtype=np.float64)
+        jacobian = _compiled(("jacfwd", fn, wrt), lambda: jax.jacfwd(fn, argnums=wrt))
+        return np.asarray(_jit_or_plain(jacobian, lambda: jax.jacfwd(fn, argnums=wrt), args),
+                          dtype=np.float64)
 
     def vjp(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int, u: np.ndarray) -> np.ndarray:
         """J^T u by one ``jax.vjp``, shaped like inputs[wrt], float64."""
