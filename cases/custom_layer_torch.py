@@ -7,6 +7,7 @@ class Linear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, A, W, B):
         ctx.save_for_backward(A, W)
+        ctx.primal = A, W
         return A @ W + B
 
     @staticmethod
@@ -14,6 +15,12 @@ class Linear(torch.autograd.Function):
         A, W = ctx.saved_tensors
         # dL/dA = G W^T, dL/dW = A^T G, dL/dB = the column sums of G (B is broadcast over rows)
         return G @ W.T, A.T @ G, G.sum(0)
+
+    @staticmethod
+    def jvp(ctx, tA, tW, tB):
+        # The forward-mode rule: dZ = dA W + A dW + dB.
+        A, W = ctx.primal
+        return tA @ W + A @ tW + tB
 
 
 def layer(A, W, B):
