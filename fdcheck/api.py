@@ -19,7 +19,8 @@ from . import backends
 from .cases import Case, Expected, Stage
 from .compare import auto_factor
 from .engine import JacobianResult
-from .evaluate import OnExecutor, Serial, Vectorized
+from .errors import EvaluationError
+from .evaluate import OnExecutor, Serial, Vectorized, batched_disagrees
 from .flatfun import FlatFunction, in_place_error
 from .functions import CallRef, UserCall
 from .hessians import numeric_hessian
@@ -59,8 +60,14 @@ def _flat(f: Callable[..., Any], inputs: Sequence[Any], wrt: int, order: str, dt
           vectorized: bool | str) -> FlatFunction:
     name = backends.detect(inputs)
     batched = UserCall(f, [str(i) for i in range(len(inputs))], vectorized).batched(wrt, name)
-    return FlatFunction(f, list(inputs), wrt, order=order, dtype=dtype, backend=backends.get(name),
-                        batched_call=batched)
+    fn = FlatFunction(f, list(inputs), wrt, order=order, dtype=dtype, backend=backends.get(name),
+                      batched_call=batched)
+    if vectorized == "vmap":
+        why = batched_disagrees(fn)
+        if why is not None:
+            raise EvaluationError(f"vectorized='vmap': {why}; leave vectorized out to evaluate "
+                                  "one point a call")
+    return fn
 
 
 @_explains_writes
@@ -242,6 +249,11 @@ def _reference(ref: Any, position: int, count: int) -> Any:
 
 
 def _label(f: Callable[..., Any]) -> str:
+    """How a checked function is named in reports: a ``Function.apply`` after
+    its class, anything else after its own name or type."""
+    owner = getattr(f, "__self__", None)
+    if getattr(f, "__name__", None) == "apply" and isinstance(owner, type):
+        return owner.__name__
     return getattr(f, "__name__", None) or type(f).__name__
 
 

@@ -207,7 +207,7 @@ class _CaseRun:
             given = body.batched(wrt, name)
             if given is None and self.options.mode == "auto" and name in backends.AUTOGRAD_NAMES:
                 return backends.get(name).vmap(body.fn, wrt, len(body.names)), True
-            return given, False
+            return given, body.vectorized == "vmap"
         return None, False
 
     def flat(self, call: StagesCall, inputs: Sequence[Any], wrt: int) -> FlatFunction:

@@ -50,3 +50,14 @@ def _documented_keys():
 def test_the_reference_documents_every_key_the_loader_accepts(key):
     text = (ROOT / "docs" / "cases.md").read_text()
     assert f"| `{key}` |" in text
+
+
+def test_the_readme_second_order_example_fails_as_it_says(capsys):
+    pytest.importorskip("torch")
+    import torch
+    block = next(b for b in _python_blocks("README.md") if "class Cube" in b)
+    torch.manual_seed(0)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "FAIL torch (forward mode) df/dx: df/dx[1,0]: numeric 14.2413695, torch 9.4942463" in out
+    assert "FAIL torch d2f/dx2" in out and "backward of f is not differentiable" in out

@@ -205,3 +205,26 @@ def test_bad_second_order_keys_are_named(cli_json, write, key, value, message):
                                            f"autograd: [torch]\n{key}: {value}\n"))
     assert code == 2 and f"key '{key}'" in doc["cases"][0]["error"]
     assert message in doc["cases"][0]["error"]
+
+
+def test_an_explicit_vmap_that_cannot_batch_is_named_not_a_raw_error():
+    from fdcheck.errors import EvaluationError
+    old_style = cube()
+    result = fdcheck.check(old_style, x_torch(), vectorized="vmap")
+    assert result.passed and "vmap cannot batch it" in result.checks[0].notes[0]
+    with pytest.raises(EvaluationError, match="vectorized='vmap': the framework's vmap cannot"):
+        fdcheck.numeric(old_style, x_torch(), vectorized="vmap")
+
+
+def test_a_function_apply_is_named_after_its_class():
+    class Cube(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x ** 2 * g
+    assert fdcheck.check(Cube.apply, x_torch()).name == "Cube"
