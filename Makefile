@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-EXTRAS ?= torch,jax,dask,test
+EXTRAS ?= torch,jax,dask,plot,test
 
 .PHONY: install install-dev run test cases check bench clean
 
@@ -33,9 +33,11 @@ check: install-dev
 bench: install-dev
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS),bench]'
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/frameworks.py
 	$(PY) benchmarks/gradcheck_compare.py
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/verdicts.py
+	$(PY) benchmarks/diagnosis.py
 	$(PY) benchmarks/chunks.py
 
 clean:

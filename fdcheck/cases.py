@@ -150,21 +150,44 @@ class _Located:
     line: int | None
 
 
-def _read_yaml(text: str) -> tuple[Any, list[int | None]]:
+def _key_lines(node: Any, prefix: str = "", out: dict[str, int] | None = None) -> dict[str, int]:
+    """The line of every key of a case's node, by its dotted path (``tolerance.atol``)."""
+    out = {} if out is None else out
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            path = f"{prefix}{getattr(key, 'value', '')}"
+            out.setdefault(path, key.start_mark.line + 1)
+            _key_lines(value, path + ".", out)
+    return out
+
+
+def _read_yaml(text: str) -> tuple[Any, list[int | None], list[dict[str, int]]]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     finally:
         loader.dispose()
-    lines: list[int | None] = []
+    items: list[Any] = []
     if isinstance(node, yaml.MappingNode):
+        items = [node]
         for key, value in node.value:
             if getattr(key, "value", None) == "cases" and isinstance(value, yaml.SequenceNode):
-                lines = [item.start_mark.line + 1 for item in value.value]
+                items = value.value
     elif isinstance(node, yaml.SequenceNode):
-        lines = [item.start_mark.line + 1 for item in node.value]
-    return data, lines
+        items = node.value
+    return data, [item.start_mark.line + 1 for item in items], [_key_lines(i) for i in items]
+
+
+def _yaml_hint(problem: str, text: str, line: int | None) -> str:
+    """What to write instead, for the mistakes YAML reports obscurely."""
+    source = text.splitlines()[line - 1] if line and line <= len(text.splitlines()) else ""
+    if "\t" in problem or "'\\t'" in problem or "\t" in source:
+        return "; YAML indents with spaces, not tabs: replace the tab with spaces"
+    if "flow" in problem or "{" in source:
+        return ("; inside {...} a comma ends a value: quote an expression that holds one "
+                "(\"outer(a, b)\") or write the mapping in block style")
+    return ""
 
 
 def merge_defaults(defaults: Mapping[str, Any], case: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,19 +213,24 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 def _check_keys(data: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
     for key in data:
         if key not in allowed:
+            hint = ""
+            if any(ch in str(key) for ch in "()[]"):
+                hint = ("; it looks like the end of an expression: inside {...} a comma ends a "
+                        "value, so quote the expression (\"outer(a, b)\") or use block style")
             raise CaseError(f"unknown key {key!r}{_suggest(key, allowed)}; expected one of "
-                            f"{', '.join(allowed)}", key=f"{where}{key}")
+                            f"{', '.join(allowed)}{hint}", key=f"{where}{key}")
 
 
 def load_text(text: str, file: str | None = None) -> list[Case | CaseError]:
     """Cases (or their errors) from the text of a case file."""
     try:
-        data, lines = _read_yaml(text)
+        data, lines, key_lines = _read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return [CaseError(f"malformed YAML: {problem}", file=file,
-                          line=mark.line + 1 if mark else None)]
+        line = mark.line + 1 if mark else None
+        return [CaseError(f"malformed YAML: {problem}{_yaml_hint(problem, text, line)}",
+                          file=file, line=line)]
     if data is None:
         return [CaseError("the file is empty; expected a case (a mapping with 'name') or "
                           "a 'cases:' list", file=file)]
@@ -242,8 +270,20 @@ def load_text(text: str, file: str | None = None) -> list[Case | CaseError]:
             seen.add(case.name)
             out.append(case)
         except CaseError as exc:
-            out.append(exc.located(file=file, case=label, line=line))
+            keys = key_lines[i] if i < len(key_lines) else {}
+            out.append(CaseError(exc.message, file=exc.file or file, case=exc.case or label,
+                                 key=exc.key, line=_line_of(exc.key, keys) or exc.line or line,
+                                 origin=exc.origin))
     return out
+
+
+def _line_of(key: str | None, lines: Mapping[str, int]) -> int | None:
+    """The line of ``key`` (``expect.jacobian.W``), or of its nearest parent found."""
+    while key:
+        if key in lines:
+            return lines[key]
+        key = key.rpartition(".")[0]
+    return None
 
 
 def load_file(path: str | Path) -> list[Case | CaseError]:
@@ -256,12 +296,42 @@ def load_file(path: str | Path) -> list[Case | CaseError]:
     return load_text(text, str(path))
 
 
-def discover(paths: Sequence[str | Path]) -> Iterator[Path | CaseError]:
-    """Case files under ``paths`` (files, or folders searched recursively), sorted."""
+# What a case file has at its top level, and nothing else of YAML's does:
+# cases: / defaults:, or name: beside function: or inputs:, or a list of "- name:".
+_TOP = re.compile(r"^(cases|defaults)\s*:", re.M)
+_NAME = re.compile(r"^(- +|- *\{ *)?name\s*:", re.M)
+_BODY = re.compile(r"^(- +| +)?(function|inputs)\s*:", re.M)
+SNIFF_BYTES = 64 * 1024
+
+
+def looks_like_cases(path: Path) -> bool:
+    """Whether a YAML file found in a folder is a case file, by its keys (read
+    as text, never loaded: a training config or a CI workflow is passed over)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
+        return True  # let loading say what is wrong with it
+    return bool(_TOP.search(head) or (_NAME.search(head) and _BODY.search(head)))
+
+
+def discover(paths: Sequence[str | Path], skipped: list[Any] | None = None
+             ) -> Iterator[Path | CaseError]:
+    """Case files under ``paths``, sorted: a file named is always loaded; in
+    folders (searched recursively, hidden ones passed over), only the
+    ``*.yaml`` / ``*.yml`` files that are case files; the others are
+    appended to ``skipped``."""
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            yield from sorted(f for f in p.rglob("*") if f.suffix in SUFFIXES and f.is_file())
+            for f in sorted(p.rglob("*")):
+                if f.suffix not in SUFFIXES or not f.is_file() \
+                        or any(part.startswith(".") for part in f.relative_to(p).parts):
+                    continue
+                if looks_like_cases(f):
+                    yield f
+                elif skipped is not None:
+                    skipped.append(f)
         elif p.is_file():
             yield p
         else:
@@ -416,7 +486,10 @@ def _stages(function: Any, inputs: Mapping[str, np.ndarray]) -> tuple[Stage, ...
             try:
                 expr = Expression(str(body), names)
             except ExpressionError as exc:
-                raise CaseError(str(exc), key=key) from None
+                hint = ("; inside {...} a comma ends a value: quote the expression "
+                        "(\"outer(a, b)\") or write it in block style"
+                        if "never closed" in str(exc) else "")
+                raise CaseError(f"{exc}{hint}", key=key) from None
             stages.append(Stage(name, expr, tuple(sorted(expr.used))))
         else:
             raise CaseError(f"a stage is an expression, not {type(body).__name__}", key=key)

@@ -69,8 +69,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Report for people (text) or tools (json).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text",
+              show_default=True, help="Report for people (text), tools (json) or CI systems "
+                                      "(junit: JUnit XML).")
 @click.option("--atol", type=float, help="Absolute tolerance, over every case's own.")
 @click.option("--rtol", type=float, help="Relative tolerance, over every case's own.")
 @click.option("--method", "method", metavar="NAME",
@@ -92,11 +93,18 @@ def main() -> None:
 @click.option("--workers", type=int, metavar="N", help="Evaluate on a pool of N processes.")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Evaluate on a Dask cluster (tcp://host:8786); needs the dask extra.")
-@click.option("-v", "--verbose", is_flag=True, help="Show every check, not only failures.")
+@click.option("--save", "save", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write every check's numeric and reference matrices (.npz, with labels).")
+@click.option("--plot", "plot", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write a PNG heatmap per failing check (needs the plot extra).")
+@click.option("--plot-all", is_flag=True, help="With --plot: a heatmap of every check.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show every check, not only failures, and the files skipped in folders.")
 def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None,
         method: str | None, tolerance: str | None, no_refine: bool, step: float | None,
         select: str | None, allow_python: bool, mode: str, workers: int | None,
-        scheduler: str | None, verbose: bool) -> None:
+        scheduler: str | None, save: str | None, plot: str | None, plot_all: bool,
+        verbose: bool) -> None:
     """Check every case in PATHS (files, or folders searched for *.yaml / *.yml).
 
     Every case runs, whatever happens to the others. Exit status: 0 when every
@@ -110,6 +118,8 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
       fdcheck run cases/ --method richardson --tolerance auto
       fdcheck run cases/ --workers 2
       fdcheck run cases/ --scheduler tcp://scheduler:8786
+      fdcheck run cases/ --format junit > results.xml
+      fdcheck run cases/ --plot heatmaps/ --save matrices/
     """
     from . import report
     from .runner import RunOptions, run_paths
@@ -121,22 +131,44 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
                          allow_python=allow_python, mode=mode,
                          executor=None if pool is None else pool.executor,
                          workers=None if pool is None else pool.count, progress=progress)
+    if plot is not None:
+        _need_matplotlib()
     chooser = (lambda c: select in c.name) if select else None
     start = time.perf_counter()
     results = []
+    skipped: list[Any] = []
     try:
-        for result in run_paths(list(paths), options, chooser):
+        for result in run_paths(list(paths), options, chooser, skipped):
             results.append(result)
             if fmt == "text":
                 click.echo(report.case_text(result, verbose))
     finally:
         if pool is not None:
             pool.close()
+    if verbose:
+        for path in skipped:
+            click.echo(f"skipped {path}: not a case file", err=True)
+    if not results:
+        what = f"no case matches -k {select!r}" if select else "no case files found"
+        click.echo(f"{what} in {', '.join(paths)}", err=True)
+    try:
+        report.write_files(results, save, plot, plot_all)
+    except OSError as exc:
+        click.echo(f"cannot write {exc.filename}: {exc.strerror}", err=True)
+        sys.exit(EXIT_ERROR)
     if fmt == "json":
         click.echo(report.results_json(results))
+    elif fmt == "junit":
+        click.echo(report.results_junit(results))
     else:
         click.echo(report.summary_text(results, time.perf_counter() - start))
     sys.exit(_exit_code(results))
+
+
+def _need_matplotlib() -> None:
+    import importlib.util
+    if importlib.util.find_spec("matplotlib") is None:
+        raise click.UsageError("--plot needs matplotlib: pip install 'fdcheck[plot]'")
 
 
 def _exit_code(results: list[Any]) -> int:
@@ -147,7 +179,8 @@ def _exit_code(results: list[Any]) -> int:
 
 @main.command()
 @click.argument("file", type=click.Path())
-@click.option("--case", "name", metavar="NAME", help="The case (default: every case of FILE).")
+@click.option("--case", "name", metavar="TEXT",
+              help="The cases whose name contains TEXT (default: every case of FILE).")
 @click.option("--digits", type=int, default=6, show_default=True, help="Significant digits.")
 @click.option("--allow-python", is_flag=True, help="Allow {python: ...} references.")
 def jacobian(file: str, name: str | None, digits: int, allow_python: bool) -> None:
@@ -163,11 +196,12 @@ def jacobian(file: str, name: str | None, digits: int, allow_python: bool) -> No
     from .runner import RunOptions, case_jacobians
 
     items = load_file(file)
-    chosen = [c for c in items if name is None or getattr(c, "name", None) == name
-              or (isinstance(c, CaseError) and c.case == name)]
+    # --case matches as run -k does: the cases whose name contains it.
+    chosen = [c for c in items if name is None or name in str(getattr(c, "name", None) or "")
+              or (isinstance(c, CaseError) and name in str(c.case or ""))]
     if name is not None and not chosen:
         names = ", ".join(repr(c.name) for c in items if not isinstance(c, CaseError))
-        click.echo(f"{file}: no case named {name!r}; cases: {names}", err=True)
+        click.echo(f"{file}: no case name contains {name!r}; cases: {names}", err=True)
         sys.exit(EXIT_ERROR)
     code = EXIT_OK
     for item in chosen:

@@ -163,6 +163,56 @@ class Worst:
 
 
 @dataclass(frozen=True)
+class Matrices:
+    """What a check compared, kept so that nothing has to be recomputed to look
+    closer (a diagnosis, a heatmap, ``--save``).
+
+    Attributes
+    ----------
+    numeric, reference : ndarray, shape (m, n) (or (m,) for a value)
+    estimate : ndarray or None
+        The numeric entries' estimated errors, where the method gives them.
+    bound : ndarray
+        What each entry was allowed.
+    unreliable : ndarray of bool
+        Entries left out of the verdict.
+    tolerance : Tolerance
+        As given to :func:`compare` (a relative atol still relative).
+    floor : ndarray, shape (n,), or None
+    out_shape, in_shape : tuple of int
+    order : {"C", "F"}
+    """
+
+    numeric: np.ndarray
+    reference: np.ndarray
+    estimate: np.ndarray | None
+    bound: np.ndarray
+    unreliable: np.ndarray
+    tolerance: "Tolerance"
+    floor: np.ndarray | None
+    out_shape: tuple[int, ...]
+    in_shape: tuple[int, ...] | None
+    order: str
+
+    def mismatched_by(self, candidate: np.ndarray) -> np.ndarray:
+        """The counted entries where the numeric matrix differs from ``candidate``
+        (a reference read another way) beyond this check's tolerance."""
+        return mismatched(self.numeric, candidate, self.tolerance, self.estimate,
+                          self.floor) & ~self.unreliable
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """An explanation of a mismatch: ``kind`` (sign, scale, transpose, order,
+    symmetric, other-input, rows, columns, entries), a sentence, and the
+    fields that go with the kind (``factor``, ``input``, ``outputs``, ``inputs``)."""
+
+    kind: str
+    message: str
+    fields: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Comparison:
     """The verdict of one check: numeric against one reference."""
 
@@ -181,6 +231,8 @@ class Comparison:
     notes: tuple[str, ...] = field(default=())
     derivative: int = 1           # 2: a Hessian, or the derivative of a vector-Jacobian product
     mode: str = "reverse"         # how the framework computed it: reverse or forward
+    diagnosis: tuple[Diagnosis, ...] = ()
+    matrices: Matrices | None = field(default=None, compare=False, repr=False)
 
 
 def entry_bounds(reference: np.ndarray, tolerance: Tolerance, estimate: np.ndarray | None = None,
@@ -278,6 +330,9 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     nothing = err.size > 0 and not counted.any()
     if nothing:
         notes = (*notes, "no entry could be verified")
+    kept = Matrices(num, ref, None if estimate is None else np.asarray(estimate, dtype=np.float64),
+                    bound, skip, tolerance, None if floor is None else np.asarray(floor),
+                    tuple(out_shape), None if in_shape is None else tuple(in_shape), order)
     return Comparison(against, wrt, mismatches == 0 and not nothing, max_abs, max_rel, worst, in_force,
                       int(err.size), mismatches, out_name, stage, int(np.count_nonzero(skip)),
-                      tuple(notes), derivative, mode)
+                      tuple(notes), derivative, mode, (), kept)

@@ -20,12 +20,15 @@ def pytest_addoption(parser: Any) -> None:
     group.addoption("--fdcheck", action="store_true", default=False,
                     help="collect fdcheck case files (*.yaml, *.yml) as tests")
     group.addoption("--fdcheck-allow-python", action="store_true", default=False,
-                    help="allow {python: ...} references in case files")
+                    help="allow {python: module:callable} functions and references in case "
+                         "files (importing them runs code)")
 
 
 def pytest_collect_file(parent: Any, file_path: Path) -> Any:
     if parent.config.getoption("fdcheck") and file_path.suffix in (".yaml", ".yml"):
-        return CaseFile.from_parent(parent, path=file_path)
+        from .cases import looks_like_cases
+        if looks_like_cases(file_path):
+            return CaseFile.from_parent(parent, path=file_path)
     return None
 
 

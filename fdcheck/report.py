@@ -105,6 +105,15 @@ def check_summary(c: Comparison) -> str:
     return f"{status} {check_title(c)}: {detail}"
 
 
+def diagnosis_json(d: Any) -> dict[str, Any]:
+    return {"kind": d.kind, "message": d.message, **dict(d.fields)}
+
+
+def hint_text(c: Comparison) -> str | None:
+    """The first diagnosis of a failing check, as the line under it."""
+    return f"hint: {c.diagnosis[0].message}" if c.diagnosis else None
+
+
 def check_json(c: Comparison) -> dict[str, Any]:
     w = c.worst
     out: dict[str, Any] = {
@@ -121,6 +130,8 @@ def check_json(c: Comparison) -> dict[str, Any]:
     }
     if c.stage is not None:
         out["stage"] = c.stage
+    if not c.passed:
+        out["diagnosis"] = [diagnosis_json(d) for d in c.diagnosis]
     if c.derivative != 1:
         out["derivative"] = c.derivative
     if c.mode != "reverse":
@@ -166,6 +177,9 @@ def case_text(r: Any, verbose: bool = False) -> str:
     for c in r.checks:
         if verbose or not c.passed or c.unreliable:
             lines.append("      " + check_summary(c))
+            hint = hint_text(c)
+            if hint:
+                lines.append("           " + hint)
     if r.error:
         lines.append("      " + r.error)
     elif r.status == "passed" and not verbose:
@@ -230,6 +244,178 @@ class ProgressLine:
                           f"{done}/{total} evaluations, {eta:.0f}s left")
         self.stream.flush()
         self.shown = True
+
+
+# -- files: saved matrices, heatmaps, JUnit XML -------------------------------------
+
+def check_slug(r: Any, index: int, c: Comparison) -> str:
+    """A file name for one check of one case: ``case-name.2.analytic-dZ-dW``."""
+    title = check_title(c)
+    raw = f"{r.name or 'case'}.{index}.{title}"
+    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in raw).strip("-")[:150]
+
+
+def _labels(c: Comparison) -> tuple[list[str], list[str]]:
+    mat = c.matrices
+    rows = element_labels(c.out_name if c.derivative == 1 else str(c.wrt), mat.out_shape, mat.order)
+    cols = element_labels(str(c.wrt), mat.in_shape, mat.order) if mat.in_shape is not None else []
+    return rows, cols
+
+
+def save_check(path: Any, c: Comparison) -> None:
+    """The matrices of a check as ``.npz``: numeric, reference, bound, estimate
+    (where the method gives one), unreliable, and the row and column labels."""
+    mat = c.matrices
+    rows, cols = _labels(c)
+    arrays = {"numeric": mat.numeric, "reference": mat.reference, "bound": mat.bound,
+              "unreliable": mat.unreliable, "row_labels": np.array(rows, dtype=str),
+              "column_labels": np.array(cols, dtype=str)}
+    if mat.estimate is not None:
+        arrays["estimate"] = mat.estimate
+    np.savez(path, **arrays)
+
+
+def plot_check(c: Comparison, ax: Any = None) -> Any:
+    """A heatmap of |numeric - reference| / bound: rows the outputs, columns the
+    input elements (labels thinned to about 20 a side), the worst entry
+    circled, the verdict and the first diagnosis in the title.
+
+    Raises
+    ------
+    ImportError
+        Without matplotlib, naming the ``plot`` extra.
+    """
+    try:
+        import matplotlib
+        if ax is None:
+            matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("plots need matplotlib: pip install 'fdcheck[plot]'") from None
+    mat = c.matrices
+    num, ref = np.atleast_2d(mat.numeric), np.atleast_2d(mat.reference)
+    with np.errstate(all="ignore"):
+        ratio = np.abs(num - ref) / np.where(mat.bound > 0, np.atleast_2d(mat.bound), np.nan)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(min(12, 2 + 0.4 * ratio.shape[1]),
+                                        min(10, 2 + 0.4 * ratio.shape[0])))
+    else:
+        fig = ax.figure
+    shown = np.log10(np.clip(np.nan_to_num(ratio, nan=1e3, posinf=1e3), 1e-3, 1e3))
+    image = ax.imshow(shown, cmap="RdYlGn_r", vmin=-3, vmax=3, aspect="auto",
+                      interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="log10 |numeric - reference| / bound (> 0 fails)")
+    rows, cols = _labels(c)
+    for labels, axis, size in ((rows, "y", ratio.shape[0]), (cols, "x", ratio.shape[1])):
+        if labels:
+            step = max(1, size // 20)
+            ticks = list(range(0, size, step))
+            getattr(ax, f"set_{axis}ticks")(ticks)
+            getattr(ax, f"set_{axis}ticklabels")([labels[t] for t in ticks],
+                                                 rotation=90 if axis == "x" else 0, fontsize=8)
+    w = c.worst
+    if w is not None and w.input is not None and mat.in_shape is not None:
+        r = int(np.ravel_multi_index(w.output, mat.out_shape, order=mat.order)) if w.output else 0
+        k = int(np.ravel_multi_index(w.input, mat.in_shape, order=mat.order)) if w.input else 0
+        ax.plot([k], [r], marker="o", markersize=14, markerfacecolor="none",
+                markeredgecolor="black", markeredgewidth=2)
+    title = f"{'PASS' if c.passed else 'FAIL'} {check_title(c)}"
+    if c.diagnosis:
+        title += "\n" + c.diagnosis[0].message
+    ax.set_title(title, fontsize=9, wrap=True)
+    fig.tight_layout()
+    return fig
+
+
+def write_files(results: Sequence[Any], save: Any = None, plot: Any = None,
+                plot_all: bool = False) -> list[str]:
+    """``--save DIR``: every check's matrices; ``--plot DIR``: a PNG per failing
+    check (every check with ``plot_all``). Returns the paths written."""
+    from pathlib import Path
+    written = []
+    for r in results:
+        for index, c in enumerate(r.checks):
+            if c.matrices is None:
+                continue
+            slug = check_slug(r, index, c)
+            if save is not None:
+                Path(save).mkdir(parents=True, exist_ok=True)
+                path = Path(save) / f"{slug}.npz"
+                save_check(path, c)
+                written.append(str(path))
+            if plot is not None and (plot_all or not c.passed) and c.matrices.numeric.ndim == 2:
+                import matplotlib.pyplot as plt
+                Path(plot).mkdir(parents=True, exist_ok=True)
+                fig = plot_check(c)
+                path = Path(plot) / f"{slug}.png"
+                fig.savefig(path, dpi=100)
+                plt.close(fig)
+                written.append(str(path))
+    return written
+
+
+def results_junit(results: Sequence[Any]) -> str:
+    """JUnit XML: one testsuite per file, one testcase per case (with its file
+    and line), a failing case's report as its failure, a case that could not be
+    run as an error."""
+    import xml.etree.ElementTree as ET
+    suites = ET.Element("testsuites", name="fdcheck")
+    by_file: dict[str, list[Any]] = {}
+    for r in results:
+        by_file.setdefault(r.file or "fdcheck", []).append(r)
+    for file, cases in by_file.items():
+        counts = summary_counts(cases)
+        suite = ET.SubElement(suites, "testsuite", name=file, tests=str(counts["cases"]),
+                              failures=str(counts["failed"]), errors=str(counts["errors"]),
+                              time=f"{sum(r.seconds for r in cases):.6f}")
+        for r in cases:
+            case = ET.SubElement(suite, "testcase", name=_printable(str(r.name)), classname=file,
+                                 file=file, time=f"{r.seconds:.6f}")
+            if r.line:
+                case.set("line", str(r.line))
+            if r.status == "error":
+                node = ET.SubElement(case, "error", message=_printable(r.error or ""))
+                node.text = _printable(r.error or "")
+            elif r.status == "failed":
+                first = next(c for c in r.checks if not c.passed)
+                node = ET.SubElement(case, "failure", message=_printable(check_summary(first)))
+                node.text = _printable(case_text(r, verbose=True))
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+
+
+def _printable(text: str) -> str:
+    # XML 1.0 has no place for most control characters or lone surrogates.
+    return "".join(ch if (ch in "\t\n\r" or " " <= ch) and not "\ud800" <= ch <= "\udfff"
+                   else "\ufffd" for ch in text)
+
+
+# -- notebooks -----------------------------------------------------------------------
+
+def result_repr(r: Any) -> str:
+    """One line: ``<CaseResult 'name': FAIL, 3 checks, 1 failed>``."""
+    failed = sum(not c.passed for c in r.checks)
+    head = {"passed": "PASS", "failed": "FAIL", "error": "ERROR"}[r.status]
+    return (f"<CaseResult {r.name!r}: {head}, {_count(len(r.checks), 'check')}"
+            + (f", {failed} failed" if failed else "") + ">")
+
+
+def result_html(r: Any) -> str:
+    """A compact HTML table for Jupyter: the case, each check, its verdict,
+    its worst entry and the hint."""
+    from html import escape
+    colour = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#9a6700"}[r.status]
+    head = {"passed": "PASS", "failed": "FAIL", "error": "ERROR"}[r.status]
+    rows = []
+    for c in r.checks:
+        rows.append("<tr><td>{}</td><td style='color:{}'>{}</td><td>{}</td><td>{}</td></tr>".format(
+            escape(check_title(c)), "#1a7f37" if c.passed else "#cf222e",
+            "ok" if c.passed else "FAIL", escape(check_message(c) if c.worst else "; ".join(c.notes)),
+            escape(c.diagnosis[0].message) if c.diagnosis else ""))
+    error = f"<p>{escape(r.error)}</p>" if r.error else ""
+    return (f"<div><b style='color:{colour}'>{head}</b> <b>{escape(str(r.name))}</b> "
+            f"({_count(r.evaluations, 'evaluation')}){error}"
+            "<table><tr><th>check</th><th>verdict</th><th>worst entry</th><th>hint</th></tr>"
+            + "".join(rows) + "</table></div>")
 
 
 def write_lines(lines: Iterable[str], stream: TextIO = sys.stdout) -> None:

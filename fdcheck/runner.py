@@ -15,6 +15,7 @@ import numpy as np
 from . import backends
 from .cases import Case, PythonRef, Stage, discover, load_file
 from .compare import Comparison, Tolerance, compare, resolve
+from .diagnose import diagnose
 from .directional import check_products, reference_jvp
 from .engine import JacobianResult
 from .errors import BackendUnavailable, CaseError, EvaluationError
@@ -98,6 +99,21 @@ class CaseResult:
         from .report import case_text
         return case_text(self, verbose=True)
 
+    def __repr__(self) -> str:
+        from .report import result_repr
+        return result_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .report import result_html
+        return result_html(self)
+
+    def plot(self, all_checks: bool = False) -> list[Any]:
+        """A heatmap per failing check (per check with ``all_checks``):
+        matplotlib figures, as ``fdcheck run --plot`` writes them."""
+        from .report import plot_check
+        return [plot_check(c) for c in self.checks if c.matrices is not None
+                and c.matrices.numeric.ndim == 2 and (all_checks or not c.passed)]
+
 
 @contextlib.contextmanager
 def _phase(key: str) -> Iterator[None]:
@@ -147,6 +163,8 @@ class _CaseRun:
         self.env: dict[str, np.ndarray] = {}
         # Per input: why its points could not be stacked under the framework's vmap.
         self.fallback: dict[str, tuple[str, ...]] = {}
+        # The numeric Jacobians of the output by input, for the diagnoses.
+        self.numerics: dict[str, np.ndarray] = {}
 
     def layers(self, auto: bool = True) -> list[dict[str, Any]]:
         """The tolerance layers over the built-in default, highest first."""
@@ -354,6 +372,7 @@ class _CaseRun:
             fn = self.flat(self.call, self.inputs, i)
             verifier = self.jacobian(fn, self.call, f"d{case.output}/d{wrt}", case.sparsity)
         result = verifier.result
+        self.numerics[wrt] = result.jacobian
         out_shape, in_shape = result.out_shape, result.in_shape
         for kind, refs in (("gradient", case.expect.gradient), ("jacobian", case.expect.jacobian)):
             if wrt in refs:
@@ -623,6 +642,20 @@ class _CaseRun:
                                in_shape=res.in_shape, out_name=name, stage=name, verifier=ver)
 
 
+    def diagnosed(self) -> tuple[Comparison, ...]:
+        """The checks, each failing one with its diagnosis."""
+        out = []
+        for comp in self.checks:
+            if not comp.passed and comp.matrices is not None:
+                first = comp.stage is None and comp.derivative == 1 and comp.wrt in self.numerics
+                others = {k: v for k, v in self.numerics.items() if k != comp.wrt} if first else {}
+                value = (self.np_inputs[self.names.index(comp.wrt)]
+                         if comp.wrt in self.names else None)
+                comp = replace(comp, diagnosis=diagnose(comp, others, value))
+            out.append(comp)
+        return tuple(out)
+
+
 def _check_python_allowed(case: Case, options: RunOptions) -> None:
     if case.uses_python and not options.allow_python:
         raise case.error("this case imports Python code ({python: ...}); importing runs code, so "
@@ -683,7 +716,7 @@ def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
         error = exc
     except Exception as exc:  # last resort: a bug of ours must not stop the run
         error = CaseError(f"internal error {type(exc).__name__}: {exc}", key=None, origin=exc)
-    checks = tuple(state.checks) if state else ()
+    checks = state.diagnosed() if state else ()
     evaluations = state.evaluations if state else 0
     seconds = time.perf_counter() - start
     if error is not None:
@@ -700,9 +733,11 @@ def error_result(err: CaseError) -> CaseResult:
 
 
 def run_paths(paths: Sequence[str], options: RunOptions | None = None,
-              select: Callable[[Case], bool] | None = None) -> Iterator[CaseResult]:
-    """Run every case of every file under ``paths``, in order, one result each."""
-    for item in discover(paths):
+              select: Callable[[Case], bool] | None = None,
+              skipped: list[Any] | None = None) -> Iterator[CaseResult]:
+    """Run every case of every file under ``paths``, in order, one result each;
+    files in folders that are not case files are appended to ``skipped``."""
+    for item in discover(paths, skipped):
         if isinstance(item, CaseError):
             yield error_result(item)
             continue

@@ -140,7 +140,7 @@ def test_jacobian_command_column_major_and_tensor_labels(cli, write):
 
 def test_jacobian_command_unknown_case(cli):
     code, _, err = cli("jacobian", str(ROOT / "cases" / "teaching.yaml"), "--case", "nope")
-    assert code == 2 and "no case named 'nope'" in err
+    assert code == 2 and "no case name contains 'nope'" in err
 
 
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["jacobian", "--help"]])
@@ -210,3 +210,79 @@ expect: {gradient: exp(x) * (1 + 1e-7)}
     assert 0 < check["worst"]["estimated_error"] < 1e-9
     floor = 1e-12 * np.exp(1.5) * (1 + 1e-7)
     assert check["worst"]["bound"] == pytest.approx(10 * check["worst"]["estimated_error"] + floor)
+
+
+FAILING = "name: sign\ninputs: {A: [[1, 2], [3, 4]]}\nfunction: {S: sum(A * A)}\nexpect: {gradient: -2 * A}\n"
+
+
+def test_save_writes_the_matrices_with_labels(cli, write, tmp_path):
+    code, _, _ = cli("run", write("f.yaml", FAILING), "--save", str(tmp_path / "m"))
+    assert code == 1
+    (saved,) = (tmp_path / "m").glob("*.npz")
+    with np.load(saved) as npz:
+        assert np.allclose(npz["numeric"], [[2, 4, 6, 8]], atol=1e-6)
+        assert npz["reference"].tolist() == [[-2, -4, -6, -8]]
+        assert npz["row_labels"].tolist() == ["s"] and npz["column_labels"].tolist() == ["a11", "a12", "a21", "a22"]
+
+
+def test_plot_writes_a_png_per_failing_check(cli, write, tmp_path):
+    pytest.importorskip("matplotlib")
+    good = write("g.yaml", "name: fine\ninputs: {A: [1, 2]}\nfunction: sum(A)\nexpect: {gradient: [1, 1]}\n")
+    code, _, _ = cli("run", write("f.yaml", FAILING), good, "--plot", str(tmp_path / "p"))
+    assert code == 1
+    pngs = sorted(p.name for p in (tmp_path / "p").glob("*.png"))
+    assert len(pngs) == 1 and pngs[0].startswith("sign.")
+    assert (tmp_path / "p" / pngs[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cli("run", good, "--plot", str(tmp_path / "all"), "--plot-all")
+    assert len(list((tmp_path / "all").glob("*.png"))) == 1
+
+
+def test_junit_has_one_testsuite_per_file_and_one_testcase_per_case(cli, write):
+    import xml.etree.ElementTree as ET
+    bad = write("bad.yaml", "name: broken\ninputs: {A: [1, 2]}\nfunction: summ(A)\n")
+    code, out, _ = cli("run", write("f.yaml", FAILING), bad, str(ROOT / "cases" / "teaching.yaml"),
+                       "--format", "junit")
+    assert code == 2
+    root = ET.fromstring(out)
+    suites = {s.get("name").rsplit("/", 1)[-1]: s for s in root.iter("testsuite")}
+    assert set(suites) == {"f.yaml", "bad.yaml", "teaching.yaml"}
+    (failing,) = suites["f.yaml"].iter("testcase")
+    assert failing.get("line") == "1" and failing.find("failure") is not None
+    assert "hint: the reference is minus" in failing.find("failure").text
+    assert suites["bad.yaml"].find("testcase/error") is not None
+    assert suites["teaching.yaml"].get("failures") == "0"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-k", "no such case"], "no case matches -k 'no such case'"),
+    ([], "no case files found"),
+])
+def test_running_nothing_says_so(cli, tmp_path, args, message):
+    code, _, err = cli("run", str(tmp_path), *args)
+    assert code == 2 and message in err
+
+
+def test_folders_load_only_case_files_and_say_what_they_skip(cli, tmp_path):
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "ci.yml").write_text("name: CI\non: push\njobs: {}\n")
+    (tmp_path / "train.yaml").write_text("learning_rate: 0.1\nepochs: 3\n")
+    (tmp_path / "c.yaml").write_text("name: sum\ninputs: {A: [1, 2]}\nfunction: sum(A)\n"
+                                     "expect: {gradient: [1, 1]}\n")
+    code, out, err = cli("run", str(tmp_path), "-v")
+    assert code == 0 and "1 cases: 1 passed" in out
+    assert "train.yaml: not a case file" in err and "ci.yml" not in err + out
+    code, _, _ = cli("run", str(tmp_path / "train.yaml"))      # named: loaded, and refused
+    assert code == 2
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("cases:\n  - name: x\n    inputs: {A: [1, 2]}\n    function: sum(A)\n    expect:\n"
+     "      gradient: [1, 1]\n    tolerance:\n      atol: -1\n", 8, "key 'tolerance.atol'"),
+    ("name: t\ninputs:\n\tA: [1, 2]\n", 3, "not tabs: replace the tab with spaces"),
+    ("name: t\ninputs: {a: [1, 2], b: [3, 4]}\nfunction: {f: outer(a, b)}\nexpect: {value: 1}\n", 3,
+     "inside {...} a comma ends a value"),
+])
+def test_errors_point_at_the_offending_line_and_say_what_to_write(cli_json, write, text, line, message):
+    code, doc = cli_json(write("e.yaml", text))
+    error = doc["cases"][0]["error"]
+    assert code == 2 and f"e.yaml:{line}:" in error and message in error

@@ -50,3 +50,39 @@ def test_a_passed_case_counts_its_checks_and_evaluations(checks, evaluations, ta
                  out_shape=(2,), in_shape=(2,), out_name="Z")
     r = CaseResult("c", "f.yaml", 1, True, None, (ok,) * checks, evaluations)
     assert report.case_text(r).endswith(tail)
+
+
+def _failing_result():
+    import fdcheck
+    A = np.array([[1.0, 2.0], [3.0, 4.0]])
+    return fdcheck.check(lambda A: np.sum(A * A), A, gradient=-2 * A, name="sign <b>", output="S")
+
+
+def test_a_result_is_one_line_in_repr_and_a_table_in_a_notebook():
+    result = _failing_result()
+    assert repr(result) == "<CaseResult 'sign <b>': FAIL, 1 check, 1 failed>"
+    html = result._repr_html_()
+    assert "<table>" in html and "sign &lt;b&gt;" in html and "FAIL" in html
+    assert "the reference is minus the numeric derivative" in html
+
+
+def test_result_plot_draws_the_failing_checks():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    (fig,) = _failing_result().plot()
+    assert "FAIL analytic dS/dA" in fig.axes[0].get_title()
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a11", "a12", "a21", "a22"]
+    plt.close(fig)
+
+
+def test_plot_without_matplotlib_names_the_extra(monkeypatch):
+    import builtins
+    real = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(ImportError, match=r"pip install 'fdcheck\[plot\]'"):
+        _failing_result().plot()

@@ -1,0 +1,94 @@
+"""Diagnoses: each mistake a person makes is named by its kind; a mistake with
+no structure gets no structured kind; a passing check gets none."""
+import numpy as np
+import pytest
+
+import fdcheck
+from fdcheck.diagnose import STRUCTURED
+
+from .seed import A, B, DZ_DW, W
+
+RNG = np.random.default_rng(3)
+X = RNG.standard_normal((3, 2))
+Y = RNG.standard_normal((2, 3))
+SQ = RNG.standard_normal((3, 3))
+SPD = SQ @ SQ.T + 3 * np.eye(3)
+NONSYM = SQ @ np.diag([1.0, 2.0, 3.0])
+
+
+def layer(A, W, B):
+    return A @ W + B
+
+
+def trace_xy(X, Y):
+    return np.trace(X @ Y)
+
+
+def two_inputs(P, Q):
+    return np.sum(P * np.arange(6.0).reshape(3, 2) + 2 * Q)
+
+
+MISTAKES = [
+    # (label, f, inputs, wrt, kind of reference, wrong reference, first kind expected, field)
+    ("sign", layer, (A, W, B), 1, "jacobian", -DZ_DW, "sign", None),
+    ("factor 2", layer, (A, W, B), 1, "jacobian", 2 * DZ_DW, "scale", ("factor", 2.0)),
+    ("factor 1/2", layer, (A, W, B), 1, "jacobian", DZ_DW / 2, "scale", ("factor", 0.5)),
+    ("column-major in a row-major case", layer, (A, W, B), 1, "jacobian",
+     np.kron(np.eye(2), A), "order", None),
+    ("a gradient transposed", trace_xy, (SQ, NONSYM), 0, "gradient", NONSYM, "transpose",
+     ("axes", "input")),
+    ("the other input's gradient", two_inputs, (X, X), None, "gradient", 2 * np.ones((3, 2)),
+     "other-input", ("input", "Q")),
+    ("symmetric: G + G^T - diag(G)", lambda S: np.log(np.linalg.det(S)), (SPD,), 0, "gradient",
+     2 * np.linalg.inv(SPD) - np.diag(np.diag(np.linalg.inv(SPD))), "symmetric", None),
+    ("one entry", layer, (A, W, B), 1, "jacobian", DZ_DW + np.pad([[0.5]], ((1, 2), (2, 3))),
+     "entries", ("entries", ["dz12/dw21"])),
+    ("one output's row", layer, (A, W, B), 1, "jacobian", DZ_DW * np.array([[1], [1], [3], [1]]),
+     "rows", ("outputs", ["z21"])),
+    ("one input element's column", layer, (A, W, B), 1, "jacobian",
+     DZ_DW * np.array([1, 1, 1, -1, 1, 1]) + np.array([0, 0, 0, 0.5, 0, 0]), "columns",
+     ("inputs", ["w22"])),
+]
+
+
+@pytest.mark.parametrize("label, f, inputs, wrt, kind, wrong, first, field", MISTAKES,
+                         ids=[m[0] for m in MISTAKES])
+def test_each_kind_of_mistake_is_named_first(label, f, inputs, wrt, kind, wrong, first, field):
+    names = ["P", "Q"] if f is two_inputs else None
+    result = fdcheck.check(f, *inputs, wrt=wrt, names=names, output="Z", **{kind: wrong})
+    (c,) = [c for c in result.checks if not c.passed]
+    assert c.diagnosis, str(result)
+    assert c.diagnosis[0].kind == first, [d.kind for d in c.diagnosis]
+    if field is not None:
+        assert dict(c.diagnosis[0].fields)[field[0]] == field[1]
+    assert f"hint: {c.diagnosis[0].message}" in str(result)
+
+
+def test_a_passing_check_has_no_diagnosis():
+    (c,) = fdcheck.check(layer, A, W, B, wrt=1, jacobian=DZ_DW).checks
+    assert c.passed and c.diagnosis == ()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_mistake_with_no_structure_gets_no_structured_kind(seed):
+    noise = np.random.default_rng(seed).standard_normal(DZ_DW.shape)
+    result = fdcheck.check(layer, A, W, B, wrt=1, jacobian=DZ_DW + noise)
+    (c,) = result.checks
+    assert not c.passed
+    assert not {d.kind for d in c.diagnosis} & set(STRUCTURED)
+
+
+def test_the_json_of_a_failing_check_carries_its_diagnosis(cli_json, write):
+    code, doc = cli_json(write("d.yaml", "name: sign\ninputs: {A: [[1, 2], [3, 4]]}\n"
+                                         "function: sum(A * A)\nexpect: {gradient: -2 * A}\n"))
+    assert code == 1
+    (check,) = doc["cases"][0]["checks"]
+    assert check["diagnosis"][0]["kind"] == "sign" and "minus" in check["diagnosis"][0]["message"]
+
+
+def test_the_json_of_a_scaled_reference_has_the_factor(cli_json, write):
+    code, doc = cli_json(write("s.yaml", "name: s\ninputs: {x: [1, 2, 3]}\nfunction: sum(x ** 2)\n"
+                                         "expect: {gradient: x}\n"))
+    (check,) = doc["cases"][0]["checks"]
+    assert check["diagnosis"][0] == {"kind": "scale", "factor": 0.5,
+                                     "message": check["diagnosis"][0]["message"]}
