@@ -52,6 +52,19 @@ def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, str]:
     return best, first
 
 
+def table(title: str, tools: dict[str, Callable[..., Any]],
+          rows: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """A row per case: each tool's verdict and seconds on ``tool(*args)``."""
+    print(title)
+    print(f"{'case':28s}" + "".join(f"{t:>18s}" for t in tools))
+    for label, args in rows:
+        cells = []
+        for tool in tools.values():
+            seconds, verdict = timed(lambda: tool(*args))
+            cells.append(f"{verdict} {seconds:8.4f}s")
+        print(f"{label:28s}" + "".join(f"{c:>18s}" for c in cells), flush=True)
+
+
 def torch_cases() -> list[tuple[str, Callable[..., Any], tuple[Any, ...]]]:
     import torch
 
@@ -120,14 +133,7 @@ def torch_rows() -> None:
         "gc fast": lambda f, x: gradcheck(f, x, fast_mode=True),
         "gc fwd": lambda f, x: gradcheck(f, x, check_forward_ad=True),
     }
-    print(f"torch {torch.__version__}")
-    print(f"{'case':28s}" + "".join(f"{t:>18s}" for t in tools))
-    for label, f, x in torch_cases():
-        cells = []
-        for tool in tools.values():
-            seconds, verdict = timed(lambda: tool(f, x))
-            cells.append(f"{verdict} {seconds:8.4f}s")
-        print(f"{label:28s}" + "".join(f"{c:>18s}" for c in cells), flush=True)
+    table(f"torch {torch.__version__}", tools, [(label, (f, x)) for label, f, x in torch_cases()])
 
 
 def jax_rows() -> None:
@@ -181,14 +187,8 @@ def jax_rows() -> None:
         "check_grads 2": lambda f, modes: check_grads(f, (A, W), order=2,
                                                       modes=[short[m] for m in modes]),
     }
-    print(f"\njax {jax.__version__}; modes: reverse and forward, reverse only for a custom_vjp")
-    print(f"{'case':28s}" + "".join(f"{t:>18s}" for t in tools))
-    for label, f, modes in cases:
-        cells = []
-        for tool in tools.values():
-            seconds, verdict = timed(lambda: tool(f, modes))
-            cells.append(f"{verdict} {seconds:8.4f}s")
-        print(f"{label:28s}" + "".join(f"{c:>18s}" for c in cells), flush=True)
+    table(f"\njax {jax.__version__}; modes: reverse and forward, reverse only for a custom_vjp",
+          tools, [(label, (f, modes)) for label, f, modes in cases])
 
 
 def main() -> None:

@@ -84,17 +84,16 @@ def _transpose(mat: Matrices, **_: Any) -> Diagnosis | None:
     ref = mat.reference
     if ref.ndim != 2 or mat.in_shape is None:
         return None
-    perm = _perm_transposed(mat.in_shape, mat.order)
-    if perm is not None and _vanishes(mat, ref[:, np.argsort(perm)]):
-        which = "gradient" if ref.shape[0] == 1 else "Jacobian"
-        return Diagnosis("transpose", f"the reference is the transpose of the numeric {which} "
-                                      "along the input's axes: a .T too many or too few?",
-                         (("axes", "input"),))
-    perm = _perm_transposed(mat.out_shape, mat.order)
-    if perm is not None and _vanishes(mat, ref[np.argsort(perm), :]):
-        return Diagnosis("transpose", "the reference is the numeric Jacobian with the output's "
-                                      "axes transposed: a .T too many or too few?",
-                         (("axes", "output"),))
+    for axes, shape in (("input", mat.in_shape), ("output", mat.out_shape)):
+        perm = _perm_transposed(shape, mat.order)
+        if perm is None:
+            continue
+        candidate = ref[:, np.argsort(perm)] if axes == "input" else ref[np.argsort(perm), :]
+        if _vanishes(mat, candidate):
+            what = "gradient" if ref.shape[0] == 1 else "Jacobian"
+            return Diagnosis("transpose", f"the reference is the numeric {what} with the "
+                                          f"{axes}'s axes transposed: a .T too many or too few?",
+                             (("axes", axes),))
     return None
 
 

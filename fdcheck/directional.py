@@ -80,14 +80,34 @@ class DirectionalCheck:
     seed: int = 0
     evaluations: int = 0
 
-    def _along(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # -- what differs between a reference by R v and one by R^T u --------------------
+
+    def _draw(self, rng: np.random.Generator, v: np.ndarray) -> Any:
+        """What the reference needs besides the direction v (nothing for R v)."""
+        return None
+
+    def _measure(self, v: np.ndarray, extra: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """numeric, its error, reference along v: J v against R v."""
         ref = np.asarray(self.jvp(v), dtype=np.float64).reshape(-1)
-        value, error, used = central_direction(self.fn, v, self.evaluator)
-        self.evaluations += used
-        if self._bad(value, error, ref):
-            value, error, used = extrapolate_direction(self.fn, v, self.evaluator)
+        for derive in (central_direction, extrapolate_direction):
+            value, error, used = derive(self.fn, v, self.evaluator)
             self.evaluations += used
+            if not self._bad(value, error, ref):
+                break
         return value, error, ref
+
+    def _column(self, i: int, extra: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """numeric, reference, estimate of input element i's column, shape (m, 1)."""
+        ext = extrapolate_columns(self.fn, [i], self.evaluator)
+        self.evaluations += ext.evaluations
+        unit = np.zeros(self.fn.n)
+        unit[i] = 1.0
+        return ext.jacobian, np.asarray(self.jvp(unit), dtype=np.float64).reshape(-1, 1), ext.error
+
+    what = "J v along {k} random directions agrees"
+    located = "J v disagrees along random direction {k}"
+
+    # -- the check --------------------------------------------------------------------
 
     def _bad(self, value: np.ndarray, error: np.ndarray, ref: np.ndarray) -> bool:
         return bool(mismatched(value, ref, self.tolerance, error).any())
@@ -100,20 +120,21 @@ class DirectionalCheck:
         values, errors, refs = [], [], []
         for k in range(self.directions):
             v = rng.standard_normal(fn.n) * scale
-            value, error, ref = self._along(v)
+            extra = self._draw(rng, v)
+            value, error, ref = self._measure(v, extra)
             values.append(value)
             errors.append(error)
             refs.append(ref)
             if self._bad(value, error, ref):
-                return self._localize(v, k, **where)
+                return self._localize(v, extra, k, **where)
         comp = compare(np.concatenate(values), np.concatenate(refs), self.tolerance,
-                       estimate=np.concatenate(errors), **{**where, "in_shape": None,
-                                                           "out_shape": (len(values) * fn.m,)})
-        note = (f"directional check: J v along {self.directions} random directions agrees "
+                       estimate=np.concatenate(errors),
+                       **{**where, "in_shape": None, "out_shape": (sum(len(v) for v in values),)})
+        note = (f"directional check: {self.what.format(k=self.directions)} "
                 f"({self.evaluations} evaluations, whatever the input's size)")
         return _with_notes(comp, note)
 
-    def _localize(self, v: np.ndarray, k: int, **where: Any) -> Comparison:
+    def _localize(self, v: np.ndarray, extra: Any, k: int, **where: Any) -> Comparison:
         """Halve the support of v while the disagreement stays; compare one column."""
         support = np.arange(self.fn.n)
         steps = 0
@@ -121,25 +142,19 @@ class DirectionalCheck:
             half = support[: support.size // 2]
             part = np.zeros_like(v)
             part[half] = v[half]
-            value, error, ref = self._along(part)
+            value, error, ref = self._measure(part, extra)
             support = half if self._bad(value, error, ref) else support[support.size // 2:]
             steps += 1
         i = int(support[0])
-        ext = extrapolate_columns(self.fn, [i], self.evaluator)
-        self.evaluations += ext.evaluations
-        unit = np.zeros(self.fn.n)
-        unit[i] = 1.0
-        column = np.asarray(self.jvp(unit), dtype=np.float64).reshape(-1, 1)
+        numeric, reference, estimate = self._column(i, extra)
+        rows = where["out_shape"] if len(numeric) == self.fn.m else (len(numeric),)
+        comp = compare(numeric, reference, self.tolerance, estimate=estimate,
+                       **{**where, "in_shape": None, "out_shape": rows})
         in_shape = where.get("in_shape")
-        comp = compare(ext.jacobian, column, self.tolerance, estimate=ext.error,
-                       **{**where, "in_shape": None})
-        worst = comp.worst
-        if worst is not None:
-            index = unravel(i, in_shape, where.get("order", "C")) if in_shape else (i,)
-            worst = replace(worst, input=index)
-        note = (f"directional check: J v disagrees along random direction {k + 1}; localized by "
-                f"bisection in {steps} steps to input element {i} "
-                f"({self.evaluations} evaluations in all)")
+        index = unravel(i, in_shape, where.get("order", "C")) if in_shape else (i,)
+        worst = None if comp.worst is None else replace(comp.worst, input=index)
+        note = (f"directional check: {self.located.format(k=k + 1)}; localized by bisection in "
+                f"{steps} steps to input element {i} ({self.evaluations} evaluations in all)")
         return _with_notes(comp, note, worst=worst, passed=False)
 
 
@@ -152,13 +167,22 @@ class ProjectedCheck(DirectionalCheck):
     One VJP per direction gives w = R^T u; then u^T R v_S = w[S] . v[S] for any
     part S of the direction's support, so the bisection that localizes a
     disagreement costs the reference nothing more. The numeric side is u^T (J v)
-    with J v by Richardson extrapolation along v, its error estimate |u| times J v's.
+    with J v by a central difference (or, where it disagrees, Richardson
+    extrapolation) along v, its error estimate |u| times J v's.
     """
 
     vjp: Vjp | None = None
 
-    def _scalar(self, v: np.ndarray, u: np.ndarray, w: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    what = ("u^T J v along {k} random pairs of directions agrees, against one "
+            "vector-Jacobian product each")
+    located = "u^T J v disagrees along random pair {k}; u^T J e_i is compared"
+
+    def _draw(self, rng: np.random.Generator, v: np.ndarray) -> Any:
+        u = rng.standard_normal(self.fn.m)
+        return u, np.asarray(self.vjp(u), dtype=np.float64).reshape(-1)
+
+    def _measure(self, v: np.ndarray, extra: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        u, w = extra
         ref = np.array([w @ v])
         for derive in (central_direction, extrapolate_direction):
             value, error, used = derive(self.fn, v, self.evaluator)
@@ -169,54 +193,12 @@ class ProjectedCheck(DirectionalCheck):
                 break
         return scalar, bound, ref
 
-    def run(self, **where: Any) -> Comparison:
-        fn = self.fn
-        rng = np.random.default_rng(self.seed)
-        scale = np.maximum(1.0, np.abs(fn.x0.astype(np.float64)))
-        values, errors, refs = [], [], []
-        for k in range(self.directions):
-            v = rng.standard_normal(fn.n) * scale
-            u = rng.standard_normal(fn.m)
-            w = np.asarray(self.vjp(u), dtype=np.float64).reshape(-1)
-            value, error, ref = self._scalar(v, u, w)
-            values.append(value)
-            errors.append(error)
-            refs.append(ref)
-            if self._bad(value, error, ref):
-                return self._localize_projection(v, u, w, k, **where)
-        comp = compare(np.concatenate(values), np.concatenate(refs), self.tolerance,
-                       estimate=np.concatenate(errors),
-                       **{**where, "in_shape": None, "out_shape": (len(values),)})
-        note = (f"directional check: u^T J v along {self.directions} random pairs of directions "
-                f"agrees, against one vector-Jacobian product each ({self.evaluations} "
-                f"evaluations, whatever the input's size)")
-        return _with_notes(comp, note)
-
-    def _localize_projection(self, v: np.ndarray, u: np.ndarray, w: np.ndarray, k: int,
-                             **where: Any) -> Comparison:
-        support = np.arange(self.fn.n)
-        steps = 0
-        while support.size > 1:
-            half = support[: support.size // 2]
-            part = np.zeros_like(v)
-            part[half] = v[half]
-            value, error, ref = self._scalar(part, u, w)
-            support = half if self._bad(value, error, ref) else support[support.size // 2:]
-            steps += 1
-        i = int(support[0])
+    def _column(self, i: int, extra: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        u, w = extra
         ext = extrapolate_columns(self.fn, [i], self.evaluator)
         self.evaluations += ext.evaluations
-        numeric = np.array([[u @ ext.jacobian[:, 0]]])
-        estimate = np.array([[np.abs(u) @ ext.error[:, 0]]])
-        comp = compare(numeric, np.array([[w[i]]]), self.tolerance, estimate=estimate,
-                       **{**where, "in_shape": None, "out_shape": (1,)})
-        in_shape = where.get("in_shape")
-        index = unravel(i, in_shape, where.get("order", "C")) if in_shape else (i,)
-        worst = None if comp.worst is None else replace(comp.worst, input=index)
-        note = (f"directional check: u^T J v disagrees along random pair {k + 1}; localized by "
-                f"bisection in {steps} steps to input element {i}: u^T J e_i is compared "
-                f"({self.evaluations} evaluations in all)")
-        return _with_notes(comp, note, worst=worst, passed=False)
+        return (np.array([[u @ ext.jacobian[:, 0]]]), np.array([[w[i]]]),
+                np.array([[np.abs(u) @ ext.error[:, 0]]]))
 
 
 def _with_notes(comp: Comparison, note: str, **changes: Any) -> Comparison:
