@@ -9,6 +9,8 @@ torch = pytest.importorskip("torch")
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
+from .test_jax_backend import make_softplus as make_softplus_vjp  # noqa: E402
+
 
 def cube(backward_detaches=False, jvp_factor=3.0, with_jvp=True, vmap=False):
     """x**3 as a torch Function, with the bugs people write into one."""
@@ -77,14 +79,6 @@ def test_a_function_without_a_jvp_fails_forward_mode_with_the_reason():
     result = fdcheck.check(cube(with_jvp=False), x_torch(), modes="forward")
     (c,) = result.checks
     assert not c.passed and c.worst is None and "forward-mode" in c.notes[0]
-
-
-def make_softplus_vjp(rule):
-    @jax.custom_vjp
-    def softplus(x):
-        return jnp.logaddexp(x, 0.0)
-    softplus.defvjp(lambda x: (softplus(x), x), lambda x, g: (g * rule(x),))
-    return softplus
 
 
 def make_softplus_jvp(rule):
