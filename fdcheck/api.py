@@ -376,7 +376,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
                          executor=executor, workers=workers, source="the call")
     result = run_case(case, options)
     if result.exception is not None:
-        raise getattr(result.exception, "origin", None) or result.exception
+        origin = getattr(result.exception, "origin", None)
+        raise origin if isinstance(origin, Exception) else result.exception
     return result
 
 

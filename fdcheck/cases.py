@@ -39,8 +39,40 @@ RANDOM_KINDS = ("normal", "uniform", "spd", "orthogonal")
 SUFFIXES = (".yaml", ".yml")
 
 
+MAX_ALIASES = 100         # anchors used again: a handful in a real file
+MAX_NODES = 10_000_000    # values of a file once its aliases are expanded
+MAX_ELEMENTS = 10_000_000  # of one input or reference: 80 MB of float64
+MAX_NDIM = 32
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose floats include ``1e-6`` and ``1E+3`` (YAML 1.2 style)."""
+    """SafeLoader whose floats include ``1e-6`` and ``1E+3`` (YAML 1.2 style),
+    that refuses a key given twice in a mapping, and refuses a file that uses
+    aliases more than :data:`MAX_ALIASES` times (an alias bomb expands to
+    billions of nodes from a few hundred bytes)."""
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                event = self.peek_event()
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"more than {MAX_ALIASES} aliases (*name): refused, as an alias "
+                    "bomb would expand without end", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = getattr(key_node, "value", None)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice in one mapping (first on line "
+                    f"{seen[key].start_mark.line + 1})", key_node.start_mark)
+            seen[key] = key_node
+        return super().construct_mapping(node, deep)
 
 
 _Loader.add_implicit_resolver(
@@ -161,10 +193,27 @@ def _key_lines(node: Any, prefix: str = "", out: dict[str, int] | None = None) -
     return out
 
 
+def _expanded(node: Any, memo: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias in it is expanded:
+    an alias bomb is a few aliases of aliases that stand for billions."""
+    key = id(node)
+    if key not in memo:
+        memo[key] = 1  # a node reached again through itself counts once
+        children = node.value if isinstance(node, yaml.SequenceNode) else \
+            [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) \
+            else ()
+        memo[key] = 1 + sum(_expanded(child, memo) for child in children)
+    return memo[key]
+
+
 def _read_yaml(text: str) -> tuple[Any, list[int | None], list[dict[str, int]]]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None and _expanded(node, {}) > MAX_NODES:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"its aliases expand to more than {MAX_NODES} values: refused, as "
+                "an alias bomb", node.start_mark)
         data = loader.construct_document(node) if node is not None else None
     finally:
         loader.dispose()
@@ -222,7 +271,16 @@ def _check_keys(data: Mapping[str, Any], allowed: Sequence[str], where: str) -> 
 
 
 def load_text(text: str, file: str | None = None) -> list[Case | CaseError]:
-    """Cases (or their errors) from the text of a case file."""
+    """Cases (or their errors) from the text of a case file; never raises."""
+    try:
+        return _load_text(text, file)
+    except (RecursionError, MemoryError):
+        return [CaseError("the file is nested too deeply, or too large, to read", file=file)]
+    except Exception as exc:  # the last line of defence: one file never stops the run
+        return [CaseError(f"cannot read the file: {type(exc).__name__}: {exc}", file=file)]
+
+
+def _load_text(text: str, file: str | None = None) -> list[Case | CaseError]:
     try:
         data, lines, key_lines = _read_yaml(text)
     except yaml.YAMLError as exc:
@@ -261,10 +319,17 @@ def load_text(text: str, file: str | None = None) -> list[Case | CaseError]:
         name = item.get("name") if isinstance(item, Mapping) else None
         label = str(name) if name is not None else f"#{i + 1}"
         try:
-            if not isinstance(item, Mapping):
-                raise CaseError(f"a case must be a mapping, not {type(item).__name__}")
-            merged = merge_defaults(defaults, item)
-            case = parse_case(merged, file=file, line=line)
+            try:
+                if not isinstance(item, Mapping):
+                    raise CaseError(f"a case must be a mapping, not {type(item).__name__}")
+                merged = merge_defaults(defaults, item)
+                case = parse_case(merged, file=file, line=line)
+            except CaseError:
+                raise
+            except (RecursionError, MemoryError):
+                raise CaseError("the case is nested too deeply, or too large, to read") from None
+            except Exception as exc:  # a value of a shape the schema did not foresee
+                raise CaseError(f"cannot read the case: {type(exc).__name__}: {exc}") from None
             if case.name in seen:
                 raise CaseError(f"duplicate name {case.name!r} in this file", key="name")
             seen.add(case.name)
@@ -381,7 +446,20 @@ def _shape(value: Any, key: str) -> tuple[int, ...]:
     items = value if isinstance(value, list) else [value]
     if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in items):
         raise CaseError(f"a shape is a list of non-negative integers, not {value!r}", key=key)
+    _bounded(tuple(items), key)
     return tuple(items)
+
+
+def _bounded(shape: tuple[int, ...], key: str) -> None:
+    if len(shape) > MAX_NDIM:
+        raise CaseError(f"{len(shape)} dimensions; at most {MAX_NDIM}", key=key)
+    size = 1
+    for s in shape:
+        size *= s
+    if size > MAX_ELEMENTS:
+        raise CaseError(f"shape {list(shape)} has {size} elements; at most {MAX_ELEMENTS} are "
+                        "generated (check very large inputs from Python, with directions=)",
+                        key=key)
 
 
 def generate(spec: Mapping[str, Any], key: str) -> np.ndarray:
@@ -398,8 +476,12 @@ def generate(spec: Mapping[str, Any], key: str) -> np.ndarray:
                "full": ("full", "value")}.get(kind, (kind,))
     _check_keys(spec, allowed, f"{key}.")
     if kind == "eye":
-        (n,) = _shape(spec["eye"], f"{key}.eye")
-        return np.eye(n)
+        shape = _shape(spec["eye"], f"{key}.eye")
+        if len(shape) != 1:
+            raise CaseError(f"eye takes one size (an n x n identity), not {spec['eye']!r}",
+                            key=f"{key}.eye")
+        _bounded((shape[0], shape[0]), f"{key}.eye")
+        return np.eye(shape[0])
     if kind in ("zeros", "ones"):
         return (np.zeros if kind == "zeros" else np.ones)(_shape(spec[kind], f"{key}.{kind}"))
     if kind == "full":
@@ -415,8 +497,8 @@ def generate(spec: Mapping[str, Any], key: str) -> np.ndarray:
         raise CaseError("a random input needs a 'shape'", key=f"{key}.shape")
     shape = _shape(spec["shape"], f"{key}.shape")
     seed = spec.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise CaseError(f"the seed must be an integer, not {seed!r}", key=f"{key}.seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise CaseError(f"the seed must be an integer >= 0, not {seed!r}", key=f"{key}.seed")
     rng = np.random.default_rng(seed)
     scale = _number(spec.get("scale", 1.0), f"{key}.scale")
     shift = _number(spec.get("shift", 0.0), f"{key}.shift")
@@ -621,7 +703,11 @@ def _parse(data: Mapping[str, Any], name: str, file: str | None, line: int | Non
     expect = _expected(expect_raw, "expect.", wrt, frozenset(inputs) | {s.name for s in stages},
                        EXPECT_KEYS) if expect_raw else Expected()
     stage_expect = {}
-    for sname, sdata in (expect_raw.get("stages") or {}).items() if isinstance(expect_raw, Mapping) else ():
+    stages_raw = expect_raw.get("stages") if isinstance(expect_raw, Mapping) else None
+    if stages_raw is not None and not isinstance(stages_raw, Mapping):
+        raise CaseError("expect.stages is a mapping STAGE -> {value, gradient, jacobian, hessian}",
+                        key="expect.stages")
+    for sname, sdata in (stages_raw or {}).items():
         if sname not in {s.name for s in stages}:
             raise CaseError(f"{sname!r} is not a stage{_suggest(sname, [s.name for s in stages])}",
                             key=f"expect.stages.{sname}")
@@ -629,6 +715,9 @@ def _parse(data: Mapping[str, Any], name: str, file: str | None, line: int | Non
         stage_expect[sname] = _expected(sdata, f"expect.stages.{sname}.", wrt, names,
                                         STAGE_EXPECT_KEYS, wrt + earlier)
     autograd_raw = data.get("autograd") or []
+    if not isinstance(autograd_raw, (str, list)):
+        raise CaseError(f"autograd is a name or a list among {', '.join(AUTOGRAD)}, not "
+                        f"{autograd_raw!r}", key="autograd")
     autograd = (autograd_raw,) if isinstance(autograd_raw, str) else tuple(autograd_raw)
     for a in autograd:
         _choice(a, AUTOGRAD, "autograd")

@@ -3,6 +3,8 @@ errors into output and exit codes (0 every check passed, 1 a check failed,
 2 a case could not be run). Nothing here computes."""
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sys
 import time
@@ -14,6 +16,7 @@ from . import __version__
 from .errors import CaseError, FdcheckError
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 _METHOD = re.compile(r"^(central|forward|backward|richardson|complex-step)(\d)?$")
 
 
@@ -51,7 +54,8 @@ def _workers(workers: int | None, scheduler: str | None) -> Any:
             raise click.UsageError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
     if not workers or workers <= 1:
         return None
-    return process_pool(workers)
+    # More processes than cores only add their start-up and memory.
+    return process_pool(min(workers, os.cpu_count() or 1))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -137,11 +141,19 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
     start = time.perf_counter()
     results = []
     skipped: list[Any] = []
+    interrupted = False
+    # What user code prints goes to standard error, so that a JSON or XML
+    # document on standard output stays one document.
+    quiet = contextlib.redirect_stdout(sys.stderr) if fmt != "text" else contextlib.nullcontext()
     try:
-        for result in run_paths(list(paths), options, chooser, skipped):
-            results.append(result)
-            if fmt == "text":
-                click.echo(report.case_text(result, verbose))
+        with quiet:
+            for result in run_paths(list(paths), options, chooser, skipped):
+                results.append(result)
+                if fmt == "text":
+                    click.echo(report.case_text(result, verbose))
+    except KeyboardInterrupt:
+        interrupted = True
+        click.echo(f"interrupted: {len(results)} case(s) finished", err=True)
     finally:
         if pool is not None:
             pool.close()
@@ -162,7 +174,7 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
         click.echo(report.results_junit(results))
     else:
         click.echo(report.summary_text(results, time.perf_counter() - start))
-    sys.exit(_exit_code(results))
+    sys.exit(EXIT_INTERRUPTED if interrupted else _exit_code(results))
 
 
 def _need_matplotlib() -> None:

@@ -256,7 +256,8 @@ def mismatched(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
     """Entries beyond their bound (NaN anywhere is a mismatch); same shape."""
     _, bound = entry_bounds(reference, tolerance, estimate, floor)
     with np.errstate(invalid="ignore"):
-        return ~(np.abs(np.asarray(numeric, dtype=np.float64) - reference) <= bound)
+        return ~(np.abs(np.asarray(numeric, dtype=np.float64) - reference) <= bound) \
+            | ~np.isfinite(reference)
 
 
 def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
@@ -304,7 +305,9 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     atol, bound = entry_bounds(ref, tolerance, estimate, floor)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         err = np.abs(num - ref)
-        bad = ~(err <= bound)  # NaN anywhere is a mismatch
+        # NaN anywhere is a mismatch, and so is an infinite reference: its bound
+        # would be infinite too, and let any numeric value pass.
+        bad = ~(err <= bound) | ~np.isfinite(ref)
         ratio = np.where(bad & ~np.isfinite(err), np.inf,
                          np.where(bound > 0, err / np.where(bound > 0, bound, 1), np.where(err > 0, np.inf, 0)))
         rel = np.where(ref != 0, err / np.abs(np.where(ref != 0, ref, 1)), 0.0)

@@ -306,6 +306,8 @@ class _Compiler:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             kind = "a string" if isinstance(v, str) else repr(v)
             raise self.fail(node, f"{kind} is not allowed in an expression; only numbers")
+        if isinstance(v, int) and abs(v) > 2 ** 1023:
+            raise self.fail(node, "an integer too large for a float64")
         return _Const(v)
 
     def visit_Tuple(self, node: ast.Tuple | ast.List) -> _Const:
@@ -467,6 +469,13 @@ class _Compiler:
 _REDUCE_NAMES = ("sum", "mean", "prod", "max", "min", "norm", "logsumexp")
 
 
+MAX_SOURCE = 10_000   # characters of one expression
+
+
+def _short(source: str) -> str:
+    return repr(source) if len(source) <= 80 else repr(source[:77] + "...")
+
+
 class Expression:
     """A compiled expression: call it with values by name and an ops namespace.
 
@@ -477,11 +486,24 @@ class Expression:
         self.source = str(source)
         self.names = frozenset(names)
         compiler = _Compiler(self.source, self.names)
+        if len(self.source) > MAX_SOURCE:
+            raise ExpressionError(f"the expression is {len(self.source)} characters long; at "
+                                  f"most {MAX_SOURCE} are read")
         try:
             tree = ast.parse(self.source.strip(), mode="eval")
+            root = compiler.visit(tree)
         except SyntaxError as exc:
-            raise ExpressionError(f"syntax error in {self.source!r}: {exc.msg}") from None
-        root = compiler.visit(tree)
+            raise ExpressionError(f"syntax error in {_short(self.source)}: {exc.msg}") from None
+        except ExpressionError:
+            raise
+        except (OverflowError, ZeroDivisionError, ValueError) as exc:
+            # Constants are folded as floats: exp(1000), log(-1), 10 ** 10 ** 10.
+            why = {OverflowError: "it overflows a float64", ZeroDivisionError: "a division by zero"
+                   }.get(type(exc), "a function outside its domain (log(-1), sqrt(-1)?)")
+            raise ExpressionError(f"the constant part of {_short(self.source)} cannot be "
+                                  f"computed: {why}") from None
+        except (RecursionError, MemoryError):
+            raise ExpressionError(f"{_short(self.source)} is nested too deeply to read") from None
         self.used = frozenset(compiler.used)
         self.functions = frozenset(compiler.functions)
         self.is_constant = isinstance(root, _Const)

@@ -86,8 +86,10 @@ def check_message(c: Comparison) -> str:
     bound = w.bound if w.bound == w.bound else c.tolerance.atol + c.tolerance.rtol * abs(w.reference)
     err = abs(w.numeric - w.reference)
     rel = ">" if not err <= bound else "<="
+    held = (f"|error| {short(err)} {rel} {short(bound)}" if math.isfinite(w.reference)
+            else "a reference that is not finite fails")
     text = (f"{entry_text(c)}: {num_name} {number(w.numeric)}, {ref_name} {number(w.reference)} "
-            f"(|error| {short(err)} {rel} {short(bound)})")
+            f"({held})")
     if not c.passed and c.mismatches > 1:
         text += f"; {c.mismatches} of {c.entries} entries differ"
     return text
@@ -170,7 +172,7 @@ def case_text(r: Any, verbose: bool = False) -> str:
     """A case in the text report: one status line, then its checks."""
     tag = {"passed": "PASS ", "failed": "FAIL ", "error": "ERROR"}[r.status]
     where = f"{r.file}:{r.line}" if r.file and r.line else (r.file or "")
-    head = f"{tag} {r.name if r.name is not None else '(file)'}"
+    head = f"{tag} {_one_line(r.name) if r.name is not None else '(file)'}"
     if where:
         head += f"  [{where}]"
     lines = [head]
@@ -185,6 +187,13 @@ def case_text(r: Any, verbose: bool = False) -> str:
     elif r.status == "passed" and not verbose:
         lines[0] += f"  ({_count(len(r.checks), 'check')}, {_count(r.evaluations, 'evaluation')})"
     return "\n".join(lines)
+
+
+def _one_line(text: Any) -> str:
+    """A name as one printable line: a newline in it cannot start a forged report
+    line, and a lone surrogate cannot stop the output."""
+    escaped = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in escaped)
 
 
 def summary_text(results: Sequence[Any], seconds: float) -> str:

@@ -199,7 +199,8 @@ class _CaseRun:
                           backend or self.case.backend, self.dtype, upto)
 
     def native(self, a: np.ndarray, backend: Any = None) -> Any:
-        return (backend or self.backend).asarray(np.ascontiguousarray(a))
+        # np.require keeps a 0-d array 0-d (np.ascontiguousarray makes it 1-d).
+        return (backend or self.backend).asarray(np.require(a, requirements="C"))
 
     def evaluator(self, fn: FlatFunction) -> Any:
         """Many points a call where ``fn`` can take them, on the executor if any."""
@@ -714,6 +715,9 @@ def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
         error = CaseError(str(exc), key="backend", origin=exc)
     except CaseError as exc:
         error = exc
+    except SystemExit as exc:  # a user's sys.exit() ends the case, never the run
+        error = CaseError(f"the function called sys.exit({exc.code!r})", key="function",
+                          origin=exc)
     except Exception as exc:  # last resort: a bug of ours must not stop the run
         error = CaseError(f"internal error {type(exc).__name__}: {exc}", key=None, origin=exc)
     checks = state.diagnosed() if state else ()

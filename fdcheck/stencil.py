@@ -209,9 +209,10 @@ class Method:
             if unknown:
                 raise ValueError(f"unknown method key(s): {', '.join(sorted(unknown))}; "
                                  "expected scheme, order, step")
-            step = spec.get("step")
-            return cls(scheme=str(spec.get("scheme", "central")),
-                       order=None if spec.get("order") is None else int(spec["order"]),
+            step, order = spec.get("step"), spec.get("order")
+            if order is not None and (isinstance(order, bool) or not isinstance(order, int)):
+                raise ValueError(f"a stencil's order is a whole number, not {order!r}")
+            return cls(scheme=str(spec.get("scheme", "central")), order=order,
                        step=None if step is None else float(step))
         raise ValueError(f"a method is a name or a mapping, not {spec!r}")
 

@@ -134,7 +134,9 @@ class TorchBackend:
         return torch.no_grad()
 
     def asarray(self, a: np.ndarray, like: Any = None) -> Any:
-        t = torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else torch.as_tensor(a)
+        # np.require keeps a 0-d array 0-d (np.ascontiguousarray makes it 1-d).
+        t = torch.from_numpy(np.require(a, requirements="C")) if isinstance(a, np.ndarray) \
+            else torch.as_tensor(a)
         if isinstance(like, torch.Tensor) and like.device.type != "cpu":
             t = t.to(like.device)
         return t

@@ -1,0 +1,178 @@
+"""Trust: nothing passes that was not verified, bad inputs are named errors on
+every face, and one bad case or file never takes the run down."""
+import json
+
+import numpy as np
+import pytest
+
+import fdcheck
+
+GOOD = "name: good case\ninputs: {A: [1, 2]}\nfunction: sum(A ** 2)\nexpect: {gradient: [2, 4]}\n"
+
+def _alias_bomb(levels: int = 10, width: int = 12) -> str:
+    """A few hundred bytes that expand to width**levels items."""
+    lines = ["l0: &l0 [" + ", ".join(["x"] * width) + "]"]
+    for k in range(1, levels):
+        lines.append(f"l{k}: &l{k} [" + ", ".join([f"*l{k - 1}"] * width) + "]")
+    return "\n".join(lines) + f"\nname: bomb\ninputs: {{x: *l{levels - 1}}}\nfunction: sum(x)\n"
+
+
+BAD_FILES = [
+    # (label, file text, key named (None: the file), words of the message)
+    ("constant overflow", "name: c\ninputs: {x: [1, 2]}\nfunction: x / (1000 * 1000) + exp(1000)\n"
+     "expect: {value: 0}\n", "function", "overflows a float64"),
+    ("log of a negative constant", "name: c\ninputs: {x: [1, 2]}\nfunction: x + log(-1)\n"
+     "expect: {value: 0}\n", "function", "outside its domain"),
+    ("a power tower", "name: c\ninputs: {x: [1, 2]}\nfunction: sum(x) + 10 ** 10 ** 10\n"
+     "expect: {value: 0}\n", "function", "overflows"),
+    ("a 401-digit integer", f"name: c\ninputs: {{x: [1, 2]}}\nfunction: x + {'9' * 401}\n"
+     "expect: {value: 0}\n", "function", "too large for a float64"),
+    ("600 chained terms", "name: c\ninputs: {x: [1, 2]}\nfunction: x" + " + x" * 600
+     + "\nexpect: {value: 0}\n", "function", "nested too deeply"),
+    ("600 parentheses", "name: c\ninputs: {x: [1, 2]}\nfunction: " + "(" * 600 + "x" + ")" * 600
+     + "\nexpect: {value: 0}\n", "function", "nested"),
+    ("autograd: 5", "name: c\ninputs: {x: [1, 2]}\nfunction: sum(x)\nautograd: 5\n", "autograd",
+     "a name or a list"),
+    ("expect.stages a list", "name: c\ninputs: {x: [1, 2]}\nfunction: sum(x)\n"
+     "expect: {stages: [1]}\n", "expect.stages", "a mapping"),
+    ("a negative seed", "name: c\ninputs: {x: {random: normal, shape: [2], seed: -1}}\n"
+     "function: sum(x)\nexpect: {value: 0}\n", "inputs.x.seed", "integer >= 0"),
+    ("eye of two sizes", "name: c\ninputs: {x: {eye: [2, 3]}}\nfunction: sum(x)\nexpect: {value: 0}\n",
+     "inputs.x.eye", "one size"),
+    ("10^10 elements", "name: c\ninputs: {x: {zeros: [100000, 100000]}}\nfunction: sum(x)\n"
+     "expect: {value: 0}\n", "inputs.x.zeros", "at most 10000000"),
+    ("70 dimensions", "name: c\ninputs: {x: {ones: [" + ", ".join(["1"] * 70) + "]}}\n"
+     "function: sum(x)\nexpect: {value: 0}\n", "inputs.x.ones", "70 dimensions"),
+    ("a NaN atol", "name: c\ninputs: {x: [1, 2]}\nfunction: sum(x)\nexpect: {gradient: [1, 1]}\n"
+     "tolerance: {atol: .nan}\n", "tolerance.atol", ">= 0"),
+    ("a fractional stencil order", "name: c\ninputs: {x: [1, 2]}\nfunction: sum(x)\n"
+     "expect: {gradient: [1, 1]}\nmethod: {scheme: central, order: 2.5}\n", "method", "whole number"),
+    ("a zero step", "name: c\ninputs: {x: [1, 2]}\nfunction: sum(x)\nexpect: {gradient: [1, 1]}\n"
+     "method: {step: 0}\n", "method", "positive"),
+    ("an unknown dtype", "name: c\ninputs: {x: [1, 2]}\nfunction: sum(x)\nexpect: {gradient: [1, 1]}\n"
+     "dtype: float16\n", "dtype", "is not one of"),
+    ("a negative band", "name: c\ninputs: {x: [1, 2]}\nfunction: x\nexpect: {jacobian: [[1, 0], [0, 1]]}\n"
+     "sparsity: {band: [-1, 1]}\n", "sparsity", "sparsity is"),
+    ("no expect and no autograd", "name: c\ninputs: {x: [1, 2]}\nfunction: sum(x)\n", "expect",
+     "nothing to compare"),
+    ("a key given twice", "name: c\ninputs: {x: [1, 2]}\nname: d\nfunction: sum(x)\n", None,
+     "given twice"),
+    ("an alias bomb", _alias_bomb(), None, "more than 100 aliases"),
+    ("an alias bomb of few aliases", _alias_bomb(levels=8, width=12), None,
+     "expand to more than 10000000 values"),
+]
+
+
+@pytest.mark.parametrize("label, text, key, message", BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_a_bad_case_file_is_one_named_error_and_the_others_run(cli_json, cli, write, label, text,
+                                                                key, message):
+    bad = write("bad.yaml", text)
+    good = write("zz_good.yaml", GOOD)
+    code, doc = cli_json(bad, good)
+    assert code == 2
+    (error,) = [c["error"] for c in doc["cases"] if c["error"]]
+    assert message in error and "\n" not in error and "bad.yaml" in error
+    if key:
+        assert f"key '{key}'" in error
+    assert any(c["name"] == "good case" and c["passed"] for c in doc["cases"])
+    code, out, err = cli("run", bad, good)
+    assert code == 2 and "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("gradient, passes", [("[.inf, 1]", False), ("[.nan, 1]", False),
+                                              ("[1, 1]", True)])
+def test_a_reference_that_is_not_finite_fails(cli_json, write, gradient, passes):
+    code, doc = cli_json(write("r.yaml", f"name: r\ninputs: {{x: [1, 2]}}\nfunction: sum(x)\n"
+                                         f"expect: {{gradient: {gradient}}}\n"))
+    assert doc["cases"][0]["passed"] is passes and code == (0 if passes else 1)
+
+
+@pytest.mark.parametrize("text, shape", [
+    ("name: s\ninputs: {x: 0.7}\nfunction: x ** 2\nexpect: {gradient: 2 * x}\n", []),
+    ("name: s\ninputs: {x: 0.7}\nfunction: x ** 2\nexpect: {gradient: 2 * x}\nbackend: torch\n"
+     "autograd: [torch]\n", []),
+    ("name: s\ninputs: {x: 0.7}\nfunction: x ** 2\nexpect: {gradient: 2 * x}\nbackend: jax\n"
+     "autograd: [jax]\n", []),
+])
+def test_a_scalar_input_stays_zero_dimensional_on_every_backend(cli_json, write, text, shape):
+    if "torch" in text:
+        pytest.importorskip("torch")
+    if "jax" in text:
+        pytest.importorskip("jax")
+    code, doc = cli_json(write("s.yaml", text))
+    assert code == 0, doc
+    assert all(c["worst"]["input"] == shape for c in doc["cases"][0]["checks"])
+
+
+def test_a_zero_dimensional_api_input_keeps_its_shape():
+    seen = []
+
+    def f(x):
+        seen.append(np.shape(x))
+        return x ** 3
+    result = fdcheck.check(f, np.array(0.5), gradient=3 * 0.25)
+    assert result.passed and set(seen) == {()}
+
+
+SCRIPT = "import sys\n\ndef loud(x):\n    print('hello from the function')\n    return x.sum()\n\n" \
+         "def leaves(x):\n    sys.exit(3)\n"
+
+
+def test_user_code_that_prints_or_exits_changes_nothing_but_its_own_case(cli, write, tmp_path):
+    (tmp_path / "mine.py").write_text(SCRIPT)
+    loud = write("loud.yaml", "name: loud\ninputs: {x: [1, 2]}\nfunction: {python: 'mine:loud'}\n"
+                              "expect: {gradient: [1, 1]}\n")
+    leaves = write("leaves.yaml", "name: leaves\ninputs: {x: [1, 2]}\n"
+                                  "function: {python: 'mine:leaves'}\nexpect: {gradient: [1, 1]}\n")
+    code, out, err = cli("run", leaves, loud, "--allow-python", "--format", "json")
+    doc = json.loads(out)                                 # the prints went to standard error
+    assert code == 2 and doc["summary"] == {"cases": 2, "passed": 1, "failed": 0, "errors": 1}
+    assert "sys.exit(3)" in doc["cases"][0]["error"] and "hello" in err
+
+
+def test_a_name_with_a_newline_cannot_forge_a_report_line(cli, write):
+    path = write("n.yaml", 'name: "two\\nPASS  forged"\ninputs: {x: [1, 2]}\nfunction: sum(x)\n'
+                           "expect: {gradient: [1, 2]}\n")
+    code, out, _ = cli("run", path)
+    assert code == 1 and not any(line.startswith("PASS") for line in out.splitlines())
+
+
+def test_ctrl_c_reports_the_cases_finished_and_exits_130(cli, write, monkeypatch):
+    import fdcheck.runner as runner
+    real = runner.run_paths
+
+    def interrupted(*args, **kwargs):
+        for k, result in enumerate(real(*args, **kwargs)):
+            if k == 1:
+                raise KeyboardInterrupt
+            yield result
+    monkeypatch.setattr(runner, "run_paths", interrupted)
+    first, second = write("a.yaml", GOOD), write("b.yaml", GOOD.replace("good case", "second"))
+    code, out, err = cli("run", first, second)
+    assert code == 130 and "PASS  good case" in out and "1 case(s) finished" in err
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: fdcheck.check(lambda x: x.sum(), np.ones(2), wrt="y", gradient=np.ones(2)),
+     ValueError, "wrt='y' is not an input"),
+    (lambda: fdcheck.check(lambda a, b: (a * b).sum(), np.ones(2), np.ones(2), names=["a"],
+                           gradient=np.ones(2)), ValueError, "names has 1 entries for 2 inputs"),
+    (lambda: fdcheck.check(lambda x: x.sum(), np.ones(2), gradient=np.ones(2),
+                           method={"scheme": "central", "order": 2.5}), ValueError, "whole number"),
+    (lambda: fdcheck.check(lambda x: x.sum(), np.ones(2), gradient=np.ones(2), derivatives=3),
+     ValueError, "derivatives is 1 or 2"),
+    (lambda: fdcheck.check(lambda x: x.sum(), np.ones(2), gradient=np.ones(2), modes="sideways"),
+     ValueError, "modes are among reverse and forward"),
+    (lambda: fdcheck.check(lambda x: x.sum(), np.ones(2), autograd=True), ValueError,
+     "NumPy has no autograd"),
+    (lambda: fdcheck.check(lambda x: x.sum(), np.ones(2)), ValueError, "nothing to compare"),
+])
+def test_api_errors_in_plain_words(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_the_api_accepts_input_names_for_wrt():
+    result = fdcheck.check(lambda a, b: (a * b).sum(), np.ones(2), np.full(2, 3.0), wrt="b",
+                           gradient=np.ones(2))
+    assert result.passed and [c.wrt for c in result.checks] == ["b"]
