@@ -353,6 +353,12 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         raise ValueError("autograd=True needs PyTorch tensors or JAX arrays; NumPy has no autograd")
     if derivatives not in (1, 2):
         raise ValueError(f"derivatives is 1 or 2, not {derivatives!r}")
+    for label, value in (("atol", atol), ("rtol", rtol)):
+        if value is not None and not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{label} must be a finite number >= 0, not {value!r}")
+    if directions is not None and (isinstance(directions, bool) or not isinstance(directions, int)
+                                   or not 1 <= directions <= 10_000):
+        raise ValueError(f"directions is an integer from 1 to 10000, not {directions!r}")
     modes = (modes,) if isinstance(modes, str) else tuple(dict.fromkeys(modes))
     if not modes or any(m not in ("reverse", "forward") for m in modes):
         raise ValueError(f"modes are among reverse and forward, not {modes!r}")

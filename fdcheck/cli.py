@@ -4,6 +4,7 @@ errors into output and exit codes (0 every check passed, 1 a check failed,
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import sys
@@ -32,6 +33,13 @@ def _method(value: str | None) -> Any:
         return Method(m.group(1), None if m.group(2) is None else int(m.group(2)))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _finite(param: Any, value: float | None) -> float | None:
+    # FloatRange lets nan through: every comparison with it is false.
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number", param=param)
+    return value
 
 
 def _auto(value: str | None) -> float | None:
@@ -76,8 +84,10 @@ def main() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text",
               show_default=True, help="Report for people (text), tools (json) or CI systems "
                                       "(junit: JUnit XML).")
-@click.option("--atol", type=float, help="Absolute tolerance, over every case's own.")
-@click.option("--rtol", type=float, help="Relative tolerance, over every case's own.")
+@click.option("--atol", type=click.FloatRange(min=0), callback=lambda c, p, v: _finite(p, v),
+              help="Absolute tolerance, over every case's own.")
+@click.option("--rtol", type=click.FloatRange(min=0), callback=lambda c, p, v: _finite(p, v),
+              help="Relative tolerance, over every case's own.")
 @click.option("--method", "method", metavar="NAME",
               help="Method over every case's own: central, central4..8, forward, forward2, "
                    "backward, backward2, richardson (error estimate per entry), complex-step.")
@@ -87,14 +97,20 @@ def main() -> None:
 @click.option("--no-refine", is_flag=True,
               help="Do not derive mismatched columns again by Richardson extrapolation "
                    "before calling them wrong.")
-@click.option("--step", type=float, help="Relative step h = STEP * max(1, |x|), over the cases'.")
+@click.option("--step", type=click.FloatRange(min=0, min_open=True),
+              callback=lambda c, p, v: _finite(p, v),
+              help="Relative step h = STEP * max(1, |x|), over the cases'.")
 @click.option("-k", "--case", "select", metavar="TEXT",
               help="Run only the cases whose name contains TEXT.")
 @click.option("--allow-python", is_flag=True,
               help="Allow {python: module:callable} references (importing them runs code).")
 @click.option("--mode", type=click.Choice(["auto", "serial", "vectorized"]), default="auto",
               show_default=True, help="Evaluate points one by one or many per call.")
-@click.option("--workers", type=int, metavar="N", help="Evaluate on a pool of N processes.")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Evaluate on a pool of N processes (at most one per core).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              callback=lambda c, p, v: _finite(p, v),
+              help="A case that runs longer is a case error; the others still run.")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Evaluate on a Dask cluster (tcp://host:8786); needs the dask extra.")
 @click.option("--save", "save", metavar="DIR", type=click.Path(file_okay=False),
@@ -107,8 +123,8 @@ def main() -> None:
 def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None,
         method: str | None, tolerance: str | None, no_refine: bool, step: float | None,
         select: str | None, allow_python: bool, mode: str, workers: int | None,
-        scheduler: str | None, save: str | None, plot: str | None, plot_all: bool,
-        verbose: bool) -> None:
+        scheduler: str | None, timeout: float | None, save: str | None, plot: str | None,
+        plot_all: bool, verbose: bool) -> None:
     """Check every case in PATHS (files, or folders searched for *.yaml / *.yml).
 
     Every case runs, whatever happens to the others. Exit status: 0 when every
@@ -134,7 +150,8 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
                          method=_method(method), step=step,
                          allow_python=allow_python, mode=mode,
                          executor=None if pool is None else pool.executor,
-                         workers=None if pool is None else pool.count, progress=progress)
+                         workers=None if pool is None else pool.count, progress=progress,
+                         timeout=timeout)
     if plot is not None:
         _need_matplotlib()
     chooser = (lambda c: select in c.name) if select else None

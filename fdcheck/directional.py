@@ -21,6 +21,7 @@ from .compare import Comparison, Tolerance, compare, mismatched
 from .engine import NOISE, Plan, execute
 from .evaluate import Batch
 from .extrapolate import extrapolate_columns, extrapolate_direction
+from .step import direction_step
 from .layout import unravel
 
 Jvp = Callable[[np.ndarray], np.ndarray]
@@ -35,7 +36,7 @@ def central_direction(fn: Any, v: np.ndarray, evaluator: Any = None
     not agree, Richardson extrapolation along v decides."""
     x64 = fn.x0.astype(np.float64)
     eps = float(np.finfo(fn.dtype).eps)
-    t = eps ** (1 / 3)
+    t = direction_step(fn.dtype)
     dense = np.stack([(x64 + t * v).astype(fn.dtype), (x64 - t * v).astype(fn.dtype)])
     ys = np.empty((2, fn.m))
     none = np.empty(0, dtype=np.int64)

@@ -23,7 +23,7 @@ from .engine import NOISE, JacobianResult, Plan, execute, nonfinite_flag
 from .evaluate import Batch
 from .extrapolate import LEVELS, converge
 from .stencil import Method
-from .step import LADDER_RATIO, LADDER_TOP, second_steps
+from .step import ladder_steps, second_steps
 
 
 def _scalar(fn: Any) -> None:
@@ -157,18 +157,17 @@ def extrapolate_entries(fn: Any, i: np.ndarray, j: np.ndarray, evaluator: Any = 
     evaluations : int
     """
     _scalar(fn)
-    x64 = np.abs(fn.x0.astype(np.float64))
-    base_i = (LADDER_TOP if top is None else top) * np.maximum(1.0, x64[i])
-    base_j = (LADDER_TOP if top is None else top) * np.maximum(1.0, x64[j])
+    x64 = fn.x0.astype(np.float64)
     eps = float(np.finfo(fn.dtype).eps)
     spent = [0]
 
     def levels(rows: Any, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows = np.arange(len(i)) if rows is None else rows
+        steps_i = ladder_steps(x64[i[rows]], first, last, top)
+        steps_j = ladder_steps(x64[j[rows]], first, last, top)
         d, fs, hs = [], [], []
-        for level in range(first, last):
-            shrink = LADDER_RATIO ** -level
-            hi, hj = base_i[rows] * shrink, base_j[rows] * shrink
+        for k in range(last - first):
+            hi, hj = steps_i[:, k], steps_j[:, k]
             value, scale, used = _entries(fn, i[rows], j[rows], hi, hj, evaluator)
             spent[0] += used
             d.append(value)

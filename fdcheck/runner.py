@@ -5,6 +5,8 @@ becomes the result's ``error``, with the checks made before it kept.
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -59,6 +61,10 @@ class RunOptions:
     progress : callable(label, done, total), optional
     source : str
         Who set atol, rtol and auto, in messages: the command line, the call.
+    timeout : float, optional
+        Seconds a case may run; past them it is a case error (on POSIX, in
+        the main thread: a function that does not return to Python is
+        stopped when it does).
     """
 
     atol: float | None = None
@@ -73,6 +79,7 @@ class RunOptions:
     workers: int | None = None
     progress: ProgressFn | None = None
     source: str = "the command line"
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -671,12 +678,47 @@ def _check_something(case: Case) -> None:
                          "autograd=True", key="expect")
 
 
+class _Timeout(BaseException):
+    """Raised in a case that ran past its time (a BaseException, so that a
+    user's ``except Exception`` does not swallow it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise _Timeout in this thread after ``seconds``, where POSIX timers allow."""
+    if not seconds or not hasattr(signal, "setitimer") \
+            or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _Timeout()
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
     """Check one case: value, analytic derivatives, chain, stages, autograd.
 
     Never raises for the case's own problems: they are in ``error``.
     """
     options = options or RunOptions()
+    try:
+        with _time_limit(options.timeout):
+            return _run_case(case, options)
+    except _Timeout:
+        error = case.error(f"the case ran longer than the time allowed ({options.timeout:g} s)",
+                           key="timeout")
+        return CaseResult(case.name, case.file, case.line, False, str(error), (), 0,
+                          float(options.timeout or 0), "timeout", error)
+
+
+def _run_case(case: Case, options: RunOptions) -> CaseResult:
     start = time.perf_counter()
     state: _CaseRun | None = None
     error: CaseError | None = None

@@ -111,11 +111,24 @@ def ladder(x: np.ndarray, dtype: np.dtype | type, first: int, last: int,
         Half the distance between the points really evaluated.
     """
     xc = np.asarray(x, dtype=np.float64)[:, None]
-    top = LADDER_TOP if top is None else float(top)
-    wanted = top * np.maximum(1.0, np.abs(xc)) * LADDER_RATIO ** -np.arange(first, last)[None, :]
+    wanted = ladder_steps(xc[:, 0], first, last, top)
     plus = (xc + wanted).astype(dtype)
     minus = (xc - wanted).astype(dtype)
     return plus, minus, (plus.astype(np.float64) - minus.astype(np.float64)) / 2
+
+
+def direction_step(dtype: np.dtype | type) -> float:
+    """The step t of one central difference along a direction v (points
+    x0 +- t v, v scaled by max(1, |x|)): eps**(1/3), as for a coordinate."""
+    return _limits(np.dtype(dtype))[0] ** (1 / 3)
+
+
+def ladder_steps(x: np.ndarray, first: int, last: int, top: float | None = None) -> np.ndarray:
+    """The Richardson ladder's steps of each element, shape (k, last - first):
+    ``top * max(1, |x|) * 2**-j`` for levels j = first .. last - 1."""
+    top = LADDER_TOP if top is None else float(top)
+    scale = top * np.maximum(1.0, np.abs(np.asarray(x, dtype=np.float64)))
+    return scale[:, None] * LADDER_RATIO ** -np.arange(first, last, dtype=np.float64)[None, :]
 
 
 def direction_ladder(first: int, last: int, top: float | None = None) -> np.ndarray:

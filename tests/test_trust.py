@@ -176,3 +176,60 @@ def test_the_api_accepts_input_names_for_wrt():
     result = fdcheck.check(lambda a, b: (a * b).sum(), np.ones(2), np.full(2, 3.0), wrt="b",
                            gradient=np.ones(2))
     assert result.passed and [c.wrt for c in result.checks] == ["b"]
+
+
+PLACES = {
+    "function": "function: {python: 'evil:f'}\nexpect: {gradient: [1, 1]}\n",
+    "a stage": "function: {s: {python: 'evil:f'}, t: s * 2}\nexpect: {gradient: [2, 2]}\n",
+    "expect.value": "function: sum(x)\nexpect: {value: {python: 'evil:f'}}\n",
+    "expect.gradient": "function: sum(x)\nexpect: {gradient: {python: 'evil:f'}}\n",
+    "expect.jacobian": "function: sum(x)\nexpect: {jacobian: {python: 'evil:f'}}\n",
+    "expect.hessian": "function: sum(x ** 2)\nexpect: {hessian: {python: 'evil:f'}}\n",
+    "expect.stages.value": "function: {s: x * 2, t: sum(s)}\nexpect: {stages: {s: {value: {python: 'evil:f'}}}}\n",
+    "expect.stages.gradient": "function: {s: sum(x), t: s * 2}\n"
+                              "expect: {stages: {s: {gradient: {python: 'evil:f'}}}}\n",
+    "expect.stages.jacobian": "function: {s: x * 2, t: sum(s)}\n"
+                              "expect: {stages: {s: {jacobian: {python: 'evil:f'}}}}\n",
+}
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_user_code_is_refused_without_the_flag_at_every_place_that_can_reach_it(cli_json, write,
+                                                                                 tmp_path, place):
+    marker = tmp_path / "imported"
+    (tmp_path / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n"
+                                      "def f(**kw):\n    return 1.0\n")
+    code, doc = cli_json(write("p.yaml", "name: p\ninputs: {x: [1, 2]}\n" + PLACES[place]))
+    assert code == 2 and "--allow-python" in doc["cases"][0]["error"]
+    assert not marker.exists()
+
+
+def test_a_case_over_its_time_is_an_error_and_the_others_run(cli_json, write, tmp_path):
+    (tmp_path / "slow.py").write_text("import time\ndef f(x):\n    time.sleep(30)\n    return x.sum()\n")
+    slow = write("slow.yaml", "name: slow\ninputs: {x: [1, 2]}\nfunction: {python: 'slow:f'}\n"
+                              "expect: {gradient: [1, 1]}\n")
+    code, doc = cli_json(slow, write("zz.yaml", GOOD), "--allow-python", "--timeout", "0.5")
+    assert code == 2
+    slow_case, good_case = doc["cases"]
+    assert "ran longer than the time allowed (0.5 s)" in slow_case["error"]
+    assert good_case["passed"]
+
+
+@pytest.mark.parametrize("option, value", [("--atol", "-1"), ("--atol", "nan"), ("--rtol", "inf"),
+                                           ("--step", "0"), ("--step", "nan"), ("--timeout", "0"),
+                                           ("--workers", "0")])
+def test_bad_numbers_on_the_command_line_are_named(cli, option, value):
+    from .conftest import ROOT
+    code, out, err = cli("run", str(ROOT / "cases" / "teaching.yaml"), option, value)
+    assert code == 2 and option in out + err
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"atol": -1.0}, "atol must be a finite number >= 0"),
+    ({"rtol": float("nan")}, "rtol must be a finite number >= 0"),
+    ({"directions": 10 ** 9}, "directions is an integer from 1 to 10000"),
+    ({"step": 0.0}, "positive"),
+])
+def test_bad_numbers_in_the_api_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fdcheck.check(lambda x: x.sum(), np.ones(2), gradient=np.ones(2), **kwargs)
