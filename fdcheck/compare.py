@@ -233,6 +233,9 @@ class Comparison:
     mode: str = "reverse"         # how the framework computed it: reverse or forward
     diagnosis: tuple[Diagnosis, ...] = ()
     matrices: Matrices | None = field(default=None, compare=False, repr=False)
+    # The smallest mistake the check could have caught, relative to the largest
+    # entry of the reference: what its PASS proves.
+    resolution: float = float("nan")
 
 
 def entry_bounds(reference: np.ndarray, tolerance: Tolerance, estimate: np.ndarray | None = None,
@@ -333,9 +336,36 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     nothing = err.size > 0 and not counted.any()
     if nothing:
         notes = (*notes, "no entry could be verified")
+    resolution, relative = _resolution(ref, bound, counted)
+    blind = against != "value" and relative and resolution > 1 and mismatches == 0 and not nothing
+    if blind:
+        # Every counted entry "agrees" only because it is allowed more than the
+        # derivative's own size: the check can see no mistake at all.
+        notes = (*notes, f"unverifiable: an entry is allowed {short_number(resolution)} times the "
+                         "largest entry of the reference (the numeric derivative is dominated by "
+                         "rounding or noise here), so no mistake could have been caught")
     kept = Matrices(num, ref, None if estimate is None else np.asarray(estimate, dtype=np.float64),
                     bound, skip, tolerance, None if floor is None else np.asarray(floor),
                     tuple(out_shape), None if in_shape is None else tuple(in_shape), order)
-    return Comparison(against, wrt, mismatches == 0 and not nothing, max_abs, max_rel, worst, in_force,
-                      int(err.size), mismatches, out_name, stage, int(np.count_nonzero(skip)),
-                      tuple(notes), derivative, mode, (), kept)
+    return Comparison(against, wrt, mismatches == 0 and not nothing and not blind, max_abs, max_rel,
+                      worst, in_force, int(err.size), mismatches, out_name, stage,
+                      int(np.count_nonzero(skip)), tuple(notes), derivative, mode, (), kept,
+                      resolution)
+
+
+def _resolution(ref: np.ndarray, bound: np.ndarray, counted: np.ndarray) -> tuple[float, bool]:
+    """The smallest mistake the check could have caught: its largest allowance,
+    relative to the largest entry of the reference (True), or absolute where
+    the reference is all 0 (False: then any small numeric value is its proof)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        allowed = np.where(counted & np.isfinite(bound), bound, 0.0)
+        if not allowed.size:
+            return 0.0, False
+        size = np.abs(np.where(counted & np.isfinite(ref), ref, 0.0)).max()
+        if size > 0:
+            return float(allowed.max() / size), True
+        return float(allowed.max()), False
+
+
+def short_number(x: float) -> str:
+    return f"{x:.1e}" if np.isfinite(x) else str(x)

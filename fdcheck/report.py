@@ -97,8 +97,8 @@ def check_message(c: Comparison) -> str:
 
 def check_summary(c: Comparison) -> str:
     status = "ok  " if c.passed else "FAIL"
-    detail = (f"max abs error {short(c.max_abs_error)}, max rel error {short(c.max_rel_error)}"
-              if c.passed else check_message(c))
+    detail = (f"max abs error {short(c.max_abs_error)}, max rel error {short(c.max_rel_error)}, "
+              f"resolution {short(c.resolution)}" if c.passed else check_message(c))
     if c.unreliable:
         detail += f"; {c.unreliable} entries unreliable (not counted)"
     if c.notes:
@@ -129,6 +129,7 @@ def check_json(c: Comparison) -> dict[str, Any]:
         "tolerance": {"atol": c.tolerance.atol, "rtol": c.tolerance.rtol,
                       **({"auto": c.tolerance.auto} if c.tolerance.auto else {})},
         "mismatches": c.mismatches, "entries": c.entries, "message": check_message(c),
+        "resolution": _json_number(c.resolution),
     }
     if c.stage is not None:
         out["stage"] = c.stage

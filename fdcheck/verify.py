@@ -123,7 +123,10 @@ class Verifier:
             # (log near 0) is what extrapolation's smaller steps are for.
             cols = sorted(set(_mismatched_columns(numeric, reference, tolerance, unreliable,
                                                   estimate, where.get("floor")))
-                          | {int(c) for c in np.flatnonzero(unreliable.any(axis=0))})
+                          | {int(c) for c in np.flatnonzero(unreliable.any(axis=0))}
+                          | set(_blind_columns(comp)))
+            if not cols:
+                return comp
             self._refine(cols)
             if estimate is None:
                 estimate = np.zeros_like(numeric)
@@ -151,6 +154,16 @@ class Verifier:
                          f"unreliable there")
         return compare(numeric, reference, tolerance, unreliable=unreliable | kinked,
                        estimate=estimate, notes=notes, **where)
+
+
+def _blind_columns(comp: Comparison) -> list[int]:
+    """Columns whose allowance exceeds the reference's largest entry: where the
+    first look could see no mistake, a better estimate may."""
+    mat = comp.matrices
+    if mat is None or mat.bound.ndim != 2 or not comp.resolution > 1:
+        return []
+    size = np.abs(mat.reference[np.isfinite(mat.reference)]).max(initial=0.0)
+    return [int(c) for c in np.flatnonzero((mat.bound > size).any(axis=0))]
 
 
 def _mismatched_columns(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,

@@ -233,3 +233,27 @@ def test_bad_numbers_on_the_command_line_are_named(cli, option, value):
 def test_bad_numbers_in_the_api_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         fdcheck.check(lambda x: x.sum(), np.ones(2), gradient=np.ones(2), **kwargs)
+
+
+@pytest.mark.parametrize("gradient", [[1.0, 20000.0, 1.0], [1.0, 1.0, 1.0]])
+def test_a_check_that_rounding_blinds_cannot_pass(gradient):
+    # At 6e23 one ulp of the sum is 7e7: no step resolves a slope of 1 there.
+    x = np.array([1.0, 1e6, 6.02e23])
+    result = fdcheck.check(lambda x: x.sum(), x, gradient=np.array(gradient), atol=1e-6, rtol=1e-6)
+    (c,) = result.checks
+    assert not c.passed and c.resolution > 1 and "unverifiable" in " ".join(c.notes)
+
+
+def test_a_noisy_function_cannot_pass_a_wrong_gradient():
+    rng = np.random.default_rng(0)
+    noisy = lambda x: np.sum(x ** 2) + 0.1 * rng.standard_normal()  # noqa: E731
+    x = np.array([0.5, -1.0, 2.0])
+    assert not fdcheck.check(noisy, x, gradient=20 * x).passed
+
+
+@pytest.mark.parametrize("size, expected", [(1.0, 1e-5), (1e-4, 1e-5)])
+def test_a_passing_check_says_its_resolution(cli_json, write, size, expected):
+    code, doc = cli_json(write("r.yaml", f"name: r\ninputs: {{x: [1, 2]}}\nfunction: {size} * sum(x ** 2)\n"
+                                         f"expect: {{gradient: {2 * size} * x}}\n"))
+    (check,) = doc["cases"][0]["checks"]
+    assert code == 0 and expected <= check["resolution"] < 2 * expected
