@@ -64,20 +64,25 @@ def _scale(mat: Matrices, **_: Any) -> Diagnosis | None:
         if not np.isfinite(c) or abs(c) < 1e-12 or abs(abs(c) - 1) < 1e-6:
             return None
         nice = _round_factor(c)
-    if _vanishes(mat, ref / nice):
+    if nice is not None and _vanishes(mat, ref / nice):
         return Diagnosis("scale", f"the reference is {nice:g} times the numeric derivative: a "
                                   f"factor {nice:g} too many, or its inverse missing?",
                          (("factor", nice),))
     return None
 
 
-def _round_factor(c: float) -> float:
-    """c, or a simple fraction near it (2, 0.5, 1/3, -2): the factors people drop."""
+def _round_factor(c: float) -> float | None:
+    """The factor people drop or add near c: a whole number (2, -1/2's 2,
+    a batch size) or a simple fraction (1/3, 3/2), or its inverse; None where
+    c is no such number (as a noisy derivative's ratio is not)."""
     for denominator in (1, 2, 3, 4):
         near = round(c * denominator) / denominator
         if near and abs(near - c) <= 1e-6 * abs(c):
             return near
-    return c
+    whole = round(1 / c)
+    if whole and abs(1 / whole - c) <= 1e-6 * abs(c):
+        return 1 / whole
+    return None
 
 
 def _transpose(mat: Matrices, **_: Any) -> Diagnosis | None:

@@ -378,6 +378,7 @@ class _CaseRun:
         i = self.names.index(wrt)
         with _phase("function"):
             fn = self.flat(self.call, self.inputs, i)
+            self.listen_for_noise(fn, wrt)
             verifier = self.jacobian(fn, self.call, f"d{case.output}/d{wrt}", case.sparsity)
         result = verifier.result
         self.numerics[wrt] = result.jacobian
@@ -393,6 +394,22 @@ class _CaseRun:
             key = "expect.hessian" + (f".{wrt}" if len(case.wrt) > 1 else "")
             self.check_hessian(fn, case.expect.hessian[wrt], key, case.output, wrt)
         return verifier
+
+    def listen_for_noise(self, fn: FlatFunction, wrt: str) -> None:
+        """Evaluate once more at the base point: a function whose two values
+        there differ is noisy, and every check of this input says by how much."""
+        with self.backend.no_grad():
+            again = np.asarray(fn(fn.x0.copy()), dtype=np.float64)
+        self.evaluations += 1
+        with np.errstate(all="ignore"):
+            gap = np.abs(again - fn.value.real)
+            worst = float(np.nanmax(gap)) if gap.size else 0.0
+        if worst > 0 or not np.array_equal(np.isnan(again), np.isnan(fn.value.real)):
+            scale = float(np.nanmax(np.abs(fn.value.real))) if fn.value.size else 0.0
+            self.fallback[wrt] = (*self.fallback.get(wrt, ()),
+                                  f"the function is noisy: two evaluations at the same point "
+                                  f"differ by up to {worst:.1e} ({worst / scale if scale else worst:.1e}"
+                                  f" relative), which no finite difference can resolve")
 
     def check_hessian(self, fn: FlatFunction, ref: Any, key: str, out_name: str, wrt: str,
                       stage: str | None = None) -> None:

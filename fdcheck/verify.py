@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .compare import Comparison, Tolerance, compare, mismatched
+from .compare import Comparison, Tolerance, compare, entry_bounds, mismatched
 from .engine import JacobianResult, Plan, execute
 from .evaluate import Batch
 from .extrapolate import extrapolate_columns
@@ -62,6 +62,7 @@ class Verifier:
     evaluations: int = 0
     _refined: dict[int, tuple[np.ndarray, np.ndarray, float]] = field(default_factory=dict)
     _kinks: dict[int, np.ndarray] = field(default_factory=dict)
+    _slopes: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     _full: tuple[np.ndarray, np.ndarray] | None = None
 
     def _numeric(self, auto: bool) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
@@ -95,10 +96,12 @@ class Verifier:
         for k, c in enumerate(todo):
             if c in self._refined and np.isfinite(self._refined[c][2]):
                 steps[k] = self._refined[c][2]
-        found, used = one_sided_kinks(self.fn, todo, steps, self.evaluator)
+        found, low, high, used = one_sided_kinks(self.fn, todo, steps, self.evaluator,
+                                                 with_slopes=True)
         self.evaluations += used
         for k, c in enumerate(todo):
             self._kinks[c] = found[:, k]
+            self._slopes[c] = (low[:, k], high[:, k])
 
     def check(self, reference: np.ndarray, tolerance: Tolerance, **where: Any) -> Comparison:
         """Compare with ``reference`` (m, n); ``where`` as for :func:`compare`."""
@@ -146,12 +149,22 @@ class Verifier:
                                    where.get("floor"))
         self._kink(cols)
         kinked = np.zeros_like(unreliable)
+        outside = 0
+        _, bound = entry_bounds(reference, tolerance, estimate, where.get("floor"))
         for c in cols:
-            kinked[:, c] = self._kinks[c]
+            # At a kink any value between the one-sided slopes is a right
+            # (sub)gradient; a reference outside that range is wrong all the same.
+            low, high = self._slopes[c]
+            within = (reference[:, c] >= low - bound[:, c]) & (reference[:, c] <= high + bound[:, c])
+            kinked[:, c] = self._kinks[c] & within
+            outside += int(np.count_nonzero(self._kinks[c] & ~within))
         if kinked.any():
             notes.append(f"{int(kinked.sum())} entries where the one-sided slopes differ and "
-                         f"do not converge (a kink or a jump): the numeric derivative is "
-                         f"unreliable there")
+                         f"do not converge (a kink or a jump): the derivative does not exist "
+                         f"there, and the reference lies between them")
+        if outside:
+            notes.append(f"{outside} entries at a kink whose reference lies outside the range "
+                         f"of the one-sided slopes: counted as mismatches")
         return compare(numeric, reference, tolerance, unreliable=unreliable | kinked,
                        estimate=estimate, notes=notes, **where)
 
@@ -173,8 +186,8 @@ def _mismatched_columns(numeric: np.ndarray, reference: np.ndarray, tolerance: T
     return [int(c) for c in np.flatnonzero(bad.any(axis=0))]
 
 
-def one_sided_kinks(fn: Any, columns: Sequence[int], steps: np.ndarray, evaluator: Any = None
-                    ) -> tuple[np.ndarray, int]:
+def one_sided_kinks(fn: Any, columns: Sequence[int], steps: np.ndarray, evaluator: Any = None,
+                    with_slopes: bool = False) -> Any:
     """Entries where the one-sided slopes disagree and do not converge.
 
     For each column i, the slopes (f(x + h e_i) - f(x)) / h and
@@ -184,6 +197,8 @@ def one_sided_kinks(fn: Any, columns: Sequence[int], steps: np.ndarray, evaluato
     Returns
     -------
     flags : ndarray of bool, shape (m, len(columns))
+    low, high : ndarray, shape (m, len(columns)), with ``with_slopes``
+        The smaller and the larger of the two one-sided slopes at h/2.
     evaluations : int
         4 per column.
     """
@@ -211,6 +226,10 @@ def one_sided_kinks(fn: Any, columns: Sequence[int], steps: np.ndarray, evaluato
         noise = KINK_NOISE * eps * scale / np.abs(taken[:, 2:3])
         flags = (gap_half >= KINK_RATIO * gap_h) & (gap_half > noise)
         flags |= ~np.isfinite(slope).all(axis=1)
+    if with_slopes:
+        low = np.fmin(slope[:, 2], slope[:, 3]).T
+        high = np.fmax(slope[:, 2], slope[:, 3]).T
+        return flags.T, low, high, used
     return flags.T, used
 
 

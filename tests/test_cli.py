@@ -109,7 +109,7 @@ def test_method_and_step_options(cli, cli_json, write):
     path = write("good.yaml", GOOD)
     code, doc = cli_json(path, "--method", "central4", "--step", "1e-3")
     assert code == 0
-    assert doc["cases"][0]["evaluations"] == 4 * 6
+    assert doc["cases"][0]["evaluations"] == 4 * 6 + 1       # central4, and a look for noise
     code, _, _ = cli("run", path, "--method", "sideways")
     assert code == 2
 

@@ -257,3 +257,23 @@ def test_a_passing_check_says_its_resolution(cli_json, write, size, expected):
                                          f"expect: {{gradient: {2 * size} * x}}\n"))
     (check,) = doc["cases"][0]["checks"]
     assert code == 0 and expected <= check["resolution"] < 2 * expected
+
+
+@pytest.mark.parametrize("gradient, passes", [
+    ([5.0, 1.0], False),            # 5 lies outside the subdifferential [-1, 1] of |x| at 0
+    ([0.3, 1.0], True), ([-1.0, 1.0], True), ([1.0, 1.0], True),
+    ([0.3, 2.0], False),            # the smooth entry is checked as ever
+])
+def test_a_reference_at_a_kink_must_lie_between_the_one_sided_slopes(gradient, passes):
+    result = fdcheck.check(lambda x: np.abs(x).sum(), np.array([0.0, 1.0]),
+                           gradient=np.array(gradient))
+    assert result.passed is passes, str(result)
+
+
+def test_a_noisy_function_is_said_to_be_noisy():
+    rng = np.random.default_rng(1)
+    result = fdcheck.check(lambda x: np.sum(x ** 2) + 1e-3 * rng.standard_normal(),
+                           np.array([0.5, 2.0]), gradient=np.array([1.0, 4.0]))
+    assert any("the function is noisy" in n for n in result.checks[0].notes)
+    quiet = fdcheck.check(lambda x: np.sum(x ** 2), np.array([0.5, 2.0]), gradient=np.array([1.0, 4.0]))
+    assert not any("noisy" in n for n in quiet.checks[0].notes)
