@@ -163,8 +163,10 @@ class Verifier:
                          f"do not converge (a kink or a jump): the derivative does not exist "
                          f"there, and the reference lies between them")
         if outside:
-            notes.append(f"{outside} entries at a kink whose reference lies outside the range "
-                         f"of the one-sided slopes: counted as mismatches")
+            notes.append(f"{outside} entries where the one-sided slopes do not converge and the "
+                         f"reference lies outside them: counted as mismatches (a kink's "
+                         f"subgradients lie between its one-sided slopes; at a smooth point, the "
+                         f"numeric derivative cannot resolve it at this precision)")
         return compare(numeric, reference, tolerance, unreliable=unreliable | kinked,
                        estimate=estimate, notes=notes, **where)
 
