@@ -1,8 +1,5 @@
 """Evaluators: serial, vectorized and a real process pool give the same Jacobian."""
 import multiprocessing
-import os
-import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
