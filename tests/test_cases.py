@@ -147,3 +147,15 @@ cases:
     kinds = [(type(i).__name__, getattr(i, "name", None) or i.case) for i in items]
     assert kinds == [("Case", "good"), ("CaseError", "bad"), ("CaseError", "good"), ("Case", "last")]
     assert "duplicate name" in items[2].message
+
+
+def test_reading_a_case_file_loads_no_numeric_stack():
+    import subprocess
+    import sys
+    from .conftest import ROOT
+    code = ("import sys; from fdcheck.cases import load_file; "
+            f"load_file({str(ROOT / 'cases' / 'teaching.yaml')!r}); "
+            "print(sorted(m for m in ('fdcheck.engine', 'fdcheck.evaluate', 'scipy', 'torch', 'jax',"
+            " 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
