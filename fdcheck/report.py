@@ -99,6 +99,8 @@ def check_summary(c: Comparison) -> str:
     status = "ok  " if c.passed else "FAIL"
     detail = (f"max abs error {short(c.max_abs_error)}, max rel error {short(c.max_rel_error)}, "
               f"resolution {short(c.resolution)}" if c.passed else check_message(c))
+    if c.entries == 0:
+        detail = "no entries: the derivative is empty (an empty output or input)"
     if c.unreliable:
         detail += f"; {c.unreliable} entries unreliable (not counted)"
     if c.notes:

@@ -277,3 +277,17 @@ def test_a_noisy_function_is_said_to_be_noisy():
     assert any("the function is noisy" in n for n in result.checks[0].notes)
     quiet = fdcheck.check(lambda x: np.sum(x ** 2), np.array([0.5, 2.0]), gradient=np.array([1.0, 4.0]))
     assert not any("noisy" in n for n in quiet.checks[0].notes)
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
+def test_an_empty_output_is_a_check_of_no_entries_reported_as_such(framework):
+    x = np.ones(3)
+    if framework == "torch":
+        torch = pytest.importorskip("torch")
+        x = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    if framework == "jax":
+        jnp = pytest.importorskip("jax.numpy")
+        x = jnp.ones(3)
+    result = fdcheck.check(lambda x: x[:0] * 2, x, jacobian=np.zeros((0, 3)))
+    assert result.passed and all(c.entries == 0 for c in result.checks)
+    assert "no entries: the derivative is empty" in str(result)

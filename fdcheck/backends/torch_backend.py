@@ -161,6 +161,10 @@ class TorchBackend:
             args[wrt] = w
             return fn(*args)
 
+        with torch.no_grad():
+            shape = tuple(along(xs[wrt]).shape)
+        if not int(np.prod(shape)):  # torch's jacobian cannot stack no rows
+            return np.zeros(shape + tuple(xs[wrt].shape))
         with torch.enable_grad():
             jac = torch.autograd.functional.jacobian(along, xs[wrt])
         return self.to_numpy(jac).astype(np.float64)
