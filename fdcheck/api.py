@@ -343,6 +343,10 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
     """
     order = check_order(order)
     backend_name = backends.detect(inputs)
+    for i, x in enumerate(inputs):
+        if getattr(getattr(x, "device", None), "type", None) == "meta":
+            raise ValueError(f"input {i} is a meta tensor: it has a shape but no values to "
+                             "differentiate at; pass a tensor on a real device")
     names = list(names) if names is not None else _names(f, len(inputs))
     if len(names) != len(inputs):
         raise ValueError(f"names has {len(names)} entries for {len(inputs)} inputs")

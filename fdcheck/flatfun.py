@@ -125,6 +125,9 @@ class FlatFunction:
         self.call = call
         self.batched_call = batched_call
         template = inputs[self.wrt]
+        if getattr(getattr(template, "device", None), "type", None) == "meta":
+            raise ValueError(f"input {self.wrt} is a meta tensor: it has a shape but no values "
+                             "to differentiate at; pass a tensor on a real device")
         self._like = template
         np_in = _as_float(self.backend.to_numpy(template), None if dtype is None else np.dtype(dtype))
         if np_in.dtype.kind == "c":
@@ -179,6 +182,11 @@ class FlatFunction:
     def _output(self, y: Any, x: np.ndarray) -> np.ndarray:
         """The output ``y`` at the point ``x`` in NumPy, refused if it is not
         numbers, or complex at a real point (the complex step's are complex)."""
+        owner = backends.name_of(y)
+        if owner != self.backend.name and owner != "numpy":
+            raise EvaluationError(f"the function returned a {type(y).__module__}.{type(y).__name__} "
+                                  f"for {self.backend.name} inputs: return the inputs' own kind of "
+                                  f"array, or pass {owner} inputs")
         out = self.backend.to_numpy(y)
         kind = out.dtype.kind
         if kind not in "fiub":

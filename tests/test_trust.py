@@ -291,3 +291,12 @@ def test_an_empty_output_is_a_check_of_no_entries_reported_as_such(framework):
     result = fdcheck.check(lambda x: x[:0] * 2, x, jacobian=np.zeros((0, 3)))
     assert result.passed and all(c.entries == 0 for c in result.checks)
     assert "no entries: the derivative is empty" in str(result)
+
+
+def test_a_numpy_function_returning_a_tensor_and_a_meta_tensor_are_named():
+    torch = pytest.importorskip("torch")
+    from fdcheck.errors import EvaluationError
+    with pytest.raises(EvaluationError, match="returned a torch.Tensor for numpy inputs"):
+        fdcheck.check(lambda x: torch.tensor(x.tolist()).sum(), np.ones(3), gradient=np.ones(3))
+    with pytest.raises(ValueError, match="meta tensor"):
+        fdcheck.check(lambda x: x.sum(), torch.ones(3, device="meta", dtype=torch.float64))
