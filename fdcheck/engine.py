@@ -19,9 +19,11 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .errors import EvaluationError
 from .evaluate import Batch, Serial, nonfinite_rows
+from .flatfun import in_place_error
 from .layout import matrix_to_tensor
-from .stencil import Method, Stencil
+from .stencil import Method, Stencil, stencil
 from .step import steps_for
 
 Progress = Callable[[int, int], None]
@@ -58,7 +60,8 @@ class Plan:
     out_dtype: Any = np.float64
 
 
-def execute(fn: Any, plan: Plan, evaluator: Any = None, progress: Progress | None = None) -> int:
+def execute(fn: Any, plan: Plan, evaluator: Any = None, progress: Progress | None = None,
+            nan_where_raises: bool = False) -> int:
     """Evaluate every point of ``plan``, chunk by chunk, and combine them.
 
     Parameters
@@ -69,6 +72,11 @@ def execute(fn: Any, plan: Plan, evaluator: Any = None, progress: Progress | Non
         Default :class:`~fdcheck.evaluate.Serial`.
     progress : callable(done, total), optional
         Called after each chunk with the plan's evaluations done and planned.
+    nan_where_raises : bool
+        Where the function raises at a point (outside its domain), evaluate
+        the chunk's units one by one and give the plan NaN for the outputs of
+        those that raise, instead of raising: for methods that try several
+        steps and keep the ones that work (Richardson, kink probes).
 
     Returns
     -------
@@ -84,7 +92,14 @@ def execute(fn: Any, plan: Plan, evaluator: Any = None, progress: Progress | Non
     buffer = np.empty((min(plan.units, per_chunk) * plan.per_unit, fn.m), dtype=plan.out_dtype)
     for a in range(0, plan.units, per_chunk):
         b = min(plan.units, a + per_chunk)
-        ys = evaluator(fn, base, plan.points(a, b), plan.out_dtype, buffer)
+        try:
+            ys = evaluator(fn, base, plan.points(a, b), plan.out_dtype, buffer)
+        except EvaluationError:
+            raise
+        except Exception as exc:  # a user's function may raise anything outside its domain
+            if not nan_where_raises or in_place_error(exc) is not None:
+                raise
+            ys = _unit_by_unit(fn, plan, evaluator, base, a, b)
         plan.combine(ys, a, b)
         if progress is not None:
             progress(b * plan.per_unit, total)
@@ -172,6 +187,23 @@ class JacobianResult:
         return self.jacobian[0].reshape(self.in_shape, order=self.order)
 
 
+def _unit_by_unit(fn: Any, plan: Plan, evaluator: Any, base: np.ndarray, a: int,
+                  b: int) -> np.ndarray:
+    """Units a to b evaluated one at a time; NaN for those where the function raises."""
+    k = plan.per_unit
+    ys = np.full(((b - a) * k, fn.m), np.nan, dtype=plan.out_dtype)
+    for u in range(a, b):
+        try:
+            ys[(u - a) * k:(u - a + 1) * k] = evaluator(fn, base, plan.points(u, u + 1),
+                                                        plan.out_dtype)
+        except EvaluationError:
+            raise
+        except Exception as exc:  # this unit stays NaN
+            if in_place_error(exc) is not None:
+                raise
+    return ys
+
+
 def columns_flag(cols: list[int]) -> tuple[Flag, ...]:
     """The flag for input elements at which the function was not finite."""
     if not cols:
@@ -186,12 +218,15 @@ def nonfinite_flag(jac: np.ndarray) -> tuple[Flag, ...]:
 
 
 def stencil_plan(fn: Any, st: Stencil, h: np.ndarray, jac_t: np.ndarray,
-                 bad: list[int]) -> Plan:
+                 bad: list[int], units: tuple[int, int] | None = None) -> Plan:
     """The plan of a stencil: one unit per input element, its perturbed points.
 
     Column i of the Jacobian is written into ``jac_t[i]`` (shape (n, m)), and
-    the elements whose column is not finite are appended to ``bad``.
+    the elements whose column is not finite are appended to ``bad``. With
+    ``units=(start, stop)``, only those elements, written into
+    ``jac_t[i - start]``.
     """
+    start, stop = units if units is not None else (0, fn.n)
     offsets = st.offsets_array
     weights = [w for _, w in st.perturbed]
     p = len(offsets)
@@ -199,35 +234,36 @@ def stencil_plan(fn: Any, st: Stencil, h: np.ndarray, jac_t: np.ndarray,
     f0 = fn.value.real
 
     def points(a: int, b: int) -> Batch:
+        a, b = a + start, b + start
         values = (x64[a:b, None] + offsets * h[a:b, None]).reshape(-1).astype(fn.dtype, copy=False)
         return Batch(np.arange(a, b).repeat(p), values)
 
     def combine(ys: np.ndarray, a: int, b: int) -> None:
         ys = ys.reshape(b - a, p, fn.m)
         dest = jac_t[a:b]
+        steps = h[a + start:b + start, None]
         pairs = st.antisymmetric_pairs
         if len(pairs) == 1 and p == 2:  # central, order 2: one difference, one scale
             q_plus, q_minus, w = pairs[0]
             np.subtract(ys[:, q_plus], ys[:, q_minus], out=dest)
-            dest *= (w / h[a:b])[:, None]
-            bad.extend(a + c for c in nonfinite_rows(dest))
-            return
-        if pairs:
-            dest.fill(0.0)
-            for q_plus, q_minus, w in pairs:
-                dest += (ys[:, q_plus] - ys[:, q_minus]) * w
+            dest *= w / steps
         else:
-            # Summed as differences, sum_q w_q (f_q - f_ref), never as sum_q w_q f_q:
-            # an output the element does not affect then gets exactly 0, not the
-            # rounding of |f| times weights that only cancel on paper.
-            np.multiply(ys[:, 0] - f0, weights[0], out=dest)
-            for q in range(1, p):
-                dest += (ys[:, q] - f0) * weights[q]
-        dest /= h[a:b, None]
+            if pairs:
+                dest.fill(0.0)
+                for q_plus, q_minus, w in pairs:
+                    dest += (ys[:, q_plus] - ys[:, q_minus]) * w
+            else:
+                # Summed as differences, sum_q w_q (f_q - f_ref), never as sum_q w_q f_q:
+                # an output the element does not affect then gets exactly 0, not the
+                # rounding of |f| times weights that only cancel on paper.
+                np.multiply(ys[:, 0] - f0, weights[0], out=dest)
+                for q in range(1, p):
+                    dest += (ys[:, q] - f0) * weights[q]
+            dest /= steps
         # Checked while the chunk is in cache, not in one more pass over the Jacobian.
-        bad.extend(a + c for c in nonfinite_rows(dest))
+        bad.extend(a + start + c for c in nonfinite_rows(dest))
 
-    return Plan(fn.n, p, points, combine)
+    return Plan(stop - start, p, points, combine)
 
 
 def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
@@ -254,9 +290,66 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     h = steps_for(fn.x0, fn.dtype, st, method.step)
     jac_t = np.empty((fn.n, fn.m), dtype=np.float64)
     bad: list[int] = []
-    count = execute(fn, stencil_plan(fn, st, h, jac_t, bad), evaluator, progress)
+    flags: tuple[Flag, ...] = ()
+    try:
+        count = execute(fn, stencil_plan(fn, st, h, jac_t, bad), evaluator, progress)
+    except EvaluationError:
+        raise
+    except Exception as exc:  # a user's function may raise anything outside its domain
+        if in_place_error(exc) is not None:
+            raise
+        bad.clear()
+        count, flags = _column_by_column(fn, st, h, jac_t, bad, evaluator, exc)
     return JacobianResult(jac_t.T, fn.value, h, count, fn.in_shape, fn.out_shape, fn.order,
-                          method, None, columns_flag(bad), fn.dtype_name)
+                          method, None, columns_flag(bad) + flags, fn.dtype_name)
+
+
+# Where the function raises at a point of the stencil: smaller steps first,
+# then one side only.
+RETRY_SHRINK = (1.0, 0.1, 0.01)
+RETRY_SIDES = ("forward", "backward")
+
+
+def _column_by_column(fn: Any, st: Stencil, h: np.ndarray, jac_t: np.ndarray, bad: list[int],
+                      evaluator: Any, first: Exception) -> tuple[int, tuple[Flag, ...]]:
+    """The columns again one at a time, after the function raised at a point of
+    the stencil (outside its domain): each with the stencil, then with smaller
+    steps, then one-sided. Returns the evaluations and a flag naming the
+    columns taken otherwise.
+
+    Raises
+    ------
+    EvaluationError
+        Naming the element and its value, where nothing works.
+    """
+    tries = [(st, shrink) for shrink in RETRY_SHRINK] + \
+        [(stencil(side, 1), RETRY_SHRINK[1]) for side in RETRY_SIDES]
+    count, changed = 0, []
+    for i in range(fn.n):
+        last: Exception = first
+        for k, (rule, shrink) in enumerate(tries):
+            found: list[int] = []
+            plan = stencil_plan(fn, rule, h * shrink, jac_t[i:i + 1], found, units=(i, i + 1))
+            try:
+                count += execute(fn, plan, evaluator)
+            except EvaluationError:
+                raise
+            except Exception as exc:  # outside the domain here too: the next rule
+                if in_place_error(exc) is not None:
+                    raise
+                last = exc
+                continue
+            bad.extend(found)
+            if k:
+                changed.append(i)
+            break
+        else:
+            raise EvaluationError(
+                f"the function raises near input element {i} (x = {float(fn.x0[i])!r}) at every "
+                f"step tried, central and one-sided: {type(last).__name__}: {last}") from None
+    message = (f"the function raised at a point of the stencil ({type(first).__name__}: "
+               f"{first}); {len(changed)} column(s) taken with a smaller step or one-sided")
+    return count, (Flag("retried", message, tuple(changed)),) if changed else ()
 
 
 def numeric_jacobian(fn: Any, method: Method | str | Mapping[str, Any] | None = None,

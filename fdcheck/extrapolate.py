@@ -147,16 +147,19 @@ def _levels(fn: Any, evaluator: Any, cols: np.ndarray, first: int, last: int, to
     """Central differences along ``cols`` at levels first..last-1: d, fscale (k, L, m); h (k, L)."""
     count = last - first
     plus, minus, h = ladder(fn.x0[cols], fn.dtype, first, last, top)
-    values = np.stack([minus, plus], axis=2).reshape(len(cols), -1)
-    ys = np.empty((len(cols), 2 * count, fn.m))
+    # One unit a (column, level): its two points, minus then plus.
+    values = np.stack([minus, plus], axis=2).reshape(-1)
+    element = np.repeat(cols, 2 * count)
+    ys = np.empty((len(cols) * count, 2, fn.m))
 
     def points(a: int, b: int) -> Batch:
-        return Batch(np.repeat(cols[a:b], 2 * count), values[a:b].reshape(-1))
+        return Batch(element[2 * a:2 * b], values[2 * a:2 * b])
 
     def combine(out: np.ndarray, a: int, b: int) -> None:
-        ys[a:b] = out.reshape(b - a, 2 * count, fn.m)
+        ys[a:b] = out.reshape(b - a, 2, fn.m)
 
-    execute(fn, Plan(len(cols), 2 * count, points, combine), evaluator)
+    # A step that leaves the function's domain gives NaN and is simply not chosen.
+    execute(fn, Plan(len(cols) * count, 2, points, combine), evaluator, nan_where_raises=True)
     ys = ys.reshape(len(cols), count, 2, fn.m)
     with np.errstate(all="ignore"):
         d = (ys[:, :, 1] - ys[:, :, 0]) / np.where(h > 0, 2 * h, np.nan)[:, :, None]

@@ -217,7 +217,7 @@ def one_sided_kinks(fn: Any, columns: Sequence[int], steps: np.ndarray, evaluato
     def combine(out: np.ndarray, a: int, b: int) -> None:
         ys[a:b] = out.reshape(b - a, 4, fn.m)
 
-    used = execute(fn, Plan(len(cols), 4, points, combine), evaluator)
+    used = execute(fn, Plan(len(cols), 4, points, combine), evaluator, nan_where_raises=True)
     f0 = fn.value.real[None, :]
     eps = float(np.finfo(fn.dtype).eps)
     with np.errstate(all="ignore"):

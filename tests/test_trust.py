@@ -300,3 +300,29 @@ def test_a_numpy_function_returning_a_tensor_and_a_meta_tensor_are_named():
         fdcheck.check(lambda x: torch.tensor(x.tolist()).sum(), np.ones(3), gradient=np.ones(3))
     with pytest.raises(ValueError, match="meta tensor"):
         fdcheck.check(lambda x: x.sum(), torch.ones(3, device="meta", dtype=torch.float64))
+
+
+def _log_first(x):
+    import math
+    return math.log(x[0]) + x[1] ** 2      # math.log raises below 0, unlike np.log
+
+
+@pytest.mark.parametrize("x, gradient", [
+    (np.array([1e-7, 1.0]), [1e7, 2.0]),    # x - h < 0: a tenth of the step, then a hundredth
+    (np.array([3e-6, 1.0]), [1 / 3e-6, 2.0]),
+])
+def test_a_function_raising_at_a_point_of_the_stencil_is_retried_with_smaller_steps(x, gradient):
+    result = fdcheck.check(_log_first, x, gradient=np.array(gradient))
+    assert result.passed, str(result)
+    assert any("taken with a smaller step or one-sided" in n for n in result.checks[0].notes)
+
+
+def test_a_function_that_raises_at_every_step_names_the_element():
+    from fdcheck.errors import EvaluationError
+
+    def f(x):
+        if x[1] != 2.0:
+            raise ValueError("only at 2")
+        return x.sum()
+    with pytest.raises(EvaluationError, match=r"raises near input element 1 \(x = 2.0\)"):
+        fdcheck.numeric(f, np.array([1.0, 2.0]))
