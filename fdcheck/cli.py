@@ -225,9 +225,12 @@ def jacobian(file: str, name: str | None, digits: int, allow_python: bool) -> No
     from .runner import RunOptions, case_jacobians
 
     items = load_file(file)
-    # --case matches as run -k does: the cases whose name contains it.
-    chosen = [c for c in items if name is None or name in str(getattr(c, "name", None) or "")
-              or (isinstance(c, CaseError) and name in str(c.case or ""))]
+    # --case matches as run -k does, the cases whose name contains it; a case
+    # named exactly so is the only one chosen.
+    def label(c: Any) -> str:
+        return str((c.case if isinstance(c, CaseError) else getattr(c, "name", None)) or "")
+    exact = [c for c in items if name is not None and label(c) == name]
+    chosen = exact or [c for c in items if name is None or name in label(c)]
     if name is not None and not chosen:
         names = ", ".join(repr(c.name) for c in items if not isinstance(c, CaseError))
         click.echo(f"{file}: no case name contains {name!r}; cases: {names}", err=True)

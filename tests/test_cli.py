@@ -286,3 +286,14 @@ def test_errors_point_at_the_offending_line_and_say_what_to_write(cli_json, writ
     code, doc = cli_json(write("e.yaml", text))
     error = doc["cases"][0]["error"]
     assert code == 2 and f"e.yaml:{line}:" in error and message in error
+
+
+@pytest.mark.parametrize("text, names", [
+    ("linear layer, dZ/dW", ["linear layer, dZ/dW"]),            # exact: that case alone
+    ("layer, dZ", ["linear layer, dZ/dW", "linear layer, dZ/dW column-major"]),   # as run -k
+])
+def test_jacobian_case_matches_exactly_then_as_run_k(cli, text, names):
+    code, out, _ = cli("jacobian", str(ROOT / "cases" / "teaching.yaml"), "--case", text)
+    heads = [line.split(": dZ/dW")[0] for line in out.splitlines() if ", row-major," in line
+             or ", column-major," in line]
+    assert code == 0 and heads == names
