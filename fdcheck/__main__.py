@@ -1,4 +1,4 @@
 """``python -m fdcheck``: the command line."""
-from .cli import main
+from .cli import entry
 
-main(prog_name="fdcheck")
+entry()

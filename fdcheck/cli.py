@@ -258,5 +258,18 @@ def jacobian(file: str, name: str | None, digits: int, allow_python: bool) -> No
     sys.exit(code)
 
 
+def entry() -> None:
+    """The ``fdcheck`` command: :func:`main`, with a report that cannot be
+    written (a full disk, a closed pipe) said in one line instead of a traceback."""
+    try:
+        main(prog_name="fdcheck")
+    except OSError as exc:
+        try:
+            sys.stderr.write(f"fdcheck: cannot write the report: {exc.strerror or exc}\n")
+        except OSError:
+            pass
+        sys.exit(EXIT_ERROR)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    entry()

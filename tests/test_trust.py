@@ -326,3 +326,19 @@ def test_a_function_that_raises_at_every_step_names_the_element():
         return x.sum()
     with pytest.raises(EvaluationError, match=r"raises near input element 1 \(x = 2.0\)"):
         fdcheck.numeric(f, np.array([1.0, 2.0]))
+
+
+def test_a_report_that_cannot_be_written_is_one_line_not_a_traceback(monkeypatch, capsys):
+    import click
+
+    import fdcheck.cli as cli
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(click, "echo", full_disk)
+    from .conftest import ROOT
+    monkeypatch.setattr("sys.argv", ["fdcheck", "run", str(ROOT / "cases" / "teaching.yaml")])
+    with pytest.raises(SystemExit) as stopped:
+        cli.entry()
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == "fdcheck: cannot write the report: No space left on device\n"
