@@ -168,8 +168,8 @@ class _CaseRun:
         self.tolerance = resolve(self.dtype, self.method.label, *self.layers())
         self.call = self.stages_call(case.stages, self.names)
         self.env: dict[str, np.ndarray] = {}
-        # Per input: why its points could not be stacked under the framework's vmap.
-        self.fallback: dict[str, tuple[str, ...]] = {}
+        # Per input: what every check of it says (vmap could not batch it, it is noisy).
+        self.input_notes: dict[str, tuple[str, ...]] = {}
         # The numeric Jacobians of the output by input, for the diagnoses.
         self.numerics: dict[str, np.ndarray] = {}
 
@@ -244,7 +244,7 @@ class _CaseRun:
             why = batched_disagrees(fn)
             if why is not None:
                 fn.batched_call = None
-                self.fallback[self.names[wrt]] = (f"evaluated one point a call: {why}",)
+                self.input_notes[self.names[wrt]] = (f"evaluated one point a call: {why}",)
         return fn
 
     def jacobian(self, fn: FlatFunction, call: StagesCall, label: str,
@@ -323,7 +323,7 @@ class _CaseRun:
             with _phase("function"):
                 comp = verifier.check(reference, tolerance, **where)
             self.evaluations += verifier.evaluations - spent
-        notes = (*notes, *self.fallback.get(wrt or "", ()))
+        notes = (*notes, *self.input_notes.get(wrt or "", ()))
         if notes:
             comp = replace(comp, notes=(*comp.notes, *notes))
         self.checks.append(comp)
@@ -406,7 +406,7 @@ class _CaseRun:
             worst = float(np.nanmax(gap)) if gap.size else 0.0
         if worst > 0 or not np.array_equal(np.isnan(again), np.isnan(fn.value.real)):
             scale = float(np.nanmax(np.abs(fn.value.real))) if fn.value.size else 0.0
-            self.fallback[wrt] = (*self.fallback.get(wrt, ()),
+            self.input_notes[wrt] = (*self.input_notes.get(wrt, ()),
                                   f"the function is noisy: two evaluations at the same point "
                                   f"differ by up to {worst:.1e} ({worst / scale if scale else worst:.1e}"
                                   f" relative), which no finite difference can resolve")
