@@ -156,7 +156,7 @@ class FlatFunction:
             # one written to would change every later evaluation (and the caller's data).
             arr = _as_float(x, self.dtype if np.asarray(x).dtype.kind in "fiub" else None)
             return _read_only(arr.view())
-        return x
+        return self.backend.same_layout(x)
 
     def _checked(self, call: Callable[..., Any], args: Sequence[Any]) -> Any:
         """``call(*args)``, refused if it wrote to any of them."""

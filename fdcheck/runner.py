@@ -509,7 +509,7 @@ class _CaseRun:
         """The inputs in ``backend``'s arrays: the case's own where it is the
         case's backend (a caller's tensors keep their dtype and device)."""
         if backend.name == self.backend.name:
-            return list(self.inputs)
+            return [backend.same_layout(x) for x in self.inputs]
         return [self.native(a, backend) for a in self.np_inputs]
 
     def check_autograd(self, wrt: str, verifier: Verifier, name: str, mode: str = "reverse") -> None:

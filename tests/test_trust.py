@@ -342,3 +342,12 @@ def test_a_report_that_cannot_be_written_is_one_line_not_a_traceback(monkeypatch
         cli.entry()
     assert stopped.value.code == 2
     assert capsys.readouterr().err == "fdcheck: cannot write the report: No space left on device\n"
+
+
+def test_a_layout_dependent_function_sees_the_same_tensors_on_both_sides():
+    torch = pytest.importorskip("torch")
+    # x.T of a contiguous tensor is a view; as_strided reads its storage by strides.
+    x = torch.arange(1.0, 7.0, dtype=torch.float64).reshape(3, 2).T.requires_grad_(True)
+    assert not x.is_contiguous()
+    result = fdcheck.check(lambda x: torch.as_strided(x, (3,), (1,)) * 1.0, x)
+    assert result.passed, str(result)

@@ -41,6 +41,9 @@ class Backend(Protocol):
     def to_numpy(self, x: Any) -> np.ndarray:
         """A NumPy array with the values of native ``x``."""
 
+    def same_layout(self, x: Any) -> Any:
+        """``x`` laid out as the engine lays out its points (PyTorch: contiguous)."""
+
     def version(self, x: Any) -> int:
         """How many in-place writes native ``x`` has had: PyTorch counts them
         (0 for a tensor fresh from :meth:`asarray`); NumPy inputs are handed

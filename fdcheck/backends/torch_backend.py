@@ -141,6 +141,12 @@ class TorchBackend:
             t = t.to(like.device)
         return t
 
+    def same_layout(self, x: Any) -> Any:
+        """x as the engine's points are laid out: contiguous, row-major. A
+        function that reads strides (as_strided) then sees the same tensor in
+        the numeric Jacobian and in the framework's."""
+        return x.detach().contiguous() if isinstance(x, torch.Tensor) else x
+
     def version(self, x: Any) -> int:
         # The version counter autograd keeps: every in-place operation moves it.
         return x._version if isinstance(x, torch.Tensor) else 0
