@@ -94,10 +94,8 @@ def execute(fn: Any, plan: Plan, evaluator: Any = None, progress: Progress | Non
         b = min(plan.units, a + per_chunk)
         try:
             ys = evaluator(fn, base, plan.points(a, b), plan.out_dtype, buffer)
-        except EvaluationError:
-            raise
         except Exception as exc:  # a user's function may raise anything outside its domain
-            if not nan_where_raises or in_place_error(exc) is not None:
+            if not nan_where_raises or not outside_domain(exc):
                 raise
             ys = _unit_by_unit(fn, plan, evaluator, base, a, b)
         plan.combine(ys, a, b)
@@ -187,6 +185,14 @@ class JacobianResult:
         return self.jacobian[0].reshape(self.in_shape, order=self.order)
 
 
+def outside_domain(exc: BaseException) -> bool:
+    """Whether ``exc`` is the user's function refusing a point (outside its
+    domain), which another step may avoid; not fdcheck's own EvaluationError
+    (a wrong shape, complex values), nor a write to a read-only input."""
+    return isinstance(exc, Exception) and not isinstance(exc, EvaluationError) \
+        and in_place_error(exc) is None
+
+
 def _unit_by_unit(fn: Any, plan: Plan, evaluator: Any, base: np.ndarray, a: int,
                   b: int) -> np.ndarray:
     """Units a to b evaluated one at a time; NaN for those where the function raises."""
@@ -196,10 +202,8 @@ def _unit_by_unit(fn: Any, plan: Plan, evaluator: Any, base: np.ndarray, a: int,
         try:
             ys[(u - a) * k:(u - a + 1) * k] = evaluator(fn, base, plan.points(u, u + 1),
                                                         plan.out_dtype)
-        except EvaluationError:
-            raise
         except Exception as exc:  # this unit stays NaN
-            if in_place_error(exc) is not None:
+            if not outside_domain(exc):
                 raise
     return ys
 
@@ -293,10 +297,8 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
     flags: tuple[Flag, ...] = ()
     try:
         count = execute(fn, stencil_plan(fn, st, h, jac_t, bad), evaluator, progress)
-    except EvaluationError:
-        raise
     except Exception as exc:  # a user's function may raise anything outside its domain
-        if in_place_error(exc) is not None:
+        if not outside_domain(exc):
             raise
         bad.clear()
         count, flags = _column_by_column(fn, st, h, jac_t, bad, evaluator, exc)
@@ -332,10 +334,8 @@ def _column_by_column(fn: Any, st: Stencil, h: np.ndarray, jac_t: np.ndarray, ba
             plan = stencil_plan(fn, rule, h * shrink, jac_t[i:i + 1], found, units=(i, i + 1))
             try:
                 count += execute(fn, plan, evaluator)
-            except EvaluationError:
-                raise
             except Exception as exc:  # outside the domain here too: the next rule
-                if in_place_error(exc) is not None:
+                if not outside_domain(exc):
                     raise
                 last = exc
                 continue

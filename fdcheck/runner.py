@@ -401,15 +401,17 @@ class _CaseRun:
         with self.backend.no_grad():
             again = np.asarray(fn(fn.x0.copy()), dtype=np.float64)
         self.evaluations += 1
+        value = fn.value.real
         with np.errstate(all="ignore"):
-            gap = np.abs(again - fn.value.real)
-            worst = float(np.nanmax(gap)) if gap.size else 0.0
-        if worst > 0 or not np.array_equal(np.isnan(again), np.isnan(fn.value.real)):
-            scale = float(np.nanmax(np.abs(fn.value.real))) if fn.value.size else 0.0
+            gap = np.abs(again - value)
+        worst = float(gap[np.isfinite(gap)].max(initial=0.0))
+        if worst > 0 or not np.array_equal(np.isnan(again), np.isnan(value)):
+            scale = float(np.abs(value[np.isfinite(value)]).max(initial=0.0))
+            relative = worst / scale if scale else worst
             self.input_notes[wrt] = (*self.input_notes.get(wrt, ()),
-                                  f"the function is noisy: two evaluations at the same point "
-                                  f"differ by up to {worst:.1e} ({worst / scale if scale else worst:.1e}"
-                                  f" relative), which no finite difference can resolve")
+                                     f"the function is noisy: two evaluations at the same point "
+                                     f"differ by up to {worst:.1e} ({relative:.1e} relative), "
+                                     "which no finite difference can resolve")
 
     def check_hessian(self, fn: FlatFunction, ref: Any, key: str, out_name: str, wrt: str,
                       stage: str | None = None) -> None:
@@ -457,7 +459,7 @@ class _CaseRun:
         self.run_products(fn, products, wrt, case.output)
         if case.derivatives == 2:
             for name in case.autograd:
-                self.check_second_directions(wrt, name)
+                self.check_second_directions(wrt, name, fn.out_shape)
 
     def framework_product(self, backend: Any, call: Any, i: int, fn: FlatFunction,
                           mode: str) -> tuple[str, Any]:
@@ -593,15 +595,12 @@ class _CaseRun:
             f"backward is not itself differentiable?), so {name} says its second derivative is 0",)
         self.check(name, result.jacobian, ref, verifier=verifier, notes=notes, **where)
 
-    def check_second_directions(self, wrt: str, name: str) -> None:
+    def check_second_directions(self, wrt: str, name: str, out_shape: tuple[int, ...]) -> None:
         """The second derivative by products: the numeric derivative of
         J(x)^T v along random directions against one more VJP of it."""
         backend = backends.get(name)
         i = self.names.index(wrt)
         inputs = self.inputs_for(backend)
-        with _phase("function"):
-            out_shape = FlatFunction(self.call, self.inputs, i, order=self.case.order,
-                                     dtype=self.case.dtype, backend=self.backend).out_shape
         g = self.second_call(backend, wrt, out_shape, create_graph=False)
         with _phase("autograd"):
             fn = self.second_flat(backend, g, inputs, i, out_shape)
