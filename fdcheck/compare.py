@@ -236,6 +236,19 @@ class Comparison:
     # The smallest mistake the check could have caught, relative to the largest
     # entry of the reference: what its PASS proves.
     resolution: float = float("nan")
+    # Mismatched entries whose numeric value is not proven either (see verify).
+    unverified: int = 0
+
+    @property
+    def verdict(self) -> str:
+        """``passed``; ``mismatch`` (the reference is shown to be wrong); or
+        ``unverifiable`` (nothing it could be wrong by was shown: every
+        difference is in unverified entries, or the allowance exceeds the
+        derivative itself)."""
+        if self.passed:
+            return "passed"
+        # A failed check with no counted mismatch is one that could see none.
+        return "unverifiable" if self.unverified == self.mismatches else "mismatch"
 
 
 def entry_bounds(reference: np.ndarray, tolerance: Tolerance, estimate: np.ndarray | None = None,
@@ -267,7 +280,7 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
             against: str, wrt: str | None, out_shape: Sequence[int],
             in_shape: Sequence[int] | None, order: str = "C", out_name: str = "f",
             stage: str | None = None, unreliable: np.ndarray | None = None,
-            notes: Sequence[str] = (), estimate: np.ndarray | None = None,
+            unverified: np.ndarray | None = None, notes: Sequence[str] = (), estimate: np.ndarray | None = None,
             floor: np.ndarray | None = None, derivative: int = 1,
             mode: str = "reverse") -> Comparison:
     """Compare ``numeric`` with ``reference`` entrywise.
@@ -285,6 +298,10 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     unreliable : ndarray of bool, same shape, optional
         Entries whose numeric derivative cannot be trusted (kink, non-finite
         value nearby); they are counted apart and never make the check fail.
+    unverified : ndarray of bool, same shape, optional
+        Entries whose numeric value could not be shown to be right; where such
+        an entry differs, the check fails as unverifiable rather than as a
+        mismatch.
     estimate : ndarray, same shape, optional
         The numeric entries' estimated errors. With an auto tolerance an entry
         is allowed ``tolerance.auto`` times its estimate; otherwise an entry
@@ -317,6 +334,7 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     skip = np.zeros(num.shape, dtype=bool) if unreliable is None else np.asarray(unreliable, dtype=bool)
     counted = ~skip
     mismatches = int(np.count_nonzero(bad & counted))
+    unproven = 0 if unverified is None else int(np.count_nonzero(bad & counted & unverified))
     finite_err = np.where(np.isfinite(err) & counted, err, 0.0)
     max_abs = float(finite_err.max()) if err.size else 0.0
     max_rel = float(np.where(np.isfinite(rel) & counted, rel, 0.0).max()) if err.size else 0.0
@@ -350,7 +368,7 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     return Comparison(against, wrt, mismatches == 0 and not nothing and not blind, max_abs, max_rel,
                       worst, in_force, int(err.size), mismatches, out_name, stage,
                       int(np.count_nonzero(skip)), tuple(notes), derivative, mode, (), kept,
-                      resolution)
+                      resolution, unproven)
 
 
 def _resolution(ref: np.ndarray, bound: np.ndarray, counted: np.ndarray) -> tuple[float, bool]:

@@ -131,7 +131,7 @@ def check_json(c: Comparison) -> dict[str, Any]:
         "tolerance": {"atol": c.tolerance.atol, "rtol": c.tolerance.rtol,
                       **({"auto": c.tolerance.auto} if c.tolerance.auto else {})},
         "mismatches": c.mismatches, "entries": c.entries, "message": check_message(c),
-        "resolution": _json_number(c.resolution),
+        "resolution": _json_number(c.resolution), "verdict": c.verdict,
     }
     if c.stage is not None:
         out["stage"] = c.stage
@@ -143,6 +143,8 @@ def check_json(c: Comparison) -> dict[str, Any]:
         out["mode"] = c.mode
     if c.unreliable:
         out["unreliable"] = c.unreliable
+    if c.unverified:
+        out["unverified"] = c.unverified
     if c.notes:
         out["notes"] = list(c.notes)
     return out

@@ -10,11 +10,15 @@ nothing extra:
    the reference is further from this better value than the tolerance plus
    10 x its estimated error. This removes the false alarms of a step that
    suits unit scale but not the input (x near 1e-4, sin(1e6 x)).
-2. entries that still differ are tested for a kink or a jump: the one-sided
-   slopes at steps h and h/2. For a smooth function their gap halves with
-   the step; at a kink it stays, at a jump it doubles. Such entries are
-   reported as unreliable (the numeric derivative means nothing there), not
-   as mismatches of the reference.
+2. entries that still differ are probed by one-sided slopes at four halving
+   steps (:func:`probe_entries`). For a smooth function their gap halves with
+   the step, and the entry is judged by the extrapolated central differences
+   where the estimate so far disagrees with them; at a kink each slope
+   converges, to different limits, and a reference between them is a right
+   subgradient; at a jump or a pole the slopes blow up and the derivative
+   does not exist. An entry where none of these is shown is unverified, and
+   the check fails as unverifiable: an entry is never excused merely because
+   an estimate went wrong.
 
 With ``tolerance: auto`` the whole Jacobian carries an error estimate (it is
 derived by Richardson extrapolation if its method gives none) and each entry
@@ -27,15 +31,19 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .compare import Comparison, Tolerance, compare, entry_bounds, mismatched
+from .compare import AUTO_FACTOR, Comparison, Tolerance, compare, entry_bounds, mismatched
 from .engine import JacobianResult, Plan, execute
 from .evaluate import Batch
 from .extrapolate import extrapolate_columns
 from .stencil import stencil
 from .step import steps_for
 
-KINK_RATIO = 0.75     # gap(h/2) / gap(h): 0.5 for a smooth function, 1 at a kink, 2 at a jump
+LEVELS = 4            # one-sided slopes at h, h/2, h/4, h/8
+SHRINKS = 0.75        # a gap that shrinks goes to at most this fraction of itself per halving
+GROWS = 1.5           # difference quotients that blow up grow by at least this per halving
 KINK_NOISE = 100.0    # a gap must exceed this many times the rounding level to count
+
+SMOOTH, KINK, JUMP, UNDECIDED = 0, 1, 2, 3
 
 
 @dataclass
@@ -61,8 +69,7 @@ class Verifier:
     refine: bool = True
     evaluations: int = 0
     _refined: dict[int, tuple[np.ndarray, np.ndarray, float]] = field(default_factory=dict)
-    _kinks: dict[int, np.ndarray] = field(default_factory=dict)
-    _slopes: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _probes: dict[int, tuple[np.ndarray, ...]] = field(default_factory=dict)
     _full: tuple[np.ndarray, np.ndarray] | None = None
 
     def _numeric(self, auto: bool) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
@@ -86,22 +93,22 @@ class Verifier:
         for k, c in enumerate(todo):
             self._refined[c] = (ext.jacobian[:, k], ext.error[:, k], float(ext.steps[k]))
 
-    def _kink(self, columns: Sequence[int]) -> None:
-        todo = [c for c in columns if c not in self._kinks]
+    def _probe(self, columns: Sequence[int]) -> None:
+        todo = [c for c in columns if c not in self._probes]
         if not todo:
             return
-        # The kink test wants a step at which the function is resolved: the one
-        # extrapolation chose for the column, else the plain central step.
+        # The ladder starts at the plain central step, or at the smaller one
+        # extrapolation chose: a step too large for the function (near a pole)
+        # is what sent the entry here.
         steps = steps_for(self.fn.x0, self.fn.dtype, stencil("central", 2))[todo]
         for k, c in enumerate(todo):
             if c in self._refined and np.isfinite(self._refined[c][2]):
-                steps[k] = self._refined[c][2]
-        found, low, high, used = one_sided_kinks(self.fn, todo, steps, self.evaluator,
-                                                 with_slopes=True)
-        self.evaluations += used
+                steps[k] = min(steps[k], self._refined[c][2])
+        probe = probe_entries(self.fn, todo, steps, self.evaluator)
+        self.evaluations += probe.evaluations
         for k, c in enumerate(todo):
-            self._kinks[c] = found[:, k]
-            self._slopes[c] = (low[:, k], high[:, k])
+            self._probes[c] = tuple(a[:, k] for a in (probe.kind, probe.estimate, probe.error,
+                                                      probe.low, probe.high))
 
     def check(self, reference: np.ndarray, tolerance: Tolerance, **where: Any) -> Comparison:
         """Compare with ``reference`` (m, n); ``where`` as for :func:`compare`."""
@@ -145,30 +152,76 @@ class Verifier:
                            estimate=estimate, notes=notes, **where)
             if comp.passed:
                 return comp
-        cols = _mismatched_columns(numeric, reference, tolerance, unreliable, estimate,
-                                   where.get("floor"))
-        self._kink(cols)
-        kinked = np.zeros_like(unreliable)
-        outside = 0
-        _, bound = entry_bounds(reference, tolerance, estimate, where.get("floor"))
+        return self._settle(numeric, reference, tolerance, unreliable, estimate, notes, where)
+
+    def _settle(self, numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
+                unreliable: np.ndarray, estimate: np.ndarray | None, notes: list[str],
+                where: dict[str, Any]) -> Comparison:
+        """The last look at entries that still differ: one-sided slopes over a
+        ladder of steps (:func:`probe_entries`) decide each one.
+
+        - smooth: judged by the ladder's estimate wherever the estimate so far
+          is inconsistent with it (a refinement that went wrong);
+        - a kink: the reference must lie between the one-sided limits;
+        - a jump or a pole: the derivative does not exist; not counted;
+        - none of these shown: the entry is unverified, and the check cannot pass.
+        """
+        floor = where.get("floor")
+        bad = mismatched(numeric, reference, tolerance, estimate, floor) & ~unreliable
+        cols = [int(c) for c in np.flatnonzero(bad.any(axis=0))]
+        self._probe(cols)
+        if estimate is None:
+            estimate = np.zeros_like(numeric)
+        excused = np.zeros_like(unreliable)
+        unverified = np.zeros_like(unreliable)
+        counts = dict(rejudged=0, kink=0, outside=0, jump=0)
+        _, bound = entry_bounds(reference, tolerance, estimate, floor)
         for c in cols:
-            # At a kink any value between the one-sided slopes is a right
-            # (sub)gradient; a reference outside that range is wrong all the same.
-            low, high = self._slopes[c]
-            within = (reference[:, c] >= low - bound[:, c]) & (reference[:, c] <= high + bound[:, c])
-            kinked[:, c] = self._kinks[c] & within
-            outside += int(np.count_nonzero(self._kinks[c] & ~within))
-        if kinked.any():
-            notes.append(f"{int(kinked.sum())} entries where the one-sided slopes differ and "
-                         f"do not converge (a kink or a jump): the derivative does not exist "
-                         f"there, and the reference lies between them")
-        if outside:
-            notes.append(f"{outside} entries where the one-sided slopes do not converge and the "
-                         f"reference lies outside them: counted as mismatches (a kink's "
-                         f"subgradients lie between its one-sided slopes; at a smooth point, the "
-                         f"numeric derivative cannot resolve it at this precision)")
-        return compare(numeric, reference, tolerance, unreliable=unreliable | kinked,
-                       estimate=estimate, notes=notes, **where)
+            kind, value, error, low, high = self._probes[c]
+            rows = bad[:, c]
+            with np.errstate(invalid="ignore"):
+                inconsistent = ~(np.abs(numeric[:, c] - value)
+                                 <= AUTO_FACTOR * (np.nan_to_num(estimate[:, c]) + error))
+                smooth = rows & (kind == SMOOTH) & inconsistent
+                numeric[smooth, c], estimate[smooth, c] = value[smooth], error[smooth]
+                # At a kink any value between the one-sided limits is a right
+                # (sub)gradient; a reference outside them is wrong all the same.
+                kink = rows & (kind == KINK)
+                within = (reference[:, c] >= low - bound[:, c]) & (reference[:, c] <= high + bound[:, c])
+            counts["rejudged"] += int(smooth.sum())
+            counts["kink"] += int((kink & within).sum())
+            counts["outside"] += int((kink & ~within).sum())
+            counts["jump"] += int((rows & (kind == JUMP)).sum())
+            excused[:, c] = (kink & within) | (rows & (kind == JUMP))
+            unverified[:, c] = rows & (kind == UNDECIDED)
+        notes += _settle_notes(counts, int(unverified.sum()))
+        return compare(numeric, reference, tolerance, unreliable=unreliable | excused,
+                       unverified=unverified, estimate=estimate, notes=notes, **where)
+
+
+def _settle_notes(counts: dict[str, int], unverified: int) -> list[str]:
+    notes = []
+    if counts["rejudged"]:
+        notes.append(f"{counts['rejudged']} entries judged by the central differences at four "
+                     "halving steps, extrapolated, where the estimate so far disagreed with them "
+                     "(the one-sided slopes meet as the step shrinks: the function is smooth there)")
+    if counts["kink"]:
+        notes.append(f"{counts['kink']} entries at a kink (the one-sided slopes converge to "
+                     "different limits as the step shrinks: the derivative does not exist there), "
+                     "and the reference lies between the limits: not counted")
+    if counts["outside"]:
+        notes.append(f"{counts['outside']} entries at a kink where the reference lies outside the "
+                     "one-sided limits: counted as mismatches (a kink's subgradients lie between "
+                     "them)")
+    if counts["jump"]:
+        notes.append(f"{counts['jump']} entries at a jump or a pole (the one-sided difference "
+                     "quotients grow at every halving of the step: the derivative does not exist "
+                     "there): not counted")
+    if unverified:
+        notes.append(f"unverifiable: {unverified} entries differ, but the numeric derivative "
+                     "there did not settle as the step shrank (rounding or noise dominates), so "
+                     "neither the mismatch nor a match is proven")
+    return notes
 
 
 def _blind_columns(comp: Comparison) -> list[int]:
@@ -188,51 +241,114 @@ def _mismatched_columns(numeric: np.ndarray, reference: np.ndarray, tolerance: T
     return [int(c) for c in np.flatnonzero(bad.any(axis=0))]
 
 
-def one_sided_kinks(fn: Any, columns: Sequence[int], steps: np.ndarray, evaluator: Any = None,
-                    with_slopes: bool = False) -> Any:
-    """Entries where the one-sided slopes disagree and do not converge.
+@dataclass(frozen=True)
+class Probe:
+    """What one-sided slopes over a ladder of steps show about entries.
 
-    For each column i, the slopes (f(x + h e_i) - f(x)) / h and
-    (f(x) - f(x - h e_i)) / h at h and h/2. Their gap is h |f''| for a smooth
-    function, and so halves with h; at a kink it stays, at a jump it grows.
-
-    Returns
-    -------
-    flags : ndarray of bool, shape (m, len(columns))
-    low, high : ndarray, shape (m, len(columns)), with ``with_slopes``
-        The smaller and the larger of the two one-sided slopes at h/2.
+    Attributes
+    ----------
+    kind : ndarray of int, shape (m, k)
+        SMOOTH (the one-sided slopes meet as the step shrinks), KINK (each
+        converges, to different limits), JUMP (they blow up: the function is
+        discontinuous or singular there), UNDECIDED (none of these is shown:
+        rounding or noise dominates, or the steps are not yet small enough).
+    estimate, error : ndarray, shape (m, k)
+        For SMOOTH entries, the derivative from the two smallest central
+        differences, extrapolated, and a bound on its error; NaN elsewhere.
+    low, high : ndarray, shape (m, k)
+        For KINK entries, the one-sided limits (the range of subgradients).
     evaluations : int
-        4 per column.
+        2 * LEVELS per column.
+    """
+
+    kind: np.ndarray
+    estimate: np.ndarray
+    error: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    evaluations: int
+
+
+def probe_entries(fn: Any, columns: Sequence[int], steps: np.ndarray,
+                  evaluator: Any = None) -> Probe:
+    """One-sided slopes of columns ``columns`` at steps h 2^-j, j < LEVELS.
+
+    With F_j = (f(x + h_j e_i) - f(x)) / h_j and B_j = (f(x) - f(x - h_j e_i)) / h_j:
+    for a smooth function F_j - B_j = h_j f'' + O(h_j^2), so the gap halves with
+    the step and the central differences (F_j + B_j) / 2 converge as h_j^2;
+    at a kink F_j and B_j each converge, to different limits, and the gap stays;
+    at a jump or a pole the quotients grow like 1 / h_j. An entry is called a
+    kink or a jump only where every halving shows it, never because one
+    estimate went wrong.
     """
     cols = np.asarray(columns, dtype=np.int64)
+    k = len(cols)
     x64 = fn.x0.astype(np.float64)
-    h = np.asarray(steps, dtype=np.float64)[:, None] * np.array([1.0, -1.0, 0.5, -0.5])
+    ladder = 0.5 ** np.arange(LEVELS)
+    h = np.asarray(steps, dtype=np.float64)[:, None] * np.concatenate([ladder, -ladder])
     values = (x64[cols][:, None] + h).astype(fn.dtype)
-    taken = values.astype(np.float64) - x64[cols][:, None]
-    ys = np.empty((len(cols), 4, fn.m))
+    taken = values.astype(np.float64) - x64[cols][:, None]          # (k, 2L), exact
+    ys = np.empty((k, 2 * LEVELS, fn.m))
 
     def points(a: int, b: int) -> Batch:
-        return Batch(np.repeat(cols[a:b], 4), values[a:b].reshape(-1))
+        return Batch(np.repeat(cols[a:b], 2 * LEVELS), values[a:b].reshape(-1))
 
     def combine(out: np.ndarray, a: int, b: int) -> None:
-        ys[a:b] = out.reshape(b - a, 4, fn.m)
+        ys[a:b] = out.reshape(b - a, 2 * LEVELS, fn.m)
 
-    used = execute(fn, Plan(len(cols), 4, points, combine), evaluator, nan_where_raises=True)
+    used = execute(fn, Plan(k, 2 * LEVELS, points, combine), evaluator, nan_where_raises=True)
     f0 = fn.value.real[None, :]
     eps = float(np.finfo(fn.dtype).eps)
     with np.errstate(all="ignore"):
-        slope = (ys - f0[:, None, :]) / taken[:, :, None]           # (k, 4, m)
-        gap_h = np.abs(slope[:, 0] - slope[:, 1])
-        gap_half = np.abs(slope[:, 2] - slope[:, 3])
-        scale = np.maximum(np.abs(ys).max(axis=1), np.abs(f0))
-        noise = KINK_NOISE * eps * scale / np.abs(taken[:, 2:3])
-        flags = (gap_half >= KINK_RATIO * gap_h) & (gap_half > noise)
-        flags |= ~np.isfinite(slope).all(axis=1)
-    if with_slopes:
-        low = np.fmin(slope[:, 2], slope[:, 3]).T
-        high = np.fmax(slope[:, 2], slope[:, 3]).T
-        return flags.T, low, high, used
-    return flags.T, used
+        slope = (ys - f0[:, None, :]) / taken[:, :, None]               # (k, 2L, m)
+        fwd, bwd = slope[:, :LEVELS], slope[:, LEVELS:]
+        scale = np.maximum(np.abs(ys).max(axis=1), np.abs(f0))         # (k, m)
+        # The rounding error of a one-sided slope at each step.
+        rounding = eps * scale[:, None, :] / np.abs(taken[:, :LEVELS, None])
+        gap = np.abs(fwd - bwd)
+        central = 0.5 * (fwd + bwd)
+        kind, estimate, error, low, high = _classify(fwd, bwd, gap, central, rounding)
+    kind = np.where(np.isfinite(slope).all(axis=1), kind, JUMP)
+    return Probe(kind.T, estimate.T, error.T, low.T, high.T, used)
+
+
+def _settles(seq: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Where a sequence over the ladder (axis 1) converges: each change at
+    most SHRINKS of the one before, or within the rounding level."""
+    d = np.abs(np.diff(seq, axis=1))                                    # (k, L-1, m)
+    return ((d[:, 1:] <= SHRINKS * d[:, :-1]) | (d[:, 1:] <= noise[:, 2:])).all(axis=1)
+
+
+def _classify(fwd: np.ndarray, bwd: np.ndarray, gap: np.ndarray, central: np.ndarray,
+              rounding: np.ndarray) -> tuple[np.ndarray, ...]:
+    noise = KINK_NOISE * rounding
+    last = noise[:, -1]
+    # Smooth: the gap shrinks at every halving (or is down to rounding), and
+    # the central differences settle.
+    gap_shrinks = ((gap[:, 1:] <= SHRINKS * gap[:, :-1]) | (gap[:, 1:] <= noise[:, 1:])).all(axis=1)
+    smooth = gap_shrinks & _settles(central, noise)
+    # Kink: each one-sided slope settles, and the gap stays well above rounding
+    # without shrinking at any halving.
+    gap_stays = ((gap[:, 1:] > SHRINKS * gap[:, :-1]) & (gap[:, 1:] < GROWS * gap[:, :-1])).all(axis=1)
+    kink = ~smooth & gap_stays & (gap[:, -1] > last) & _settles(fwd, noise) & _settles(bwd, noise)
+    # Jump or pole: the quotients grow at every halving.
+    biggest = np.maximum(np.abs(fwd), np.abs(bwd))
+    grows = ((biggest[:, 1:] >= GROWS * biggest[:, :-1]).all(axis=1)) & (biggest[:, -1] > last)
+    jump = ~smooth & ~kink & grows
+    kind = np.full(smooth.shape, UNDECIDED)
+    kind[smooth], kind[kink], kind[jump] = SMOOTH, KINK, JUMP
+    # Richardson on the two smallest central differences (errors ~ h^2); its
+    # error bound is their whole difference plus the rounding level, which
+    # over-states it by about 3x where the h^2 term dominates.
+    step = central[:, -1] - central[:, -2]
+    estimate = np.where(smooth, central[:, -1] + step / 3.0, np.nan)
+    error = np.where(smooth, np.abs(step) + rounding[:, -1], np.nan)
+    # One-sided slopes converge as h: the limits lie within one change of the last.
+    spread_f = np.abs(fwd[:, -1] - fwd[:, -2])
+    spread_b = np.abs(bwd[:, -1] - bwd[:, -2])
+    low = np.where(kink, np.fmin(fwd[:, -1] - spread_f, bwd[:, -1] - spread_b), np.nan)
+    high = np.where(kink, np.fmax(fwd[:, -1] + spread_f, bwd[:, -1] + spread_b), np.nan)
+    return kind, estimate, error, low, high
 
 
 def verify_hessian(fn: Any, result: JacobianResult, reference: np.ndarray, tolerance: Tolerance,

@@ -77,7 +77,7 @@ def test_the_probe_and_pattern_steps_cover_the_input_scales():
     from fdcheck.step import pattern_steps, probe_steps
     steps = probe_steps(np.array([100.0, 1e-3, 0.0]))
     assert steps[0] == 1.0 and steps[-1] == pytest.approx(1e-11)   # 1e-2 of 100 .. 1e-8 of 1e-3
-    assert probe_steps(np.array([0.0, 0.0])).tolist() == [10.0 ** -k for k in range(2, 9)]
+    assert probe_steps(np.array([0.0, 0.0])).tolist() == pytest.approx([10.0 ** -k for k in range(2, 9)], rel=1e-12)
     eps = np.finfo(np.float32).eps
     assert np.allclose(pattern_steps(np.array([0.5, -10.0]), np.float32),
                        [eps ** (1 / 3), 10 * eps ** (1 / 3)])

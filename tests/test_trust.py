@@ -351,3 +351,55 @@ def test_a_layout_dependent_function_sees_the_same_tensors_on_both_sides():
     assert not x.is_contiguous()
     result = fdcheck.check(lambda x: torch.as_strided(x, (3,), (1,)) * 1.0, x)
     assert result.passed, str(result)
+
+
+TAN_POLE = np.pi / 2 - 2.75e-3
+
+
+@pytest.mark.parametrize("factor, passes", [(1.0, True), (1.1, False), (1.5, False), (2.0, False)])
+def test_an_entry_beside_a_pole_is_judged_by_the_estimate_that_holds(factor, passes):
+    # Richardson's larger steps cross the pole and go wrong there; the plain
+    # central difference is right. Neither a mistake is excused, nor the right
+    # derivative called wrong.
+    x = np.linspace(-1.0, 1.0, 16)
+    x[5] = TAN_POLE
+    g = 1 / np.cos(x) ** 2
+    g[5] *= factor
+    (c,) = fdcheck.check(np.tan, x, jacobian=np.diag(g)).checks
+    assert c.passed is passes and c.unreliable == 0
+    if not passes:
+        assert c.verdict == "mismatch" and c.worst.input == (5,)
+
+
+def _logcumsumexp(x):
+    return np.logaddexp.accumulate(x)
+
+
+@pytest.mark.parametrize("mistake", ["double", "negate", "zero"])
+def test_mistakes_near_large_values_are_caught(mistake):
+    x = np.full(6, 1e4)
+    x[::2] += np.linspace(0.0, 1.0, 3)
+    y = _logcumsumexp(x)
+    J = np.tril(np.exp(x[None, :] - y[:, None]))
+    assert fdcheck.check(_logcumsumexp, x, jacobian=J).passed
+    J[3, 1] = {"double": 2 * J[3, 1], "negate": -J[3, 1], "zero": 0.0}[mistake]
+    (c,) = fdcheck.check(_logcumsumexp, x, jacobian=J).checks
+    assert not c.passed and c.verdict == "mismatch" and c.worst.output == (3,)
+
+
+def test_a_difference_no_step_can_settle_fails_as_unverifiable(cli_json, write):
+    rng = np.random.default_rng(3)
+    noisy = lambda x: x ** 2 + 1e-6 * rng.standard_normal(x.shape)  # noqa: E731
+    result = fdcheck.check(noisy, np.array([1.0, 2.0]), jacobian=np.diag([2.0, 4.5]))
+    (c,) = result.checks
+    assert not c.passed and c.verdict == "unverifiable" and c.unverified == c.mismatches >= 1
+    assert "did not settle" in str(result)
+
+
+@pytest.mark.parametrize("gradient, verdict", [([1.0, 1.0], "passed"), ([5.0, 1.0], "mismatch"),
+                                               ([1.0, 3.0], "mismatch")])
+def test_the_verdict_is_in_the_json(cli_json, write, gradient, verdict):
+    code, doc = cli_json(write("v.yaml", "name: v\ninputs: {x: [0, 1]}\nfunction: sum(abs(x))\n"
+                                         f"expect: {{gradient: {gradient}}}\n"))
+    (check,) = doc["cases"][0]["checks"]
+    assert check["verdict"] == verdict and code == (0 if verdict == "passed" else 1)

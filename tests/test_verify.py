@@ -5,7 +5,7 @@ import pytest
 
 import fdcheck
 from fdcheck.flatfun import FlatFunction
-from fdcheck.verify import one_sided_kinks
+from fdcheck.verify import JUMP, KINK, LEVELS, SMOOTH, UNDECIDED, probe_entries
 
 X_SMALL = 1e-4 * np.array([1.0, 1.5, 2.0, 3.0])
 
@@ -17,8 +17,9 @@ X_SMALL = 1e-4 * np.array([1.0, 1.5, 2.0, 3.0])
 ], ids=["sqrt near 1e-4", "sin(1e6 x) near 1e-6", "log near 1e-4"])
 def test_badly_scaled_correct_gradients_pass_after_refinement(f, x, grad):
     plain = fdcheck.check(f, x, gradient=grad(x), refine=False)
-    # The unit-scale step alone false-alarms, or cannot tell (unreliable entries).
-    assert not plain.passed or plain.checks[0].unreliable
+    # The unit-scale step alone false-alarms, unless the last look (the ladder
+    # of halving steps) settles the entries it got wrong.
+    assert not plain.passed or "four halving steps" in str(plain)
     refined = fdcheck.check(f, x, gradient=grad(x))
     assert refined.passed and not refined.checks[0].unreliable, str(refined)
     assert "Richardson" in str(refined)
@@ -53,18 +54,44 @@ def test_a_wrong_entry_beside_a_kink_still_fails():
     assert res.checks[0].mismatches == 1 and res.checks[0].worst.input == (2,)
 
 
-@pytest.mark.parametrize("f, x, kinked", [
-    (lambda x: np.abs(x), np.array([0.0, 0.5]), [True, False]),
-    (lambda x: np.maximum(x, 0.0), np.array([0.0, -1.0]), [True, False]),
-    (lambda x: np.floor(x), np.array([3.0, 3.5]), [True, False]),     # a jump
-    (lambda x: x ** 2, np.array([0.0, 1e-3]), [False, False]),        # smooth, f' = 0
-    (lambda x: np.exp(x), np.array([30.0, 0.0]), [False, False]),     # smooth, large f''
-])
-def test_one_sided_kink_test(f, x, kinked):
+NOISE = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("f, x, kinds", [
+    (lambda x: np.abs(x), np.array([0.0, 0.5]), [KINK, SMOOTH]),
+    (lambda x: np.maximum(x, 0.0), np.array([0.0, -1.0]), [KINK, SMOOTH]),
+    (lambda x: np.floor(x), np.array([3.0, 3.5]), [JUMP, SMOOTH]),     # a jump
+    (lambda x: 1 / x, np.array([1e-9, 2.0]), [JUMP, SMOOTH]),          # beside a pole
+    (lambda x: x ** 2, np.array([0.0, 1e-3]), [SMOOTH, SMOOTH]),      # f' = 0
+    (lambda x: np.exp(x), np.array([30.0, 0.0]), [SMOOTH, SMOOTH]),   # large f''
+    (lambda x: np.tan(x), np.array([np.pi / 2 - 2.75e-3, 0.0]), [SMOOTH, SMOOTH]),
+    (lambda x: x + 1e-3 * NOISE.standard_normal(2), np.array([1.0, 2.0]), [UNDECIDED, UNDECIDED]),
+], ids=["abs", "relu", "floor", "1/x", "x^2", "exp(30)", "tan near its pole", "noise"])
+def test_the_ladder_of_one_sided_slopes_tells_smooth_kink_jump_and_noise(f, x, kinds):
     fn = FlatFunction(f, [x])
-    flags, used = one_sided_kinks(fn, [0, 1], np.array([1e-5, 1e-5]))
-    assert np.diag(flags).tolist() == kinked
-    assert used == 8
+    probe = probe_entries(fn, [0, 1], np.array([1e-5, 1e-5]))
+    assert np.diag(probe.kind).tolist() == kinds
+    assert probe.evaluations == 2 * LEVELS * 2
+
+
+@pytest.mark.parametrize("f, x, exact", [
+    (np.tan, np.pi / 2 - 2.75e-3, 1 / np.cos(np.pi / 2 - 2.75e-3) ** 2),
+    (np.exp, 30.0, np.exp(30.0)),
+    (np.sqrt, 1e-4, 0.5 / np.sqrt(1e-4)),
+])
+def test_a_smooth_entry_is_estimated_within_its_stated_error(f, x, exact):
+    fn = FlatFunction(f, [np.array([x])])
+    probe = probe_entries(fn, [0], np.array([1e-5 * max(1.0, x)]))
+    assert probe.kind[0, 0] == SMOOTH
+    assert abs(probe.estimate[0, 0] - exact) <= probe.error[0, 0]
+    assert probe.error[0, 0] <= 1e-4 * abs(exact)
+
+
+def test_a_kink_reports_its_one_sided_limits():
+    fn = FlatFunction(lambda x: np.where(x > 0, 3 * x, -2 * x), [np.array([0.0])])
+    probe = probe_entries(fn, [0], np.array([1e-5]))
+    assert probe.kind[0, 0] == KINK
+    assert probe.low[0, 0] == pytest.approx(-2) and probe.high[0, 0] == pytest.approx(3)
 
 
 def test_auto_tolerance_judges_each_entry_by_its_estimate():
