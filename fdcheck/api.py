@@ -34,12 +34,14 @@ Reference = Any  # an array (2-D or tensor form), or a callable of the inputs re
 
 
 def _explains_writes(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``func`` raising EvaluationError where NumPy refused the user's function
-    a write to its (read-only) input, instead of a bare ValueError."""
+    """``func`` in its inputs' framework's scope (:func:`backends.scoped`),
+    raising EvaluationError where NumPy refused the user's function a write
+    to its (read-only) input, instead of a bare ValueError."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with backends.scoped(backends.detect(args[1:])):
+                return func(*args, **kwargs)
         except ValueError as exc:
             explained = in_place_error(exc)
             if explained is None:

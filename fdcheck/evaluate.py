@@ -353,7 +353,9 @@ def batched_disagrees(fn: Any) -> str | None:
 
 
 def _evaluate_piece(inner: Any, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any) -> np.ndarray:
-    return inner(fn, x0, batch, out_dtype)
+    # In another process: the framework set there as it is here (JAX's float64).
+    with fn.backend.scope():
+        return inner(fn, x0, batch, out_dtype)
 
 
 class OnExecutor:

@@ -741,7 +741,7 @@ def _run_case(case: Case, options: RunOptions) -> CaseResult:
     try:
         _check_python_allowed(case, options)
         _check_something(case)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), backends.scoped(case.backend, *case.autograd):
             state = _CaseRun(case, options)
             # A caller's own function is evaluated at the base point by each check:
             # the value is worked out apart only where something reads it.
@@ -821,7 +821,7 @@ def case_jacobians(case: Case, options: RunOptions | None = None) -> Mapping[str
     options = options or RunOptions()
     _check_python_allowed(case, options)
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), backends.scoped(case.backend):
             state = _CaseRun(case, options)
             state.value()
             out = {}

@@ -1,13 +1,25 @@
 """Shared fixtures: the teaching example's numbers, and a CLI runner."""
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def jax_float64():
+    """JAX arrays made by a test are float64, as a user who wants float64 makes
+    them: fdcheck itself enables JAX's float64 only within its own calls
+    (tests/backends/test_jax_backend.py checks that it leaves it as found)."""
+    jax = sys.modules.get("jax")
+    with jax.enable_x64(True) if jax is not None else contextlib.nullcontext():
+        yield
 
 
 @pytest.fixture

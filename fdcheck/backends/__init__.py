@@ -6,9 +6,10 @@ only when a backend is asked for by name or an input of theirs is seen.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -37,6 +38,10 @@ class Backend(Protocol):
 
     def no_grad(self) -> Any:
         """A context in which plain evaluations record no autograd graph."""
+
+    def scope(self) -> Any:
+        """A context with the framework set as fdcheck needs it (JAX: 64-bit
+        floats enabled), restored as found on leaving."""
 
     def to_numpy(self, x: Any) -> np.ndarray:
         """A NumPy array with the values of native ``x``."""
@@ -79,6 +84,23 @@ def get(name: str) -> Backend:
         module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
         _cache[name] = module.BACKEND
     return _cache[name]
+
+
+@contextlib.contextmanager
+def scoped(*names: str) -> Iterator[None]:
+    """Each framework of ``names`` set as fdcheck needs it while the block
+    runs, and left as it was found after: a user's own JAX settings hold
+    outside fdcheck's calls. A framework that is not installed is passed
+    over here: whatever asks for it says so.
+    """
+    with contextlib.ExitStack() as stack:
+        for name in dict.fromkeys(names):
+            try:
+                backend = get(name)
+            except BackendUnavailable:
+                continue
+            stack.enter_context(backend.scope())
+        yield
 
 
 def name_of(x: Any) -> str:

@@ -1,4 +1,5 @@
-"""JAX: float64 enabled (a gradient checker needs it); autograd by ``jax.jacrev``.
+"""JAX: float64 enabled within fdcheck's calls (a gradient checker needs it;
+the user's own setting holds outside them); autograd by ``jax.jacrev``.
 
 Reverse mode is what a ``jax.custom_vjp`` rule defines, so ``jacrev`` is the
 Jacobian that exercises it.
@@ -10,11 +11,8 @@ from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
 import jax
-
-jax.config.update("jax_enable_x64", True)
-
-import jax.numpy as jnp  # noqa: E402  (after enabling float64)
-import numpy as np  # noqa: E402
+import jax.numpy as jnp
+import numpy as np
 
 
 class JaxOps:
@@ -140,6 +138,11 @@ class JaxBackend:
 
     def no_grad(self) -> Any:
         return contextlib.nullcontext()
+
+    def scope(self) -> Any:
+        # Scoped, not jax.config.update: a global switch would outlive the
+        # check and change the dtypes of the user's later, unrelated code.
+        return jax.enable_x64(True)
 
     def asarray(self, a: np.ndarray, like: Any = None) -> Any:
         return jnp.asarray(a)

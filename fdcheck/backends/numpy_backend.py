@@ -107,6 +107,9 @@ class NumpyBackend:
     def no_grad(self) -> Any:
         return _NOTHING
 
+    def scope(self) -> Any:
+        return _NOTHING
+
     def to_numpy(self, x: Any) -> np.ndarray:
         return np.asarray(x)
 

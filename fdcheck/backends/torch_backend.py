@@ -6,6 +6,8 @@ hand-written ``backward`` is exercised exactly as training would exercise it.
 """
 from __future__ import annotations
 
+import contextlib
+
 from functools import lru_cache
 from typing import Any, Callable, Sequence
 
@@ -132,6 +134,9 @@ class TorchBackend:
 
     def no_grad(self) -> Any:
         return torch.no_grad()
+
+    def scope(self) -> Any:
+        return contextlib.nullcontext()
 
     def asarray(self, a: np.ndarray, like: Any = None) -> Any:
         # np.require keeps a 0-d array 0-d (np.ascontiguousarray makes it 1-d).

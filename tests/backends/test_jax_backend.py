@@ -1,4 +1,4 @@
-"""JAX: custom_vjp rules, correct and wrong; float64 is enabled."""
+"""JAX: custom_vjp rules, correct and wrong; float64 within fdcheck's calls only."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,8 +37,36 @@ def test_custom_vjp_rules(rule, passes):
         assert "FAIL jax dL/dX: dL/dX[" in str(result)
 
 
-def test_float64_is_enabled_and_used():
+def test_float64_arrays_are_checked_in_float64():
     x = jnp.asarray([1.0, 2.0])
     assert x.dtype == jnp.float64
     res = fdcheck.numeric(lambda x: jnp.sum(jnp.sin(x)), x)
     assert np.allclose(res.gradient, np.cos([1.0, 2.0]), atol=1e-9)
+
+
+LEFT_AS_FOUND = """
+import jax, jax.numpy as jnp, numpy as np
+import fdcheck
+from jax.test_util import check_grads
+f = lambda x: jnp.sum(jnp.sin(x) ** 2)
+x = jnp.asarray([0.5, 1.5])
+result = fdcheck.check(f, x, autograd="jax")
+checks = result.checks
+[case] = fdcheck.run(["CASE"])
+print(result.passed, x.dtype, checks[0].tolerance.rtol, case.passed,
+      case.checks[0].tolerance.rtol, jax.config.jax_enable_x64, jnp.ones(2).dtype)
+check_grads(f, (x,), order=2)
+"""
+
+
+def test_jax_float64_is_enabled_only_within_fdchecks_calls(tmp_path):
+    import subprocess
+    import sys
+    case = tmp_path / "c.yaml"
+    case.write_text("name: c\nbackend: jax\ninputs: {x: [0.5, 1.5]}\nfunction: sum(sin(x) ** 2)\n"
+                    "autograd: jax\n")
+    out = subprocess.run([sys.executable, "-c", LEFT_AS_FOUND.replace("CASE", str(case))],
+                         capture_output=True, text=True, check=True).stdout.split()
+    # The user's float32 array is checked in float32; the case file in float64;
+    # the user's setting (off) is left as found, and check_grads works after.
+    assert out == ["True", "float32", "0.0003", "True", "1e-05", "False", "float32"]
