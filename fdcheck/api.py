@@ -247,6 +247,10 @@ def _reference(ref: Any, position: int, count: int) -> Any:
     """A reference as the runner reads it: a callable of the inputs, or an array."""
     if callable(ref):
         return CallRef(ref, position if count > 1 else None)
+    if isinstance(ref, (tuple, list, dict)) and ref and \
+            all(hasattr(v, "shape") for v in (ref.values() if isinstance(ref, dict) else ref)):
+        # One per output of a function returning several; the runner splits it.
+        return ref
     return np.asarray(backends.get(backends.name_of(ref)).to_numpy(ref), dtype=np.float64)
 
 

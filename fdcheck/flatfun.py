@@ -16,6 +16,7 @@ import numpy as np
 from . import backends
 from .errors import EvaluationError
 from .layout import check_order, flatten
+from .outputs import StructuredOutput, layout
 
 FLOAT_DTYPES = ("float32", "float64")
 FLOATS = tuple(np.dtype(name) for name in FLOAT_DTYPES)
@@ -182,6 +183,10 @@ class FlatFunction:
     def _output(self, y: Any, x: np.ndarray) -> np.ndarray:
         """The output ``y`` at the point ``x`` in NumPy, refused if it is not
         numbers, or complex at a real point (the complex step's are complex)."""
+        if isinstance(y, (tuple, list, dict)):
+            outputs = layout(y)
+            if outputs is not None:
+                raise StructuredOutput(outputs)
         owner = backends.name_of(y)
         if owner != self.backend.name and owner != "numpy":
             raise EvaluationError(f"the function returned a {type(y).__module__}.{type(y).__name__} "

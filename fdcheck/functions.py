@@ -98,10 +98,13 @@ class UserCall:
     """
 
     def __init__(self, fn: Callable[..., Any], names: Sequence[str],
-                 vectorized: bool | str = False) -> None:
+                 vectorized: bool | str = False,
+                 batch_fn: Callable[..., Any] | None = None) -> None:
         self.fn = fn
         self.names = tuple(names)
         self.vectorized = vectorized
+        # What evaluates a batch where fn itself takes one (vectorized=True), if not fn.
+        self.batch_fn = batch_fn
 
     def __call__(self, *arrays: Any) -> Any:
         return self.fn(*arrays)
@@ -112,7 +115,7 @@ class UserCall:
             return None
         if self.vectorized == "vmap":
             return backends.get(backend).vmap(self.fn, wrt, len(self.names))
-        return self.fn
+        return self.batch_fn or self.fn
 
 
 class CallRef:

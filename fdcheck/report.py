@@ -121,7 +121,7 @@ def hint_text(c: Comparison) -> str | None:
 def check_json(c: Comparison) -> dict[str, Any]:
     w = c.worst
     out: dict[str, Any] = {
-        "against": c.against, "wrt": c.wrt, "passed": c.passed,
+        "against": c.against, "wrt": c.wrt, "output": c.out_name, "passed": c.passed,
         "max_abs_error": _json_number(c.max_abs_error),
         "max_rel_error": _json_number(c.max_rel_error),
         "worst": None if w is None else {

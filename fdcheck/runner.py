@@ -27,6 +27,7 @@ from .flatfun import FlatFunction, in_place_error
 from .functions import CallRef, PythonCall, StagesCall, UserCall, load_python
 from .hessians import numeric_hessian
 from .layout import flatten, reference_matrix, tensor_to_matrix, unflatten, unravel
+from .outputs import Joined, Outputs, StructuredOutput, split
 from .sparsity import SparsityError, structured_jacobian
 from .stencil import Method
 from .verify import Verifier, verify_hessian
@@ -167,11 +168,44 @@ class _CaseRun:
         self.dtype = case.dtype or _float_name(self.np_inputs[self.names.index(case.wrt[0])])
         self.tolerance = resolve(self.dtype, self.method.label, *self.layers())
         self.call = self.stages_call(case.stages, self.names)
-        self.env: dict[str, np.ndarray] = {}
         # Per input: what every check of it says (vmap could not batch it, it is noisy).
         self.input_notes: dict[str, tuple[str, ...]] = {}
+        # A caller's function that returns a tuple, list or dict: its floating
+        # outputs joined into one vector, each checked as its own output.
+        self.outputs: Outputs | None = None
+        self.env: dict[str, np.ndarray] = {}
         # The numeric Jacobians of the output by input, for the diagnoses.
         self.numerics: dict[str, np.ndarray] = {}
+
+    def join_outputs(self, outputs: Outputs) -> StagesCall:
+        """Evaluate the caller's function, which returned ``outputs``, as one
+        vector from now on; the call to evaluate instead of ``self.call``."""
+        bodies = [b for _, b in self.call.stages]
+        if self.outputs is not None or len(bodies) != 1 or not isinstance(bodies[0], UserCall):
+            raise CaseError("the function returned a different structure at a perturbed point "
+                            "than at the inputs", key="function")
+        body = bodies[0]
+        if self.case.directions or self.case.derivatives == 2 or self.case.expect.hessian \
+                or self.case.expect.jvp:
+            raise CaseError(f"{self.case.output} returns a {len(outputs.parts)}-output structure; "
+                            "directions, jvp, second derivatives and Hessians need one output: "
+                            f"check a function that returns one of them", key="function")
+        args = (outputs, self.case.backend, self.case.order)
+        joined = UserCall(Joined(body.fn, *args), body.names, body.vectorized,
+                          batch_fn=Joined(body.fn, *args, lead=1))
+        self.call = self.stages_call([replace(self.case.stages[0], body=joined)], self.names)
+        self.outputs = outputs
+        if outputs.note:
+            for wrt in self.case.wrt:
+                self.input_notes[wrt] = (outputs.note,)
+        return self.call
+
+    def parts(self, out_shape: tuple[int, ...]) -> list[tuple[slice, tuple[int, ...], str]]:
+        """(rows, shape, name) of each output checked: the one output, or each
+        floating output of a structured one."""
+        if self.outputs is None:
+            return [(slice(None), out_shape, self.case.output)]
+        return [(p.rows, p.shape, f"{self.case.output}{p.label}") for p in self.outputs.parts]
 
     def layers(self, auto: bool = True) -> list[dict[str, Any]]:
         """The tolerance layers over the built-in default, highest first."""
@@ -237,9 +271,17 @@ class _CaseRun:
         return None, False
 
     def flat(self, call: StagesCall, inputs: Sequence[Any], wrt: int) -> FlatFunction:
-        batched, tried = self.batched(call, wrt)
-        fn = FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
-                          backend=self.backend, batched_call=batched)
+        try:
+            batched, tried = self.batched(call, wrt)
+            fn = FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
+                              backend=self.backend, batched_call=batched)
+        except StructuredOutput as found:
+            if call is not self.call or not self.case.native:
+                raise CaseError(str(found), key="function") from None
+            call = self.join_outputs(found.outputs)
+            batched, tried = self.batched(call, wrt)
+            fn = FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
+                              backend=self.backend, batched_call=batched)
         if tried:
             why = batched_disagrees(fn)
             if why is not None:
@@ -280,6 +322,8 @@ class _CaseRun:
         """The value of an expected literal, expression or Python reference."""
         if isinstance(ref, np.ndarray):
             return ref
+        if isinstance(ref, (tuple, list, dict)):
+            return np.asarray(self.backend.to_numpy(ref), dtype=np.float64)
         with _phase(key):
             if isinstance(ref, Expression):
                 ops = backends.get("numpy").ops
@@ -292,6 +336,21 @@ class _CaseRun:
             fn = load_python(ref.target, key, self.folder)
             kwargs = dict(zip(self.names, self.inputs))
             return np.asarray(self.backend.to_numpy(fn(**kwargs)), dtype=np.float64)
+
+    def part_matrices(self, ref: Any, kind: str, key: str, out_shape: tuple[int, ...],
+                      in_shape: tuple[int, ...], wrt: str) -> list[np.ndarray]:
+        """A reference as one matrix per output checked (see :meth:`parts`)."""
+        if self.outputs is None:
+            return [self.as_matrix(self.reference(ref, key), kind, key, out_shape, in_shape,
+                                   self.case.output, wrt)]
+        with _phase(key):
+            value = ref.value(self.inputs) if isinstance(ref, CallRef) else ref
+            try:
+                pieces = split(value, self.outputs, self.backend)
+            except ValueError as exc:
+                raise CaseError(str(exc), key=key) from None
+        return [self.as_matrix(piece, kind, key, shape, in_shape, name, wrt)
+                for piece, (_, shape, name) in zip(pieces, self.parts(out_shape))]
 
     def as_matrix(self, ref: np.ndarray, kind: str, key: str, out_shape: tuple[int, ...],
                   in_shape: tuple[int, ...], out_name: str, in_name: str) -> np.ndarray:
@@ -311,7 +370,8 @@ class _CaseRun:
     def check(self, against: str, numeric: np.ndarray, reference: np.ndarray, *, wrt: str | None,
               out_shape: tuple[int, ...], in_shape: tuple[int, ...] | None, out_name: str,
               stage: str | None = None, verifier: Verifier | None = None, derivative: int = 1,
-              mode: str = "reverse", notes: Sequence[str] = ()) -> Comparison:
+              mode: str = "reverse", notes: Sequence[str] = (),
+              rows: slice = slice(None)) -> Comparison:
         where = dict(against=against, wrt=wrt, out_shape=out_shape, in_shape=in_shape,
                      order=self.case.order, out_name=out_name, stage=stage,
                      derivative=derivative, mode=mode)
@@ -321,7 +381,7 @@ class _CaseRun:
             spent = verifier.evaluations
             tolerance = self.plain_tolerance if against == "chain" else self.tolerance
             with _phase("function"):
-                comp = verifier.check(reference, tolerance, **where)
+                comp = verifier.check(reference, tolerance, rows=rows, **where)
             self.evaluations += verifier.evaluations - spent
         notes = (*notes, *self.input_notes.get(wrt or "", ()))
         if notes:
@@ -386,10 +446,10 @@ class _CaseRun:
         for kind, refs in (("gradient", case.expect.gradient), ("jacobian", case.expect.jacobian)):
             if wrt in refs:
                 key = f"expect.{kind}" + (f".{wrt}" if len(case.wrt) > 1 else "")
-                ref = self.as_matrix(self.reference(refs[wrt], key), kind, key, out_shape,
-                                     in_shape, case.output, wrt)
-                self.check("analytic", result.jacobian, ref, wrt=wrt, out_shape=out_shape,
-                           in_shape=in_shape, out_name=case.output, verifier=verifier)
+                mats = self.part_matrices(refs[wrt], kind, key, out_shape, in_shape, wrt)
+                for mat, (rows, shape, name) in zip(mats, self.parts(out_shape)):
+                    self.check("analytic", result.jacobian[rows], mat, wrt=wrt, out_shape=shape,
+                               in_shape=in_shape, out_name=name, verifier=verifier, rows=rows)
         if wrt in case.expect.hessian:
             key = "expect.hessian" + (f".{wrt}" if len(case.wrt) > 1 else "")
             self.check_hessian(fn, case.expect.hessian[wrt], key, case.output, wrt)
@@ -534,7 +594,9 @@ class _CaseRun:
                             f"derivative: {exc.message}", **where)
             return
         ref = tensor_to_matrix(tensor, result.out_shape, result.in_shape, self.case.order)
-        self.check(name, result.jacobian, ref, verifier=verifier, **where)
+        for rows, shape, out_name in self.parts(result.out_shape):
+            self.check(name, result.jacobian[rows], ref[rows], verifier=verifier, rows=rows,
+                       **{**where, "out_shape": shape, "out_name": out_name})
 
     def cotangent(self, shape: tuple[int, ...]) -> np.ndarray:
         """The seeded random v of a second-derivative check, shaped like the
@@ -671,7 +733,10 @@ class _CaseRun:
         out = []
         for comp in self.checks:
             if not comp.passed and comp.matrices is not None:
-                first = comp.stage is None and comp.derivative == 1 and comp.wrt in self.numerics
+                # Another input's Jacobian is of the whole output: it explains a
+                # check of the whole output only.
+                first = comp.stage is None and comp.derivative == 1 and \
+                    comp.wrt in self.numerics and self.outputs is None
                 others = {k: v for k, v in self.numerics.items() if k != comp.wrt} if first else {}
                 value = (self.np_inputs[self.names.index(comp.wrt)]
                          if comp.wrt in self.names else None)

@@ -110,10 +110,15 @@ class Verifier:
             self._probes[c] = tuple(a[:, k] for a in (probe.kind, probe.estimate, probe.error,
                                                       probe.low, probe.high))
 
-    def check(self, reference: np.ndarray, tolerance: Tolerance, **where: Any) -> Comparison:
-        """Compare with ``reference`` (m, n); ``where`` as for :func:`compare`."""
+    def check(self, reference: np.ndarray, tolerance: Tolerance, rows: slice = slice(None),
+              **where: Any) -> Comparison:
+        """Compare with ``reference`` (m, n), or with the rows ``rows`` of the
+        Jacobian (one output of several, see :mod:`fdcheck.outputs`);
+        ``where`` as for :func:`compare`."""
         auto = bool(tolerance.auto)
         numeric, estimate, notes = self._numeric(auto)
+        numeric = numeric[rows]
+        estimate = None if estimate is None else estimate[rows]
         if tolerance.scaled:
             # The method's own rounding level replaces the dtype's fixed floor
             # (an error estimate, where there is one, already holds it).
@@ -142,6 +147,7 @@ class Verifier:
                 estimate = np.zeros_like(numeric)
             for c in cols:
                 value, err, _ = self._refined[c]
+                value, err = value[rows], err[rows]
                 ok = np.isfinite(value)
                 numeric[ok, c] = value[ok]
                 estimate[ok, c] = err[ok]
@@ -152,11 +158,11 @@ class Verifier:
                            estimate=estimate, notes=notes, **where)
             if comp.passed:
                 return comp
-        return self._settle(numeric, reference, tolerance, unreliable, estimate, notes, where)
+        return self._settle(numeric, reference, tolerance, unreliable, estimate, notes, where, rows)
 
     def _settle(self, numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
                 unreliable: np.ndarray, estimate: np.ndarray | None, notes: list[str],
-                where: dict[str, Any]) -> Comparison:
+                where: dict[str, Any], rows: slice) -> Comparison:
         """The last look at entries that still differ: one-sided slopes over a
         ladder of steps (:func:`probe_entries`) decide each one.
 
@@ -177,23 +183,23 @@ class Verifier:
         counts = dict(rejudged=0, kink=0, outside=0, jump=0)
         _, bound = entry_bounds(reference, tolerance, estimate, floor)
         for c in cols:
-            kind, value, error, low, high = self._probes[c]
-            rows = bad[:, c]
+            kind, value, error, low, high = (a[rows] for a in self._probes[c])
+            differ = bad[:, c]
             with np.errstate(invalid="ignore"):
                 inconsistent = ~(np.abs(numeric[:, c] - value)
                                  <= AUTO_FACTOR * (np.nan_to_num(estimate[:, c]) + error))
-                smooth = rows & (kind == SMOOTH) & inconsistent
+                smooth = differ & (kind == SMOOTH) & inconsistent
                 numeric[smooth, c], estimate[smooth, c] = value[smooth], error[smooth]
                 # At a kink any value between the one-sided limits is a right
                 # (sub)gradient; a reference outside them is wrong all the same.
-                kink = rows & (kind == KINK)
+                kink = differ & (kind == KINK)
                 within = (reference[:, c] >= low - bound[:, c]) & (reference[:, c] <= high + bound[:, c])
             counts["rejudged"] += int(smooth.sum())
             counts["kink"] += int((kink & within).sum())
             counts["outside"] += int((kink & ~within).sum())
-            counts["jump"] += int((rows & (kind == JUMP)).sum())
-            excused[:, c] = (kink & within) | (rows & (kind == JUMP))
-            unverified[:, c] = rows & (kind == UNDECIDED)
+            counts["jump"] += int((differ & (kind == JUMP)).sum())
+            excused[:, c] = (kink & within) | (differ & (kind == JUMP))
+            unverified[:, c] = differ & (kind == UNDECIDED)
         notes += _settle_notes(counts, int(unverified.sum()))
         return compare(numeric, reference, tolerance, unreliable=unreliable | excused,
                        unverified=unverified, estimate=estimate, notes=notes, **where)

@@ -64,6 +64,10 @@ class Backend(Protocol):
     def vmap(self, fn: Callable[..., Any], wrt: int, n_inputs: int) -> Callable[..., Any]:
         """``fn`` vectorized over a leading batch axis of argument ``wrt``."""
 
+    def join(self, arrays: Sequence[Any], order: str, lead: int = 0) -> Any:
+        """vec() of each of ``arrays`` past its ``lead`` leading axes, in
+        ``order``, concatenated: one native array of shape lead + (total,)."""
+
 
 def get(name: str) -> Backend:
     """The backend called ``name``, imported on first use.

@@ -139,6 +139,12 @@ class JaxBackend:
     def no_grad(self) -> Any:
         return contextlib.nullcontext()
 
+    def join(self, arrays: Sequence[Any], order: str, lead: int = 0) -> Any:
+        from ..outputs import axes_for
+        flat = [jnp.transpose(a, axes_for(jnp.ndim(a), order, lead)).reshape(jnp.shape(a)[:lead] + (-1,))
+                for a in arrays]
+        return jnp.concatenate(flat, axis=-1)
+
     def scope(self) -> Any:
         # Scoped, not jax.config.update: a global switch would outlive the
         # check and change the dtypes of the user's later, unrelated code.

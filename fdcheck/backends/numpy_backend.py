@@ -110,6 +110,12 @@ class NumpyBackend:
     def scope(self) -> Any:
         return _NOTHING
 
+    def join(self, arrays: Sequence[Any], order: str, lead: int = 0) -> np.ndarray:
+        from ..outputs import axes_for
+        flat = [np.asarray(a).transpose(axes_for(np.ndim(a), order, lead))
+                .reshape(np.shape(a)[:lead] + (-1,)) for a in arrays]
+        return np.concatenate(flat, axis=-1)
+
     def to_numpy(self, x: Any) -> np.ndarray:
         return np.asarray(x)
 

@@ -138,6 +138,12 @@ class TorchBackend:
     def scope(self) -> Any:
         return contextlib.nullcontext()
 
+    def join(self, arrays: Sequence[Any], order: str, lead: int = 0) -> Any:
+        from ..outputs import axes_for
+        flat = [a.permute(axes_for(a.dim(), order, lead)).reshape(tuple(a.shape[:lead]) + (-1,))
+                for a in arrays]
+        return torch.cat(flat, dim=-1)
+
     def asarray(self, a: np.ndarray, like: Any = None) -> Any:
         # np.require keeps a 0-d array 0-d (np.ascontiguousarray makes it 1-d).
         t = torch.from_numpy(np.require(a, requirements="C")) if isinstance(a, np.ndarray) \

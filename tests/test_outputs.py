@@ -1,0 +1,107 @@
+"""Functions returning a tuple, list or dict: each floating output is checked
+as its own output, named by position or key; integer outputs are skipped."""
+import json
+
+import numpy as np
+import pytest
+
+import fdcheck
+from fdcheck.errors import EvaluationError
+from fdcheck.report import results_json
+
+X = np.array([[0.5, -1.0], [2.0, 0.25], [1.5, -0.75]])
+
+
+def _framework(name):
+    if name == "torch":
+        torch = pytest.importorskip("torch")
+        return torch, torch.tensor(X, requires_grad=True)
+    if name == "jax":
+        jnp = pytest.importorskip("jax.numpy")
+        return jnp, jnp.asarray(X)
+    return np, X
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_each_floating_output_is_checked_against_autograd(framework, order):
+    xp, x = _framework(framework)
+    result = fdcheck.check(lambda x: (xp.sum(x ** 2, 0), xp.argmax(x, 0), xp.sin(x)), x,
+                           order=order)
+    assert result.passed, str(result)
+    assert [(c.out_name, c.entries) for c in result.checks] == [("f[0]", 12), ("f[2]", 36)]
+    assert all("output [1] (int64) not checked" in " ".join(c.notes) for c in result.checks)
+
+
+def test_a_wrong_backward_of_one_output_is_named_by_its_position():
+    torch = pytest.importorskip("torch")
+
+    class SinCos(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.sin(), x.cos()
+
+        @staticmethod
+        def backward(ctx, a, b):
+            (x,) = ctx.saved_tensors
+            return a * x.cos() - 2 * b * x.sin()     # the cosine's derivative doubled
+
+    result = fdcheck.check(SinCos.apply, torch.tensor(X, requires_grad=True))
+    first, second = result.checks
+    assert first.passed and not second.passed
+    assert second.out_name == "f[1]" and second.worst.output == second.worst.input
+    doc = json.loads(results_json([result]))
+    assert [c["output"] for c in doc["cases"][0]["checks"]] == ["f[0]", "f[1]"]
+    assert "df[1][" in str(result)
+
+
+@pytest.mark.parametrize("reference, passes", [
+    (lambda x: {"loss": 2 * x.reshape(1, -1), "y": np.diag(np.cos(x).ravel())}, True),
+    (lambda x: {"loss": 2 * x.reshape(1, -1), "y": np.diag(np.sin(x).ravel())}, False),
+])
+def test_a_dict_output_against_a_dict_reference(reference, passes):
+    f = lambda x: {"loss": np.sum(x ** 2), "y": np.sin(x)}  # noqa: E731
+    result = fdcheck.check(f, X, jacobian=reference)
+    assert result.passed is passes
+    assert [c.out_name for c in result.checks] == ["f['loss']", "f['y']"]
+    assert result.checks[0].passed and result.checks[1].passed is passes
+
+
+def test_a_tuple_of_arrays_is_a_reference_per_output():
+    f = lambda x: (x.sum(axis=0), 2 * x)  # noqa: E731
+    good = (np.kron(np.ones((1, 3)), np.eye(2)), 2 * np.eye(6))
+    assert fdcheck.check(f, X, jacobian=good).passed
+    with pytest.raises(ValueError, match=r"several outputs \(\[0\], \[1\]\): give the reference as a tuple"):
+        fdcheck.check(f, X, jacobian=np.eye(6))
+
+
+def test_a_list_of_numbers_is_one_output():
+    result = fdcheck.check(lambda x: [x[0] ** 2, x[1]], np.array([1.0, 2.0]),
+                           jacobian=np.array([[2.0, 0.0], [0.0, 1.0]]))
+    assert result.passed and [c.out_name for c in result.checks] == ["f"]
+
+
+@pytest.mark.parametrize("f, message", [
+    (lambda x: (np.argsort(x), x > 0), r"no floating output \(\[0\] \(int64\), \[1\] \(bool\)\)"),
+    (lambda x: (x, (x, x)), r"nested structure \(output \[1\] is a tuple\)"),
+])
+def test_structures_that_cannot_be_checked_are_named(f, message):
+    with pytest.raises(EvaluationError, match=message):
+        fdcheck.check(f, np.array([1.0, 2.0]), jacobian=np.eye(2))
+
+
+@pytest.mark.parametrize("kwargs", [{"directions": 2}, {"hessian": np.eye(2)}])
+def test_checks_that_need_one_output_say_so(kwargs):
+    with pytest.raises(ValueError, match="need one output"):
+        fdcheck.check(lambda x: (x.sum(), x), np.array([1.0, 2.0]), gradient=np.ones(2), **kwargs)
+
+
+def test_a_stage_returning_a_tuple_is_a_named_case_error(cli_json, write, tmp_path):
+    (tmp_path / "pair.py").write_text("def f(x):\n    return x ** 2, x\n")
+    code, doc = cli_json(write("t.yaml", "name: t\ninputs: {x: [1, 2]}\n"
+                                         "function: {python: 'pair:f'}\n"
+                                         "expect: {jacobian: [[2, 0], [0, 4]]}\n"),
+                         "--allow-python")
+    assert code == 2 and "key 'function'" in doc["cases"][0]["error"]
+    assert "tuple, list or dict of outputs" in doc["cases"][0]["error"]
