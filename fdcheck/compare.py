@@ -40,12 +40,16 @@ DEFAULTS: dict[tuple[str, str], tuple[float, float]] = {
     ("float32", "*"): (1e-4, 3e-4),
     ("float32", "forward1"): (1e-2, 5e-3),
     ("float32", "backward1"): (1e-2, 5e-3),
+    # Half precision: a central difference there is good to a few percent at
+    # best (bfloat16 keeps 8 bits), and its check says so by its resolution.
+    ("float16", "*"): (1e-2, 1e-2),
+    ("bfloat16", "*"): (5e-2, 5e-2),
     # Second differences of f (a Hessian with no gradient at hand): their
     # rounding error is eps |f| / h**2 instead of eps |f| / h.
     ("float64", "hessian"): (1e-5, 1e-4),
     ("float32", "hessian"): (3e-3, 3e-3),
 }
-FLOORS = {"float64": 1e-12, "float32": 1e-6}
+FLOORS = {"float64": 1e-12, "float32": 1e-6, "float16": 1e-3, "bfloat16": 1e-2}
 # tolerance: auto -- an entry fails where |numeric - reference| exceeds
 # AUTO_FACTOR times the engine's own error estimate for it, plus the floor
 # (relative to the reference's largest magnitude).

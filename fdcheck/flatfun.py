@@ -15,21 +15,23 @@ import numpy as np
 
 from . import backends
 from .errors import EvaluationError
+from .dtypes import is_bfloat16, numpy_dtype, readable
 from .layout import check_order, flatten
 from .outputs import StructuredOutput, layout
 
-FLOAT_DTYPES = ("float32", "float64")
+FLOAT_DTYPES = ("float16", "float32", "float64")
 FLOATS = tuple(np.dtype(name) for name in FLOAT_DTYPES)
 _NAMES = {np.dtype(name): name for name in FLOAT_DTYPES}  # dtype.name is slow: it runs per check
+_FLOAT64 = np.dtype(np.float64)
 
 
 def _as_float(a: Any, dtype: np.dtype | None) -> np.ndarray:
     arr = np.asarray(a)
     if dtype is not None:
         return arr.astype(dtype)
-    if arr.dtype.kind in "fc" and arr.dtype.itemsize >= 4:
+    if arr.dtype.kind in "fc" or is_bfloat16(arr.dtype):
         return arr
-    # Integers (and bools, half precision) are promoted: they are never perturbed as is.
+    # Integers and bools are promoted: they are never perturbed as is.
     return arr.astype(np.float64)
 
 
@@ -69,7 +71,7 @@ def in_place_error(exc: BaseException) -> EvaluationError | None:
 def _value_dtype(dtype: np.dtype) -> np.dtype:
     # np.result_type(dtype, float64), without its cost for the usual dtypes.
     if dtype in FLOATS or dtype.kind in "iub":
-        return FLOATS[1]
+        return _FLOAT64
     return np.result_type(dtype, np.float64)
 
 
@@ -130,11 +132,14 @@ class FlatFunction:
             raise ValueError(f"input {self.wrt} is a meta tensor: it has a shape but no values "
                              "to differentiate at; pass a tensor on a real device")
         self._like = template
-        np_in = _as_float(self.backend.to_numpy(template), None if dtype is None else np.dtype(dtype))
+        if dtype is None and self.backend.dtype_name(template) == "bfloat16":
+            # The framework hands bfloat16 over as float32: perturb on bfloat16's own grid.
+            dtype = "bfloat16"
+        np_in = _as_float(self.backend.to_numpy(template), None if dtype is None else numpy_dtype(dtype))
         if np_in.dtype.kind == "c":
             raise ValueError(f"input {self.wrt} is {np_in.dtype}: fdcheck perturbs real elements; "
                              "pass its real and imaginary parts as two real inputs")
-        if np_in.dtype not in FLOATS:
+        if np_in.dtype not in FLOATS and not is_bfloat16(np_in.dtype):
             np_in = np_in.astype(np.float64)
         self.dtype = np_in.dtype
         self.dtype_name = _NAMES.get(self.dtype) or self.dtype.name
@@ -155,7 +160,8 @@ class FlatFunction:
         if self.direct:
             # A read-only view: the other inputs are the caller's own arrays, and
             # one written to would change every later evaluation (and the caller's data).
-            arr = _as_float(x, self.dtype if np.asarray(x).dtype.kind in "fiub" else None)
+            arr = _as_float(x, self.dtype if np.asarray(x).dtype.kind in "fiub"
+                            or is_bfloat16(np.asarray(x).dtype) else None)
             return _read_only(arr.view())
         return self.backend.same_layout(x)
 
@@ -192,7 +198,7 @@ class FlatFunction:
             raise EvaluationError(f"the function returned a {type(y).__module__}.{type(y).__name__} "
                                   f"for {self.backend.name} inputs: return the inputs' own kind of "
                                   f"array, or pass {owner} inputs")
-        out = self.backend.to_numpy(y)
+        out = readable(self.backend.to_numpy(y))
         kind = out.dtype.kind
         if kind not in "fiub":
             if kind != "c":

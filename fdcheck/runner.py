@@ -18,6 +18,7 @@ from . import backends
 from .cases import Case, PythonRef, Stage, discover, load_file
 from .compare import Comparison, Tolerance, compare, resolve
 from .diagnose import diagnose
+from .dtypes import NAMES as FLOAT_NAMES
 from .directional import check_products, reference_jvp
 from .engine import JacobianResult
 from .errors import BackendUnavailable, CaseError, EvaluationError
@@ -140,9 +141,10 @@ def _phase(key: str) -> Iterator[None]:
                         origin=exc) from None
 
 
-def _float_name(a: np.ndarray) -> str:
-    """The precision an input is evaluated in when the case sets none."""
-    return "float32" if a.dtype == np.float32 else "float64"
+def _float_name(name: str) -> str:
+    """The precision an input of dtype ``name`` is evaluated in when the case
+    sets none: its own, where it is floating; float64 for integers."""
+    return name if name in FLOAT_NAMES else "float64"
 
 
 class _CaseRun:
@@ -165,7 +167,8 @@ class _CaseRun:
         else:
             self.np_inputs = [np.asarray(v, dtype=case.dtype) for v in case.inputs.values()]
             self.inputs = [self.native(v) for v in self.np_inputs]
-        self.dtype = case.dtype or _float_name(self.np_inputs[self.names.index(case.wrt[0])])
+        first = self.names.index(case.wrt[0])
+        self.dtype = case.dtype or _float_name(self.backend.dtype_name(self.inputs[first]))
         self.tolerance = resolve(self.dtype, self.method.label, *self.layers())
         self.call = self.stages_call(case.stages, self.names)
         # Per input: what every check of it says (vmap could not batch it, it is noisy).

@@ -154,7 +154,9 @@ class JaxBackend:
         return jnp.asarray(a)
 
     def to_numpy(self, x: Any) -> np.ndarray:
-        return np.asarray(x)
+        arr = np.asarray(x)
+        # bfloat16 (ml_dtypes, NumPy kind 'V') as float32, which holds it exactly.
+        return arr.astype(np.float32) if arr.dtype.name == "bfloat16" else arr
 
     def same_layout(self, x: Any) -> Any:
         """x itself: its layout is not the function's to read."""

@@ -146,8 +146,12 @@ class TorchBackend:
 
     def asarray(self, a: np.ndarray, like: Any = None) -> Any:
         # np.require keeps a 0-d array 0-d (np.ascontiguousarray makes it 1-d).
-        t = torch.from_numpy(np.require(a, requirements="C")) if isinstance(a, np.ndarray) \
-            else torch.as_tensor(a)
+        if isinstance(a, np.ndarray) and a.dtype.name == "bfloat16":
+            # torch reads no NumPy bfloat16: through float32, which holds it exactly.
+            t = torch.from_numpy(np.require(a.astype(np.float32), requirements="C")).to(torch.bfloat16)
+        else:
+            t = torch.from_numpy(np.require(a, requirements="C")) if isinstance(a, np.ndarray) \
+                else torch.as_tensor(a)
         if isinstance(like, torch.Tensor) and like.device.type != "cpu":
             t = t.to(like.device)
         return t
@@ -164,7 +168,9 @@ class TorchBackend:
 
     def to_numpy(self, x: Any) -> np.ndarray:
         if isinstance(x, torch.Tensor):
-            return x.detach().cpu().resolve_conj().numpy()
+            x = x.detach().cpu().resolve_conj()
+            # NumPy has no bfloat16 of its own: float32 holds its values exactly.
+            return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
         return np.asarray(x)
 
     def dtype_name(self, x: Any) -> str:

@@ -1,0 +1,45 @@
+"""The floating dtypes fdcheck evaluates in, half precision included.
+
+NumPy has float16 itself; bfloat16 comes from ``ml_dtypes`` (installed with
+JAX, and with the ``torch`` extra), loaded only when a bfloat16 input is seen.
+Points in half precision are kept in their own dtype, so that every step is
+exactly representable there; outputs in bfloat16 are read as float32, which
+holds them exactly.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import EvaluationError
+
+HALF = ("float16", "bfloat16")
+NAMES = ("float16", "bfloat16", "float32", "float64")
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    """The NumPy dtype of a floating dtype name.
+
+    Raises
+    ------
+    EvaluationError
+        For bfloat16 without ``ml_dtypes``.
+    """
+    if name != "bfloat16":
+        return np.dtype(name)
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise EvaluationError("bfloat16 inputs need the ml_dtypes package, which gives NumPy "
+                              "that dtype: pip install ml_dtypes (JAX installs it)") from None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def is_bfloat16(dtype: Any) -> bool:
+    return getattr(dtype, "name", None) == "bfloat16"
+
+
+def readable(arr: np.ndarray) -> np.ndarray:
+    """``arr`` with a bfloat16 dtype (NumPy kind 'V') as float32: the same values."""
+    return arr.astype(np.float32) if is_bfloat16(arr.dtype) else arr
