@@ -7,6 +7,7 @@ imported only when asked for (the ``dask`` extra).
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -49,7 +50,7 @@ def dask_workers(client_or_address: Any) -> Workers:
         except ImportError:
             from .errors import BackendUnavailable
             raise BackendUnavailable("--scheduler needs Dask: pip install 'fdcheck[dask]'") from None
-        client, own = Client(str(client_or_address), timeout="5s"), True
+        client, own = _connect(Client, str(client_or_address)), True
     count = max(1, sum(client.nthreads().values()))
     executor = client.get_executor()
 
@@ -57,6 +58,41 @@ def dask_workers(client_or_address: Any) -> Workers:
         if own:
             client.close()
     return Workers(executor, count, close)
+
+
+CONNECT_SECONDS = 10.0
+
+
+def _connect(client_class: Any, address: str, seconds: float = CONNECT_SECONDS) -> Any:
+    """A Dask client of the scheduler at ``address``, or TimeoutError after
+    ``seconds``: Dask's own timeout covers a scheduler that refuses, not one
+    that accepts the connection and never answers its handshake.
+
+    Raises
+    ------
+    TimeoutError
+        Where the scheduler did not answer in time.
+    OSError
+        Where it could not be reached.
+    """
+    done: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            done["client"] = client_class(address, timeout=f"{seconds:g}s")
+        except BaseException as exc:  # handed to the caller's thread
+            done["error"] = exc
+
+    # A daemon thread: one that never returns must not keep the process alive.
+    thread = threading.Thread(target=connect, daemon=True, name="fdcheck-dask-connect")
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"the Dask scheduler at {address} accepted the connection but did not "
+                           f"answer within {seconds:g} s")
+    if "error" in done:
+        raise done["error"]
+    return done["client"]
 
 
 def as_executor(executor: Any) -> tuple[Executor, int | None]:

@@ -68,3 +68,22 @@ def test_cli_scheduler_that_cannot_be_reached_is_a_usage_error(cli):
     code, out, err = cli("run", str(ROOT / "cases" / "teaching.yaml"), "--scheduler",
                          "tcp://127.0.0.1:1")
     assert code == 2 and "cannot reach the Dask scheduler" in out + err
+
+
+def test_a_scheduler_that_accepts_and_never_answers_times_out(cli, monkeypatch):
+    import socket
+    import time
+
+    from fdcheck import workers
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    monkeypatch.setattr(workers._connect, "__defaults__", (1.0,))
+    try:
+        start = time.monotonic()
+        code, out, err = cli("run", str(ROOT / "cases" / "teaching.yaml"), "--scheduler", address)
+        assert code == 2 and "accepted the connection but did not answer within 1 s" in out + err
+        assert time.monotonic() - start < 10
+    finally:
+        server.close()
