@@ -35,6 +35,10 @@ from .verify import Verifier, verify_hessian
 from .workers import as_executor
 
 MODES = ("auto", "serial", "vectorized")
+# A Jacobian of more entries than this (128 MB in float64; a check keeps a few
+# such matrices) is checked along AUTO_DIRECTIONS random directions instead.
+MAX_JACOBIAN_ENTRIES = 2 ** 24
+AUTO_DIRECTIONS = 4
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -159,6 +163,8 @@ class _CaseRun:
             self.method = self.method.with_step(case.method.step)
         self.checks: list[Comparison] = []
         self.evaluations = 0
+        self.directions = case.directions
+        self._flats: dict[str, FlatFunction] = {}
         self.backend = backends.get(case.backend)
         if case.native:
             # The caller's own arrays or tensors, as given (dtype, device, requires_grad).
@@ -436,11 +442,31 @@ class _CaseRun:
         self.check("value", computed.reshape(-1), expected.reshape(-1), wrt=None,
                    out_shape=computed.shape, in_shape=None, out_name=name, stage=stage)
 
+    def flat_of(self, wrt: str) -> FlatFunction:
+        """The case's function of input ``wrt``, made once."""
+        if wrt not in self._flats:
+            with _phase("function"):
+                self._flats[wrt] = self.flat(self.call, self.inputs, self.names.index(wrt))
+        return self._flats[wrt]
+
+    def too_large(self, wrt: str) -> bool:
+        """Whether the whole Jacobian would not fit: then it is checked along
+        random directions, with a note saying so."""
+        fn = self.flat_of(wrt)
+        if self.case.directions or fn.m * fn.n <= MAX_JACOBIAN_ENTRIES or self.outputs is not None:
+            return False
+        self.directions = AUTO_DIRECTIONS
+        size = fn.m * fn.n * 8 / 2 ** 30
+        self.input_notes[wrt] = (*self.input_notes.get(wrt, ()),
+                                 f"the whole Jacobian would have {fn.m} x {fn.n} entries "
+                                 f"({size:.1f} GB): checked along {AUTO_DIRECTIONS} random "
+                                 "directions instead (set directions to choose how many)")
+        return True
+
     def check_wrt(self, wrt: str) -> Verifier:
         case = self.case
-        i = self.names.index(wrt)
+        fn = self.flat_of(wrt)
         with _phase("function"):
-            fn = self.flat(self.call, self.inputs, i)
             self.listen_for_noise(fn, wrt)
             verifier = self.jacobian(fn, self.call, f"d{case.output}/d{wrt}", case.sparsity)
         result = verifier.result
@@ -503,8 +529,7 @@ class _CaseRun:
         per direction), never as a whole Jacobian."""
         case = self.case
         i = self.names.index(wrt)
-        with _phase("function"):
-            fn = self.flat(self.call, self.inputs, i)
+        fn = self.flat_of(wrt)
         products: list[tuple[str, str, Any, int, str]] = []
         for kind, refs in (("gradient", case.expect.gradient), ("jacobian", case.expect.jacobian)):
             if wrt in refs:
@@ -543,7 +568,7 @@ class _CaseRun:
             try:
                 with _phase("autograd" if framework else "function"):
                     checks, used = check_products(
-                        fn, [(against, kind, product)], tolerance, self.case.directions,
+                        fn, [(against, kind, product)], tolerance, self.directions,
                         self.evaluator(fn), wrt=wrt, out_shape=fn.out_shape,
                         in_shape=fn.in_shape, order=self.case.order, out_name=out_name,
                         derivative=derivative, mode=mode)
@@ -554,12 +579,13 @@ class _CaseRun:
                         "Function whose backward is not differentiable?)" if derivative == 2
                         else f"compute its {'vector-Jacobian' if kind == 'vjp' else 'Jacobian-vector'}"
                              " product")
-                self.unrunnable(against, self.case.directions, f"{against} could not {what}: "
+                self.unrunnable(against, self.directions, f"{against} could not {what}: "
                                 f"{exc.message}", wrt=wrt, out_name=out_name,
                                 derivative=derivative, mode=mode)
                 continue
             self.evaluations += used
-            self.checks.extend(checks)
+            notes = self.input_notes.get(wrt, ())
+            self.checks.extend(replace(c, notes=(*c.notes, *notes)) if notes else c for c in checks)
 
     def framework_call(self, name: str) -> Any:
         """The function as framework ``name`` differentiates it: a caller's own
@@ -819,7 +845,7 @@ def _run_case(case: Case, options: RunOptions) -> CaseResult:
                 state.check_value("expect.value", case.expect.value, value, case.output)
             pending: list[BackendUnavailable] = []
             for wrt in case.wrt:
-                if case.directions:
+                if case.directions or state.too_large(wrt):
                     state.check_directions(wrt)
                     continue
                 whole = state.check_wrt(wrt)

@@ -403,3 +403,16 @@ def test_the_verdict_is_in_the_json(cli_json, write, gradient, verdict):
                                          f"expect: {{gradient: {gradient}}}\n"))
     (check,) = doc["cases"][0]["checks"]
     assert check["verdict"] == verdict and code == (0 if verdict == "passed" else 1)
+
+
+@pytest.mark.parametrize("factor, passes", [(2.0, True), (2.02, False)])
+def test_a_jacobian_too_large_to_hold_is_checked_along_directions(monkeypatch, factor, passes):
+    from fdcheck import runner
+    monkeypatch.setattr(runner, "MAX_JACOBIAN_ENTRIES", 100)
+    x = np.linspace(0.5, 1.5, 20)
+    result = fdcheck.check(lambda x: 2 * x, x, jacobian=lambda x: factor * np.eye(x.size))
+    (c,) = result.checks
+    assert c.passed is passes
+    assert "20 x 20 entries" in " ".join(c.notes) and "4 random directions" in " ".join(c.notes)
+    # 2 evaluations a direction where they agree; never the 40 of the whole Jacobian.
+    assert not passes or result.evaluations < 40
