@@ -17,6 +17,8 @@ import numpy as np
 
 from .errors import EvaluationError
 from .flatfun import complex_output_error
+from .step import steps_for
+from .stencil import stencil
 
 # Memory for one chunk of perturbed points or outputs. Small on purpose: the
 # engine reuses one buffer of this size for every chunk, and a buffer that
@@ -336,18 +338,21 @@ class Vectorized:
 
 def batched_disagrees(fn: Any) -> str | None:
     """Why ``fn``'s batched call cannot stand in for its plain one, or None:
-    it raises on a stack of two base points, or returns other values there
-    (a framework's vmap through code it cannot batch, such as a PyTorch
-    Function without a vmap rule)."""
+    it raises on a stack of two points, or returns other values there than
+    one point a call (a framework's vmap through code it cannot batch, such
+    as a PyTorch Function without a vmap rule; a batching rule that reads
+    one point for all, as PyTorch's index_fill on a 0-d input). Costs one
+    plain evaluation, at the second point."""
+    moved = (fn.x0 + steps_for(fn.x0, fn.dtype, stencil("central", 2))).astype(fn.dtype)
     try:
-        ys = fn.batched(np.stack([fn.x0, fn.x0]))
+        ys = fn.batched(np.stack([fn.x0, moved]))
     except Exception as exc:  # whatever the framework raises for what it cannot batch
         first = (str(exc).strip().splitlines() or [""])[0].split(". ")[0]
         return f"the framework's vmap cannot batch it ({type(exc).__name__}: {first[:160]})"
     eps = float(np.finfo(fn.dtype).eps)
-    scale = float(np.abs(fn.value).max(initial=0.0))
-    if not np.allclose(ys, fn.value[None, :], rtol=1e3 * eps, atol=1e3 * eps * scale,
-                       equal_nan=True):
+    plain = np.stack([fn.value, np.asarray(fn(moved), dtype=np.float64)])
+    scale = float(np.abs(plain[np.isfinite(plain)]).max(initial=0.0))
+    if not np.allclose(ys, plain, rtol=1e3 * eps, atol=1e3 * eps * scale, equal_nan=True):
         return "the framework's vmap gives other values than one point a call"
     return None
 

@@ -17,7 +17,7 @@ from . import backends
 from .errors import EvaluationError
 from .dtypes import is_bfloat16, numpy_dtype, readable
 from .layout import check_order, flatten
-from .outputs import StructuredOutput, layout
+from .outputs import StructuredOutput, complex_layout, layout
 
 FLOAT_DTYPES = ("float16", "float32", "float64")
 FLOATS = tuple(np.dtype(name) for name in FLOAT_DTYPES)
@@ -54,10 +54,11 @@ def complex_output_error() -> EvaluationError:
     """The error for a function that returns complex values at a real point."""
     # Stored into the Jacobian's real rows they would lose their imaginary part
     # with only a warning, and the verdict would be about Re f alone.
-    return EvaluationError("the function returns complex values at a real point: fdcheck checks "
-                           "real-valued functions; check its real and imaginary parts as two "
-                           "functions (np.real(f), np.imag(f)), or return .real where the "
-                           "imaginary part is zero by design")
+    return EvaluationError("the function returns complex values at a real point: a Jacobian has "
+                           "real rows; fdcheck.check checks its real and imaginary parts as two "
+                           "outputs, elsewhere check them as two functions (np.real(f), "
+                           "np.imag(f)), or return .real where the imaginary part is zero by "
+                           "design")
 
 
 def in_place_error(exc: BaseException) -> EvaluationError | None:
@@ -127,6 +128,12 @@ class FlatFunction:
         self.wrt = wrt % len(inputs)
         self.call = call
         self.batched_call = batched_call
+        for i, x in enumerate(inputs):
+            layout = str(getattr(x, "layout", "torch.strided"))
+            if layout != "torch.strided":
+                raise ValueError(f"input {i} is a sparse tensor ({layout}): fdcheck perturbs and "
+                                 "hands over dense tensors; pass x.to_dense(), and sparsify "
+                                 "inside the function if it needs a sparse one")
         template = inputs[self.wrt]
         if getattr(getattr(template, "device", None), "type", None) == "meta":
             raise ValueError(f"input {self.wrt} is a meta tensor: it has a shape but no values "
@@ -205,7 +212,8 @@ class FlatFunction:
                 raise EvaluationError(f"the function returned {type(y).__name__} of dtype "
                                       f"{out.dtype}, not numbers")
             if x.dtype.kind != "c":
-                raise complex_output_error()
+                raise StructuredOutput(complex_layout(tuple(out.shape)),
+                                       str(complex_output_error()))
         return out
 
     def with_call(self, call: Callable[..., Any]) -> Callable[[np.ndarray], np.ndarray]:

@@ -23,8 +23,8 @@ class StructuredOutput(EvaluationError):
     """Raised where a function turns out to return several outputs, for the
     caller to evaluate it through :class:`Joined` instead."""
 
-    def __init__(self, outputs: Outputs) -> None:
-        super().__init__("the function returns a tuple, list or dict of outputs "
+    def __init__(self, outputs: Outputs, message: str | None = None) -> None:
+        super().__init__(message or "the function returns a tuple, list or dict of outputs "
                          f"({', '.join(p.label for p in outputs.parts)}); fdcheck checks each "
                          "floating output of a function of the Python API, but not of a stage")
         self.outputs = outputs
@@ -65,6 +65,7 @@ class Outputs:
 
     parts: tuple[Part, ...]
     skipped: tuple[str, ...]
+    complex: bool = False     # the real and imaginary parts of one complex output
 
     @property
     def note(self) -> str | None:
@@ -87,6 +88,14 @@ def _items(value: Any) -> list[tuple[str, Any, Any]] | None:
 def _is_number_list(value: Sequence[Any]) -> bool:
     # [1.0, 2.0] from a NumPy function is one output, as np.asarray reads it.
     return all(isinstance(v, (int, float, np.number)) for v in value)
+
+
+def complex_layout(shape: tuple[int, ...]) -> Outputs:
+    """A complex output of ``shape`` at a real point: its real and imaginary
+    parts, checked as two real outputs (``f.real``, ``f.imag``)."""
+    size = int(np.prod(shape))
+    return Outputs((Part(".real", "real", shape, slice(0, size)),
+                    Part(".imag", "imag", shape, slice(size, 2 * size))), (), complex=True)
 
 
 def layout(value: Any) -> Outputs | None:
@@ -149,6 +158,8 @@ class Joined:
 
     def __call__(self, *args: Any) -> Any:
         value = self.fn(*args)
+        if self.outputs.complex:
+            return backends.get(self.backend).join([value.real, value.imag], self.order, self.lead)
         got = _items(value)
         keys = [p.key for p in self.outputs.parts]
         picked = {k: v for _, k, v in got} if got is not None else {}
@@ -167,6 +178,9 @@ def split(value: Any, outputs: Outputs, backend: Any) -> list[np.ndarray]:
     ValueError
         Where it is not laid out so.
     """
+    if outputs.complex and not isinstance(value, (tuple, list, dict)):
+        arr = np.asarray(backend.to_numpy(value))
+        value = {"real": arr.real, "imag": arr.imag}    # a complex Jacobian, R + iI
     items = _items(value)
     picked = {k: v for _, k, v in items} if items is not None else {}
     keys = [p.key for p in outputs.parts]

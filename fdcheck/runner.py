@@ -194,11 +194,10 @@ class _CaseRun:
             raise CaseError("the function returned a different structure at a perturbed point "
                             "than at the inputs", key="function")
         body = bodies[0]
-        if self.case.directions or self.case.derivatives == 2 or self.case.expect.hessian \
-                or self.case.expect.jvp:
-            raise CaseError(f"{self.case.output} returns a {len(outputs.parts)}-output structure; "
-                            "directions, jvp, second derivatives and Hessians need one output: "
-                            f"check a function that returns one of them", key="function")
+        if self.case.derivatives == 2 or self.case.expect.hessian or self.case.expect.jvp:
+            raise CaseError(f"{self.case.output} returns {len(outputs.parts)} outputs; jvp, "
+                            "second derivatives and Hessians need one output: check a function "
+                            "that returns one of them", key="function")
         args = (outputs, self.case.backend, self.case.order)
         joined = UserCall(Joined(body.fn, *args), body.names, body.vectorized,
                           batch_fn=Joined(body.fn, *args, lead=1))
@@ -453,7 +452,7 @@ class _CaseRun:
         """Whether the whole Jacobian would not fit: then it is checked along
         random directions, with a note saying so."""
         fn = self.flat_of(wrt)
-        if self.case.directions or fn.m * fn.n <= MAX_JACOBIAN_ENTRIES or self.outputs is not None:
+        if self.case.directions or fn.m * fn.n <= MAX_JACOBIAN_ENTRIES:
             return False
         self.directions = AUTO_DIRECTIONS
         size = fn.m * fn.n * 8 / 2 ** 30
@@ -534,8 +533,8 @@ class _CaseRun:
         for kind, refs in (("gradient", case.expect.gradient), ("jacobian", case.expect.jacobian)):
             if wrt in refs:
                 key = f"expect.{kind}" + (f".{wrt}" if len(case.wrt) > 1 else "")
-                mat = self.as_matrix(self.reference(refs[wrt], key), kind, key, fn.out_shape,
-                                     fn.in_shape, case.output, wrt)
+                mat = np.vstack(self.part_matrices(refs[wrt], kind, key, fn.out_shape,
+                                                   fn.in_shape, wrt))
                 products.append(("analytic", "jvp", reference_jvp(mat), 1, "reverse"))
         if wrt in case.expect.jvp:
             products.append(("analytic", "jvp", case.expect.jvp[wrt], 1, "reverse"))
@@ -544,6 +543,10 @@ class _CaseRun:
             call = self.framework_call(name)
             products += [(name, *self.framework_product(backend, call, i, fn, mode), 1, mode)
                          for mode in case.modes]
+        if self.outputs is not None:
+            self.input_notes[wrt] = (*self.input_notes.get(wrt, ()), "the outputs " + ", ".join(
+                f"{case.output}{p.label}" for p in self.outputs.parts) + " checked together, as "
+                "one vector, along each direction")
         self.run_products(fn, products, wrt, case.output)
         if case.derivatives == 2:
             for name in case.autograd:
@@ -623,9 +626,28 @@ class _CaseRun:
                             f"derivative: {exc.message}", **where)
             return
         ref = tensor_to_matrix(tensor, result.out_shape, result.in_shape, self.case.order)
+        held = self.held_outputs(backend, wrt)
         for rows, shape, out_name in self.parts(result.out_shape):
+            if out_name in held:
+                continue
+            notes = (f"{', '.join(held)} not compared with {name}: {name} marks "
+                     f"{'them' if len(held) > 1 else 'it'} not differentiable",) if held else ()
             self.check(name, result.jacobian[rows], ref[rows], verifier=verifier, rows=rows,
-                       **{**where, "out_shape": shape, "out_name": out_name})
+                       notes=notes, **{**where, "out_shape": shape, "out_name": out_name})
+
+    def held_outputs(self, backend: Any, wrt: str) -> list[str]:
+        """The outputs of several that the framework marks not differentiable
+        (PyTorch: requires_grad False, as native_layer_norm's mean and rstd):
+        its Jacobian of them is 0 by design, so, as gradcheck does, they are
+        not compared with it."""
+        if self.outputs is None or not hasattr(backend, "differentiable_outputs"):
+            return []
+        joined = self.framework_call(backend.name)
+        with _phase("autograd"):
+            flags = backend.differentiable_outputs(joined.fn, self.inputs_for(backend),
+                                                   self.names.index(wrt))
+        return [f"{self.case.output}{p.label}" for p in self.outputs.parts
+                if flags is not None and not flags.get(p.key, True)]
 
     def cotangent(self, shape: tuple[int, ...]) -> np.ndarray:
         """The seeded random v of a second-derivative check, shaped like the

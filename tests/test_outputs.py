@@ -91,10 +91,21 @@ def test_structures_that_cannot_be_checked_are_named(f, message):
         fdcheck.check(f, np.array([1.0, 2.0]), jacobian=np.eye(2))
 
 
-@pytest.mark.parametrize("kwargs", [{"directions": 2}, {"hessian": np.eye(2)}])
+@pytest.mark.parametrize("kwargs", [{"derivatives": 2}, {"hessian": np.eye(2)}])
 def test_checks_that_need_one_output_say_so(kwargs):
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
     with pytest.raises(ValueError, match="need one output"):
-        fdcheck.check(lambda x: (x.sum(), x), np.array([1.0, 2.0]), gradient=np.ones(2), **kwargs)
+        fdcheck.check(lambda x: (x.sum(), x), x, **kwargs)
+
+
+@pytest.mark.parametrize("factor, passes", [(2.0, True), (2.2, False)])
+def test_directions_check_the_outputs_together(factor, passes):
+    f = lambda x: (x.sum(axis=0), 2 * x)  # noqa: E731
+    reference = (np.kron(np.ones((1, 3)), np.eye(2)), factor * np.eye(6))
+    result = fdcheck.check(f, X, jacobian=reference, directions=3)
+    assert result.passed is passes
+    assert "f[0], f[1] checked together" in " ".join(result.checks[0].notes)
 
 
 def test_a_stage_returning_a_tuple_is_a_named_case_error(cli_json, write, tmp_path):
@@ -105,3 +116,30 @@ def test_a_stage_returning_a_tuple_is_a_named_case_error(cli_json, write, tmp_pa
                          "--allow-python")
     assert code == 2 and "key 'function'" in doc["cases"][0]["error"]
     assert "tuple, list or dict of outputs" in doc["cases"][0]["error"]
+
+
+@pytest.mark.parametrize("reference, passes", [
+    (lambda x: np.diag(np.exp(1j * x)) * 1j, True),                       # d/dx e^{ix} = i e^{ix}
+    (lambda x: np.diag(np.exp(1j * x)), False),
+    (lambda x: {"real": np.diag(-np.sin(x)), "imag": np.diag(np.cos(x))}, True),
+])
+def test_a_complex_output_is_checked_as_its_real_and_imaginary_parts(reference, passes):
+    result = fdcheck.check(lambda x: np.exp(1j * x), np.array([0.5, 1.0, 2.0]), jacobian=reference)
+    assert result.passed is passes
+    assert [c.out_name for c in result.checks] == ["f.real", "f.imag"]
+
+
+def test_a_complex_tensor_output_against_torch():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor(X, requires_grad=True)
+    result = fdcheck.check(lambda x: torch.view_as_complex(x), x)
+    assert result.passed and [c.out_name for c in result.checks] == ["f.real", "f.imag"]
+
+
+def test_outputs_torch_marks_not_differentiable_are_not_compared_with_it():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor(X[None], requires_grad=True)
+    # mean and rstd: autograd's derivative of them is 0 by design.
+    result = fdcheck.check(lambda x: torch.native_layer_norm(x, (2,), None, None, 1e-5), x)
+    assert result.passed and [c.out_name for c in result.checks] == ["f[0]"]
+    assert "f[1], f[2] not compared with torch" in " ".join(result.checks[0].notes)

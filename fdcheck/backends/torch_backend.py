@@ -169,8 +169,15 @@ class TorchBackend:
     def to_numpy(self, x: Any) -> np.ndarray:
         if isinstance(x, torch.Tensor):
             x = x.detach().cpu().resolve_conj()
-            # NumPy has no bfloat16 of its own: float32 holds its values exactly.
-            return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
+            if x.layout != torch.strided:
+                x = x.to_dense()
+            # NumPy has no bfloat16 or complex32 of its own: float32 and complex64
+            # hold their values exactly.
+            if x.dtype == torch.bfloat16:
+                x = x.float()
+            elif x.dtype == torch.complex32:
+                x = x.to(torch.complex64)
+            return x.numpy()
         return np.asarray(x)
 
     def dtype_name(self, x: Any) -> str:
@@ -191,6 +198,21 @@ class TorchBackend:
         with torch.enable_grad():
             jac = torch.autograd.functional.jacobian(along, xs[wrt])
         return self.to_numpy(jac).astype(np.float64)
+
+    def differentiable_outputs(self, fn: Callable[..., Any], inputs: Sequence[Any],
+                               wrt: int) -> dict[Any, bool] | None:
+        """For a function of several outputs (tuple, list or dict), which ones
+        autograd differentiates with respect to ``inputs[wrt]``: by key, whether
+        the output requires grad; None for one output."""
+        args = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
+        args[wrt] = args[wrt].requires_grad_()
+        with torch.enable_grad():
+            out = fn(*args)
+        items = out.items() if isinstance(out, dict) else \
+            enumerate(out) if isinstance(out, (tuple, list)) else None
+        if items is None:
+            return None
+        return {k: isinstance(v, torch.Tensor) and v.requires_grad for k, v in items}
 
     def vmap(self, fn: Callable[..., Any], wrt: int, n_inputs: int) -> Callable[..., Any]:
         in_dims = tuple(0 if i == wrt else None for i in range(n_inputs))

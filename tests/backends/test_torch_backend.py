@@ -148,3 +148,18 @@ def test_a_tensor_written_to_before_the_check_is_not_taken_for_a_write_of_the_fu
     w = torch.ones(2, 2, dtype=torch.float64)
     res = fdcheck.numeric(lambda a, w: a @ w, a, w, wrt=1)
     assert np.allclose(res.jacobian, np.kron(2 * np.eye(2), np.eye(2)), atol=1e-9)
+
+
+def test_a_vmap_rule_that_reads_one_point_for_all_is_found_out():
+    # torch.vmap of index_fill over a 0-d value gives every point the last value.
+    x = torch.tensor(-4.8, dtype=torch.float64, requires_grad=True)
+    v = torch.tensor(-7.5, dtype=torch.float64, requires_grad=True)
+    result = fdcheck.check(lambda x, v: torch.index_fill(x, 0, torch.tensor([0]), v), x, v)
+    assert result.passed, str(result)
+    assert "vmap gives other values than one point a call" in str(result)
+
+
+def test_a_sparse_input_is_refused_by_name():
+    a = torch.eye(3, dtype=torch.float64).to_sparse_coo().requires_grad_()
+    with pytest.raises(ValueError, match=r"input 0 is a sparse tensor \(torch.sparse_coo\)"):
+        fdcheck.check(lambda a: a.to_dense() * 2, a)
