@@ -36,7 +36,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-import fdcheck
+import fdcheck  # noqa: I001
+from fdcheck.errors import FdcheckError
 from torch.autograd.gradcheck import GradcheckError
 
 MAX_MISTAKE_ELEMENTS = 64
@@ -52,20 +53,33 @@ def _alarm(signum: int, frame: Any) -> None:
     raise _Timeout()
 
 
+def _ours(exc: BaseException) -> bool:
+    """Whether fdcheck itself raised ``exc`` (a named refusal), not the op."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and "/fdcheck/" in tb.tb_frame.f_code.co_filename.replace("\\", "/")
+
+
 def timed(call: Callable[[], Any]) -> tuple[str, float, str]:
-    """("pass" | "fail" | "crash", seconds, message) of one tool's call."""
+    """(verdict, seconds, message) of one tool's call: its verdict ("pass",
+    "fail"; fdcheck's "unverifiable"), "refused" (fdcheck declined the input
+    by name) or "crash" (any other exception, or past SECONDS)."""
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(SECONDS)
     start = time.perf_counter()
     try:
-        ok = call()
-        verdict, message = ("pass" if ok else "fail"), ""
+        verdict = call()
+        message = ""
     except GradcheckError as exc:
         verdict, message = "fail", str(exc).splitlines()[0]
     except _Timeout:
         verdict, message = "crash", "timeout"
     except Exception as exc:  # any tool may raise anything on an operator
-        verdict, message = "crash", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        verdict = "refused" if isinstance(exc, FdcheckError) or _ours(exc) \
+            else "crash"
+        message = f"{type(exc).__name__}: {text}"
     finally:
         signal.alarm(0)
     return verdict, time.perf_counter() - start, message[:160]
@@ -114,18 +128,19 @@ def build(op: Any, sample: Any) -> tuple[Callable[..., Any], tuple[torch.Tensor,
     return fn, args
 
 
-def gradcheck(op: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
-    return torch.autograd.gradcheck(fn, args, fast_mode=bool(op.gradcheck_fast_mode),
+def gradcheck(op: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
+    return "pass" if torch.autograd.gradcheck(fn, args, fast_mode=bool(op.gradcheck_fast_mode),
                                     nondet_tol=op.gradcheck_nondet_tol or 0.0,
                                     check_batched_grad=False, check_undefined_grad=False,
-                                    raise_exception=True)
+                                    raise_exception=True) else "fail"
 
 
-def run_fdcheck(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+def run_fdcheck(fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
     result = fdcheck.check(fn, *args)
     if result.error:  # a case fdcheck could not run is a crash, not a verdict
         raise RuntimeError(result.error)
-    return result.passed
+    verdicts = {c.verdict for c in result.checks}
+    return "pass" if result.passed else "fail" if "mismatch" in verdicts else "unverifiable"
 
 
 def wrong(fn: Callable[..., Any], args: tuple[Any, ...], kind: str) -> Callable[..., Any] | None:
@@ -213,8 +228,8 @@ def main() -> None:
                 fd, t_fd, m_fd = timed(lambda: run_fdcheck(fn, args))
                 verdicts[name, "fdcheck", fd] += 1
                 seconds[f"fdcheck {name}"] += t_fd
-                if fd == "crash":
-                    crashes["fdcheck", m_fd.split(":")[0]] += 1
+                if fd in ("crash", "refused"):
+                    crashes[f"fdcheck {fd}", m_fd.split(":")[0]] += 1
                 if dtype != torch.float64:
                     if fd != "pass":
                         details.append(f"float32 fdcheck {fd}: {label}: {m_fd}")
@@ -224,7 +239,7 @@ def main() -> None:
                 seconds["gradcheck float64"] += t_gc
                 pairs[gc, fd] += 1
                 if gc == "crash":
-                    crashes["gradcheck", m_gc.split(":")[0]] += 1
+                    crashes["gradcheck crash", m_gc.split(":")[0]] += 1
                 if gc != fd:
                     details.append(f"gradcheck {gc}, fdcheck {fd}: {label}: "
                                    f"{m_fd or m_gc}")
@@ -251,7 +266,7 @@ def main() -> None:
           f"{time.perf_counter() - start:.0f} s in all")
     print()
     print("float64, correct backwards       gradcheck   fdcheck")
-    for v in ("pass", "fail", "crash"):
+    for v in ("pass", "fail", "unverifiable", "refused", "crash"):
         print(f"  {v:31s} {verdicts['float64', 'gradcheck', v]:9d} {verdicts['float64', 'fdcheck', v]:9d}")
     print(f"  {'seconds':31s} {seconds['gradcheck float64']:9.1f} {seconds['fdcheck float64']:9.1f}")
     print()
@@ -259,9 +274,10 @@ def main() -> None:
     for (gc, fd), k in sorted(pairs.items()):
         print(f"  {gc:5s} / {fd:5s} {k:6d}")
     print()
-    f32 = {v: verdicts["float32", "fdcheck", v] for v in ("pass", "fail", "crash")}
-    print(f"float32, fdcheck alone: pass {f32['pass']}, fail {f32['fail']}, crash {f32['crash']}, "
-          f"{seconds['fdcheck float32']:.1f} s")
+    f32 = {v: verdicts["float32", "fdcheck", v] for v in
+           ("pass", "fail", "unverifiable", "refused", "crash")}
+    print("float32, fdcheck alone: " + ", ".join(f"{v} {k}" for v, k in f32.items())
+          + f"; {seconds['fdcheck float32']:.1f} s")
     print()
     print("injected mistakes (caught of eligible)   gradcheck   fdcheck")
     for kind in MISTAKES:
@@ -270,7 +286,7 @@ def main() -> None:
     print(f"  {'seconds':38s} {seconds['gradcheck mistakes']:9.1f} {seconds['fdcheck mistakes']:9.1f}")
     print()
     for (tool, what), k in sorted(crashes.items()):
-        print(f"crash, {tool}: {what} ({k})")
+        print(f"{tool}: {what} ({k})")
     if options.verbose:
         print("\n".join(details))
 

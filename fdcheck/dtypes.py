@@ -37,7 +37,8 @@ def numpy_dtype(name: str) -> np.dtype:
 
 
 def is_bfloat16(dtype: Any) -> bool:
-    return getattr(dtype, "name", None) == "bfloat16"
+    # The kind first: dtype.name is slow, and this runs once an evaluation.
+    return getattr(dtype, "kind", None) == "V" and dtype.name == "bfloat16"
 
 
 def readable(arr: np.ndarray) -> np.ndarray:

@@ -39,6 +39,9 @@ MODES = ("auto", "serial", "vectorized")
 # such matrices) is checked along AUTO_DIRECTIONS random directions instead.
 MAX_JACOBIAN_ENTRIES = 2 ** 24
 AUTO_DIRECTIONS = 4
+# Inputs of fewer elements are evaluated one point a call: 2n calls cost less
+# than tracing under vmap and the probe that checks it (two more evaluations).
+VMAP_MIN_ELEMENTS = 8
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -264,7 +267,9 @@ class _CaseRun:
         None: compiled expressions always have one, a caller's function when
         it says so (``vectorized``), a ``{python: ...}`` function never. A
         caller's PyTorch or JAX function is tried under the framework's vmap
-        (the second value: True) unless the mode is set."""
+        (the second value: True) unless the mode is set, or the input is so
+        small that its few points cost less one a call than vmap's set-up and
+        its probe."""
         if self.options.mode == "serial":
             return None, False
         bodies = [b for _, b in call.stages]
@@ -273,7 +278,8 @@ class _CaseRun:
         if len(bodies) == 1 and isinstance(bodies[0], UserCall):
             body, name = bodies[0], self.case.backend
             given = body.batched(wrt, name)
-            if given is None and self.options.mode == "auto" and name in backends.AUTOGRAD_NAMES:
+            if given is None and self.options.mode == "auto" and name in backends.AUTOGRAD_NAMES \
+                    and np.size(self.np_inputs[wrt]) >= VMAP_MIN_ELEMENTS:
                 return backends.get(name).vmap(body.fn, wrt, len(body.names)), True
             return given, body.vectorized == "vmap"
         return None, False
