@@ -157,10 +157,17 @@ class TorchBackend:
         return t
 
     def same_layout(self, x: Any) -> Any:
-        """x as the engine's points are laid out: contiguous, row-major. A
-        function that reads strides (as_strided) then sees the same tensor in
-        the numeric Jacobian and in the framework's."""
-        return x.detach().contiguous() if isinstance(x, torch.Tensor) else x
+        """x as the engine's points are laid out: contiguous, row-major, in a
+        storage of its own at offset 0. A function that reads strides or the
+        storage around a view (as_strided) then sees the same tensor in the
+        numeric Jacobian and in the framework's."""
+        if not isinstance(x, torch.Tensor):
+            return x
+        x = x.detach()
+        if x.is_contiguous() and x.storage_offset() == 0 \
+                and x.untyped_storage().nbytes() == x.numel() * x.element_size():
+            return x
+        return x.clone(memory_format=torch.contiguous_format)
 
     def version(self, x: Any) -> int:
         # The version counter autograd keeps: every in-place operation moves it.
