@@ -156,4 +156,4 @@ def complex_step_jacobian(fn: Any, method: Method, evaluator: Any = None,
     probing = probe(fn)
     jac, error, h, count = complex_step_columns(fn, method.step, evaluator, progress)
     return JacobianResult(jac, fn.value.real, h, count + probing, fn.in_shape, fn.out_shape,
-                          fn.order, method, error, nonfinite_flag(jac), fn.dtype_name)
+                          fn.order, method, error, nonfinite_flag(jac), fn.precision)

@@ -36,6 +36,19 @@ def numpy_dtype(name: str) -> np.dtype:
     return np.dtype(ml_dtypes.bfloat16)
 
 
+def eps(name: str) -> float:
+    """Machine epsilon of a floating dtype name."""
+    return float(np.finfo(numpy_dtype(name)).eps)
+
+
+def coarser(a: str, b: str) -> str:
+    """The floating dtype name of the two with the larger epsilon; ``a``
+    where ``b`` is not a floating dtype fdcheck knows."""
+    if b not in NAMES or a not in NAMES:
+        return a
+    return b if eps(b) > eps(a) else a
+
+
 def is_bfloat16(dtype: Any) -> bool:
     # The kind first: dtype.name is slow, and this runs once an evaluation.
     return getattr(dtype, "kind", None) == "V" and dtype.name == "bfloat16"

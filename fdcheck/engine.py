@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .dtypes import eps as dtype_eps
 from .errors import EvaluationError
 from .evaluate import Batch, Serial, nonfinite_rows
 from .flatfun import in_place_error
@@ -170,7 +171,7 @@ class JacobianResult:
             return self.rounding
         if self.error is not None or not self.steps.size:
             return np.zeros(self.steps.shape)
-        eps = float(np.finfo(self.dtype).eps)
+        eps = dtype_eps(self.dtype)
         weights = sum(abs(w) for _, w in self.method.stencil().perturbed)
         finite = np.abs(self.value[np.isfinite(self.value)])
         scale = float(finite.max()) if finite.size else 0.0
@@ -303,7 +304,7 @@ def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
         bad.clear()
         count, flags = _column_by_column(fn, st, h, jac_t, bad, evaluator, exc)
     return JacobianResult(jac_t.T, fn.value, h, count, fn.in_shape, fn.out_shape, fn.order,
-                          method, None, columns_flag(bad) + flags, fn.dtype_name)
+                          method, None, columns_flag(bad) + flags, fn.precision)
 
 
 # Where the function raises at a point of the stencil: smaller steps first,

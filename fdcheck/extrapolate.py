@@ -266,4 +266,4 @@ def richardson_jacobian(fn: Any, method: Method, evaluator: Any = None,
     ext = extrapolate_columns(fn, None, evaluator, progress, top=method.step)
     return JacobianResult(ext.jacobian, fn.value.real, ext.steps, ext.evaluations, fn.in_shape,
                           fn.out_shape, fn.order, method, ext.error,
-                          nonfinite_flag(ext.jacobian), fn.dtype_name)
+                          nonfinite_flag(ext.jacobian), fn.precision)

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import backends
 from .errors import EvaluationError
-from .dtypes import is_bfloat16, numpy_dtype, readable
+from .dtypes import coarser, is_bfloat16, numpy_dtype, readable
 from .layout import check_order, flatten
 from .outputs import StructuredOutput, complex_layout, layout
 
@@ -105,6 +105,9 @@ class FlatFunction:
     value : ndarray, shape (m,)
         vec(f(inputs)), float64, from one evaluation made here.
     in_shape, out_shape : tuple of int
+    precision : str
+        The coarser of the input's and the output's floating dtypes: the
+        rounding the numeric derivative carries.
     direct : bool
         True for NumPy: points are handed over as read-only views, unconverted.
 
@@ -154,7 +157,12 @@ class FlatFunction:
         self.n = np_in.size
         self.x0 = np_in.flatten(self.order)  # a copy: the engine's own base point
         self.inputs = [self._native(x, i) for i, x in enumerate(inputs)]
-        first = self._output(self._checked(self.call, self.inputs), self.x0)
+        native = self._checked(self.call, self.inputs)
+        first = self._output(native, self.x0)
+        # Rounding is that of the coarser of input and output: a float32
+        # function that returns bfloat16 is resolved to bfloat16's 8 bits.
+        self.precision = coarser(self.dtype_name, self.backend.dtype_name(native)
+                                 if hasattr(native, "dtype") else first.dtype.name)
         self.out_shape = first.shape
         self.m = first.size
         self.value = first.flatten(self.order).astype(_value_dtype(first.dtype), copy=False)

@@ -143,7 +143,7 @@ def central_hessian(fn: Any, method: Method | None = None, evaluator: Any = None
     # Four points of weight one over 4 h_i h_j; a column's worst is its smallest h_i.
     rounding = NOISE * eps * scale / (h * (h.min() if n else 1.0))
     return JacobianResult(hess, fn.value, h, used, fn.in_shape, fn.in_shape, fn.order, method,
-                          None, nonfinite_flag(hess), fn.dtype_name, rounding)
+                          None, nonfinite_flag(hess), fn.precision, rounding)
 
 
 def extrapolate_entries(fn: Any, i: np.ndarray, j: np.ndarray, evaluator: Any = None,
@@ -193,7 +193,7 @@ def richardson_hessian(fn: Any, method: Method, evaluator: Any = None) -> Jacobi
     err[i, j] = err[j, i] = error
     h = second_steps(fn.x0, fn.dtype)[0]
     return JacobianResult(hess, fn.value, h, used, fn.in_shape, fn.in_shape, fn.order, method,
-                          err, nonfinite_flag(hess), fn.dtype_name)
+                          err, nonfinite_flag(hess), fn.precision)
 
 
 def numeric_hessian(fn: Any, method: Method | None = None, evaluator: Any = None) -> JacobianResult:

@@ -214,7 +214,7 @@ def sparse_jacobian(fn: Any, method: Method, pattern: sparse.spmatrix, evaluator
     jac[coo.row, coo.col] = along[group[coo.col], coo.row] / h[coo.col]
     return JacobianResult(jac, fn.value.real, h, used + extra_evaluations,
                           fn.in_shape, fn.out_shape, fn.order, method, None,
-                          nonfinite_flag(jac), fn.dtype_name)
+                          nonfinite_flag(jac), fn.precision)
 
 
 def structured_jacobian(fn: Any, method: Method, evaluator: Any = None, progress: Any = None,

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .compare import AUTO_FACTOR, Comparison, Tolerance, compare, entry_bounds, mismatched
+from .dtypes import eps as dtype_eps
 from .engine import JacobianResult, Plan, execute
 from .evaluate import Batch
 from .extrapolate import extrapolate_columns
@@ -304,7 +305,7 @@ def probe_entries(fn: Any, columns: Sequence[int], steps: np.ndarray,
 
     used = execute(fn, Plan(k, 2 * LEVELS, points, combine), evaluator, nan_where_raises=True)
     f0 = fn.value.real[None, :]
-    eps = float(np.finfo(fn.dtype).eps)
+    eps = max(float(np.finfo(fn.dtype).eps), dtype_eps(fn.precision))
     with np.errstate(all="ignore"):
         slope = (ys - f0[:, None, :]) / taken[:, :, None]               # (k, 2L, m)
         fwd, bwd = slope[:, :LEVELS], slope[:, LEVELS:]
