@@ -39,6 +39,7 @@ bench: install-dev
 	$(PY) benchmarks/verdicts.py
 	$(PY) benchmarks/diagnosis.py
 	$(PY) benchmarks/chunks.py
+	$(PY) benchmarks/opinfo.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -43,6 +43,7 @@ LEVELS = 4            # one-sided slopes at h, h/2, h/4, h/8
 SHRINKS = 0.75        # a gap that shrinks goes to at most this fraction of itself per halving
 GROWS = 1.5           # difference quotients that blow up grow by at least this per halving
 KINK_NOISE = 100.0    # a gap must exceed this many times the rounding level to count
+FLAT = 0.01           # unsettled estimates within 1% of each other over the ladder are flat
 
 SMOOTH, KINK, JUMP, UNDECIDED = 0, 1, 2, 3
 
@@ -200,7 +201,18 @@ class Verifier:
             counts["outside"] += int((kink & ~within).sum())
             counts["jump"] += int((differ & (kind == JUMP)).sum())
             excused[:, c] = (kink & within) | (differ & (kind == JUMP))
-            unverified[:, c] = differ & (kind == UNDECIDED)
+            # Where nothing settles, a reference further from every estimate
+            # (the ladder's and the one so far) than they are from each other
+            # is shown wrong all the same (det(X) at an ill-conditioned X:
+            # linear in each entry, its differences agree to rounding).
+            with np.errstate(invalid="ignore"):
+                lo, hi = np.fmin(low, numeric[:, c]), np.fmax(high, numeric[:, c])
+                spread = hi - lo + error + bound[:, c]
+                # Only where the estimates are flat over an 8-fold range of steps:
+                # ones that trend with the step may all be far from the truth.
+                flat = hi - lo <= FLAT * np.fmax(np.abs(lo), np.abs(hi)) + error
+                shown = flat & ((reference[:, c] < lo - spread) | (reference[:, c] > hi + spread))
+            unverified[:, c] = differ & (kind == UNDECIDED) & ~shown
         notes += _settle_notes(counts, int(unverified.sum()))
         return compare(numeric, reference, tolerance, unreliable=unreliable | excused,
                        unverified=unverified, estimate=estimate, notes=notes, **where)
@@ -261,9 +273,13 @@ class Probe:
         rounding or noise dominates, or the steps are not yet small enough).
     estimate, error : ndarray, shape (m, k)
         For SMOOTH entries, the derivative from the two smallest central
-        differences, extrapolated, and a bound on its error; NaN elsewhere.
+        differences, extrapolated, and a bound on its error; for UNDECIDED
+        ones, NaN and the rounding level the ladder counts as noise at its
+        smallest step; NaN elsewhere.
     low, high : ndarray, shape (m, k)
-        For KINK entries, the one-sided limits (the range of subgradients).
+        For KINK entries, the one-sided limits (the range of subgradients);
+        for UNDECIDED ones, the range of the central differences over the
+        ladder (a reference far outside it is wrong all the same).
     evaluations : int
         2 * LEVELS per column.
     """
@@ -314,7 +330,8 @@ def probe_entries(fn: Any, columns: Sequence[int], steps: np.ndarray,
         rounding = eps * scale[:, None, :] / np.abs(taken[:, :LEVELS, None])
         gap = np.abs(fwd - bwd)
         central = 0.5 * (fwd + bwd)
-        kind, estimate, error, low, high = _classify(fwd, bwd, gap, central, rounding)
+        kind, estimate, error, low, high = _classify(fwd, bwd, gap, central, rounding,
+                                                     np.abs(taken[:, :LEVELS, None]))
     kind = np.where(np.isfinite(slope).all(axis=1), kind, JUMP)
     return Probe(kind.T, estimate.T, error.T, low.T, high.T, used)
 
@@ -327,7 +344,7 @@ def _settles(seq: np.ndarray, noise: np.ndarray) -> np.ndarray:
 
 
 def _classify(fwd: np.ndarray, bwd: np.ndarray, gap: np.ndarray, central: np.ndarray,
-              rounding: np.ndarray) -> tuple[np.ndarray, ...]:
+              rounding: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, ...]:
     noise = KINK_NOISE * rounding
     last = noise[:, -1]
     # Smooth: the gap shrinks at every halving (or is down to rounding), and
@@ -338,10 +355,17 @@ def _classify(fwd: np.ndarray, bwd: np.ndarray, gap: np.ndarray, central: np.nda
     # without shrinking at any halving.
     gap_stays = ((gap[:, 1:] > SHRINKS * gap[:, :-1]) & (gap[:, 1:] < GROWS * gap[:, :-1])).all(axis=1)
     kink = ~smooth & gap_stays & (gap[:, -1] > last) & _settles(fwd, noise) & _settles(bwd, noise)
-    # Jump or pole: the quotients grow at every halving.
+    # Jump: on one side the function moves by the same nonzero amount
+    # whatever the step (f(x + h) - f(x) settles), so its quotient grows at
+    # every halving. A smooth function probed with steps far above its own
+    # scale (log near 0 at 1e-4) has quotients that grow too, but moves that
+    # keep changing: that is not shown to be a jump.
     biggest = np.maximum(np.abs(fwd), np.abs(bwd))
     grows = ((biggest[:, 1:] >= GROWS * biggest[:, :-1]).all(axis=1)) & (biggest[:, -1] > last)
-    jump = ~smooth & ~kink & grows
+    moves = [side * h for side in (fwd, bwd)]
+    steady = [_settles(move, noise * h) & (np.abs(move[:, -1]) > noise[:, -1] * h[:, -1])
+              for move in moves]
+    jump = ~smooth & ~kink & grows & (steady[0] | steady[1])
     kind = np.full(smooth.shape, UNDECIDED)
     kind[smooth], kind[kink], kind[jump] = SMOOTH, KINK, JUMP
     # Richardson on the two smallest central differences (errors ~ h^2); its
@@ -355,6 +379,10 @@ def _classify(fwd: np.ndarray, bwd: np.ndarray, gap: np.ndarray, central: np.nda
     spread_b = np.abs(bwd[:, -1] - bwd[:, -2])
     low = np.where(kink, np.fmin(fwd[:, -1] - spread_f, bwd[:, -1] - spread_b), np.nan)
     high = np.where(kink, np.fmax(fwd[:, -1] + spread_f, bwd[:, -1] + spread_b), np.nan)
+    undecided = kind == UNDECIDED
+    error = np.where(undecided, last, error)
+    low = np.where(undecided, central.min(axis=1), low)
+    high = np.where(undecided, central.max(axis=1), high)
     return kind, estimate, error, low, high
 
 

@@ -431,3 +431,30 @@ def test_a_jacobian_too_large_to_hold_is_checked_along_directions(monkeypatch, f
     assert "20 x 20 entries" in " ".join(c.notes) and "4 random directions" in " ".join(c.notes)
     # 2 evaluations a direction where they agree; never the 40 of the whole Jacobian.
     assert not passes or result.evaluations < 40
+
+
+def test_a_mistake_where_the_differences_agree_to_rounding_is_a_mismatch():
+    # det is linear in each entry: its one-sided slopes agree only to rounding,
+    # which at an ill-conditioned X is above the ladder's noise level; the
+    # estimates are flat, and a reference far from all of them is wrong.
+    rng = np.random.default_rng(0)
+    u, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    v, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    X = u @ np.diag([1.0, 1e-1, 1e-2, 1e-3]) @ v.T
+    g = np.linalg.det(X) * np.linalg.inv(X).T
+    wrong = g.copy()
+    wrong[1, 3] += 1e-2 * np.abs(g).max()
+    assert fdcheck.check(np.linalg.det, X, gradient=g).passed
+    (c,) = fdcheck.check(np.linalg.det, X, gradient=wrong).checks
+    assert c.verdict == "mismatch" and c.worst.input == (1, 3)
+
+
+def test_steps_far_above_the_inputs_scale_are_never_taken_for_a_jump():
+    # float32 logdet(X^T X) at X of 1e-4 scale: every step tried is far larger
+    # than X, and the quotients grow; the right gradient is not excused, nor
+    # called wrong: unverifiable.
+    X = 1e-4 * np.random.default_rng(1).standard_normal((5, 3))
+    f = lambda X: np.float32(np.linalg.slogdet(X.T @ X)[1])  # noqa: E731
+    g = 2 * X @ np.linalg.inv(X.T @ X)
+    (c,) = fdcheck.check(f, X.astype(np.float32), gradient=g).checks
+    assert c.verdict in ("passed", "unverifiable") and c.unreliable == 0

@@ -61,12 +61,15 @@ NOISE = np.random.default_rng(0)
     (lambda x: np.abs(x), np.array([0.0, 0.5]), [KINK, SMOOTH]),
     (lambda x: np.maximum(x, 0.0), np.array([0.0, -1.0]), [KINK, SMOOTH]),
     (lambda x: np.floor(x), np.array([3.0, 3.5]), [JUMP, SMOOTH]),     # a jump
-    (lambda x: 1 / x, np.array([1e-9, 2.0]), [JUMP, SMOOTH]),          # beside a pole
+    (lambda x: np.sign(x), np.array([0.0, 2.0]), [JUMP, SMOOTH]),      # a jump through 0
+    # Beside a pole, at steps far larger than its distance: the quotients grow,
+    # but the moves keep changing; the derivative exists, and nothing is shown.
+    (lambda x: 1 / x, np.array([1e-9, 2.0]), [UNDECIDED, SMOOTH]),
     (lambda x: x ** 2, np.array([0.0, 1e-3]), [SMOOTH, SMOOTH]),      # f' = 0
     (lambda x: np.exp(x), np.array([30.0, 0.0]), [SMOOTH, SMOOTH]),   # large f''
     (lambda x: np.tan(x), np.array([np.pi / 2 - 2.75e-3, 0.0]), [SMOOTH, SMOOTH]),
     (lambda x: x + 1e-3 * NOISE.standard_normal(2), np.array([1.0, 2.0]), [UNDECIDED, UNDECIDED]),
-], ids=["abs", "relu", "floor", "1/x", "x^2", "exp(30)", "tan near its pole", "noise"])
+], ids=["abs", "relu", "floor", "sign", "1/x", "x^2", "exp(30)", "tan near its pole", "noise"])
 def test_the_ladder_of_one_sided_slopes_tells_smooth_kink_jump_and_noise(f, x, kinds):
     fn = FlatFunction(f, [x])
     probe = probe_entries(fn, [0, 1], np.array([1e-5, 1e-5]))
