@@ -39,8 +39,11 @@ def _explains_writes(func: Callable[..., Any]) -> Callable[..., Any]:
     to its (read-only) input, instead of a bare ValueError."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        name = backends.detect(args[1:])
         try:
-            with backends.scoped(backends.detect(args[1:])):
+            if name == "numpy":  # nothing to set: no scope's cost on the cheapest calls
+                return func(*args, **kwargs)
+            with backends.scoped(name):
                 return func(*args, **kwargs)
         except ValueError as exc:
             explained = in_place_error(exc)

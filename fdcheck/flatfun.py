@@ -161,11 +161,20 @@ class FlatFunction:
         first = self._output(native, self.x0)
         # Rounding is that of the coarser of input and output: a float32
         # function that returns bfloat16 is resolved to bfloat16's 8 bits.
-        self.precision = coarser(self.dtype_name, self.backend.dtype_name(native)
-                                 if hasattr(native, "dtype") else first.dtype.name)
+        self.precision = self._precision(native)
         self.out_shape = first.shape
         self.m = first.size
         self.value = first.flatten(self.order).astype(_value_dtype(first.dtype), copy=False)
+
+    def _precision(self, native: Any) -> str:
+        out = getattr(native, "dtype", None)
+        if isinstance(out, np.dtype):
+            # NumPy (and the usual case) without dtype.name, which is slow.
+            if out.kind != "f" or out.itemsize >= self.dtype.itemsize:
+                return self.dtype_name
+            return coarser(self.dtype_name, out.name)
+        return coarser(self.dtype_name, self.backend.dtype_name(native)) if out is not None \
+            else self.dtype_name
 
     def _native(self, x: Any, i: int) -> Any:
         # Every floating input is evaluated in the case's precision; the
