@@ -683,21 +683,30 @@ class _CaseRun:
     def second_name(self, out_shape: tuple[int, ...]) -> str:
         return self.case.output if int(np.prod(out_shape)) == 1 else f"(v.{self.case.output})"
 
-    def check_second(self, wrt: str, name: str, out_shape: tuple[int, ...]) -> None:
-        """What gradgradcheck checks: for a seeded cotangent v, the numeric
-        Jacobian of x -> J(x)^T v (the framework's backward, at perturbed points)
-        against the framework's own derivative of it (double backward)."""
+    def second_function(self, wrt: str, name: str, out_shape: tuple[int, ...]) -> tuple[Any, ...]:
+        """What a second-derivative check of input ``wrt`` by framework ``name``
+        differentiates: (backend, the input's position, the inputs in the
+        framework's arrays, g = x -> J(x)^T v, g as the engine sees it, and g
+        with a graph of its own for the framework to differentiate)."""
         backend = backends.get(name)
         i = self.names.index(wrt)
         inputs = self.inputs_for(backend)
         g = self.second_call(backend, wrt, out_shape, create_graph=False)
         with _phase("autograd"):
             fn = self.second_flat(backend, g, inputs, i, out_shape)
+        g_graph = self.second_call(backend, wrt, out_shape, create_graph=True)
+        return backend, i, inputs, g, fn, g_graph
+
+    def check_second(self, wrt: str, name: str, out_shape: tuple[int, ...]) -> None:
+        """What gradgradcheck checks: for a seeded cotangent v, the numeric
+        Jacobian of x -> J(x)^T v (the framework's backward, at perturbed points)
+        against the framework's own derivative of it (double backward)."""
+        backend, i, inputs, g, fn, g_graph = self.second_function(wrt, name, out_shape)
+        with _phase("autograd"):
             verifier = self.jacobian(fn, g, f"d2{self.case.output}/d{wrt}2")
         result = verifier.result
         where = dict(wrt=wrt, out_shape=result.out_shape, in_shape=result.in_shape,
                      out_name=self.second_name(out_shape), derivative=2)
-        g_graph = self.second_call(backend, wrt, out_shape, create_graph=True)
         try:
             with _phase("autograd"):
                 tensor = backend.second_jacobian(self.framework_call(name), inputs, i,
@@ -717,13 +726,7 @@ class _CaseRun:
     def check_second_directions(self, wrt: str, name: str, out_shape: tuple[int, ...]) -> None:
         """The second derivative by products: the numeric derivative of
         J(x)^T v along random directions against one more VJP of it."""
-        backend = backends.get(name)
-        i = self.names.index(wrt)
-        inputs = self.inputs_for(backend)
-        g = self.second_call(backend, wrt, out_shape, create_graph=False)
-        with _phase("autograd"):
-            fn = self.second_flat(backend, g, inputs, i, out_shape)
-        g_graph = self.second_call(backend, wrt, out_shape, create_graph=True)
+        backend, i, _, _, fn, g_graph = self.second_function(wrt, name, out_shape)
         self.run_products(fn, [(name, *self.framework_product(backend, g_graph, i, fn, "reverse"),
                                 2, "reverse")], wrt, self.second_name(out_shape))
 

@@ -213,34 +213,31 @@ class Verifier:
                 flat = hi - lo <= FLAT * np.fmax(np.abs(lo), np.abs(hi)) + error
                 shown = flat & ((reference[:, c] < lo - spread) | (reference[:, c] > hi + spread))
             unverified[:, c] = differ & (kind == UNDECIDED) & ~shown
-        notes += _settle_notes(counts, int(unverified.sum()))
+        counts["unverified"] = int(unverified.sum())
+        notes += _settle_notes(counts)
         return compare(numeric, reference, tolerance, unreliable=unreliable | excused,
                        unverified=unverified, estimate=estimate, notes=notes, **where)
 
 
-def _settle_notes(counts: dict[str, int], unverified: int) -> list[str]:
-    notes = []
-    if counts["rejudged"]:
-        notes.append(f"{counts['rejudged']} entries judged by the central differences at four "
-                     "halving steps, extrapolated, where the estimate so far disagreed with them "
-                     "(the one-sided slopes meet as the step shrinks: the function is smooth there)")
-    if counts["kink"]:
-        notes.append(f"{counts['kink']} entries at a kink (the one-sided slopes converge to "
-                     "different limits as the step shrinks: the derivative does not exist there), "
-                     "and the reference lies between the limits: not counted")
-    if counts["outside"]:
-        notes.append(f"{counts['outside']} entries at a kink where the reference lies outside the "
-                     "one-sided limits: counted as mismatches (a kink's subgradients lie between "
-                     "them)")
-    if counts["jump"]:
-        notes.append(f"{counts['jump']} entries at a jump or a pole (the one-sided difference "
-                     "quotients grow at every halving of the step: the derivative does not exist "
-                     "there): not counted")
-    if unverified:
-        notes.append(f"unverifiable: {unverified} entries differ, but the numeric derivative "
-                     "there did not settle as the step shrank (rounding or noise dominates), so "
-                     "neither the mismatch nor a match is proven")
-    return notes
+_SETTLE_NOTES = (
+    ("rejudged", "{} entries judged by the central differences at four halving steps, "
+                 "extrapolated, where the estimate so far disagreed with them (the one-sided "
+                 "slopes meet as the step shrinks: the function is smooth there)"),
+    ("kink", "{} entries at a kink (the one-sided slopes converge to different limits as the "
+             "step shrinks: the derivative does not exist there), and the reference lies "
+             "between the limits: not counted"),
+    ("outside", "{} entries at a kink where the reference lies outside the one-sided limits: "
+                "counted as mismatches (a kink's subgradients lie between them)"),
+    ("jump", "{} entries at a jump (the function moves by the same amount whatever the step: "
+             "the derivative does not exist there): not counted"),
+    ("unverified", "unverifiable: {} entries differ, but the numeric derivative there did not "
+                   "settle as the step shrank (rounding or noise dominates), so neither the "
+                   "mismatch nor a match is proven"),
+)
+
+
+def _settle_notes(counts: dict[str, int]) -> list[str]:
+    return [text.format(counts[key]) for key, text in _SETTLE_NOTES if counts.get(key)]
 
 
 def _blind_columns(comp: Comparison) -> list[int]:
