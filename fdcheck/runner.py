@@ -285,17 +285,16 @@ class _CaseRun:
         return None, False
 
     def flat(self, call: StagesCall, inputs: Sequence[Any], wrt: int) -> FlatFunction:
-        try:
+        def make(call: StagesCall) -> tuple[FlatFunction, bool]:
             batched, tried = self.batched(call, wrt)
-            fn = FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
-                              backend=self.backend, batched_call=batched)
+            return FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
+                                backend=self.backend, batched_call=batched), tried
+        try:
+            fn, tried = make(call)
         except StructuredOutput as found:
             if call is not self.call or not self.case.native:
                 raise CaseError(str(found), key="function") from None
-            call = self.join_outputs(found.outputs)
-            batched, tried = self.batched(call, wrt)
-            fn = FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
-                              backend=self.backend, batched_call=batched)
+            fn, tried = make(self.join_outputs(found.outputs))
         if tried:
             why = batched_disagrees(fn)
             if why is not None:
