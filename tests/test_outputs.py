@@ -143,3 +143,11 @@ def test_outputs_torch_marks_not_differentiable_are_not_compared_with_it():
     result = fdcheck.check(lambda x: torch.native_layer_norm(x, (2,), None, None, 1e-5), x)
     assert result.passed and [c.out_name for c in result.checks] == ["f[0]"]
     assert "f[1], f[2] not compared with torch" in " ".join(result.checks[0].notes)
+
+
+@pytest.mark.parametrize("factor, passes", [(2.0, True), (2.5, False)])
+def test_a_function_taking_a_batch_keeps_its_batch_axis_when_joined(factor, passes):
+    f = lambda x: (x.sum(axis=-2), 2 * x)  # noqa: E731  (a point, or a batch of them)
+    reference = (np.kron(np.ones((1, 3)), np.eye(2)), factor * np.eye(6))
+    result = fdcheck.check(f, X, jacobian=reference, vectorized=True)
+    assert [c.passed for c in result.checks] == [True, passes]
