@@ -11,11 +11,12 @@ every Jacobian of it, belong to which output. Integer and boolean outputs
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
 from . import backends
+from .dtypes import readable
 from .errors import EvaluationError
 
 
@@ -73,21 +74,25 @@ class Outputs:
         if not self.skipped:
             return None
         return (f"output{'s' if len(self.skipped) > 1 else ''} {', '.join(self.skipped)} not "
-                "checked: integer and boolean outputs have no derivative")
+                "checked: integer and boolean outputs have no derivative (a complex one inside "
+                "a tuple, list or dict: return its .real and .imag)")
 
 
 def _items(value: Any) -> list[tuple[str, Any, Any]] | None:
     """(label, key, item) of a tuple, list or dict; None for anything else."""
     if isinstance(value, dict):
         return [(f"[{k!r}]", k, v) for k, v in value.items()]
-    if isinstance(value, (tuple, list)) and not _is_number_list(value):
+    if isinstance(value, (tuple, list)) and not _is_numbers(value):
         return [(f"[{i}]", i, v) for i, v in enumerate(value)]
     return None
 
 
-def _is_number_list(value: Sequence[Any]) -> bool:
-    # [1.0, 2.0] from a NumPy function is one output, as np.asarray reads it.
-    return all(isinstance(v, (int, float, np.number)) for v in value)
+def _is_numbers(value: Any) -> bool:
+    # [1.0, 2.0] or [[1, 2], [3, 4]] from a NumPy function is one output, as
+    # np.asarray reads it.
+    if isinstance(value, (tuple, list)):
+        return all(_is_numbers(v) for v in value)
+    return isinstance(value, (int, float, np.number))
 
 
 def complex_layout(shape: tuple[int, ...]) -> Outputs:
@@ -116,7 +121,7 @@ def layout(value: Any) -> Outputs | None:
             raise EvaluationError(f"the function returned a nested structure (output {label} "
                                   f"is a {type(item).__name__}): return arrays, or a flat "
                                   "tuple, list or dict of them")
-        arr = np.asarray(backends.get(backends.name_of(item)).to_numpy(item)) \
+        arr = readable(np.asarray(backends.get(backends.name_of(item)).to_numpy(item))) \
             if item is not None else np.asarray(None)
         if arr.dtype.kind not in "f":
             skipped.append(f"{label} ({arr.dtype})" if arr.dtype.kind in "iub"

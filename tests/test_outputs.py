@@ -151,3 +151,10 @@ def test_a_function_taking_a_batch_keeps_its_batch_axis_when_joined(factor, pass
     reference = (np.kron(np.ones((1, 3)), np.eye(2)), factor * np.eye(6))
     result = fdcheck.check(f, X, jacobian=reference, vectorized=True)
     assert [c.passed for c in result.checks] == [True, passes]
+
+
+def test_nested_lists_of_numbers_are_one_output():
+    f = lambda x: [[x[0] ** 2, x[1]], [x[0], 3.0]]  # noqa: E731
+    J = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0]])
+    result = fdcheck.check(f, np.array([1.0, 2.0]), jacobian=J)
+    assert result.passed and [c.out_name for c in result.checks] == ["f"]
