@@ -632,6 +632,12 @@ class _CaseRun:
             return
         ref = tensor_to_matrix(tensor, result.out_shape, result.in_shape, self.case.order)
         held = self.held_outputs(backend, wrt)
+        if held and len(held) == len(self.outputs.parts):
+            # Nothing left to compare: that is no PASS.
+            self.unrunnable(name, result.jacobian.size, f"{name} marks every output "
+                            f"({', '.join(held)}) not differentiable: its derivative of each is "
+                            "0 by design, so there is nothing to compare", **where)
+            return
         for rows, shape, out_name in self.parts(result.out_shape):
             if out_name in held:
                 continue
@@ -894,6 +900,9 @@ def _run_case(case: Case, options: RunOptions) -> CaseResult:
             state.check_stages()
             if pending:
                 raise CaseError(str(pending[0]), key="autograd", origin=pending[0])
+            if not state.checks:
+                # Whatever the path, a case that compared nothing has verified nothing.
+                raise CaseError("nothing was compared", key="expect")
     except BackendUnavailable as exc:
         error = CaseError(str(exc), key="backend", origin=exc)
     except CaseError as exc:

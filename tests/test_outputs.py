@@ -158,3 +158,12 @@ def test_nested_lists_of_numbers_are_one_output():
     J = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0]])
     result = fdcheck.check(f, np.array([1.0, 2.0]), jacobian=J)
     assert result.passed and [c.out_name for c in result.checks] == ["f"]
+
+
+def test_a_function_every_output_of_which_torch_holds_is_no_pass():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([0.5, 1.0], dtype=torch.float64, requires_grad=True)
+    result = fdcheck.check(lambda x: (x.detach() * 2, x.detach() + 1), x)
+    (c,) = result.checks
+    assert not result.passed and not c.passed
+    assert "marks every output (f[0], f[1]) not differentiable" in str(result)
