@@ -15,10 +15,11 @@ nothing extra:
    the step, and the entry is judged by the extrapolated central differences
    where the estimate so far disagrees with them; at a kink each slope
    converges, to different limits, and a reference between them is a right
-   subgradient; at a jump or a pole the slopes blow up and the derivative
-   does not exist. An entry where none of these is shown is unverified, and
-   the check fails as unverifiable: an entry is never excused merely because
-   an estimate went wrong.
+   subgradient; at a jump the function moves by the same amount whatever the
+   step, and the derivative does not exist. An entry where none of these is
+   shown is unverified, and the check fails as unverifiable (unless the
+   reference lies far outside estimates that are flat over the steps): an
+   entry is never excused merely because an estimate went wrong.
 
 With ``tolerance: auto`` the whole Jacobian carries an error estimate (it is
 derived by Richardson extrapolation if its method gives none) and each entry
@@ -171,8 +172,10 @@ class Verifier:
         - smooth: judged by the ladder's estimate wherever the estimate so far
           is inconsistent with it (a refinement that went wrong);
         - a kink: the reference must lie between the one-sided limits;
-        - a jump or a pole: the derivative does not exist; not counted;
-        - none of these shown: the entry is unverified, and the check cannot pass.
+        - a jump: the derivative does not exist; not counted;
+        - none of these shown: a mismatch where the reference lies far outside
+          estimates that are flat over the ladder, else unverified, and the
+          check cannot pass.
         """
         floor = where.get("floor")
         bad = mismatched(numeric, reference, tolerance, estimate, floor) & ~unreliable
@@ -265,8 +268,8 @@ class Probe:
     ----------
     kind : ndarray of int, shape (m, k)
         SMOOTH (the one-sided slopes meet as the step shrinks), KINK (each
-        converges, to different limits), JUMP (they blow up: the function is
-        discontinuous or singular there), UNDECIDED (none of these is shown:
+        converges, to different limits), JUMP (the function moves by the same
+        nonzero amount whatever the step: it is discontinuous there), UNDECIDED (none of these is shown:
         rounding or noise dominates, or the steps are not yet small enough).
     estimate, error : ndarray, shape (m, k)
         For SMOOTH entries, the derivative from the two smallest central
@@ -297,7 +300,8 @@ def probe_entries(fn: Any, columns: Sequence[int], steps: np.ndarray,
     for a smooth function F_j - B_j = h_j f'' + O(h_j^2), so the gap halves with
     the step and the central differences (F_j + B_j) / 2 converge as h_j^2;
     at a kink F_j and B_j each converge, to different limits, and the gap stays;
-    at a jump or a pole the quotients grow like 1 / h_j. An entry is called a
+    at a jump f(x + h_j e_i) - f(x) settles to a nonzero amount on one side,
+    so the quotients grow like 1 / h_j. An entry is called a
     kink or a jump only where every halving shows it, never because one
     estimate went wrong.
     """
