@@ -168,6 +168,7 @@ class _CaseRun:
         self.evaluations = 0
         self.directions = case.directions
         self._flats: dict[str, FlatFunction] = {}
+        self._held: dict[tuple[str, str], list[str]] = {}
         self.backend = backends.get(case.backend)
         if case.native:
             # The caller's own arrays or tensors, as given (dtype, device, requires_grad).
@@ -653,12 +654,15 @@ class _CaseRun:
         not compared with it."""
         if self.outputs is None or not hasattr(backend, "differentiable_outputs"):
             return []
-        joined = self.framework_call(backend.name)
-        with _phase("autograd"):
-            flags = backend.differentiable_outputs(joined.fn, self.inputs_for(backend),
-                                                   self.names.index(wrt))
-        return [f"{self.case.output}{p.label}" for p in self.outputs.parts
-                if flags is not None and not flags.get(p.key, True)]
+        if (backend.name, wrt) not in self._held:  # once, whatever the modes checked
+            joined = self.framework_call(backend.name)
+            with _phase("autograd"):
+                flags = backend.differentiable_outputs(joined.fn, self.inputs_for(backend),
+                                                       self.names.index(wrt))
+            self._held[backend.name, wrt] = [f"{self.case.output}{p.label}"
+                                             for p in self.outputs.parts
+                                             if flags is not None and not flags.get(p.key, True)]
+        return self._held[backend.name, wrt]
 
     def cotangent(self, shape: tuple[int, ...]) -> np.ndarray:
         """The seeded random v of a second-derivative check, shaped like the
