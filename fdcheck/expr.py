@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -349,9 +350,9 @@ class _Compiler:
         left, right = self.visit(node.left), self.visit(node.right)
         if isinstance(left, _Const) and isinstance(right, _Const) \
                 and not isinstance(node.op, ast.MatMult):
-            a, b = float(left.value), float(right.value)
-            return _Const({ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b,
-                           ast.Div: a / b if b else math.inf, ast.Pow: a ** b}[type(node.op)])
+            if isinstance(left.value, tuple) or isinstance(right.value, tuple):
+                raise self.fail(node, "a tuple or list is only allowed as a shape or an axis")
+            return _Const(_fold(type(node.op), left.value, right.value))
         fn = _binop(node.op)
         lnode, rnode = self.node(node.left) if isinstance(left, _Const) else left, \
             self.node(node.right) if isinstance(right, _Const) else right
@@ -468,6 +469,25 @@ class _Compiler:
 
 _REDUCE_NAMES = ("sum", "mean", "prod", "max", "min", "norm", "logsumexp")
 
+_FOLD_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.Pow: operator.pow}
+# An integer power of more bits than this would overflow a float64 many times
+# over; Python would still compute it, at the cost of memory without end.
+MAX_FOLD_BITS = 1 << 16
+
+
+def _fold(op: type, a: Any, b: Any) -> Any:
+    """``a op b`` for constants, exactly as Python computes it (integers stay
+    integers, ``1 / 0`` raises): only the operator asked for is computed."""
+    if op is ast.Pow and isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 \
+            and b * abs(a).bit_length() > MAX_FOLD_BITS:
+        raise OverflowError("integer power too large")
+    value = _FOLD_BINOPS[op](a, b)
+    if isinstance(value, complex):  # (-8) ** (1 / 3): not a real number
+        raise ValueError("a complex power")
+    return value
+
 
 MAX_SOURCE = 10_000   # characters of one expression
 
@@ -511,7 +531,9 @@ class Expression:
             if isinstance(root.value, tuple):
                 raise ExpressionError(f"{self.source!r} is a tuple, not a value")
             value = float(root.value)
-            self._root: Node = lambda ctx: ctx.ops.asarray(value, ctx.dtype)
+            # A constant function still has one value per point of a batch.
+            self._root: Node = lambda ctx: _constant_array(ctx, lambda: ctx.ops.asarray(value,
+                                                                                    ctx.dtype))
         else:
             self._root = root
 

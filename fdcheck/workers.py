@@ -7,6 +7,7 @@ imported only when asked for (the ``dask`` extra).
 from __future__ import annotations
 
 import multiprocessing
+import socket
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ def _connect(client_class: Any, address: str, seconds: float = CONNECT_SECONDS) 
     OSError
         Where it could not be reached.
     """
+    _reachable(address, seconds)
     done: dict[str, Any] = {}
 
     def connect() -> None:
@@ -93,6 +95,23 @@ def _connect(client_class: Any, address: str, seconds: float = CONNECT_SECONDS) 
     if "error" in done:
         raise done["error"]
     return done["client"]
+
+
+def _reachable(address: str, seconds: float) -> None:
+    """Open and close a plain TCP connection to a ``tcp://host:port`` address:
+    a closed port is refused at once, where Dask would retry until its timeout.
+
+    Raises
+    ------
+    OSError
+        Where nothing listens there.
+    """
+    scheme, _, rest = address.rpartition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme not in ("", "tcp") or not port.isdigit():
+        return  # another transport: Dask says what is wrong with it
+    with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=seconds):
+        pass
 
 
 def as_executor(executor: Any) -> tuple[Executor, int | None]:

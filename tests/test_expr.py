@@ -123,3 +123,32 @@ def test_runtime_errors_name_the_function():
         ev("trace(v)")
     with pytest.raises(ValueError, match="det needs a square matrix"):
         ev("det(X[:2])")
+
+
+# Each operator alone on constants, as Python computes it; the operands are
+# chosen so that computing any other operator would overflow or divide by zero.
+FOLDS = [("2 + 1100", 1102), ("1100 - 2", 1098), ("2 * 1100", 2200), ("1100 / 2", 550.0),
+         ("1000 * 1000", 1e6), ("0 * -1", 0), ("0 + -1", -1), ("0 - 0", 0), ("3 / 1100", 3 / 1100),
+         ("2 ** 10", 1024), ("2 ** -1", 0.5), ("10 ** 400 / 10 ** 399", 10.0),
+         ("(2 + 1) * 4 - 6 / 3", 10.0), ("2 * 3 * 5", 30)]
+
+
+@pytest.mark.parametrize("src, value", FOLDS, ids=[f[0] for f in FOLDS])
+def test_constants_fold_as_python_computes_them(src, value):
+    assert eval(src) == value  # the table itself is Python's arithmetic
+    got = ev(f"v * ({src})")
+    np.testing.assert_array_equal(got, v * float(value))
+
+
+@pytest.mark.parametrize("src, why", [
+    ("v * (1 / 0)", "division by zero"), ("v * 0 ** -1", "division by zero"),
+    ("v * 10.0 ** 400", "overflows"), ("v * 10 ** 10 ** 10", "overflows"),
+    ("v * (-8) ** 0.5", "outside its domain")])
+def test_constants_python_cannot_compute_are_refused(src, why):
+    with pytest.raises(ExpressionError, match=why):
+        ev(src)
+
+
+def test_a_constant_expression_has_one_value_per_point_of_a_batch():
+    got = Expression("4", {"v"})({"v": np.zeros((5, 3))}, OPS, batch=5)
+    np.testing.assert_array_equal(got, np.full(5, 4.0))

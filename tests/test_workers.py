@@ -68,6 +68,8 @@ def test_cli_scheduler_that_cannot_be_reached_is_a_usage_error(cli):
     code, out, err = cli("run", str(ROOT / "cases" / "teaching.yaml"), "--scheduler",
                          "tcp://127.0.0.1:1")
     assert code == 2 and "cannot reach the Dask scheduler" in out + err
+    # Refused at once by a plain connection, never taken for a silent scheduler.
+    assert "accepted the connection" not in out + err
 
 
 def test_a_scheduler_that_accepts_and_never_answers_times_out(cli, monkeypatch):
