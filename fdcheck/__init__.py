@@ -20,11 +20,12 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "jacobian": "api", "gradient": "api", "hessian": "api", "numeric": "api", "check": "api",
     "assert_check": "api", "run": "api",
-    "Method": "stencil", "JacobianResult": "engine", "stencil": "stencil", "Stencil": "stencil",
+    "Method": "stencils", "JacobianResult": "engine", "stencil": "stencils", "Stencil": "stencils",
     "Comparison": "compare", "Tolerance": "compare", "CaseResult": "runner",
     "RunOptions": "runner", "run_case": "runner", "load_file": "cases", "Case": "cases",
     "CaseError": "errors", "FdcheckError": "errors", "ExpressionError": "errors",
-    "BackendUnavailable": "errors", "Expression": "expr",
+    "BackendUnavailable": "errors", "EvaluationError": "errors", "SparsityError": "errors",
+    "ComplexStepError": "errors", "Expression": "expr",
 }
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

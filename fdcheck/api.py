@@ -27,7 +27,7 @@ from .hessians import numeric_hessian
 from .layout import check_order
 from .runner import CaseResult, RunOptions, run_case, run_paths
 from .sparsity import structured_jacobian
-from .stencil import Method
+from .stencils import Method
 from .workers import as_executor
 
 Reference = Any  # an array (2-D or tensor form), or a callable of the inputs returning one

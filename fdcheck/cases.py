@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from .compare import AUTO_FACTOR
-from .stencil import Method
+from .stencils import Method
 from .errors import CaseError, ExpressionError
 from .expr import Expression
 from .layout import check_order
@@ -150,7 +150,6 @@ class Case:
     modes: tuple[str, ...] = ("reverse",)
     file: str | None = None
     line: int | None = None
-    description: str | None = None
     native: bool = False
 
     @property
@@ -175,12 +174,6 @@ class Case:
 
 
 # -- reading files ----------------------------------------------------------------
-
-@dataclass
-class _Located:
-    data: Any
-    line: int | None
-
 
 def _key_lines(node: Any, prefix: str = "", out: dict[str, int] | None = None) -> dict[str, int]:
     """The line of every key of a case's node, by its dotted path (``tolerance.atol``)."""
@@ -729,7 +722,6 @@ def _parse(data: Mapping[str, Any], name: str, file: str | None, line: int | Non
         method = Method.parse(data.get("method"))
     except (ValueError, TypeError) as exc:
         raise CaseError(str(exc), key="method") from None
-    desc = data.get("description")
     sparsity = _sparsity(data.get("sparsity"))
     directions = data.get("directions")
     if directions is not None and (isinstance(directions, bool) or not isinstance(directions, int)
@@ -752,5 +744,4 @@ def _parse(data: Mapping[str, Any], name: str, file: str | None, line: int | Non
                 dtype=_choice(data.get("dtype", "float64"), DTYPES, "dtype"),
                 backend=_choice(data.get("backend", "numpy"), BACKENDS, "backend"),
                 sparsity=sparsity, directions=directions, derivatives=int(derivatives),
-                modes=tuple(dict.fromkeys(modes)), file=file, line=line,
-                description=None if desc is None else str(desc))
+                modes=tuple(dict.fromkeys(modes)), file=file, line=line)

@@ -28,7 +28,7 @@ def _method(value: str | None) -> Any:
     if not m:
         raise click.BadParameter("expected central, central4, central6, central8, forward, "
                                  "forward2, backward, backward2, richardson or complex-step")
-    from .stencil import Method
+    from .stencils import Method
     try:
         return Method(m.group(1), None if m.group(2) is None else int(m.group(2)))
     except ValueError as exc:

@@ -17,17 +17,13 @@ from typing import Any, Callable
 import numpy as np
 
 from .engine import JacobianResult, Plan, execute, nonfinite_flag
-from .errors import EvaluationError
+from .errors import ComplexStepError
 from .evaluate import Batch
-from .stencil import Method
+from .stencils import Method
 from .step import complex_steps, probe_steps
 
 PROBE_RTOL = 1e-5        # relative agreement wanted (float64; float32 allows 100 eps**(2/3))
 Progress = Callable[[int, int], None]
-
-
-class ComplexStepError(EvaluationError):
-    """The function cannot be differentiated by the complex step."""
 
 
 def _complex_dtype(dtype: np.dtype) -> np.dtype:

@@ -14,7 +14,6 @@ import numpy as np
 
 from .errors import EvaluationError
 
-HALF = ("float16", "bfloat16")
 NAMES = ("float16", "bfloat16", "float32", "float64")
 
 

@@ -24,7 +24,7 @@ from .errors import EvaluationError
 from .evaluate import Batch, Serial, nonfinite_rows
 from .flatfun import in_place_error
 from .layout import matrix_to_tensor
-from .stencil import Method, Stencil, stencil
+from .stencils import Method, Stencil, stencil
 from .step import steps_for
 
 Progress = Callable[[int, int], None]

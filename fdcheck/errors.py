@@ -19,6 +19,16 @@ class EvaluationError(FdcheckError):
     """The function raised, or returned something that is not a finite array."""
 
 
+class ComplexStepError(EvaluationError):
+    """The function cannot be differentiated by the complex step (it rejects
+    complex input, or drops the imaginary part)."""
+
+
+class SparsityError(FdcheckError, ValueError):
+    """A sparsity specification that does not fit the Jacobian or the method
+    (kept apart from whatever the user's function raises)."""
+
+
 class CaseError(FdcheckError, ValueError):
     """A case that cannot be run, located by file, line, case and key.
 

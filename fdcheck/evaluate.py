@@ -18,7 +18,7 @@ import numpy as np
 from .errors import EvaluationError
 from .flatfun import complex_output_error
 from .step import steps_for
-from .stencil import stencil
+from .stencils import stencil
 
 # Memory for one chunk of perturbed points or outputs. Small on purpose: the
 # engine reuses one buffer of this size for every chunk, and a buffer that

@@ -526,7 +526,6 @@ class Expression:
             raise ExpressionError(f"{_short(self.source)} is nested too deeply to read") from None
         self.used = frozenset(compiler.used)
         self.functions = frozenset(compiler.functions)
-        self.is_constant = isinstance(root, _Const)
         if isinstance(root, _Const):
             if isinstance(root.value, tuple):
                 raise ExpressionError(f"{self.source!r} is a tuple, not a value")

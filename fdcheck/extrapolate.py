@@ -28,7 +28,7 @@ import numpy as np
 
 from .engine import JacobianResult, Plan, execute, nonfinite_flag
 from .evaluate import Batch, Serial
-from .stencil import Method
+from .stencils import Method
 from .step import LADDER_RATIO as RATIO, direction_ladder, ladder
 
 LEVELS = 10              # steps for an element of unit scale or more

@@ -233,14 +233,6 @@ class FlatFunction:
                                        str(complex_output_error()))
         return out
 
-    def with_call(self, call: Callable[..., Any]) -> Callable[[np.ndarray], np.ndarray]:
-        """A flat function of x for another callable over the same inputs."""
-        def flat(x: np.ndarray) -> np.ndarray:
-            args = list(self.inputs)
-            args[self.wrt] = self._point(x)
-            return flatten(self._output(self._checked(call, args), x), self.order)
-        return flat
-
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """vec(f) at the point whose vec is ``x`` (shape (n,)); shape (m,)."""
         args = list(self.inputs)

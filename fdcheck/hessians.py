@@ -22,7 +22,7 @@ import numpy as np
 from .engine import NOISE, JacobianResult, Plan, execute, nonfinite_flag
 from .evaluate import Batch
 from .extrapolate import LEVELS, converge
-from .stencil import Method
+from .stencils import Method
 from .step import ladder_steps, second_steps
 
 

@@ -9,7 +9,7 @@ import json
 import math
 import sys
 import time
-from typing import Any, Iterable, Sequence, TextIO
+from typing import Any, Sequence, TextIO
 
 import numpy as np
 
@@ -431,8 +431,3 @@ def result_html(r: Any) -> str:
             "<table><tr><th>check</th><th>verdict</th><th>worst entry</th><th>hint</th></tr>"
             + "".join(rows) + "</table></div>")
 
-
-def write_lines(lines: Iterable[str], stream: TextIO = sys.stdout) -> None:
-    for line in lines:
-        stream.write(line + "\n")
-    stream.flush()

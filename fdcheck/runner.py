@@ -29,12 +29,12 @@ from .functions import CallRef, PythonCall, StagesCall, UserCall, load_python
 from .hessians import numeric_hessian
 from .layout import flatten, reference_matrix, tensor_to_matrix, unflatten, unravel
 from .outputs import Joined, Outputs, StructuredOutput, split
-from .sparsity import SparsityError, structured_jacobian
-from .stencil import Method
+from .errors import SparsityError
+from .sparsity import structured_jacobian
+from .stencils import Method
 from .verify import Verifier, verify_hessian
 from .workers import as_executor
 
-MODES = ("auto", "serial", "vectorized")
 # A Jacobian of more entries than this (128 MB in float64; a check keeps a few
 # such matrices) is checked along AUTO_DIRECTIONS random directions instead.
 MAX_JACOBIAN_ENTRIES = 2 ** 24

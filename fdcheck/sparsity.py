@@ -22,17 +22,13 @@ import numpy as np
 from scipy import sparse
 
 from .engine import JacobianResult, Plan, execute, nonfinite_flag, numeric_jacobian
+from .errors import SparsityError
 from .evaluate import Batch
-from .stencil import Method
+from .stencils import Method
 from .step import pattern_steps, steps_for
 
 DETECT_PROBES = 4
 DENSE_LIMIT = 2 * 2**30   # bytes: the result is a dense (m, n) array
-
-
-class SparsityError(ValueError):
-    """A sparsity specification that does not fit the Jacobian or the method
-    (kept apart from whatever the user's function raises)."""
 
 
 def pattern_from(spec: Any, m: int, n: int) -> sparse.csr_matrix:

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .stencil import Stencil
+from .stencils import Stencil
 
 Steps = tuple[np.ndarray, "np.ndarray | None"]
 

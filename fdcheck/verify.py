@@ -37,7 +37,7 @@ from .dtypes import eps as dtype_eps
 from .engine import JacobianResult, Plan, execute
 from .evaluate import Batch
 from .extrapolate import extrapolate_columns
-from .stencil import stencil
+from .stencils import stencil
 from .step import steps_for
 
 LEVELS = 4            # one-sided slopes at h, h/2, h/4, h/8

@@ -110,3 +110,29 @@ def test_a_case_whose_function_writes_to_its_input_is_an_error_and_the_others_ru
     writes, reads = fdcheck.run("c.yaml", allow_python=True)
     assert writes.status == "error" and "writes to its input in place" in writes.error
     assert reads.passed, reads.error
+
+
+def test_every_public_name_stays_what_it_is_whatever_is_imported():
+    """Importing every submodule (as a test suite or a tool may) changes
+    nothing that ``fdcheck.NAME`` gives: ``fdcheck.stencil`` stays the function."""
+    import importlib
+    import pkgutil
+
+    import fdcheck
+    before = {name: getattr(fdcheck, name) for name in fdcheck.__all__}
+    for info in pkgutil.walk_packages(fdcheck.__path__, "fdcheck."):
+        if info.name.endswith(("torch_backend", "jax_backend", "pytest_plugin", "__main__")):
+            continue  # optional frameworks; their names are not fdcheck's
+        importlib.import_module(info.name)
+    assert {name: getattr(fdcheck, name) for name in fdcheck.__all__} == before
+    assert fdcheck.stencil("central", 4).offsets == (-2, -1, 1, 2)
+
+
+def test_every_exception_a_user_can_catch_lives_in_errors_and_is_exported():
+    import fdcheck
+    from fdcheck import errors
+    for name in ("FdcheckError", "CaseError", "ExpressionError", "BackendUnavailable",
+                 "EvaluationError", "SparsityError", "ComplexStepError"):
+        cls = getattr(fdcheck, name)
+        assert cls is getattr(errors, name) and cls.__module__ == "fdcheck.errors"
+        assert issubclass(cls, errors.FdcheckError)

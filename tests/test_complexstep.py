@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fdcheck
-from fdcheck.complexstep import ComplexStepError
+from fdcheck.errors import ComplexStepError
 
 rng = np.random.default_rng(3)
 X = rng.standard_normal((3, 3)) + 3 * np.eye(3)

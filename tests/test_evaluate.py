@@ -87,7 +87,7 @@ def _naive_central(fn, x0):
     written on paper, to compare the in-place loops with."""
     from fdcheck.flatfun import FlatFunction
     from fdcheck.step import steps_for
-    from fdcheck.stencil import stencil
+    from fdcheck.stencils import stencil
     fl = FlatFunction(fn, [x0])
     x = fl.x0
     h = steps_for(x, fl.dtype, stencil("central", 2))
@@ -124,7 +124,7 @@ def test_the_plain_and_the_points_one_by_one_agree_to_the_last_bit(label, fn, sh
     # batch all go through different loops of Serial; the bits must not differ.
     from fdcheck.engine import stencil_jacobian
     from fdcheck.flatfun import FlatFunction
-    from fdcheck.stencil import Method
+    from fdcheck.stencils import Method
     W = (np.random.default_rng(1).standard_normal(shape) + 0.5).astype(dtype)
     fl = FlatFunction(fn, [W], order=order)
     with np.errstate(all="ignore"):
@@ -216,7 +216,7 @@ BATCHED = [
 def test_the_vectorized_mode_equals_the_plain_mode(label, batched, max_points, order, method):
     from fdcheck.engine import stencil_jacobian
     from fdcheck.flatfun import FlatFunction
-    from fdcheck.stencil import Method
+    from fdcheck.stencils import Method
     W = np.random.default_rng(5).standard_normal((3, 2))
     fn = FlatFunction(batched, [W], order=order, batched_call=batched)
     vector = stencil_jacobian(fn, Method.parse(method), Vectorized(max_points=max_points))
@@ -234,7 +234,7 @@ def test_the_vectorized_mode_equals_the_plain_mode(label, batched, max_points, o
 def test_vectorized_outputs_that_alias_the_points_are_stored_before_they_are_restored(batched, exact,
                                                                                    max_points):
     from fdcheck.engine import stencil_jacobian
-    from fdcheck.stencil import Method
+    from fdcheck.stencils import Method
     from fdcheck.flatfun import FlatFunction
     W = np.random.default_rng(4).standard_normal((3, 2))
     fn = FlatFunction(batched, [W], batched_call=batched)

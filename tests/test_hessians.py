@@ -6,7 +6,7 @@ import pytest
 import fdcheck
 from fdcheck.flatfun import FlatFunction
 from fdcheck.hessians import central_hessian, extrapolate_entries, richardson_hessian
-from fdcheck.stencil import Method
+from fdcheck.stencils import Method
 
 RNG = np.random.default_rng(7)
 S = RNG.standard_normal((3, 3))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fdcheck.stencil import stencil
+from fdcheck.stencils import stencil
 from fdcheck.step import default_relative_step, steps_for
 
 

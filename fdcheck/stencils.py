@@ -43,11 +43,6 @@ class Stencil:
     offsets: tuple[int, ...]
     weights: tuple[Fraction, ...]
 
-    @property
-    def needs_center(self) -> bool:
-        """True when f(x) itself is one of the points (one-sided stencils)."""
-        return 0 in self.offsets
-
     @cached_property
     def perturbed(self) -> tuple[tuple[int, float], ...]:
         """(offset, weight) pairs of the points that move x; f(x) is shared."""
@@ -73,17 +68,6 @@ class Stencil:
                     return ()
                 pairs.append((q, where[-c], w))
         return tuple(pairs)
-
-    @property
-    def center_weight(self) -> float:
-        return float(sum(w for c, w in zip(self.offsets, self.weights) if c == 0))
-
-    @property
-    def error_constant(self) -> float:
-        """C in the truncation error C * h**p * f^(p+1)(x)."""
-        p = self.order
-        return float(abs(sum(w * Fraction(c) ** (p + 1) for c, w in zip(self.offsets, self.weights))
-                         / factorial(p + 1)))
 
     def __repr__(self) -> str:
         terms = []

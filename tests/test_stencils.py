@@ -3,7 +3,7 @@ from fractions import Fraction as Fr
 import numpy as np
 import pytest
 
-from fdcheck.stencil import stencil
+from fdcheck.stencils import stencil
 
 
 @pytest.mark.parametrize("scheme, order, offsets, weights", [
