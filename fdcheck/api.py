@@ -23,10 +23,9 @@ from .errors import EvaluationError
 from .evaluate import OnExecutor, Serial, Vectorized, batched_disagrees
 from .flatfun import FlatFunction, in_place_error
 from .functions import CallRef, UserCall
-from .hessians import numeric_hessian
+from . import derive
 from .layout import check_order
 from .runner import CaseResult, RunOptions, run_case, run_paths
-from .sparsity import structured_jacobian
 from .stencils import Method
 from .workers import as_executor
 
@@ -121,9 +120,8 @@ def numeric(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
     """
     fn = _flat(f, inputs, wrt, order, dtype, vectorized)
     with np.errstate(all="ignore"), fn.backend.no_grad():
-        return structured_jacobian(fn, Method.parse(method).with_step(step),
-                                   _evaluator(bool(vectorized), executor, workers), progress,
-                                   sparsity)
+        return derive.jacobian(fn, Method.parse(method).with_step(step),
+                               _evaluator(bool(vectorized), executor, workers), progress, sparsity)
 
 
 def jacobian(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
@@ -185,11 +183,11 @@ def hessian(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
     if gradient is not None:
         fn = _flat(gradient, inputs, wrt, order, dtype, vectorized)
         with np.errstate(all="ignore"), fn.backend.no_grad():
-            res = structured_jacobian(fn, meth, evaluator, None, None)
+            res = derive.jacobian(fn, meth, evaluator)
     else:
         fn = _flat(f, inputs, wrt, order, dtype, vectorized)
         with np.errstate(all="ignore"), fn.backend.no_grad():
-            res = numeric_hessian(fn, meth, evaluator)
+            res = derive.hessian(fn, meth, evaluator)
     return res.tensor if tensor else res.jacobian
 
 

@@ -12,18 +12,17 @@ by name, for the functions they use (see :data:`fdcheck.expr.NOT_COMPLEX_SAFE`).
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .engine import JacobianResult, Plan, execute, nonfinite_flag
+from .engine import JacobianResult, Plan, Progress, execute, nonfinite_flag
 from .errors import ComplexStepError
 from .evaluate import Batch
 from .stencils import Method
 from .step import complex_steps, probe_steps
 
 PROBE_RTOL = 1e-5        # relative agreement wanted (float64; float32 allows 100 eps**(2/3))
-Progress = Callable[[int, int], None]
 
 
 def _complex_dtype(dtype: np.dtype) -> np.dtype:

@@ -15,7 +15,7 @@ exactly 2n evaluations for n inputs (f(x0) is evaluated once beforehand by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import numpy as np
 
@@ -351,23 +351,3 @@ def _column_by_column(fn: Any, st: Stencil, h: np.ndarray, jac_t: np.ndarray, ba
     message = (f"the function raised at a point of the stencil ({type(first).__name__}: "
                f"{first}); {len(changed)} column(s) taken with a smaller step or one-sided")
     return count, (Flag("retried", message, tuple(changed)),) if changed else ()
-
-
-def numeric_jacobian(fn: Any, method: Method | str | Mapping[str, Any] | None = None,
-                     evaluator: Any = None, progress: Progress | None = None) -> JacobianResult:
-    """The numeric Jacobian of ``fn`` (a FlatFunction) by ``method``.
-
-    Raises
-    ------
-    ComplexStepError
-        For ``complex-step`` on a function that is not complex-safe.
-    """
-    m = Method.parse(method)
-    # Imported here: those methods build their plans on this module.
-    if m.scheme == "richardson":
-        from .extrapolate import richardson_jacobian
-        return richardson_jacobian(fn, m, evaluator, progress)
-    if m.scheme == "complex-step":
-        from .complexstep import complex_step_jacobian
-        return complex_step_jacobian(fn, m, evaluator, progress)
-    return stencil_jacobian(fn, m, evaluator, progress)

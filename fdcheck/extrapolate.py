@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .engine import JacobianResult, Plan, execute, nonfinite_flag
+from .engine import JacobianResult, Plan, Progress, execute, nonfinite_flag
 from .evaluate import Batch, Serial
 from .stencils import Method
 from .step import LADDER_RATIO as RATIO, direction_ladder, ladder
@@ -36,7 +36,6 @@ MAX_LEVELS = 64          # no sweep goes further than this
 EXTEND = 8               # levels added while an entry still converges at the smallest step
 ROUNDING = 3.0           # c in c eps (|f| / h + |value|): evaluation noise above one ulp
 
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ so Richardson extrapolation over a ladder of steps applies to them as to a
 first difference (:mod:`fdcheck.extrapolate`), with an error estimate per
 entry. Only the upper triangle is evaluated: 2n + 4 n(n-1)/2 evaluations.
 Where a gradient function is at hand, the Hessian is instead its Jacobian, by
-any first-order method (:func:`fdcheck.engine.numeric_jacobian`).
+any first-order method (:func:`fdcheck.derive.jacobian`).
 """
 from __future__ import annotations
 
@@ -194,15 +194,3 @@ def richardson_hessian(fn: Any, method: Method, evaluator: Any = None) -> Jacobi
     h = second_steps(fn.x0, fn.dtype)[0]
     return JacobianResult(hess, fn.value, h, used, fn.in_shape, fn.in_shape, fn.order, method,
                           err, nonfinite_flag(hess), fn.precision)
-
-
-def numeric_hessian(fn: Any, method: Method | None = None, evaluator: Any = None) -> JacobianResult:
-    """The Hessian of scalar ``fn``: central second differences, or with
-    ``method: richardson`` their extrapolation."""
-    method = method if method is not None else Method()
-    if method.scheme == "richardson":
-        return richardson_hessian(fn, method, evaluator)
-    if method.scheme != "central":
-        raise ValueError(f"a Hessian is taken by central second differences or richardson, "
-                         f"not {method.label}")
-    return central_hessian(fn, method, evaluator)

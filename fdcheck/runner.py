@@ -26,11 +26,10 @@ from .evaluate import OnExecutor, Serial, Vectorized, batched_disagrees
 from .expr import Expression
 from .flatfun import FlatFunction, in_place_error
 from .functions import CallRef, PythonCall, StagesCall, UserCall, load_python
-from .hessians import numeric_hessian
+from . import derive
 from .layout import flatten, reference_matrix, tensor_to_matrix, unflatten, unravel
 from .outputs import Joined, Outputs, StructuredOutput, split
 from .errors import SparsityError
-from .sparsity import structured_jacobian
 from .stencils import Method
 from .verify import Verifier, verify_hessian
 from .workers import as_executor
@@ -315,7 +314,7 @@ class _CaseRun:
             self.refuse_complex_unsafe(call)
         with self.backend.no_grad():
             try:
-                result = structured_jacobian(fn, self.method, evaluator, progress, sparsity)
+                result = derive.jacobian(fn, self.method, evaluator, progress, sparsity)
             except SparsityError as exc:
                 raise CaseError(str(exc), key="sparsity") from None
         self.evaluations += result.evaluations
@@ -516,11 +515,10 @@ class _CaseRun:
         mat = self.as_matrix(self.reference(ref, key), "hessian", key, fn.in_shape, fn.in_shape,
                              out_name, wrt)
         tolerance = resolve(self.dtype, "hessian", *self.layers())
-        method = Method("richardson") if self.method.scheme == "richardson" or tolerance.auto \
-            else Method(step=self.method.step if self.method.scheme == "central" else None)
+        method = derive.hessian_method(self.method, bool(tolerance.auto))
         evaluator = self.evaluator(fn)
         with self.backend.no_grad(), _phase(self.stage_key(stage) if stage else "function"):
-            result = numeric_hessian(fn, method, evaluator)
+            result = derive.hessian(fn, method, evaluator)
             comp, spent = verify_hessian(fn, result, mat, tolerance, evaluator, self.options.refine,
                                          against="analytic", wrt=wrt, out_shape=fn.in_shape,
                                          in_shape=fn.in_shape, order=self.case.order,

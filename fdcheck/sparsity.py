@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import sparse
 
-from .engine import JacobianResult, Plan, execute, nonfinite_flag, numeric_jacobian
+from .engine import JacobianResult, Plan, execute, nonfinite_flag
 from .errors import SparsityError
 from .evaluate import Batch
 from .stencils import Method
@@ -213,14 +213,10 @@ def sparse_jacobian(fn: Any, method: Method, pattern: sparse.spmatrix, evaluator
                           nonfinite_flag(jac), fn.precision)
 
 
-def structured_jacobian(fn: Any, method: Method, evaluator: Any = None, progress: Any = None,
-                        sparsity: Any = None) -> JacobianResult:
-    """The numeric Jacobian, by grouped perturbations when ``sparsity`` is given
-    (a pattern, or ``"detect"``), else column by column."""
-    if sparsity is None:
-        return numeric_jacobian(fn, method, evaluator, progress)
-    if not method.is_stencil:
-        raise SparsityError(f"sparsity works with a stencil method, not {method.label}")
+def patterned_jacobian(fn: Any, method: Method, sparsity: Any, evaluator: Any = None
+                       ) -> JacobianResult:
+    """The numeric Jacobian by grouped perturbations, for a pattern given or
+    ``"detect"`` (found from random probes first)."""
     if isinstance(sparsity, str) and sparsity == "detect":
         pattern, spent = detect(fn, evaluator=evaluator)
     else:

@@ -71,7 +71,7 @@ class Spy:
 @pytest.mark.parametrize("inner", [Serial(), Vectorized()])
 @pytest.mark.parametrize("n, m", [(20_000, 1), (2_000, 600)])
 def test_points_in_flight_are_bounded_by_the_chunk(inner, n, m):
-    from fdcheck.engine import numeric_jacobian
+    from fdcheck.derive import jacobian as numeric_jacobian
     from fdcheck.flatfun import FlatFunction
     A = np.random.default_rng(0).standard_normal((m, n)) / n if m > 1 else None
     f = (lambda x: A @ x) if m > 1 else (lambda x: np.sum(x ** 2, axis=-1, keepdims=True))
