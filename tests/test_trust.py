@@ -422,8 +422,8 @@ def test_the_verdict_is_in_the_json(cli_json, write, gradient, verdict):
 
 @pytest.mark.parametrize("factor, passes", [(2.0, True), (2.02, False)])
 def test_a_jacobian_too_large_to_hold_is_checked_along_directions(monkeypatch, factor, passes):
-    from fdcheck import runner
-    monkeypatch.setattr(runner, "MAX_JACOBIAN_ENTRIES", 100)
+    from fdcheck import subject
+    monkeypatch.setattr(subject, "MAX_JACOBIAN_ENTRIES", 100)
     x = np.linspace(0.5, 1.5, 20)
     result = fdcheck.check(lambda x: 2 * x, x, jacobian=lambda x: factor * np.eye(x.size))
     (c,) = result.checks

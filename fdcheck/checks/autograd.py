@@ -1,0 +1,73 @@
+"""A framework's own Jacobian (PyTorch, JAX), by reverse mode (its backward
+rules, ``custom_vjp``) or forward mode (its jvp rules, ``custom_jvp``),
+against the numeric one."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backends
+from ..errors import CaseError, EvaluationError
+from ..layout import tensor_to_matrix
+from ..subject import Subject, phase
+from ..verify import Verifier
+from .outcome import Outcome, compared, unrunnable
+
+
+def held_outputs(subject: Subject, backend: Any, wrt: str) -> list[str]:
+    """The outputs of several that the framework marks not differentiable
+    (PyTorch: requires_grad False, as native_layer_norm's mean and rstd):
+    its Jacobian of them is 0 by design, so, as gradcheck does, they are not
+    compared with it."""
+    if subject.outputs is None or not hasattr(backend, "differentiable_outputs"):
+        return []
+    joined = subject.framework_call(backend.name)
+    with phase("autograd"):
+        flags = backend.differentiable_outputs(joined.fn, subject.inputs_for(backend),
+                                               subject.names.index(wrt))
+    return [f"{subject.case.output}{p.label}" for p in subject.outputs.parts
+            if flags is not None and not flags.get(p.key, True)]
+
+
+def check_mode(subject: Subject, wrt: str, verifier: Verifier, name: str, mode: str,
+               held: list[str]) -> Outcome:
+    """One mode of framework ``name`` against the numeric Jacobian of ``wrt``."""
+    backend = backends.get(name)
+    result = verifier.result
+    where: dict[str, Any] = dict(wrt=wrt, out_shape=result.out_shape, in_shape=result.in_shape,
+                                 out_name=subject.case.output, mode=mode)
+    try:
+        with phase("autograd"):
+            compute = backend.forward_jacobian if mode == "forward" else backend.autograd_jacobian
+            tensor = compute(subject.framework_call(name), subject.inputs_for(backend),
+                             subject.names.index(wrt))
+    except CaseError as exc:
+        if not isinstance(exc.origin, Exception) or isinstance(exc.origin, EvaluationError):
+            raise
+        # The function ran at the inputs; only the framework's derivative did not.
+        return unrunnable(subject, name, result.jacobian.size, f"{name} could not take the "
+                          f"{mode}-mode derivative: {exc.message}", **where)
+    ref = tensor_to_matrix(tensor, result.out_shape, result.in_shape, subject.case.order)
+    if held and subject.outputs is not None and len(held) == len(subject.outputs.parts):
+        # Nothing left to compare: that is no PASS.
+        return unrunnable(subject, name, result.jacobian.size, f"{name} marks every output "
+                          f"({', '.join(held)}) not differentiable: its derivative of each is "
+                          "0 by design, so there is nothing to compare", **where)
+    outcome = Outcome()
+    for rows, shape, out_name in subject.parts(result.out_shape):
+        if out_name in held:
+            continue
+        notes = (f"{', '.join(held)} not compared with {name}: {name} marks "
+                 f"{'them' if len(held) > 1 else 'it'} not differentiable",) if held else ()
+        outcome += compared(subject, name, result.jacobian[rows], ref[rows], verifier=verifier,
+                            rows=rows, notes=notes, **{**where, "out_shape": shape,
+                                                       "out_name": out_name})
+    return outcome
+
+
+def run(subject: Subject, wrt: str, verifier: Verifier, name: str) -> Outcome:
+    """Every mode the case asks for, of framework ``name``, for input ``wrt``."""
+    held = held_outputs(subject, backends.get(name), wrt)
+    outcome = Outcome()
+    for mode in subject.case.modes:
+        outcome += check_mode(subject, wrt, verifier, name, mode, held)
+    return outcome

@@ -1,0 +1,123 @@
+"""The directional check: J v against R v along random directions, for the
+case's ``directions`` or a Jacobian too large to hold. A framework's
+reference is taken by its products (one VJP, or one JVP per direction),
+never as a whole Jacobian."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .. import backends
+from ..directional import check_products, reference_jvp
+from ..errors import CaseError, EvaluationError
+from ..flatfun import FlatFunction
+from ..layout import flatten, unflatten
+from ..subject import Subject, phase
+from . import second
+from .analytic import key_of
+from .outcome import Outcome, unrunnable
+
+# (against, kind "jvp" or "vjp", the product, derivative, mode)
+Product = tuple[str, str, Any, int, str]
+
+
+def framework_product(subject: Subject, backend: Any, call: Any, i: int, fn: FlatFunction,
+                      mode: str) -> tuple[str, Any]:
+    """A framework's Jacobian of ``call`` by its products on flat vectors:
+    ("vjp", u -> J^T u) in reverse mode, ("jvp", v -> J v) in forward mode."""
+    inputs, order = subject.inputs_for(backend), subject.case.order
+    if mode == "forward":
+        return "jvp", lambda v: flatten(backend.jvp(call, inputs, i,
+                                                    unflatten(v, fn.in_shape, order)), order)
+    return "vjp", lambda u: flatten(backend.vjp(call, inputs, i,
+                                                unflatten(u, fn.out_shape, order)), order)
+
+
+def _unrunnable_why(against: str, kind: str, derivative: int, message: str) -> str:
+    what = ("differentiate its own backward (double backward: a .detach() or a Function "
+            "whose backward is not differentiable?)" if derivative == 2
+            else f"compute its {'vector-Jacobian' if kind == 'vjp' else 'Jacobian-vector'} "
+                 "product")
+    return f"{against} could not {what}: {message}"
+
+
+def run_products(subject: Subject, fn: FlatFunction, products: list[Product], wrt: str,
+                 out_name: str) -> Outcome:
+    """One directional check per product, each noted as the input's checks are."""
+    directions = subject.wrt[wrt].directions or 1
+    outcome = Outcome()
+    for against, kind, product, derivative, mode in products:
+        framework = against in backends.AUTOGRAD_NAMES
+        try:
+            with phase("autograd" if framework else "function"):
+                checks, used = check_products(
+                    fn, [(against, kind, product)], subject.tolerances.products, directions,
+                    subject.evaluator(fn), wrt=wrt, out_shape=fn.out_shape, in_shape=fn.in_shape,
+                    order=subject.case.order, out_name=out_name, derivative=derivative,
+                    mode=mode)
+        except CaseError as exc:
+            if not framework or isinstance(exc.origin, (EvaluationError, type(None))):
+                raise
+            outcome += unrunnable(subject, against, directions,
+                                  _unrunnable_why(against, kind, derivative, exc.message),
+                                  wrt=wrt, out_name=out_name, derivative=derivative, mode=mode)
+            continue
+        notes = subject.notes(wrt)
+        outcome += Outcome(tuple(replace(c, notes=(*c.notes, *notes)) if notes else c
+                                 for c in checks), used)
+    return outcome
+
+
+def _products(subject: Subject, wrt: str, fn: FlatFunction) -> list[Product]:
+    """Every reference of ``wrt`` by its products: analytic, then frameworks."""
+    case = subject.case
+    products: list[Product] = []
+    for kind, refs in (("gradient", case.expect.gradient), ("jacobian", case.expect.jacobian)):
+        if wrt in refs:
+            key = key_of(subject, kind, wrt)
+            mat = np.vstack(subject.part_matrices(refs[wrt], kind, key, fn.out_shape,
+                                                  fn.in_shape, wrt))
+            products.append(("analytic", "jvp", reference_jvp(mat), 1, "reverse"))
+    if wrt in case.expect.jvp:
+        products.append(("analytic", "jvp", case.expect.jvp[wrt], 1, "reverse"))
+    i = subject.names.index(wrt)
+    for name in case.autograd:
+        backend = backends.get(name)
+        call = subject.framework_call(name)
+        products += [(name, *framework_product(subject, backend, call, i, fn, mode), 1, mode)
+                     for mode in case.modes]
+    return products
+
+
+def run(subject: Subject, wrt: str) -> Outcome:
+    """Every reference of input ``wrt`` along its directions, and the second
+    derivative by products where the case asks for it."""
+    case = subject.case
+    fn = subject.wrt[wrt].fn
+    if subject.outputs is not None:
+        subject = _noted(subject, wrt, "the outputs " + ", ".join(
+            f"{case.output}{p.label}" for p in subject.outputs.parts) + " checked together, as "
+            "one vector, along each direction")
+    outcome = run_products(subject, fn, _products(subject, wrt, fn), wrt, case.output)
+    if case.derivatives == 2:
+        for name in case.autograd:
+            outcome += run_second(subject, wrt, name, fn.out_shape)
+    return outcome
+
+
+def run_second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) -> Outcome:
+    """The second derivative by products: the numeric derivative of J(x)^T v
+    along random directions against one more VJP of it."""
+    s = second.second(subject, wrt, name, out_shape)
+    product = framework_product(subject, s.backend, s.g_graph, s.position, s.fn, "reverse")
+    return run_products(subject, s.fn, [(name, *product, 2, "reverse")], wrt,
+                        second.output_name(subject, out_shape))
+
+
+def _noted(subject: Subject, wrt: str, note: str) -> Subject:
+    """The subject whose input ``wrt`` carries one more note."""
+    prepared = subject.wrt[wrt]
+    return replace(subject, wrt={**subject.wrt, wrt: replace(prepared,
+                                                             notes=(*prepared.notes, note))})

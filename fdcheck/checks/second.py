@@ -1,0 +1,109 @@
+"""Second order, as ``gradgradcheck`` checks it: the first-order check applied
+to g(x) = J(x)^T v for a seeded cotangent v: the numeric Jacobian of g (the
+framework's backward, run at perturbed points) against the framework's own
+derivative of it (double backward in PyTorch, VJP of VJP in JAX)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import backends
+from ..errors import CaseError
+from ..flatfun import FlatFunction
+from ..layout import tensor_to_matrix
+from ..subject import Subject, phase
+from .outcome import Outcome, compared, unrunnable
+
+
+def cotangent(shape: tuple[int, ...]) -> np.ndarray:
+    """The seeded random v of a second-derivative check, shaped like the
+    output (1 for a scalar one: the check is then of the Hessian)."""
+    if int(np.prod(shape)) == 1:
+        return np.ones(shape)
+    return np.random.default_rng(0).standard_normal(shape)
+
+
+def output_name(subject: Subject, out_shape: tuple[int, ...]) -> str:
+    """How g is named: the output itself where it is a scalar, else ``(v.f)``."""
+    name = subject.case.output
+    return name if int(np.prod(out_shape)) == 1 else f"(v.{name})"
+
+
+@dataclass(frozen=True)
+class Second:
+    """What a second-derivative check of one input by one framework
+    differentiates.
+
+    Attributes
+    ----------
+    backend : Backend
+    position : int
+        The input's place.
+    inputs : list
+        The inputs in the framework's arrays.
+    g : callable
+        x -> J(x)^T v, without a graph of its own.
+    fn : FlatFunction
+        g as the engine sees it.
+    g_graph : callable
+        g with a graph of its own, for the framework to differentiate.
+    """
+
+    backend: Any
+    position: int
+    inputs: Sequence[Any]
+    g: Any
+    fn: FlatFunction
+    g_graph: Any
+
+
+def _g(subject: Subject, backend: Any, i: int, out_shape: tuple[int, ...],
+       create_graph: bool) -> Any:
+    return backend.vjp_function(subject.framework_call(backend.name), i, cotangent(out_shape),
+                                create_graph)
+
+
+def second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) -> Second:
+    """The second-derivative function of input ``wrt`` by framework ``name``:
+    many points a call where the framework batches its backward (JAX)."""
+    backend = backends.get(name)
+    i = subject.names.index(wrt)
+    inputs = subject.inputs_for(backend)
+    g = _g(subject, backend, i, out_shape, create_graph=False)
+    batched = None
+    if subject.options.mode != "serial":
+        batched = backend.vjp_batched(subject.framework_call(name), i, len(inputs),
+                                      cotangent(out_shape))
+    with phase("autograd"):
+        fn = FlatFunction(g, inputs, i, order=subject.case.order, dtype=subject.case.dtype,
+                          backend=backend, batched_call=batched)
+    return Second(backend, i, inputs, g, fn, _g(subject, backend, i, out_shape,
+                                                create_graph=True))
+
+
+def run(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) -> Outcome:
+    """The whole Jacobian of g against the framework's double backward."""
+    s = second(subject, wrt, name, out_shape)
+    with phase("autograd"):
+        verifier, spent = subject.derive(s.fn, s.g, f"d2{subject.case.output}/d{wrt}2")
+    result = verifier.result
+    where: dict[str, Any] = dict(wrt=wrt, out_shape=result.out_shape, in_shape=result.in_shape,
+                                 out_name=output_name(subject, out_shape), derivative=2)
+    try:
+        with phase("autograd"):
+            tensor = s.backend.second_jacobian(subject.framework_call(name), s.inputs,
+                                               s.position, cotangent(out_shape))
+            differentiable = s.backend.differentiable(s.g_graph, s.inputs, s.position)
+    except CaseError as exc:
+        return Outcome((), spent) + unrunnable(
+            subject, name, result.jacobian.size, f"{name} could not differentiate its own "
+            f"backward (double backward): {exc.message}", **where)
+    ref = tensor_to_matrix(tensor, result.in_shape, result.in_shape, subject.case.order)
+    notes = () if differentiable else (
+        f"{name}'s backward of {subject.case.output} is not differentiable: its result does "
+        f"not depend on {wrt} through autograd (a .detach(), .numpy() or a Function whose "
+        f"backward is not itself differentiable?), so {name} says its second derivative is 0",)
+    return Outcome((), spent) + compared(subject, name, result.jacobian, ref, verifier=verifier,
+                                         notes=notes, **where)

@@ -1,0 +1,513 @@
+"""A case made ready, once: what every check of it reads and nothing changes.
+
+:func:`prepare` resolves what a :class:`~fdcheck.cases.Case` needs before any
+check runs: the inputs as arrays of the case's backend, the precision, the
+method and each kind of check's tolerance, the value of every stage, and for
+each input differentiated its flat function (vmap decided, the outputs of a
+function returning several joined into one vector), whether its Jacobian is
+checked whole or along directions, and the notes every check of it carries.
+The result, a :class:`Subject`, is frozen: the checks (:mod:`fdcheck.checks`)
+take it and return comparisons; they never change it.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from . import backends, derive
+from .cases import Case, PythonRef, Stage
+from .compare import Tolerance, resolve
+from .dtypes import NAMES as FLOAT_NAMES
+from .errors import BackendUnavailable, CaseError, EvaluationError, SparsityError
+from .evaluate import OnExecutor, Serial, Vectorized, batched_disagrees
+from .expr import Expression
+from .flatfun import FlatFunction, in_place_error
+from .functions import CallRef, PythonCall, StagesCall, UserCall, load_python
+from .layout import reference_matrix, unravel
+from .options import RunOptions
+from .outputs import Joined, Outputs, StructuredOutput, split
+from .stencils import Method
+from .verify import Verifier
+from .workers import as_executor
+
+# A Jacobian of more entries than this (128 MB in float64; a check keeps a few
+# such matrices) is checked along AUTO_DIRECTIONS random directions instead.
+MAX_JACOBIAN_ENTRIES = 2 ** 24
+AUTO_DIRECTIONS = 4
+# Inputs of fewer elements are evaluated one point a call: 2n calls cost less
+# than tracing under vmap and the probe that checks it (two more evaluations).
+VMAP_MIN_ELEMENTS = 8
+
+
+@contextlib.contextmanager
+def phase(key: str) -> Iterator[None]:
+    """Turn anything a user's function raises into a CaseError naming ``key``."""
+    try:
+        yield
+    except (CaseError, BackendUnavailable):
+        raise
+    except EvaluationError as exc:
+        raise CaseError(str(exc), key=key, origin=exc) from None
+    except Exception as exc:  # a user's function may raise anything
+        explained = in_place_error(exc)
+        if explained is not None:
+            raise CaseError(str(explained), key=key, origin=explained) from None
+        raise CaseError(f"evaluation raised {type(exc).__name__}: {exc}", key=key,
+                        origin=exc) from None
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """The tolerance of each kind of check, resolved once.
+
+    Attributes
+    ----------
+    first : Tolerance
+        First derivatives by the case's method.
+    plain : Tolerance
+        What has no error estimate: values, and the chain rule's product of
+        numeric Jacobians (under ``tolerance: auto``, the method's default).
+    hessian : Tolerance
+        Second differences of the function.
+    products : Tolerance
+        Directional checks (their estimates are Richardson's).
+    """
+
+    first: Tolerance
+    plain: Tolerance
+    hessian: Tolerance
+    products: Tolerance
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One input differentiated, made ready.
+
+    Attributes
+    ----------
+    name : str
+    position : int
+        Its place among the inputs.
+    fn : FlatFunction
+        The case's function along it (n elements in, m out).
+    directions : int or None
+        Check along this many random directions instead of the whole
+        Jacobian: the case's ``directions``, or :data:`AUTO_DIRECTIONS` for a
+        Jacobian too large to hold.
+    notes : tuple of str
+        What every check of it says (vmap could not batch it, it is noisy...).
+    """
+
+    name: str
+    position: int
+    fn: FlatFunction
+    directions: int | None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A case ready to check (see :func:`prepare`); nothing in it changes while
+    checks run."""
+
+    case: Case
+    options: RunOptions
+    names: tuple[str, ...]
+    method: Method
+    backend: Any
+    inputs: tuple[Any, ...]
+    np_inputs: tuple[np.ndarray, ...]
+    dtype: str
+    tolerances: Tolerances
+    call: StagesCall
+    # A caller's function returning a tuple, list or dict: its floating
+    # outputs joined into one vector, each checked as its own output.
+    outputs: Outputs | None = None
+    # The value of every stage at the inputs (float64), where it was computed.
+    env: Mapping[str, np.ndarray] = field(default_factory=dict)
+    wrt: Mapping[str, Prepared] = field(default_factory=dict)
+    # Evaluations spent preparing (the base point, the noise probe, vmap's probe).
+    evaluations: int = 0
+
+    # -- names and places -------------------------------------------------------
+
+    @property
+    def folder(self) -> str | None:
+        return str(Path(self.case.file).resolve().parent) if self.case.file else None
+
+    def stage_key(self, name: str) -> str:
+        return f"function.{name}" if self.case.is_chain else "function"
+
+    def notes(self, wrt: str | None) -> tuple[str, ...]:
+        prepared = self.wrt.get(wrt or "")
+        return prepared.notes if prepared is not None else ()
+
+    def parts(self, out_shape: tuple[int, ...]) -> list[tuple[slice, tuple[int, ...], str]]:
+        """(rows, shape, name) of each output checked: the one output, or each
+        floating output of a structured one."""
+        if self.outputs is None:
+            return [(slice(None), out_shape, self.case.output)]
+        return [(p.rows, p.shape, f"{self.case.output}{p.label}") for p in self.outputs.parts]
+
+    # -- functions ---------------------------------------------------------------
+
+    def body(self, stage: Stage) -> Any:
+        """What a stage calls: its expression, the caller's callable, or the
+        ``{python: ...}`` function (imported on first call)."""
+        if isinstance(stage.body, PythonRef):
+            return PythonCall(stage.body.target, stage.reads, key=self.stage_key(stage.name),
+                              near=self.folder)
+        return stage.body
+
+    def stages_call(self, stages: Sequence[Stage], names: Sequence[str],
+                    backend: str | None = None, upto: str | None = None) -> StagesCall:
+        return StagesCall([(s.name, self.body(s)) for s in stages], names,
+                          backend or self.case.backend, self.dtype, upto)
+
+    def native(self, a: np.ndarray, backend: Any = None) -> Any:
+        # np.require keeps a 0-d array 0-d (np.ascontiguousarray makes it 1-d).
+        return (backend or self.backend).asarray(np.require(a, requirements="C"))
+
+    def inputs_for(self, backend: Any) -> list[Any]:
+        """The inputs in ``backend``'s arrays: the case's own where it is the
+        case's backend (a caller's tensors keep their dtype and device)."""
+        if backend.name == self.backend.name:
+            return [backend.same_layout(x) for x in self.inputs]
+        return [self.native(a, backend) for a in self.np_inputs]
+
+    def framework_call(self, name: str) -> Any:
+        """The function as framework ``name`` differentiates it: a caller's own
+        callable itself (so that what a framework compiles for it is found again
+        the next time it is checked), else the case's stages on that framework."""
+        bodies = [b for _, b in self.call.stages]
+        if len(bodies) == 1 and isinstance(bodies[0], UserCall) and name == self.case.backend:
+            return bodies[0].fn
+        return self.stages_call(self.case.stages, self.names, backend=name)
+
+    def evaluator(self, fn: FlatFunction) -> Any:
+        """Many points a call where ``fn`` can take them, on the executor if any."""
+        inner = Vectorized() if fn.vectorized else Serial()
+        if self.options.executor is not None:
+            pool, count = as_executor(self.options.executor)
+            return OnExecutor(pool, inner, self.options.workers or count)
+        return inner
+
+    def batched(self, call: StagesCall, wrt: int) -> tuple[Any, bool]:
+        """The callable that evaluates many points of input ``wrt`` at once, or
+        None: compiled expressions always have one, a caller's function when
+        it says so (``vectorized``), a ``{python: ...}`` function never. A
+        caller's PyTorch or JAX function is tried under the framework's vmap
+        (the second value: True) unless the mode is set, or the input is so
+        small that its few points cost less one a call than vmap's set-up and
+        its probe."""
+        if self.options.mode == "serial":
+            return None, False
+        bodies = [b for _, b in call.stages]
+        if all(isinstance(b, Expression) for b in bodies):
+            return call.batched(wrt), False
+        if len(bodies) == 1 and isinstance(bodies[0], UserCall):
+            body, name = bodies[0], self.case.backend
+            given = body.batched(wrt, name)
+            if given is None and self.options.mode == "auto" and name in backends.AUTOGRAD_NAMES \
+                    and np.size(self.np_inputs[wrt]) >= VMAP_MIN_ELEMENTS:
+                return backends.get(name).vmap(body.fn, wrt, len(body.names)), True
+            return given, body.vectorized == "vmap"
+        return None, False
+
+    def flat(self, call: StagesCall, inputs: Sequence[Any], wrt: int
+             ) -> tuple[FlatFunction, tuple[str, ...]]:
+        """``call`` along input ``wrt`` as the engine sees it, and the note
+        saying so where the framework's vmap could not batch it.
+
+        Raises
+        ------
+        StructuredOutput
+            Where ``call`` returns several outputs (see :func:`prepare`).
+        """
+        batched, tried = self.batched(call, wrt)
+        fn = FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
+                          backend=self.backend, batched_call=batched)
+        if tried:
+            why = batched_disagrees(fn)
+            if why is not None:
+                fn.batched_call = None
+                return fn, (f"evaluated one point a call: {why}",)
+        return fn, ()
+
+    def flat_of(self, call: StagesCall, inputs: Sequence[Any], wrt: int) -> FlatFunction:
+        """:meth:`flat` of another call than the case's (a stage, part of the
+        chain): one that returns several outputs is refused."""
+        try:
+            return self.flat(call, inputs, wrt)[0]
+        except StructuredOutput as found:
+            raise CaseError(str(found), key="function") from None
+
+    def derive(self, fn: FlatFunction, call: Any, label: str,
+               sparsity: Any = None) -> tuple[Verifier, int]:
+        """The numeric Jacobian of ``fn``, ready to be checked, and its cost."""
+        progress = None
+        if self.options.progress is not None:
+            report = self.options.progress
+            progress = lambda done, total: report(f"{self.case.name}: {label}", done, total)  # noqa: E731
+        evaluator = self.evaluator(fn)
+        if self.method.scheme == "complex-step":
+            _refuse_complex_unsafe(call)
+        with self.backend.no_grad():
+            try:
+                result = derive.jacobian(fn, self.method, evaluator, progress, sparsity)
+            except SparsityError as exc:
+                raise CaseError(str(exc), key="sparsity") from None
+        return Verifier(fn, result, evaluator, refine=self.options.refine), result.evaluations
+
+    def stage_jacobian(self, stage: Stage, read: str) -> tuple[Verifier, int]:
+        """d stage / d read, numerically, with every other thing it reads fixed."""
+        call = self.stages_call([stage], stage.reads)
+        values = [self.native(self.env[r] if r in self.env else
+                              self.np_inputs[self.names.index(r)]) for r in stage.reads]
+        with phase(self.stage_key(stage.name)):
+            return self.derive(self.flat_of(call, values, stage.reads.index(read)), call,
+                               f"d{stage.name}/d{read}")
+
+    # -- references ----------------------------------------------------------------
+
+    def reference(self, ref: Any, key: str) -> np.ndarray:
+        """The value of an expected literal, expression or Python reference."""
+        if isinstance(ref, np.ndarray):
+            return ref
+        if isinstance(ref, (tuple, list, dict)):
+            return np.asarray(self.backend.to_numpy(ref), dtype=np.float64)
+        with phase(key):
+            if isinstance(ref, Expression):
+                ops = backends.get("numpy").ops
+                env = {**dict(zip(self.names, self.np_inputs)), **self.env}
+                return np.asarray(ref(env, ops, dtype=np.dtype(self.dtype)), dtype=np.float64)
+            if isinstance(ref, CallRef):
+                value = ref.value(self.inputs)
+                owner = backends.get(backends.name_of(value))
+                return np.asarray(owner.to_numpy(value), dtype=np.float64)
+            fn = load_python(ref.target, key, self.folder)
+            kwargs = dict(zip(self.names, self.inputs))
+            return np.asarray(self.backend.to_numpy(fn(**kwargs)), dtype=np.float64)
+
+    def as_matrix(self, ref: np.ndarray, kind: str, key: str, out_shape: tuple[int, ...],
+                  in_shape: tuple[int, ...], out_name: str, in_name: str) -> np.ndarray:
+        try:
+            return reference_matrix(ref, kind, out_shape, in_shape, self.case.order, out_name,
+                                    in_name)
+        except ValueError as exc:
+            raise CaseError(str(exc), key=key) from None
+
+    def part_matrices(self, ref: Any, kind: str, key: str, out_shape: tuple[int, ...],
+                      in_shape: tuple[int, ...], wrt: str) -> list[np.ndarray]:
+        """A reference as one matrix per output checked (see :meth:`parts`)."""
+        if self.outputs is None:
+            return [self.as_matrix(self.reference(ref, key), kind, key, out_shape, in_shape,
+                                   self.case.output, wrt)]
+        with phase(key):
+            value = ref.value(self.inputs) if isinstance(ref, CallRef) else ref
+            try:
+                pieces = split(value, self.outputs, self.backend)
+            except ValueError as exc:
+                raise CaseError(str(exc), key=key) from None
+        return [self.as_matrix(piece, kind, key, shape, in_shape, name, wrt)
+                for piece, (_, shape, name) in zip(pieces, self.parts(out_shape))]
+
+
+def _refuse_complex_unsafe(call: Any) -> None:
+    unsafe = sorted(set().union(*(b.complex_unsafe for _, b in getattr(call, "stages", ())
+                                  if isinstance(b, Expression))))
+    if unsafe:
+        raise CaseError(f"the complex step is not valid through {', '.join(unsafe)} (not "
+                        "analytic, or not written with complex-safe operations); it would "
+                        "give a wrong Jacobian without any error. Use method: richardson",
+                        key="method")
+
+
+# -- preparing -----------------------------------------------------------------------
+
+def _float_name(name: str) -> str:
+    """The precision an input of dtype ``name`` is evaluated in when the case
+    sets none: its own, where it is floating; float64 for integers."""
+    return name if name in FLOAT_NAMES else "float64"
+
+
+def _method(case: Case, options: RunOptions) -> Method:
+    """The case's method under the caller's: a method set by the caller keeps
+    the case's step unless the caller sets one too."""
+    method = Method.parse(options.method or case.method).with_step(options.step)
+    if options.method is not None and options.step is None and case.method.step is not None:
+        method = method.with_step(case.method.step)
+    return method
+
+
+def _layers(case: Case, options: RunOptions, auto: bool = True) -> list[dict[str, Any]]:
+    """The tolerance layers over the built-in default, highest first."""
+    source = options.source
+    layers: list[dict[str, Any]] = [{"atol": options.atol, "rtol": options.rtol,
+                                     "source": source}]
+    own = dict(case.tolerance or {}, source="the case")
+    if auto:
+        layers.append({"auto": options.auto, "source": source})
+    else:
+        own.pop("auto", None)
+    return layers + [own]
+
+
+def _tolerances(case: Case, options: RunOptions, dtype: str, method: Method) -> Tolerances:
+    first = resolve(dtype, method.label, *_layers(case, options))
+    plain = resolve(dtype, method.label) if first.auto else first
+    return Tolerances(first, plain, resolve(dtype, "hessian", *_layers(case, options)),
+                      resolve(dtype, "richardson", *_layers(case, options, auto=False)))
+
+
+def _base(case: Case, options: RunOptions) -> Subject:
+    """The inputs, precision, method and tolerances: no evaluation yet."""
+    names = tuple(case.inputs)
+    backend = backends.get(case.backend)
+    if case.native:
+        # The caller's own arrays or tensors, as given (dtype, device, requires_grad).
+        inputs = tuple(case.inputs.values())
+        np_inputs = tuple(np.asarray(backend.to_numpy(v)) for v in inputs)
+    else:
+        np_inputs = tuple(np.asarray(v, dtype=case.dtype) for v in case.inputs.values())
+        inputs = tuple(backend.asarray(np.require(a, requirements="C")) for a in np_inputs)
+    first = names.index(case.wrt[0])
+    dtype = case.dtype or _float_name(backend.dtype_name(inputs[first]))
+    method = _method(case, options)
+    draft = Subject(case, options, names, method, backend, inputs, np_inputs, dtype,
+                    _tolerances(case, options, dtype, method),
+                    StagesCall([], names, case.backend, dtype))
+    return replace(draft, call=draft.stages_call(case.stages, names))
+
+
+def _values(subject: Subject) -> dict[str, np.ndarray]:
+    """The value of every stage at the inputs, stage by stage, each named in
+    the error that a stage's trouble raises."""
+    env: dict[str, Any] = dict(zip(subject.names, subject.inputs))
+    out: dict[str, np.ndarray] = {}
+    with subject.backend.no_grad(), phase("function"):
+        for stage in subject.case.stages:
+            key = subject.stage_key(stage.name)
+            with phase(key):
+                call = subject.stages_call([stage], stage.reads)
+                value = call(*(env[r] for r in stage.reads))
+                env[stage.name] = value
+                out[stage.name] = _finite_real(np.asarray(subject.backend.to_numpy(value)),
+                                               stage.name, key)
+    return out
+
+
+def _finite_real(arr: np.ndarray, name: str, key: str) -> np.ndarray:
+    if arr.dtype.kind not in "fiub":
+        raise CaseError(f"the stage returned {arr.dtype} values, not real numbers", key=key)
+    if not np.all(np.isfinite(arr)):
+        bad = unravel(int(np.flatnonzero(~np.isfinite(arr.reshape(-1)))[0]), arr.shape)
+        raise CaseError(f"{name} is not finite at the given inputs ({name}{list(bad)} = "
+                        f"{arr[bad]})", key=key)
+    return arr.astype(np.float64)
+
+
+def _joined(subject: Subject, found: StructuredOutput) -> Subject:
+    """The subject whose function, a caller's that returned several outputs,
+    is evaluated as one vector from now on."""
+    case, outputs = subject.case, found.outputs
+    if not case.native:
+        raise CaseError(str(found), key="function")
+    bodies = [b for _, b in subject.call.stages]
+    if subject.outputs is not None or len(bodies) != 1 or not isinstance(bodies[0], UserCall):
+        raise CaseError("the function returned a different structure at a perturbed point "
+                        "than at the inputs", key="function")
+    if case.derivatives == 2 or case.expect.hessian or case.expect.jvp:
+        raise CaseError(f"{case.output} returns {len(outputs.parts)} outputs; jvp, second "
+                        "derivatives and Hessians need one output: check a function that "
+                        "returns one of them", key="function")
+    body = bodies[0]
+    args = (outputs, case.backend, case.order)
+    joined = UserCall(Joined(body.fn, *args), body.names, body.vectorized,
+                      batch_fn=Joined(body.fn, *args, lead=1))
+    call = subject.stages_call([replace(case.stages[0], body=joined)], subject.names)
+    return replace(subject, call=call, outputs=outputs)
+
+
+def _noise(fn: FlatFunction, backend: Any) -> tuple[str, ...]:
+    """Evaluate once more at the base point: a function whose two values there
+    differ is noisy, and every check of the input says by how much."""
+    with backend.no_grad():
+        again = np.asarray(fn(fn.x0.copy()), dtype=np.float64)
+    value = fn.value.real
+    with np.errstate(all="ignore"):
+        gap = np.abs(again - value)
+    worst = float(gap[np.isfinite(gap)].max(initial=0.0))
+    if worst == 0 and np.array_equal(np.isnan(again), np.isnan(value)):
+        return ()
+    scale = float(np.abs(value[np.isfinite(value)]).max(initial=0.0))
+    relative = worst / scale if scale else worst
+    return (f"the function is noisy: two evaluations at the same point differ by up to "
+            f"{worst:.1e} ({relative:.1e} relative), which no finite difference can resolve",)
+
+
+def _too_large(fn: FlatFunction) -> tuple[str, ...]:
+    size = fn.m * fn.n * 8 / 2 ** 30
+    return (f"the whole Jacobian would have {fn.m} x {fn.n} entries ({size:.1f} GB): checked "
+            f"along {AUTO_DIRECTIONS} random directions instead (set directions to choose "
+            "how many)",)
+
+
+def _prepare_input(subject: Subject, wrt: str) -> tuple[Subject, Prepared, int]:
+    """Input ``wrt`` made ready: its flat function (joining a structured
+    output on the way), how its Jacobian is checked, its notes; and the
+    evaluations that cost."""
+    i = subject.names.index(wrt)
+    with phase("function"):
+        try:
+            fn, notes = subject.flat(subject.call, subject.inputs, i)
+        except StructuredOutput as found:
+            subject = _joined(subject, found)
+            fn, notes = subject.flat(subject.call, subject.inputs, i)
+    if subject.outputs is not None and subject.outputs.note:
+        notes = (subject.outputs.note, *notes)
+    directions = subject.case.directions
+    spent = 0
+    if directions is None and fn.m * fn.n > MAX_JACOBIAN_ENTRIES:
+        directions, notes = AUTO_DIRECTIONS, (*notes, *_too_large(fn))
+    elif directions is None:
+        with phase("function"):
+            notes = (*notes, *_noise(fn, subject.backend))
+        spent = 1
+    return subject, Prepared(wrt, i, fn, directions, notes), spent
+
+
+def prepare(case: Case, options: RunOptions, values: bool = True) -> Subject:
+    """Everything the checks of ``case`` read, resolved once.
+
+    Parameters
+    ----------
+    case : Case
+    options : RunOptions
+    values : bool
+        Compute every stage's value at the inputs (a caller's own function is
+        evaluated at the base point by each input's flat function anyway: its
+        value is worked out apart only where something reads it).
+
+    Returns
+    -------
+    Subject
+
+    Raises
+    ------
+    CaseError
+        Naming the key at fault, where the case cannot be run.
+    """
+    subject = _base(case, options)
+    if values:
+        subject = replace(subject, env=_values(subject))
+    prepared: dict[str, Prepared] = {}
+    spent = 0
+    for wrt in case.wrt:
+        subject, prepared[wrt], used = _prepare_input(subject, wrt)
+        spent += used
+    return replace(subject, wrt=prepared, evaluations=spent)
