@@ -22,7 +22,7 @@ _EXPORTS = {
     "assert_check": "api", "run": "api",
     "Method": "stencils", "JacobianResult": "engine", "stencil": "stencils", "Stencil": "stencils",
     "Comparison": "compare", "Tolerance": "compare", "CaseResult": "runner",
-    "RunOptions": "options", "run_case": "runner", "load_file": "cases", "Case": "cases",
+    "RunOptions": "options", "run_case": "runner", "load_file": "casefile", "Case": "case",
     "CaseError": "errors", "FdcheckError": "errors", "ExpressionError": "errors",
     "BackendUnavailable": "errors", "EvaluationError": "errors", "SparsityError": "errors",
     "ComplexStepError": "errors", "Expression": "expr",

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import backends
-from .cases import Case, Expected, Stage
+from .case import Case, Expected, Stage
 from .compare import auto_factor
 from .engine import JacobianResult
 from .errors import EvaluationError

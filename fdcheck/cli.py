@@ -221,7 +221,7 @@ def jacobian(file: str, name: str | None, digits: int, allow_python: bool) -> No
       fdcheck jacobian cases/teaching.yaml --case "linear layer, dZ/dW"
     """
     from . import report
-    from .cases import load_file
+    from .casefile import load_file
     from .runner import RunOptions, case_jacobians
 
     items = load_file(file)

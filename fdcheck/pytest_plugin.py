@@ -26,7 +26,7 @@ def pytest_addoption(parser: Any) -> None:
 
 def pytest_collect_file(parent: Any, file_path: Path) -> Any:
     if parent.config.getoption("fdcheck") and file_path.suffix in (".yaml", ".yml"):
-        from .cases import looks_like_cases
+        from .casefile import looks_like_cases
         if looks_like_cases(file_path):
             return CaseFile.from_parent(parent, path=file_path)
     return None
@@ -38,7 +38,7 @@ class CaseFailure(Exception):
 
 class CaseFile(pytest.File):
     def collect(self) -> Iterator["CaseItem"]:
-        from .cases import load_file
+        from .casefile import load_file
         from .errors import CaseError
 
         for i, case in enumerate(load_file(self.path)):

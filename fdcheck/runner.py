@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from . import backends
-from .cases import Case, discover, load_file
+from .case import Case
 from .checks import Outcome, analytic, autograd, chain, directions, hessian, second, stages, value
 from .compare import Comparison
 from .diagnose import diagnose
@@ -236,6 +236,7 @@ def run_paths(paths: Sequence[str], options: RunOptions | None = None,
               skipped: list[Any] | None = None) -> Iterator[CaseResult]:
     """Run every case of every file under ``paths``, in order, one result each;
     files in folders that are not case files are appended to ``skipped``."""
+    from .casefile import discover, load_file  # YAML: only for case files
     for item in discover(paths, skipped):
         if isinstance(item, CaseError):
             yield error_result(item)

@@ -1,6 +1,6 @@
 """A case made ready, once: what every check of it reads and nothing changes.
 
-:func:`prepare` resolves what a :class:`~fdcheck.cases.Case` needs before any
+:func:`prepare` resolves what a :class:`~fdcheck.case.Case` needs before any
 check runs: the inputs as arrays of the case's backend, the precision, the
 method and each kind of check's tolerance, the value of every stage, and for
 each input differentiated its flat function (vmap decided, the outputs of a
@@ -19,7 +19,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from . import backends, derive
-from .cases import Case, PythonRef, Stage
+from .case import Case, PythonRef, Stage
 from .compare import Tolerance, resolve
 from .dtypes import NAMES as FLOAT_NAMES
 from .errors import BackendUnavailable, CaseError, EvaluationError, SparsityError

@@ -136,3 +136,16 @@ def test_every_exception_a_user_can_catch_lives_in_errors_and_is_exported():
         cls = getattr(fdcheck, name)
         assert cls is getattr(errors, name) and cls.__module__ == "fdcheck.errors"
         assert issubclass(cls, errors.FdcheckError)
+
+
+def test_the_api_on_numpy_loads_neither_yaml_nor_scipy_nor_a_framework():
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np, fdcheck; "
+            "fdcheck.jacobian(lambda a: a * a, np.ones(3)); "
+            "fdcheck.hessian(lambda a: (a ** 3).sum(), np.ones(2)); "
+            "assert fdcheck.check(lambda a: (a * a).sum(), np.ones(3), gradient=2 * np.ones(3)).passed; "
+            "print(sorted(m for m in ('yaml', 'scipy', 'torch', 'jax', 'matplotlib', 'click') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from fdcheck.cases import generate, load_text
+from fdcheck.casefile import load_text
+from fdcheck.schema import generate
 from fdcheck.errors import CaseError
 from fdcheck.expr import Expression
 
@@ -153,7 +154,7 @@ def test_reading_a_case_file_loads_no_numeric_stack():
     import subprocess
     import sys
     from .conftest import ROOT
-    code = ("import sys; from fdcheck.cases import load_file; "
+    code = ("import sys; from fdcheck.casefile import load_file; "
             f"load_file({str(ROOT / 'cases' / 'teaching.yaml')!r}); "
             "print(sorted(m for m in ('fdcheck.engine', 'fdcheck.evaluate', 'scipy', 'torch', 'jax',"
             " 'matplotlib') if m in sys.modules))")

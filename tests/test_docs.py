@@ -41,7 +41,7 @@ def test_the_readme_torch_example_passes():
 
 
 def _documented_keys():
-    from fdcheck.cases import CASE_KEYS, EXPECT_KEYS
+    from fdcheck.schema import CASE_KEYS, EXPECT_KEYS
     keys = [k for k in CASE_KEYS if k != "expect"]
     return keys + [f"expect.{k}" if k != "stages" else "expect.stages.NAME" for k in EXPECT_KEYS]
 

@@ -1,7 +1,7 @@
 """The runner: one case from start to end, whatever the face."""
 import pytest
 
-from fdcheck.cases import load_text
+from fdcheck.casefile import load_text
 from fdcheck.runner import run_case
 
 

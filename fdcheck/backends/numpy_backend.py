@@ -5,11 +5,14 @@ import contextlib
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from scipy import special
 
 
 def _sigmoid(a: Any) -> Any:
-    return 1.0 / (1.0 + np.exp(-a)) if np.iscomplexobj(a) else special.expit(a)
+    if np.iscomplexobj(a):
+        return 1.0 / (1.0 + np.exp(-a))
+    # exp of minus |a| never overflows: 1 / (1 + e) above 0, e / (1 + e) below.
+    e = np.exp(-np.abs(a))
+    return np.where(np.asarray(a) >= 0, 1.0, e) / (1.0 + e)
 
 
 def _softplus(a: Any) -> Any:

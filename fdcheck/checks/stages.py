@@ -2,7 +2,7 @@
 Jacobian with respect to an input of the case or to what it reads."""
 from __future__ import annotations
 
-from ..cases import Expected, Stage
+from ..case import Expected, Stage
 from ..errors import CaseError
 from ..subject import Subject, phase
 from ..verify import Verifier

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fdcheck import backends
-from fdcheck.cases import load_file
+from fdcheck.casefile import load_file
 from fdcheck.expr import Expression
 from fdcheck.runner import run_case
 
