@@ -8,187 +8,28 @@ arrays, PyTorch tensors or JAX arrays, reporting as the command line does.
 """
 from __future__ import annotations
 
-import functools
+import contextlib
 import inspect
 from concurrent.futures import Executor
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import backends
+from . import backends, derive
 from .case import Case, Expected, Stage
 from .compare import auto_factor
 from .engine import JacobianResult
-from .errors import EvaluationError
-from .evaluate import OnExecutor, Serial, Vectorized, batched_disagrees
-from .flatfun import FlatFunction, in_place_error
+from .errors import CaseError, EvaluationError
 from .functions import CallRef, UserCall
-from . import derive
-from .layout import check_order
-from .runner import CaseResult, RunOptions, run_case, run_paths
-from .stencils import Method
-from .workers import as_executor
+from .options import RunOptions
+from .runner import CaseResult, run_case, run_paths
+from .schema import (parse_derivatives, parse_directions, parse_method, parse_modes,
+                     parse_order, parse_sparsity, tolerance_number)
+from .subject import Subject, phase, prepare
 
 Reference = Any  # an array (2-D or tensor form), or a callable of the inputs returning one
-
-
-def _explains_writes(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``func`` in its inputs' framework's scope (:func:`backends.scoped`),
-    raising EvaluationError where NumPy refused the user's function a write
-    to its (read-only) input, instead of a bare ValueError."""
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        name = backends.detect(args[1:])
-        try:
-            if name == "numpy":  # nothing to set: no scope's cost on the cheapest calls
-                return func(*args, **kwargs)
-            with backends.scoped(name):
-                return func(*args, **kwargs)
-        except ValueError as exc:
-            explained = in_place_error(exc)
-            if explained is None:
-                raise
-            raise explained from exc
-    return wrapper
-
-
-def _evaluator(vectorized: bool, executor: Any, workers: int | None) -> Any:
-    inner = Vectorized() if vectorized else Serial()
-    if executor is None:
-        return inner
-    pool, count = as_executor(executor)
-    return OnExecutor(pool, inner, workers or count)
-
-
-def _flat(f: Callable[..., Any], inputs: Sequence[Any], wrt: int, order: str, dtype: str | None,
-          vectorized: bool | str) -> FlatFunction:
-    name = backends.detect(inputs)
-    batched = UserCall(f, [str(i) for i in range(len(inputs))], vectorized).batched(wrt, name)
-    fn = FlatFunction(f, list(inputs), wrt, order=order, dtype=dtype, backend=backends.get(name),
-                      batched_call=batched)
-    if vectorized == "vmap":
-        why = batched_disagrees(fn)
-        if why is not None:
-            raise EvaluationError(f"vectorized='vmap': {why}; leave vectorized out to evaluate "
-                                  "one point a call")
-    return fn
-
-
-@_explains_writes
-def numeric(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
-            method: Method | str | Mapping[str, Any] | None = None, step: float | None = None,
-            dtype: str | None = None, vectorized: bool | str = False,
-            executor: Executor | None = None, workers: int | None = None,
-            progress: Callable[[int, int], None] | None = None,
-            sparsity: Any = None) -> JacobianResult:
-    """The numeric Jacobian of ``f`` at ``inputs`` with respect to ``inputs[wrt]``, with
-    what it cost.
-
-    Parameters
-    ----------
-    f : callable
-        ``f(*inputs) -> array``; NumPy, PyTorch or JAX, evaluated in its own framework.
-    *inputs : arrays or numbers
-        Integers are promoted to float64.
-    wrt : int
-        The input to differentiate with respect to.
-    order : {"C", "F"}
-        Row-major (default) or column-major vectorization of input and output.
-    method : str, mapping or Method
-        ``"central"`` (default), ``"forward"``, ``"backward"``, ``"richardson"``
-        (with an error estimate per entry, ``.error``), ``"complex-step"``, or
-        ``{"scheme": "central", "order": 4, "step": 1e-4}``.
-    step : float, optional
-        Relative step, h = step * max(1, |x|).
-    dtype : {"float64", "float32"}, optional
-        Evaluation precision; default the input's own.
-    vectorized : bool or "vmap"
-        True: ``f`` accepts a leading batch axis on ``inputs[wrt]``; "vmap":
-        ``torch.vmap``/``jax.vmap`` provides one. Many points per call.
-    executor : concurrent.futures.Executor or dask.distributed.Client, optional
-        Evaluate on it (``f`` and the inputs must pickle).
-    progress : callable(done, total), optional
-    sparsity : array (m, n), scipy sparse, "diagonal", {"band": [l, u]}, {"blocks": k} or "detect"
-        Where the Jacobian may be nonzero: structurally independent columns
-        are perturbed together (2 evaluations per group of columns for a
-        central difference). "detect" finds the pattern from random probes.
-
-    Returns
-    -------
-    JacobianResult
-        ``.jacobian`` (m, n), ``.tensor``, ``.gradient``, ``.evaluations``, ``.steps``.
-    """
-    fn = _flat(f, inputs, wrt, order, dtype, vectorized)
-    with np.errstate(all="ignore"), fn.backend.no_grad():
-        return derive.jacobian(fn, Method.parse(method).with_step(step),
-                               _evaluator(bool(vectorized), executor, workers), progress, sparsity)
-
-
-def jacobian(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
-             tensor: bool = False, **options: Any) -> np.ndarray:
-    """The numeric Jacobian of ``f`` with respect to ``inputs[wrt]``.
-
-    Returns
-    -------
-    ndarray, shape (f.size, inputs[wrt].size)
-        Row k, column i: d vec(f)[k] / d vec(x)[i], vec in ``order``. With
-        ``tensor=True``, shape ``f.shape + inputs[wrt].shape``.
-
-    Other parameters are those of :func:`numeric`.
-    """
-    result = numeric(f, *inputs, wrt=wrt, order=order, **options)
-    return result.tensor if tensor else result.jacobian
-
-
-def gradient(f: Callable[..., Any], *inputs: Any, wrt: int = 0, **options: Any) -> np.ndarray:
-    """The numeric gradient of a scalar-valued ``f``, shaped like ``inputs[wrt]``."""
-    return numeric(f, *inputs, wrt=wrt, **options).gradient
-
-
-@_explains_writes
-def hessian(f: Callable[..., Any], *inputs: Any, wrt: int = 0, order: str = "C",
-            tensor: bool = False, method: Method | str | Mapping[str, Any] | None = None,
-            step: float | None = None, dtype: str | None = None,
-            gradient: Callable[..., Any] | None = None, vectorized: bool | str = False,
-            executor: Executor | None = None, workers: int | None = None) -> np.ndarray:
-    """The numeric Hessian of a scalar-valued ``f`` with respect to ``inputs[wrt]``.
-
-    Parameters
-    ----------
-    f : callable
-        ``f(*inputs) -> scalar`` (any array of one element), NumPy, PyTorch or JAX.
-    gradient : callable, optional
-        ``gradient(*inputs)`` -> the gradient of f with respect to ``inputs[wrt]``,
-        shaped like it. Given, the Hessian is its numeric Jacobian (2n
-        evaluations of the gradient, any first-order ``method``); else it is
-        taken by second differences of f (about 2n**2 evaluations; ``method``
-        ``"central"`` or ``"richardson"``, with an error estimate per entry).
-    tensor : bool
-        Return shape ``input.shape + input.shape`` instead of (n, n).
-
-    Other parameters are those of :func:`numeric`.
-
-    Returns
-    -------
-    ndarray, shape (n, n)
-        Row i, column j: d2 f / d vec(x)[i] d vec(x)[j], vec in ``order``.
-
-    Raises
-    ------
-    ValueError
-        For a function that is not scalar-valued.
-    """
-    meth = Method.parse(method).with_step(step)
-    evaluator = _evaluator(bool(vectorized), executor, workers)
-    if gradient is not None:
-        fn = _flat(gradient, inputs, wrt, order, dtype, vectorized)
-        with np.errstate(all="ignore"), fn.backend.no_grad():
-            res = derive.jacobian(fn, meth, evaluator)
-    else:
-        fn = _flat(f, inputs, wrt, order, dtype, vectorized)
-        with np.errstate(all="ignore"), fn.backend.no_grad():
-            res = derive.hessian(fn, meth, evaluator)
-    return res.tensor if tensor else res.jacobian
+MethodSpec = Any  # a Method, a name ("central"), or a mapping {scheme, order, step}
 
 
 def _names(f: Callable[..., Any], count: int) -> list[str]:
@@ -264,10 +105,257 @@ def _label(f: Callable[..., Any]) -> str:
     return getattr(f, "__name__", None) or type(f).__name__
 
 
+def _raise_origin(exc: CaseError) -> None:
+    """What the API raises for a call that cannot be run: the exception a
+    user's function raised, where there was one, else the named error."""
+    origin = exc.origin
+    raise origin if isinstance(origin, Exception) else exc
+
+
+def _numeric_subject(f: Callable[..., Any], inputs: Sequence[Any], wrt: int | str,
+                     order: str, method: MethodSpec, step: float | None, dtype: str | None,
+                     vectorized: bool | str, executor: Any, workers: int | None,
+                     progress: Callable[[int, int], None] | None) -> tuple[Subject, str]:
+    """The subject of a numeric derivative alone, through the same translation
+    and preparation as :func:`check`; and the input's name."""
+    case = call_case(f, inputs, wrt=wrt, order=order, method=method, step=step, dtype=dtype,
+                     vectorized=vectorized)
+    report = None if progress is None else (lambda label, done, total: progress(done, total))
+    options = RunOptions(executor=executor, workers=workers, progress=report,
+                         mode="auto" if vectorized else "serial", source="the call")
+    try:
+        with backends.scoped(case.backend):
+            subject = prepare(case, options, values=False, checks=False)
+    except CaseError as exc:
+        _raise_origin(exc)
+    (name,) = case.wrt
+    why = subject.wrt[name].unbatched
+    if vectorized == "vmap" and why is not None:
+        raise EvaluationError(f"vectorized='vmap': {why}; leave vectorized out to evaluate one "
+                              "point a call")
+    return subject, name
+
+
+def numeric(f: Callable[..., Any], *inputs: Any, wrt: int | str = 0, order: str = "C",
+            method: MethodSpec = None, step: float | None = None,
+            dtype: str | None = None, vectorized: bool | str = False,
+            executor: Executor | None = None, workers: int | None = None,
+            progress: Callable[[int, int], None] | None = None,
+            sparsity: Any = None) -> JacobianResult:
+    """The numeric Jacobian of ``f`` at ``inputs`` with respect to ``inputs[wrt]``, with
+    what it cost.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(*inputs) -> array``, or a tuple, list or dict of arrays (the
+        floating outputs joined into one vector, in order: rows of the
+        Jacobian); NumPy, PyTorch or JAX, evaluated in its own framework.
+    *inputs : arrays or numbers
+        Integers are promoted to float64.
+    wrt : int or str
+        The input to differentiate with respect to: its position or name.
+    order : {"C", "F"}
+        Row-major (default) or column-major vectorization of input and output.
+    method : str, mapping or Method
+        ``"central"`` (default), ``"forward"``, ``"backward"``, ``"richardson"``
+        (with an error estimate per entry, ``.error``), ``"complex-step"``, or
+        ``{"scheme": "central", "order": 4, "step": 1e-4}``.
+    step : float, optional
+        Relative step, h = step * max(1, |x|).
+    dtype : {"float64", "float32"}, optional
+        Evaluation precision; default the input's own.
+    vectorized : bool or "vmap"
+        True: ``f`` accepts a leading batch axis on ``inputs[wrt]``; "vmap":
+        ``torch.vmap``/``jax.vmap`` provides one. Many points per call.
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Evaluate on it (``f`` and the inputs must pickle).
+    progress : callable(done, total), optional
+    sparsity : array (m, n), scipy sparse, "diagonal", {"band": [l, u]}, {"blocks": k} or "detect"
+        Where the Jacobian may be nonzero: structurally independent columns
+        are perturbed together (2 evaluations per group of columns for a
+        central difference). "detect" finds the pattern from random probes.
+
+    Returns
+    -------
+    JacobianResult
+        ``.jacobian`` (m, n), ``.tensor``, ``.gradient``, ``.evaluations``, ``.steps``.
+
+    Raises
+    ------
+    CaseError
+        For an argument that is not valid (it names the keyword).
+    EvaluationError
+        Where ``f`` returns something that is not numbers; whatever ``f``
+        itself raises is raised as it is.
+    """
+    with _keywords():
+        sparsity = parse_sparsity(sparsity)
+    subject, name = _numeric_subject(f, inputs, wrt, order, method, step, dtype, vectorized,
+                                     executor, workers, progress)
+    fn = subject.wrt[name].fn
+    try:
+        with np.errstate(all="ignore"), backends.scoped(subject.case.backend), phase("function"):
+            return subject.derive(fn, subject.call, f"d{subject.case.output}/d{name}",
+                                  sparsity)[0].result
+    except CaseError as exc:
+        _raise_origin(exc)
+        raise  # unreachable: for type checkers
+
+
+def jacobian(f: Callable[..., Any], *inputs: Any, wrt: int | str = 0, order: str = "C",
+             tensor: bool = False, **options: Any) -> np.ndarray:
+    """The numeric Jacobian of ``f`` with respect to ``inputs[wrt]``.
+
+    Returns
+    -------
+    ndarray, shape (f.size, inputs[wrt].size)
+        Row k, column i: d vec(f)[k] / d vec(x)[i], vec in ``order``. With
+        ``tensor=True``, shape ``f.shape + inputs[wrt].shape``.
+
+    Other parameters are those of :func:`numeric`.
+    """
+    result = numeric(f, *inputs, wrt=wrt, order=order, **options)
+    return result.tensor if tensor else result.jacobian
+
+
+def gradient(f: Callable[..., Any], *inputs: Any, wrt: int | str = 0,
+             **options: Any) -> np.ndarray:
+    """The numeric gradient of a scalar-valued ``f``, shaped like ``inputs[wrt]``."""
+    return numeric(f, *inputs, wrt=wrt, **options).gradient
+
+
+def hessian(f: Callable[..., Any], *inputs: Any, wrt: int | str = 0, order: str = "C",
+            tensor: bool = False, method: MethodSpec = None, step: float | None = None,
+            dtype: str | None = None, gradient: Callable[..., Any] | None = None,
+            vectorized: bool | str = False, executor: Executor | None = None,
+            workers: int | None = None) -> np.ndarray:
+    """The numeric Hessian of a scalar-valued ``f`` with respect to ``inputs[wrt]``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(*inputs) -> scalar`` (any array of one element), NumPy, PyTorch or JAX.
+    gradient : callable, optional
+        ``gradient(*inputs)`` -> the gradient of f with respect to ``inputs[wrt]``,
+        shaped like it. Given, the Hessian is its numeric Jacobian (2n
+        evaluations of the gradient, any first-order ``method``); else it is
+        taken by second differences of f (about 2n**2 evaluations; ``method``
+        ``"central"`` or ``"richardson"``, with an error estimate per entry),
+        as a case's ``expect.hessian`` is.
+    tensor : bool
+        Return shape ``input.shape + input.shape`` instead of (n, n).
+
+    Other parameters are those of :func:`numeric`.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Row i, column j: d2 f / d vec(x)[i] d vec(x)[j], vec in ``order``.
+
+    Raises
+    ------
+    ValueError
+        For a function that is not scalar-valued, or a method that takes no
+        Hessian (one-sided stencils, the complex step).
+    """
+    if gradient is not None:
+        res = numeric(gradient, *inputs, wrt=wrt, order=order, method=method, step=step,
+                      dtype=dtype, vectorized=vectorized, executor=executor, workers=workers)
+    else:
+        subject, name = _numeric_subject(f, inputs, wrt, order, method, step, dtype, vectorized,
+                                         executor, workers, None)
+        fn = subject.wrt[name].fn
+        how = derive.hessian_method(subject.method, auto=False)
+        try:
+            with np.errstate(all="ignore"), backends.scoped(subject.case.backend), \
+                    subject.backend.no_grad(), phase("function"):
+                res = derive.hessian(fn, how, subject.evaluator(fn))
+        except CaseError as exc:
+            _raise_origin(exc)
+            raise  # unreachable: for type checkers
+    return res.tensor if tensor else res.jacobian
+
+
+@contextlib.contextmanager
+def _keywords() -> Iterator[None]:
+    """A keyword the schema refuses, named as a keyword: ``rtol: must be ...``."""
+    try:
+        yield
+    except CaseError as exc:
+        if exc.key is None or exc.file is not None:
+            raise
+        raise CaseError(f"{exc.key}: {exc.message}", origin=exc.origin) from None
+
+
+def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
+              names: Sequence[str] | None = None, output: str = "f", name: str | None = None,
+              order: str = "C", method: MethodSpec = None, step: float | None = None,
+              dtype: str | None = None, vectorized: bool | str = False, sparsity: Any = None,
+              directions: int | None = None, derivatives: int = 1,
+              modes: str | Sequence[str] = ("reverse",), autograd: bool = False,
+              expect: Expected = Expected()) -> Case:
+    """The case a call of the API describes, validated by the schema's own
+    parsers (an error names the keyword as a case file's names the key).
+
+    With ``wrt`` None: every input :func:`check` would differentiate.
+    """
+    backend_name = backends.detect(inputs)
+    for i, x in enumerate(inputs):
+        if getattr(getattr(x, "device", None), "type", None) == "meta":
+            raise ValueError(f"input {i} is a meta tensor: it has a shape but no values to "
+                             "differentiate at; pass a tensor on a real device")
+    names = list(names) if names is not None else _names(f, len(inputs))
+    if len(names) != len(inputs):
+        raise ValueError(f"names has {len(names)} entries for {len(inputs)} inputs")
+    if len(set(names)) != len(names):
+        raise ValueError(f"names has an entry twice: {names}")
+    targets = _targets(wrt, inputs, names)
+    if autograd and backend_name == "numpy":
+        raise ValueError("autograd=True needs PyTorch tensors or JAX arrays; NumPy has no autograd")
+    with _keywords():
+        return Case(name=name or _label(f), inputs=dict(zip(names, inputs)),
+                    stages=(Stage(output, UserCall(f, names, vectorized), tuple(names)),),
+                    wrt=tuple(names[i] for i in targets), expect=expect,
+                    autograd=(backend_name,) if autograd else (), order=parse_order(order),
+                    method=parse_method(method).with_step(step), dtype=dtype,
+                    backend=backend_name, sparsity=parse_sparsity(sparsity),
+                    directions=parse_directions(directions),
+                    derivatives=parse_derivatives(derivatives), modes=parse_modes(modes),
+                    native=True)
+
+
+def _expected(targets: Sequence[str], gradient: Reference, jacobian: Reference,
+              hessian: Reference, jvp: Any, names: Sequence[str]) -> Expected:
+    """The references of a call, per input checked."""
+    expected: dict[str, dict[str, Any]] = {"gradient": {}, "jacobian": {}, "hessian": {}}
+    for position, wrt in enumerate(targets):
+        i = list(names).index(wrt)
+        for kind, ref in (("gradient", gradient), ("jacobian", jacobian), ("hessian", hessian)):
+            chosen = _pick(ref, i, position, len(targets), names)
+            if chosen is not None:
+                expected[kind][wrt] = _reference(chosen, position, len(targets))
+    return Expected(None, expected["gradient"], expected["jacobian"],
+                    {w: jvp for w in targets} if jvp is not None else {}, expected["hessian"])
+
+
+def _options(atol: float | None, rtol: float | None, tolerance: str | float | None,
+             **rest: Any) -> RunOptions:
+    """RunOptions for a call: atol and rtol validated as a case's are."""
+    try:
+        auto = auto_factor(tolerance)
+    except ValueError as exc:
+        raise CaseError(f"tolerance: {exc}") from None
+    with _keywords():
+        return RunOptions(atol=None if atol is None else tolerance_number(atol, "atol"),
+                          rtol=None if rtol is None else tolerance_number(rtol, "rtol"),
+                          auto=auto, source="the call", **rest)
+
+
 def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | str] | None = None,
           gradient: Reference = None, jacobian: Reference = None,
           autograd: bool | None = None, atol: float | None = None, rtol: float | None = None,
-          order: str = "C", method: Any = None, step: float | None = None,
+          order: str = "C", method: MethodSpec = None, step: float | None = None,
           dtype: str | None = None, names: Sequence[str] | None = None, output: str = "f",
           name: str | None = None, vectorized: bool | str = False,
           executor: Executor | None = None, workers: int | None = None,
@@ -348,49 +436,16 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         For a call that cannot be checked (a reference of the wrong shape,
         nothing to compare); EvaluationError where ``f`` itself fails.
     """
-    order = check_order(order)
-    backend_name = backends.detect(inputs)
-    for i, x in enumerate(inputs):
-        if getattr(getattr(x, "device", None), "type", None) == "meta":
-            raise ValueError(f"input {i} is a meta tensor: it has a shape but no values to "
-                             "differentiate at; pass a tensor on a real device")
-    names = list(names) if names is not None else _names(f, len(inputs))
-    if len(names) != len(inputs):
-        raise ValueError(f"names has {len(names)} entries for {len(inputs)} inputs")
-    targets = _targets(wrt, inputs, names)
+    options = _options(atol, rtol, tolerance, refine=refine, executor=executor,
+                       workers=workers)
     if autograd is None:
-        autograd = backend_name != "numpy"
-    if autograd and backend_name == "numpy":
-        raise ValueError("autograd=True needs PyTorch tensors or JAX arrays; NumPy has no autograd")
-    if derivatives not in (1, 2):
-        raise ValueError(f"derivatives is 1 or 2, not {derivatives!r}")
-    for label, value in (("atol", atol), ("rtol", rtol)):
-        if value is not None and not (np.isfinite(value) and value >= 0):
-            raise ValueError(f"{label} must be a finite number >= 0, not {value!r}")
-    if directions is not None and (isinstance(directions, bool) or not isinstance(directions, int)
-                                   or not 1 <= directions <= 10_000):
-        raise ValueError(f"directions is an integer from 1 to 10000, not {directions!r}")
-    modes = (modes,) if isinstance(modes, str) else tuple(dict.fromkeys(modes))
-    if not modes or any(m not in ("reverse", "forward") for m in modes):
-        raise ValueError(f"modes are among reverse and forward, not {modes!r}")
-    expected: dict[str, dict[str, Any]] = {"gradient": {}, "jacobian": {}, "hessian": {}}
-    for position, i in enumerate(targets):
-        for kind, ref in (("gradient", gradient), ("jacobian", jacobian), ("hessian", hessian)):
-            chosen = _pick(ref, i, position, len(targets), names)
-            if chosen is not None:
-                expected[kind][names[i]] = _reference(chosen, position, len(targets))
-    case = Case(name=name or _label(f), inputs=dict(zip(names, inputs)),
-                stages=(Stage(output, UserCall(f, names, vectorized), tuple(names)),),
-                wrt=tuple(names[i] for i in targets),
-                expect=Expected(None, expected["gradient"], expected["jacobian"],
-                                {names[i]: jvp for i in targets} if jvp is not None else {},
-                                expected["hessian"]),
-                autograd=(backend_name,) if autograd else (), order=order,
-                method=Method.parse(method).with_step(step), dtype=dtype, backend=backend_name,
-                sparsity=sparsity, directions=directions, derivatives=derivatives,
-                modes=modes, native=True)
-    options = RunOptions(atol=atol, rtol=rtol, auto=auto_factor(tolerance), refine=refine,
-                         executor=executor, workers=workers, source="the call")
+        autograd = backends.detect(inputs) != "numpy"
+    case = call_case(f, inputs, wrt=wrt, names=names, output=output, name=name, order=order,
+                     method=method, step=step, dtype=dtype, vectorized=vectorized,
+                     sparsity=sparsity, directions=directions, derivatives=derivatives,
+                     modes=modes, autograd=autograd)
+    case = replace(case, expect=_expected(case.wrt, gradient, jacobian, hessian, jvp,
+                                          tuple(case.inputs)))
     result = run_case(case, options)
     if result.exception is not None:
         origin = getattr(result.exception, "origin", None)
@@ -412,8 +467,39 @@ def assert_check(f: Callable[..., Any], *inputs: Any, **kwargs: Any) -> CaseResu
     return result
 
 
-def run(paths: Sequence[str] | str, *, allow_python: bool = False, **options: Any) -> list[CaseResult]:
-    """Run case files as ``fdcheck run`` does; one CaseResult per case."""
+def run(paths: Sequence[str] | str, *, allow_python: bool = False, atol: float | None = None,
+        rtol: float | None = None, tolerance: str | float | None = None,
+        method: MethodSpec = None, step: float | None = None, refine: bool = True,
+        mode: str = "auto", executor: Executor | None = None, workers: int | None = None,
+        timeout: float | None = None, select: str | None = None) -> list[CaseResult]:
+    """Run case files as ``fdcheck run`` does; one CaseResult per case.
+
+    Parameters
+    ----------
+    paths : str or sequence of str
+        Files, or folders searched for case files.
+    allow_python : bool
+        Allow ``{python: ...}`` references (importing them runs code).
+    atol, rtol, tolerance, method, step, refine :
+        Over the cases' own, as for :func:`check` (``--atol``... on the command line).
+    mode : {"auto", "serial", "vectorized"}
+        How points are evaluated.
+    executor, workers :
+        Evaluate on a pool, as for :func:`numeric`.
+    timeout : float, optional
+        Seconds a case may run; past them it is a case error.
+    select : str, optional
+        Only the cases whose name contains it (``-k`` on the command line).
+    """
     if isinstance(paths, str):
         paths = [paths]
-    return list(run_paths(list(paths), RunOptions(allow_python=allow_python, **options)))
+    if mode not in ("auto", "serial", "vectorized"):
+        raise ValueError(f"mode is auto, serial or vectorized, not {mode!r}")
+    if timeout is not None and not (np.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout is a finite number of seconds > 0, not {timeout!r}")
+    options = _options(atol, rtol, tolerance, allow_python=allow_python,
+                       method=None if method is None else parse_method(method),
+                       step=step, refine=refine, mode=mode, executor=executor, workers=workers,
+                       timeout=timeout)
+    chooser = (lambda c: select in c.name) if select else None
+    return list(run_paths(list(paths), options, chooser))

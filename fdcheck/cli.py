@@ -258,6 +258,35 @@ def jacobian(file: str, name: str | None, digits: int, allow_python: bool) -> No
     sys.exit(code)
 
 
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write the schema to this file instead of standard output.")
+def schema(output: str | None) -> None:
+    """Print the JSON Schema of a case file, for editors that complete and
+    check YAML keys as you type (the same declaration fdcheck validates with).
+
+    \b
+    Example:
+      fdcheck schema -o fdcheck-schema.json
+    and, as the first line of a case file (VS Code's YAML extension and other
+    editors built on yaml-language-server read it):
+      # yaml-language-server: $schema=fdcheck-schema.json
+    """
+    import json
+
+    from .schema import json_schema
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        click.echo(f"fdcheck: cannot write {output}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
 def entry() -> None:
     """The ``fdcheck`` command: :func:`main`, with a report that cannot be
     written (a full disk, a closed pipe) said in one line instead of a traceback."""

@@ -96,10 +96,19 @@ def hessian(fn: Any, method: Method | str | Mapping[str, Any] | None = None,
 
 
 def hessian_method(method: Method, auto: bool) -> Method:
-    """The method a Hessian is taken by for a case whose first derivatives are
-    taken by ``method``: Richardson where the case uses it (or asks for error
-    estimates, ``tolerance: auto``), else central second differences with the
-    case's step where its method is central."""
+    """The method a Hessian is taken by where first derivatives are taken by
+    ``method``: Richardson where it is Richardson (or error estimates are
+    asked for, ``tolerance: auto``), central second differences with its step
+    where it is central (of any order). Every face follows this one policy.
+
+    Raises
+    ------
+    ValueError
+        For a method that takes no Hessian (one-sided stencils, the complex step).
+    """
     if method.scheme == "richardson" or auto:
         return Method("richardson")
-    return Method(step=method.step if method.scheme == "central" else None)
+    if method.scheme != "central":
+        raise ValueError(f"a Hessian is taken by central second differences or richardson, "
+                         f"not {method.label}")
+    return Method(step=method.step)

@@ -454,6 +454,9 @@ def _text(value: Any, key: str) -> str | None:
 
 NUMBER: dict[str, Any] = {"anyOf": [{"type": "number"},
                                     {"type": "string", "pattern": r"^[-+]?[0-9.]+([eE][-+]?[0-9]+)?$"}]}
+NONNEGATIVE: dict[str, Any] = {"anyOf": [{"type": "number", "minimum": 0},
+                                         {"type": "string",
+                                          "pattern": r"^[+]?[0-9.]+([eE][-+]?[0-9]+)?$"}]}
 NESTED: dict[str, Any] = {"anyOf": [NUMBER, {"type": "array", "items": {"$ref": "#/$defs/nested"}}]}
 PYTHON: dict[str, Any] = {"type": "object", "properties": {"python": {"type": "string"}},
                           "required": ["python"], "additionalProperties": False}
@@ -548,8 +551,8 @@ KEYS: tuple[Key, ...] = (
         parse_autograd, (), api="autograd"),
     Key("tolerance", {"anyOf": [{"const": "auto"},
                                 {"type": "object", "properties": {
-                                    "atol": NUMBER, "rtol": NUMBER,
-                                    "auto": {"anyOf": [NUMBER, {"type": "boolean"}]}},
+                                    "atol": NONNEGATIVE, "rtol": NONNEGATIVE,
+                                    "auto": {"anyOf": [NONNEGATIVE, {"type": "boolean"}]}},
                                  "additionalProperties": False}]},
         "{atol, rtol}, auto or {auto: k}", parse_tolerance, api="atol", cli="--atol"),
     Key("order", {"enum": ["C", "F"]}, "C (row-major) or F (column-major)", parse_order, "C",

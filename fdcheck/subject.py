@@ -100,6 +100,9 @@ class Prepared:
         Jacobian too large to hold.
     notes : tuple of str
         What every check of it says (vmap could not batch it, it is noisy...).
+    unbatched : str, optional
+        Why the framework's vmap, where it was tried, could not batch the
+        function: it is then evaluated one point a call.
     """
 
     name: str
@@ -107,6 +110,7 @@ class Prepared:
     fn: FlatFunction
     directions: int | None
     notes: tuple[str, ...] = ()
+    unbatched: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,9 +223,10 @@ class Subject:
         return None, False
 
     def flat(self, call: StagesCall, inputs: Sequence[Any], wrt: int
-             ) -> tuple[FlatFunction, tuple[str, ...]]:
-        """``call`` along input ``wrt`` as the engine sees it, and the note
-        saying so where the framework's vmap could not batch it.
+             ) -> tuple[FlatFunction, str | None]:
+        """``call`` along input ``wrt`` as the engine sees it, and why it is
+        evaluated one point a call where the framework's vmap was tried and
+        could not batch it (None where it could, or was not tried).
 
         Raises
         ------
@@ -235,10 +240,10 @@ class Subject:
             why = batched_disagrees(fn)
             if why is not None:
                 fn.batched_call = None
-                return fn, (f"evaluated one point a call: {why}",)
-        return fn, ()
+                return fn, why
+        return fn, None
 
-    def flat_of(self, call: StagesCall, inputs: Sequence[Any], wrt: int) -> FlatFunction:
+    def flat_of(self, call: Any, inputs: Sequence[Any], wrt: int) -> FlatFunction:
         """:meth:`flat` of another call than the case's (a stage, part of the
         chain): one that returns several outputs is refused."""
         try:
@@ -457,31 +462,37 @@ def _too_large(fn: FlatFunction) -> tuple[str, ...]:
             "how many)",)
 
 
-def _prepare_input(subject: Subject, wrt: str) -> tuple[Subject, Prepared, int]:
+def _prepare_input(subject: Subject, wrt: str, checks: bool) -> tuple[Subject, Prepared, int]:
     """Input ``wrt`` made ready: its flat function (joining a structured
     output on the way), how its Jacobian is checked, its notes; and the
-    evaluations that cost."""
+    evaluations that cost. Without ``checks`` (a numeric derivative alone),
+    neither the noise probe nor the switch to directions."""
     i = subject.names.index(wrt)
     with phase("function"):
         try:
-            fn, notes = subject.flat(subject.call, subject.inputs, i)
+            fn, why = subject.flat(subject.call, subject.inputs, i)
         except StructuredOutput as found:
+            if found.outputs.complex and not checks:
+                raise  # a Jacobian alone is real: say how to take its parts
             subject = _joined(subject, found)
-            fn, notes = subject.flat(subject.call, subject.inputs, i)
+            fn, why = subject.flat(subject.call, subject.inputs, i)
+    notes: tuple[str, ...] = ()
     if subject.outputs is not None and subject.outputs.note:
-        notes = (subject.outputs.note, *notes)
+        notes += (subject.outputs.note,)
+    if why is not None:
+        notes += (f"evaluated one point a call: {why}",)
     directions = subject.case.directions
     spent = 0
-    if directions is None and fn.m * fn.n > MAX_JACOBIAN_ENTRIES:
+    if checks and directions is None and fn.m * fn.n > MAX_JACOBIAN_ENTRIES:
         directions, notes = AUTO_DIRECTIONS, (*notes, *_too_large(fn))
-    elif directions is None:
+    elif checks and directions is None:
         with phase("function"):
             notes = (*notes, *_noise(fn, subject.backend))
         spent = 1
-    return subject, Prepared(wrt, i, fn, directions, notes), spent
+    return subject, Prepared(wrt, i, fn, directions, notes, why), spent
 
 
-def prepare(case: Case, options: RunOptions, values: bool = True) -> Subject:
+def prepare(case: Case, options: RunOptions, values: bool = True, checks: bool = True) -> Subject:
     """Everything the checks of ``case`` read, resolved once.
 
     Parameters
@@ -492,6 +503,9 @@ def prepare(case: Case, options: RunOptions, values: bool = True) -> Subject:
         Compute every stage's value at the inputs (a caller's own function is
         evaluated at the base point by each input's flat function anyway: its
         value is worked out apart only where something reads it).
+    checks : bool
+        Prepare for checks: look for noise, and switch a Jacobian too large
+        to hold to directions. False for a numeric derivative alone.
 
     Returns
     -------
@@ -508,6 +522,6 @@ def prepare(case: Case, options: RunOptions, values: bool = True) -> Subject:
     prepared: dict[str, Prepared] = {}
     spent = 0
     for wrt in case.wrt:
-        subject, prepared[wrt], used = _prepare_input(subject, wrt)
+        subject, prepared[wrt], used = _prepare_input(subject, wrt, checks)
         spent += used
     return replace(subject, wrt=prepared, evaluations=spent)

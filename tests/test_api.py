@@ -4,6 +4,7 @@ import pytest
 
 import fdcheck
 
+from .conftest import ROOT
 from .seed import A, B, DS_DW, DZ_DW, W
 
 
@@ -149,3 +150,49 @@ def test_the_api_on_numpy_loads_neither_yaml_nor_scipy_nor_a_framework():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_jacobian_takes_a_function_returning_several_outputs_as_check_does():
+    J = fdcheck.jacobian(lambda A, W: (A @ W, (A @ W).sum()), A, W, wrt=1)
+    dZ = fdcheck.jacobian(lambda A, W: A @ W, A, W, wrt=1)
+    dS = fdcheck.jacobian(lambda A, W: (A @ W).sum(), A, W, wrt="W")
+    np.testing.assert_allclose(J, np.vstack([dZ, dS]), atol=1e-8)
+    np.testing.assert_allclose(dS.reshape(3, 2), [[5, 5], [7, 7], [9, 9]], atol=1e-8)
+    result = fdcheck.check(lambda A, W: (A @ W, (A @ W).sum()), A, W, wrt=1,
+                           jacobian=(dZ, dS))
+    assert result.passed and len(result.checks) == 2
+
+
+@pytest.mark.parametrize("method", ["forward", "backward", "complex-step"])
+def test_one_method_policy_for_hessians_on_every_face(method):
+    f = lambda x: (x ** 3).sum()  # noqa: E731
+    x = np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match="a Hessian is taken by central second differences"):
+        fdcheck.hessian(f, x, method=method)
+    with pytest.raises(ValueError, match="a Hessian is taken by central second differences"):
+        fdcheck.check(f, x, hessian=np.diag(6 * x), method=method)
+
+
+@pytest.mark.parametrize("method", ["central", {"scheme": "central", "order": 4}, "richardson"])
+def test_a_hessian_by_any_central_or_richardson_method_on_every_face(method):
+    f = lambda x: (x ** 3).sum()  # noqa: E731
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(fdcheck.hessian(f, x, method=method), np.diag(6 * x), rtol=1e-5)
+    assert fdcheck.check(f, x, hessian=np.diag(6 * x), method=method).passed
+
+
+@pytest.mark.parametrize("options", [{"tolerance": "auto"}, {"atol": 1e-6, "rtol": 1e-6},
+                                     {"method": "richardson"}, {"select": "linear layer"}])
+def test_run_takes_the_options_of_the_command_line(options):
+    results = fdcheck.run(str(ROOT / "cases" / "teaching.yaml"), **options)
+    assert results and all(r.passed for r in results)
+    if "select" in options:
+        assert all("linear layer" in r.name for r in results)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"tolerance": "sometimes"}, "tolerance"), ({"atol": -1}, "atol: must be a finite"),
+    ({"mode": "fast"}, "mode is auto, serial or vectorized"), ({"method": "centrel"}, "method")])
+def test_run_refuses_bad_options_by_name(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fdcheck.run(str(ROOT / "cases" / "teaching.yaml"), **kwargs)

@@ -162,7 +162,7 @@ def test_ctrl_c_reports_the_cases_finished_and_exits_130(cli, write, monkeypatch
     (lambda: fdcheck.check(lambda x: x.sum(), np.ones(2), gradient=np.ones(2), derivatives=3),
      ValueError, "derivatives is 1 or 2"),
     (lambda: fdcheck.check(lambda x: x.sum(), np.ones(2), gradient=np.ones(2), modes="sideways"),
-     ValueError, "modes are among reverse and forward"),
+     ValueError, "modes: 'sideways' is not one of reverse, forward"),
     (lambda: fdcheck.check(lambda x: x.sum(), np.ones(2), autograd=True), ValueError,
      "NumPy has no autograd"),
     (lambda: fdcheck.check(lambda x: x.sum(), np.ones(2)), ValueError, "nothing to compare"),
@@ -225,8 +225,8 @@ def test_bad_numbers_on_the_command_line_are_named(cli, option, value):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"atol": -1.0}, "atol must be a finite number >= 0"),
-    ({"rtol": float("nan")}, "rtol must be a finite number >= 0"),
+    ({"atol": -1.0}, "atol: must be a finite number >= 0"),
+    ({"rtol": float("nan")}, "rtol: must be a finite number >= 0"),
     ({"directions": 10 ** 9}, "directions is an integer from 1 to 10000"),
     ({"step": 0.0}, "positive"),
 ])

@@ -21,7 +21,10 @@ def check_hessian(subject: Subject, fn: FlatFunction, ref: Any, key: str, out_na
     mat = subject.as_matrix(subject.reference(ref, key), "hessian", key, fn.in_shape,
                             fn.in_shape, out_name, wrt)
     tolerance = subject.tolerances.hessian
-    method = derive.hessian_method(subject.method, bool(tolerance.auto))
+    try:
+        method = derive.hessian_method(subject.method, bool(tolerance.auto))
+    except ValueError as exc:
+        raise CaseError(str(exc), key="method") from None
     evaluator = subject.evaluator(fn)
     with subject.backend.no_grad(), phase(subject.stage_key(stage) if stage else "function"):
         result = derive.hessian(fn, method, evaluator)
