@@ -327,31 +327,13 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     if num.shape != ref.shape:
         raise ValueError(f"shapes differ: numeric {num.shape}, reference {ref.shape}")
     atol, bound = entry_bounds(ref, tolerance, estimate, floor)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        err = np.abs(num - ref)
-        # NaN anywhere is a mismatch, and so is an infinite reference: its bound
-        # would be infinite too, and let any numeric value pass.
-        bad = ~(err <= bound) | ~np.isfinite(ref)
-        ratio = np.where(bad & ~np.isfinite(err), np.inf,
-                         np.where(bound > 0, err / np.where(bound > 0, bound, 1), np.where(err > 0, np.inf, 0)))
-        rel = np.where(ref != 0, err / np.abs(np.where(ref != 0, ref, 1)), 0.0)
+    err, bad, ratio, rel = _errors(num, ref, bound)
     skip = np.zeros(num.shape, dtype=bool) if unreliable is None else np.asarray(unreliable, dtype=bool)
     counted = ~skip
     mismatches = int(np.count_nonzero(bad & counted))
     unproven = 0 if unverified is None else int(np.count_nonzero(bad & counted & unverified))
-    finite_err = np.where(np.isfinite(err) & counted, err, 0.0)
-    max_abs = float(finite_err.max()) if err.size else 0.0
-    max_rel = float(np.where(np.isfinite(rel) & counted, rel, 0.0).max()) if err.size else 0.0
-    if mismatches and (~np.isfinite(err) & counted).any():
-        max_abs = max_rel = float("inf")
-    worst = None
-    if err.size and counted.any():
-        flat = int(np.argmax(np.where(counted, np.nan_to_num(ratio, nan=np.inf), -1.0)))
-        idx = np.unravel_index(flat, num.shape)
-        out_idx = unravel(idx[0], out_shape, order)
-        in_idx = unravel(idx[1], in_shape, order) if num.ndim == 2 and in_shape is not None else None
-        worst = Worst(out_idx, in_idx, float(num[idx]), float(ref[idx]), float(bound[idx]),
-                      None if estimate is None else float(estimate[idx]))
+    max_abs, max_rel = _maxima(err, rel, counted, mismatches)
+    worst = _worst(num, ref, bound, ratio, counted, estimate, out_shape, in_shape, order)
     atol_in_force = float(np.max(atol)) if np.ndim(atol) and np.size(atol) else float(np.sum(atol))
     in_force = Tolerance(atol_in_force, tolerance.rtol, tolerance.source, auto=tolerance.auto)
     # A check none of whose entries could be judged has verified nothing.
@@ -373,6 +355,49 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
                       worst, in_force, int(err.size), mismatches, out_name, stage,
                       int(np.count_nonzero(skip)), tuple(notes), derivative, mode, (), kept,
                       resolution, unproven)
+
+
+def _errors(num: np.ndarray, ref: np.ndarray, bound: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each entry's absolute error, whether it is beyond its bound, its error
+    over its bound, and its relative error."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        err = np.abs(num - ref)
+        # NaN anywhere is a mismatch, and so is an infinite reference: its bound
+        # would be infinite too, and let any numeric value pass.
+        bad = ~(err <= bound) | ~np.isfinite(ref)
+        over = np.where(bound > 0, err / np.where(bound > 0, bound, 1),
+                        np.where(err > 0, np.inf, 0))
+        ratio = np.where(bad & ~np.isfinite(err), np.inf, over)
+        rel = np.where(ref != 0, err / np.abs(np.where(ref != 0, ref, 1)), 0.0)
+    return err, bad, ratio, rel
+
+
+def _maxima(err: np.ndarray, rel: np.ndarray, counted: np.ndarray,
+            mismatches: int) -> tuple[float, float]:
+    """The largest absolute and relative errors of the counted entries
+    (infinite where a counted mismatch is not finite)."""
+    if not err.size:
+        return 0.0, 0.0
+    if mismatches and (~np.isfinite(err) & counted).any():
+        return float("inf"), float("inf")
+    max_abs = float(np.where(np.isfinite(err) & counted, err, 0.0).max())
+    return max_abs, float(np.where(np.isfinite(rel) & counted, rel, 0.0).max())
+
+
+def _worst(num: np.ndarray, ref: np.ndarray, bound: np.ndarray, ratio: np.ndarray,
+           counted: np.ndarray, estimate: np.ndarray | None, out_shape: Sequence[int],
+           in_shape: Sequence[int] | None, order: str) -> Worst | None:
+    """The counted entry furthest beyond (or nearest to) its bound."""
+    if not num.size or not counted.any():
+        return None
+    flat = int(np.argmax(np.where(counted, np.nan_to_num(ratio, nan=np.inf), -1.0)))
+    idx = np.unravel_index(flat, num.shape)
+    out_idx = unravel(int(idx[0]), out_shape, order)
+    in_idx = unravel(int(idx[1]), in_shape, order) if num.ndim == 2 and in_shape is not None \
+        else None
+    return Worst(out_idx, in_idx, float(num[idx]), float(ref[idx]), float(bound[idx]),
+                 None if estimate is None else float(estimate[idx]))
 
 
 def _resolution(ref: np.ndarray, bound: np.ndarray, counted: np.ndarray) -> tuple[float, bool]:

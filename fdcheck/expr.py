@@ -402,14 +402,7 @@ class _Compiler:
             count = str(lo) if lo == hi else f"{lo} to {hi}"
             raise self.fail(node, f"{name}() takes {count} positional argument(s), "
                                   f"not {len(node.args)}")
-        kwargs: dict[str, Any] = {}
-        for kw in node.keywords:
-            if kw.arg not in allowed_kw:
-                raise self.fail(node, f"{name}() takes no keyword {kw.arg!r}")
-            value = self.visit(kw.value)
-            if not isinstance(value, _Const) or (kw.arg == "keepdims" and value.value not in (0, 1)):
-                raise self.fail(kw.value, f"the keyword {kw.arg!r} must be a constant")
-            kwargs[kw.arg] = bool(value.value) if kw.arg == "keepdims" else value.value
+        kwargs = self._keywords(node, name, allowed_kw)
         if name in ("eye", "ones", "zeros"):
             return self._constructor(node, name)
         if name == "reshape":
@@ -429,6 +422,18 @@ class _Compiler:
             return lambda ctx: fn(ctx, a(ctx), **kwargs)
         a, b = arg_nodes
         return lambda ctx: fn(ctx, a(ctx), b(ctx), **kwargs)
+
+    def _keywords(self, node: ast.Call, name: str, allowed: Any) -> dict[str, Any]:
+        """The call's keywords (``axis``, ``keepdims``), each a constant."""
+        kwargs: dict[str, Any] = {}
+        for kw in node.keywords:
+            if kw.arg not in allowed:
+                raise self.fail(node, f"{name}() takes no keyword {kw.arg!r}")
+            value = self.visit(kw.value)
+            if not isinstance(value, _Const) or (kw.arg == "keepdims" and value.value not in (0, 1)):
+                raise self.fail(kw.value, f"the keyword {kw.arg!r} must be a constant")
+            kwargs[kw.arg] = bool(value.value) if kw.arg == "keepdims" else value.value
+        return kwargs
 
     def _elementwise(self, node: ast.Call, name: str) -> Node | _Const:
         arg = self.visit(node.args[0])

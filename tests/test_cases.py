@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fdcheck.casefile import load_text
-from fdcheck.schema import generate
+from fdcheck.values import generate
 from fdcheck.errors import CaseError
 from fdcheck.expr import Expression
 
