@@ -27,6 +27,7 @@ cases: install-dev
 	$(BIN)/fdcheck run cases/ --allow-python
 
 check: install-dev
+	$(BIN)/mypy
 	$(PY) -m pytest -q
 	$(BIN)/fdcheck run cases/ --allow-python
 

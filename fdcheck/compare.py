@@ -261,7 +261,7 @@ def entry_bounds(reference: np.ndarray, tolerance: Tolerance, estimate: np.ndarr
     ``atol + rtol |reference|`` (+ the multiple of ``estimate``); see :func:`compare`."""
     ref = np.asarray(reference, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        atol = tolerance.absolute_atol(ref)
+        atol: float | np.ndarray = tolerance.absolute_atol(ref)
         if floor is not None and ref.ndim == 2:
             atol = np.maximum(atol, np.asarray(floor, dtype=np.float64)[None, :])
         bound = atol + tolerance.rtol * np.abs(ref)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .protocols import Evaluator, Flat
 from .engine import JacobianResult, Plan, Progress, execute, nonfinite_flag
 from .errors import ComplexStepError
 from .evaluate import Batch
@@ -29,7 +30,7 @@ def _complex_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.complex64 if dtype == np.float32 else np.complex128)
 
 
-def _call_complex(fn: Any, z: np.ndarray) -> np.ndarray:
+def _call_complex(fn: Flat, z: np.ndarray) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             # float(z), z.astype(float)...: NumPy only warns that it drops the imaginary part.
@@ -45,7 +46,7 @@ def _call_complex(fn: Any, z: np.ndarray) -> np.ndarray:
     return y
 
 
-def probe(fn: Any, seed: int = 0) -> int:
+def probe(fn: Flat, seed: int = 0) -> int:
     """Refuse a function whose complex step disagrees with central differences.
 
     Along a seeded random direction v, Im f(x + i h v) / h must agree with
@@ -89,7 +90,7 @@ def probe(fn: Any, seed: int = 0) -> int:
         "inexactly inside?); use method richardson")
 
 
-def _along(fn: Any, dense: np.ndarray) -> np.ndarray:
+def _along(fn: Flat, dense: np.ndarray) -> np.ndarray:
     """fn at the rows of ``dense`` (k, n), through the engine; shape (k, m)."""
     ys = np.empty((dense.shape[0], fn.m))
     none = np.empty(0, dtype=np.int64)
@@ -101,7 +102,7 @@ def _along(fn: Any, dense: np.ndarray) -> np.ndarray:
     return ys
 
 
-def complex_step_columns(fn: Any, step: float | None = None, evaluator: Any = None,
+def complex_step_columns(fn: Flat, step: float | None = None, evaluator: Evaluator | None = None,
                          progress: Progress | None = None
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The Jacobian of ``fn`` by the complex step, one evaluation per input element.
@@ -144,7 +145,7 @@ def complex_step_columns(fn: Any, step: float | None = None, evaluator: Any = No
     return jac, error, h, count
 
 
-def complex_step_jacobian(fn: Any, method: Method, evaluator: Any = None,
+def complex_step_jacobian(fn: Flat, method: Method, evaluator: Evaluator | None = None,
                           progress: Progress | None = None) -> JacobianResult:
     """The Jacobian by the complex step, after :func:`probe` has found the
     function complex-safe (else ComplexStepError)."""

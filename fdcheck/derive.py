@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+from .protocols import Evaluator, Flat
 from .complexstep import complex_step_jacobian
 from .engine import JacobianResult, Progress, stencil_jacobian
 from .errors import SparsityError
@@ -33,8 +34,8 @@ HESSIANS: dict[str, HessianBuilder] = {
 }
 
 
-def jacobian(fn: Any, method: Method | str | Mapping[str, Any] | None = None,
-             evaluator: Any = None, progress: Progress | None = None,
+def jacobian(fn: Flat, method: Method | str | Mapping[str, Any] | None = None,
+             evaluator: Evaluator | None = None, progress: Progress | None = None,
              sparsity: Any = None) -> JacobianResult:
     """The numeric Jacobian of ``fn`` by ``method``.
 
@@ -73,8 +74,8 @@ def jacobian(fn: Any, method: Method | str | Mapping[str, Any] | None = None,
     return JACOBIANS[m.scheme](fn, m, evaluator, progress)
 
 
-def hessian(fn: Any, method: Method | str | Mapping[str, Any] | None = None,
-            evaluator: Any = None) -> JacobianResult:
+def hessian(fn: Flat, method: Method | str | Mapping[str, Any] | None = None,
+            evaluator: Evaluator | None = None) -> JacobianResult:
     """The Hessian of scalar-valued ``fn``: central second differences, or
     with ``method: richardson`` their extrapolation (an error per entry).
 

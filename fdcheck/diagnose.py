@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .compare import Comparison, Diagnosis, Matrices
-from .layout import element_labels, flatten, size_of, unflatten
+from .layout import as_order, element_labels, flatten, size_of, unflatten
 
 STRUCTURED = ("sign", "scale", "transpose", "order", "symmetric", "other-input")
 MOST_LABELS = 6      # labels listed in a rows/columns diagnosis before "..."
@@ -36,7 +36,7 @@ def _perm_transposed(shape: tuple[int, ...], order: str) -> np.ndarray | None:
     if len(shape) != 2 or 1 in shape:
         return None
     a, b = shape
-    idx = np.arange(a * b).reshape(shape, order=order)     # idx[i, j] = position of W[i, j]
+    idx = np.arange(a * b).reshape(shape, order=as_order(order))     # idx[i, j] = position of W[i, j]
     return flatten(idx.T, order)                           # positions of W.T[j, i] = W[i, j]
 
 
@@ -44,7 +44,7 @@ def _perm_other_order(shape: tuple[int, ...], order: str) -> np.ndarray | None:
     """Position in this order's vec of each position in the other order's vec."""
     if len([d for d in shape if d > 1]) < 2:
         return None
-    idx = np.arange(size_of(shape)).reshape(shape, order=order)
+    idx = np.arange(size_of(shape)).reshape(shape, order=as_order(order))
     return flatten(idx, "F" if order == "C" else "C")
 
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .protocols import Evaluator, Flat
 from .compare import Comparison, Tolerance, compare, mismatched
 from .engine import NOISE, Plan, execute
 from .evaluate import Batch
@@ -28,7 +29,7 @@ Jvp = Callable[[np.ndarray], np.ndarray]
 Vjp = Callable[[np.ndarray], np.ndarray]
 
 
-def central_direction(fn: Any, v: np.ndarray, evaluator: Any = None
+def central_direction(fn: Flat, v: np.ndarray, evaluator: Evaluator | None = None
                       ) -> tuple[np.ndarray, np.ndarray, int]:
     """J v by one central difference along v, (f(x + t v) - f(x - t v)) / 2t with
     t = eps**(1/3), and its rounding error, ``NOISE eps max|f| / t`` per entry:
@@ -73,11 +74,11 @@ class DirectionalCheck:
     seed : int
     """
 
-    fn: Any
+    fn: Flat
     jvp: Jvp
     tolerance: Tolerance
     directions: int = 3
-    evaluator: Any = None
+    evaluator: Evaluator | None = None
     seed: int = 0
     evaluations: int = 0
 
@@ -180,6 +181,8 @@ class ProjectedCheck(DirectionalCheck):
 
     def _draw(self, rng: np.random.Generator, v: np.ndarray) -> Any:
         u = rng.standard_normal(self.fn.m)
+        if self.vjp is None:
+            raise TypeError("a projected check needs its vector-Jacobian product")
         return u, np.asarray(self.vjp(u), dtype=np.float64).reshape(-1)
 
     def _measure(self, v: np.ndarray, extra: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -206,8 +209,8 @@ def _with_notes(comp: Comparison, note: str, **changes: Any) -> Comparison:
     return replace(comp, notes=(*comp.notes, note), **changes)
 
 
-def check_products(fn: Any, products: Sequence[tuple[str, str, Any]], tolerance: Tolerance,
-                   directions: int, evaluator: Any = None, **where: Any
+def check_products(fn: Flat, products: Sequence[tuple[str, str, Any]], tolerance: Tolerance,
+                   directions: int, evaluator: Evaluator | None = None, **where: Any
                    ) -> tuple[list[Comparison], int]:
     """One directional check per reference, each ``(against, kind, product)``:
     kind ``jvp`` for ``v -> R v`` (compared as vectors), ``vjp`` for

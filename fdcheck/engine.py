@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .protocols import Evaluator, Flat
 from .dtypes import eps as dtype_eps
 from .errors import EvaluationError
 from .evaluate import Batch, Serial, nonfinite_rows
@@ -61,7 +62,7 @@ class Plan:
     out_dtype: Any = np.float64
 
 
-def execute(fn: Any, plan: Plan, evaluator: Any = None, progress: Progress | None = None,
+def execute(fn: Flat, plan: Plan, evaluator: Evaluator | None = None, progress: Progress | None = None,
             nan_where_raises: bool = False) -> int:
     """Evaluate every point of ``plan``, chunk by chunk, and combine them.
 
@@ -194,7 +195,7 @@ def outside_domain(exc: BaseException) -> bool:
         and in_place_error(exc) is None
 
 
-def _unit_by_unit(fn: Any, plan: Plan, evaluator: Any, base: np.ndarray, a: int,
+def _unit_by_unit(fn: Flat, plan: Plan, evaluator: Evaluator, base: np.ndarray, a: int,
                   b: int) -> np.ndarray:
     """Units a to b evaluated one at a time; NaN for those where the function raises."""
     k = plan.per_unit
@@ -222,7 +223,7 @@ def nonfinite_flag(jac: np.ndarray) -> tuple[Flag, ...]:
     return columns_flag(nonfinite_rows(jac.T))
 
 
-def stencil_plan(fn: Any, st: Stencil, h: np.ndarray, jac_t: np.ndarray,
+def stencil_plan(fn: Flat, st: Stencil, h: np.ndarray, jac_t: np.ndarray,
                  bad: list[int], units: tuple[int, int] | None = None) -> Plan:
     """The plan of a stencil: one unit per input element, its perturbed points.
 
@@ -271,7 +272,7 @@ def stencil_plan(fn: Any, st: Stencil, h: np.ndarray, jac_t: np.ndarray,
     return Plan(stop - start, p, points, combine)
 
 
-def stencil_jacobian(fn: Any, method: Method, evaluator: Any = None,
+def stencil_jacobian(fn: Flat, method: Method, evaluator: Evaluator | None = None,
                      progress: Progress | None = None) -> JacobianResult:
     """The Jacobian of ``fn`` by a finite-difference stencil.
 
@@ -313,8 +314,8 @@ RETRY_SHRINK = (1.0, 0.1, 0.01)
 RETRY_SIDES = ("forward", "backward")
 
 
-def _column_by_column(fn: Any, st: Stencil, h: np.ndarray, jac_t: np.ndarray, bad: list[int],
-                      evaluator: Any, first: Exception) -> tuple[int, tuple[Flag, ...]]:
+def _column_by_column(fn: Flat, st: Stencil, h: np.ndarray, jac_t: np.ndarray, bad: list[int],
+                      evaluator: Evaluator | None, first: Exception) -> tuple[int, tuple[Flag, ...]]:
     """The columns again one at a time, after the function raised at a point of
     the stencil (outside its domain): each with the stencil, then with smaller
     steps, then one-sided. Returns the evaluations and a flag naming the

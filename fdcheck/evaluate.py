@@ -11,12 +11,13 @@ import math
 import sys
 import threading
 from concurrent.futures import Executor
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from .errors import EvaluationError
 from .flatfun import complex_output_error
+from .protocols import Evaluator, Flat
 from .step import steps_for
 from .stencils import stencil
 
@@ -82,16 +83,6 @@ class Batch:
         return Batch(self.indices[a:b], self.values[a:b], self.indptr[start:stop + 1] - a)
 
 
-class Evaluator(Protocol):
-    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any,
-                 out: np.ndarray | None = None) -> np.ndarray:
-        """Outputs at every point of ``batch``: shape (len(batch), fn.m), written
-        into ``out`` when given."""
-
-    def chunk_points(self, n: int, m: int) -> int:
-        """How many points the engine should hand over at once."""
-
-
 def nonfinite_rows(a: np.ndarray) -> list[int]:
     """Rows of ``a`` (k, m) holding a non-finite entry."""
     # A finite sum rules out inf and nan in one pass without a temporary; an
@@ -142,7 +133,7 @@ def _is_complex(y: Any) -> bool:
     return isinstance(y, complex) if dtype is None else dtype.kind == "c"
 
 
-def _stack_into(fn: Any, kept: list[Any], out: np.ndarray) -> None:
+def _stack_into(fn: Flat, kept: list[Any], out: np.ndarray) -> None:
     """The outputs ``kept`` (one per point) into ``out`` (len(kept), m), in
     the case's order, in one pass; an output of the wrong shape or a complex
     one where ``out`` is real is named."""
@@ -165,7 +156,7 @@ def _stack_into(fn: Any, kept: list[Any], out: np.ndarray) -> None:
         raise
 
 
-def _coordinate_direct(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> None:
+def _coordinate_direct(fn: Flat, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> None:
     # The plain mode's hot loop for NumPy: the function sees a view of x, which
     # is perturbed in place: per point, one scalar write and one call. The
     # outputs are stacked into ``out`` at the end, in one pass. An output is
@@ -239,13 +230,13 @@ class Serial:
         return {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()
+        Serial.__init__(self)
 
     def chunk_points(self, n: int, m: int) -> int:
         cached = max(SERIAL_MIN_POINTS, SERIAL_CACHE_BYTES // (8 * max(m, 1)))
         return min(_chunk_for(n, m), cached)
 
-    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
+    def __call__(self, fn: Flat, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
                  out: np.ndarray | None = None) -> np.ndarray:
         k = len(batch)
         out = _output(out, k, fn.m, out_dtype)
@@ -262,7 +253,7 @@ class Serial:
         return out
 
     @staticmethod
-    def _points(fn: Any, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> None:
+    def _points(fn: Flat, x: np.ndarray, x0: np.ndarray, batch: Batch, out: np.ndarray) -> None:
         if batch.indptr is None:
             if getattr(fn, "direct", False):
                 _coordinate_direct(fn, x, x0, batch, out)
@@ -297,9 +288,9 @@ class Vectorized:
         return {"max_points": self.max_points}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["max_points"])
+        Vectorized.__init__(self, state["max_points"])
 
-    def _evaluate(self, fn: Any, x0: np.ndarray, piece: Batch, out: np.ndarray) -> None:
+    def _evaluate(self, fn: Flat, x0: np.ndarray, piece: Batch, out: np.ndarray) -> None:
         if piece.dense is not None:
             out[:] = fn.batched(piece.dense)
             return
@@ -325,7 +316,7 @@ class Vectorized:
         # is shared by several calls.
         return max(self.call_points(n, m), _chunk_for(n, m))
 
-    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
+    def __call__(self, fn: Flat, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
                  out: np.ndarray | None = None) -> np.ndarray:
         k = len(batch)
         out = _output(out, k, fn.m, out_dtype)
@@ -336,7 +327,7 @@ class Vectorized:
         return out
 
 
-def batched_disagrees(fn: Any) -> str | None:
+def batched_disagrees(fn: Flat) -> str | None:
     """Why ``fn``'s batched call cannot stand in for its plain one, or None:
     it raises on a stack of two points, or returns other values there than
     one point a call (a framework's vmap through code it cannot batch, such
@@ -357,7 +348,7 @@ def batched_disagrees(fn: Any) -> str | None:
     return None
 
 
-def _evaluate_piece(inner: Any, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any) -> np.ndarray:
+def _evaluate_piece(inner: Any, fn: Flat, x0: np.ndarray, batch: Batch, out_dtype: Any) -> np.ndarray:
     # In another process: the framework set there as it is here (JAX's float64).
     with fn.backend.scope():
         return inner(fn, x0, batch, out_dtype)
@@ -376,7 +367,7 @@ class OnExecutor:
         # Several pieces per worker per chunk keeps every worker busy.
         return max(self.workers * 4, _chunk_for(n, m))
 
-    def __call__(self, fn: Any, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
+    def __call__(self, fn: Flat, x0: np.ndarray, batch: Batch, out_dtype: Any = np.float64,
                  out: np.ndarray | None = None) -> np.ndarray:
         k = len(batch)
         per = max(1, math.ceil(k / (self.workers * 4)))

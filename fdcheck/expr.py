@@ -45,9 +45,10 @@ ELEMENTWISE = ("abs", "sqrt", "exp", "log", "log1p", "expm1", "sin", "cos", "tan
 # complex step would silently return a wrong Jacobian through them.
 NOT_COMPLEX_SAFE = frozenset({"abs", "max", "min", "maximum", "minimum", "relu", "logdet",
                               "cholesky"})
-_FOLD = {"abs": abs, "sqrt": math.sqrt, "exp": math.exp, "log": math.log, "log1p": math.log1p,
-         "expm1": math.expm1, "sin": math.sin, "cos": math.cos, "tan": math.tan,
-         "tanh": math.tanh, "sinh": math.sinh, "cosh": math.cosh, "arctan": math.atan}
+_FOLD: dict[str, Callable[[float], float]] = {
+    "abs": abs, "sqrt": math.sqrt, "exp": math.exp, "log": math.log, "log1p": math.log1p,
+    "expm1": math.expm1, "sin": math.sin, "cos": math.cos, "tan": math.tan,
+    "tanh": math.tanh, "sinh": math.sinh, "cosh": math.cosh, "arctan": math.atan}
 
 _NODE_NAMES = {
     ast.Lambda: "a lambda", ast.ListComp: "a comprehension", ast.SetComp: "a comprehension",
@@ -427,7 +428,7 @@ class _Compiler:
         """The call's keywords (``axis``, ``keepdims``), each a constant."""
         kwargs: dict[str, Any] = {}
         for kw in node.keywords:
-            if kw.arg not in allowed:
+            if kw.arg is None or kw.arg not in allowed:  # None: **kwargs
                 raise self.fail(node, f"{name}() takes no keyword {kw.arg!r}")
             value = self.visit(kw.value)
             if not isinstance(value, _Const) or (kw.arg == "keepdims" and value.value not in (0, 1)):
@@ -441,7 +442,8 @@ class _Compiler:
             if name not in _FOLD:
                 raise self.fail(node, f"{name}() of a constant: write the number instead")
             return _Const(_FOLD[name](float(arg.value)))
-        return lambda ctx: getattr(ctx.ops, name)(arg(ctx))
+        inner: Node = arg
+        return lambda ctx: getattr(ctx.ops, name)(inner(ctx))
 
     def _shape_arg(self, node: ast.AST, what: str) -> tuple[int, ...]:
         value = self.visit(node)
@@ -523,8 +525,9 @@ class Expression:
             raise
         except (OverflowError, ZeroDivisionError, ValueError) as exc:
             # Constants are folded as floats: exp(1000), log(-1), 10 ** 10 ** 10.
-            why = {OverflowError: "it overflows a float64", ZeroDivisionError: "a division by zero"
-                   }.get(type(exc), "a function outside its domain (log(-1), sqrt(-1)?)")
+            why = "it overflows a float64" if isinstance(exc, OverflowError) else \
+                "a division by zero" if isinstance(exc, ZeroDivisionError) else \
+                "a function outside its domain (log(-1), sqrt(-1)?)"
             raise ExpressionError(f"the constant part of {_short(self.source)} cannot be "
                                   f"computed: {why}") from None
         except (RecursionError, MemoryError):

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .protocols import Evaluator, Flat
 from .engine import JacobianResult, Plan, Progress, execute, nonfinite_flag
 from .evaluate import Batch, Serial
 from .stencils import Method
@@ -141,7 +142,7 @@ def converge(d: np.ndarray, fscale: np.ndarray, h: np.ndarray, eps: float,
         d, fscale, h = _grow(d, more, d2), _grow(fscale, more, f2), _grow(h, more, h2)
 
 
-def _levels(fn: Any, evaluator: Any, cols: np.ndarray, first: int, last: int, top: float | None,
+def _levels(fn: Flat, evaluator: Evaluator, cols: np.ndarray, first: int, last: int, top: float | None,
             f0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Central differences along ``cols`` at levels first..last-1: d, fscale (k, L, m); h (k, L)."""
     count = last - first
@@ -159,15 +160,15 @@ def _levels(fn: Any, evaluator: Any, cols: np.ndarray, first: int, last: int, to
 
     # A step that leaves the function's domain gives NaN and is simply not chosen.
     execute(fn, Plan(len(cols) * count, 2, points, combine), evaluator, nan_where_raises=True)
-    ys = ys.reshape(len(cols), count, 2, fn.m)
+    levels = ys.reshape(len(cols), count, 2, fn.m)
     with np.errstate(all="ignore"):
-        d = (ys[:, :, 1] - ys[:, :, 0]) / np.where(h > 0, 2 * h, np.nan)[:, :, None]
-        fscale = np.maximum(np.maximum(np.abs(ys[:, :, 0]), np.abs(ys[:, :, 1])), f0)
+        d = (levels[:, :, 1] - levels[:, :, 0]) / np.where(h > 0, 2 * h, np.nan)[:, :, None]
+        fscale = np.maximum(np.maximum(np.abs(levels[:, :, 0]), np.abs(levels[:, :, 1])), f0)
     return d, fscale, h
 
 
-def extrapolate_columns(fn: Any, columns: Sequence[int] | np.ndarray | None = None,
-                        evaluator: Any = None, progress: Progress | None = None,
+def extrapolate_columns(fn: Flat, columns: Sequence[int] | np.ndarray | None = None,
+                        evaluator: Evaluator | None = None, progress: Progress | None = None,
                         top: float | None = None) -> Extrapolated:
     """Columns of the Jacobian of ``fn`` by Richardson extrapolation.
 
@@ -204,9 +205,10 @@ def extrapolate_columns(fn: Any, columns: Sequence[int] | np.ndarray | None = No
             pos = where[a:a + per_chunk]
             c = cols[pos]
             d, fscale, h = _levels(fn, evaluator, c, 0, int(L), top, f0)
-            value, error, best, h, extended = converge(
-                d, fscale, h, eps,
-                lambda rows, first, last, c=c: _levels(fn, evaluator, c[rows], first, last, top, f0))
+            def deeper(rows: np.ndarray, first: int, last: int, c: np.ndarray = c
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                return _levels(fn, evaluator, c[rows], first, last, top, f0)
+            value, error, best, h, extended = converge(d, fscale, h, eps, deeper)
             used = 2 * int(L) * len(c) + extended
             jac[:, pos] = value.T
             err[:, pos] = error.T
@@ -218,7 +220,7 @@ def extrapolate_columns(fn: Any, columns: Sequence[int] | np.ndarray | None = No
     return Extrapolated(jac, err, steps, total)
 
 
-def extrapolate_direction(fn: Any, v: np.ndarray, evaluator: Any = None,
+def extrapolate_direction(fn: Flat, v: np.ndarray, evaluator: Evaluator | None = None,
                           top: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """J v by Richardson extrapolation along one direction, with its error estimate.
 
@@ -259,7 +261,7 @@ def extrapolate_direction(fn: Any, v: np.ndarray, evaluator: Any = None,
     return value[0], error[0], 2 * LEVELS + extended
 
 
-def richardson_jacobian(fn: Any, method: Method, evaluator: Any = None,
+def richardson_jacobian(fn: Flat, method: Method, evaluator: Evaluator | None = None,
                         progress: Progress | None = None) -> JacobianResult:
     """The Jacobian by Richardson extrapolation, with ``error`` for every entry."""
     ext = extrapolate_columns(fn, None, evaluator, progress, top=method.step)

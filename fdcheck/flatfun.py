@@ -16,7 +16,7 @@ import numpy as np
 from . import backends
 from .errors import EvaluationError
 from .dtypes import coarser, is_bfloat16, numpy_dtype, readable
-from .layout import check_order, flatten
+from .layout import as_order, check_order, flatten
 from .outputs import StructuredOutput, complex_layout, layout
 
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -155,7 +155,7 @@ class FlatFunction:
         self.dtype_name = _NAMES.get(self.dtype) or self.dtype.name
         self.in_shape = tuple(np_in.shape)
         self.n = np_in.size
-        self.x0 = np_in.flatten(self.order)  # a copy: the engine's own base point
+        self.x0 = np_in.flatten(as_order(self.order))  # a copy: the engine's own base point
         self.inputs = [self._native(x, i) for i, x in enumerate(inputs)]
         native = self._checked(self.call, self.inputs)
         first = self._output(native, self.x0)
@@ -164,7 +164,7 @@ class FlatFunction:
         self.precision = self._precision(native)
         self.out_shape = first.shape
         self.m = first.size
-        self.value = first.flatten(self.order).astype(_value_dtype(first.dtype), copy=False)
+        self.value = first.flatten(as_order(self.order)).astype(_value_dtype(first.dtype), copy=False)
 
     def _precision(self, native: Any) -> str:
         out = getattr(native, "dtype", None)
@@ -263,6 +263,8 @@ class FlatFunction:
 
     def batched(self, xs: np.ndarray) -> np.ndarray:
         """vec(f) at k points at once: ``xs`` (k, n) -> (k, m)."""
+        if self.batched_call is None:
+            raise EvaluationError("this function evaluates one point a call")
         k = xs.shape[0]
         if self.order == "C":
             w = xs.reshape((k,) + self.in_shape)

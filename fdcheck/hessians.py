@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .protocols import Evaluator, Flat
 from .engine import NOISE, JacobianResult, Plan, execute, nonfinite_flag
 from .evaluate import Batch
 from .extrapolate import LEVELS, converge
@@ -26,7 +27,7 @@ from .stencils import Method
 from .step import ladder_steps, second_steps
 
 
-def _scalar(fn: Any) -> None:
+def _scalar(fn: Flat) -> None:
     if fn.m != 1:
         raise ValueError(f"the output has {fn.m} elements; a Hessian needs a scalar-valued "
                          "function")
@@ -38,8 +39,8 @@ def upper_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
     return i.astype(np.int64), j.astype(np.int64)
 
 
-def _second_differences(fn: Any, i: np.ndarray, j: np.ndarray, hi: np.ndarray, hj: np.ndarray,
-                        evaluator: Any) -> tuple[np.ndarray, np.ndarray, int]:
+def _second_differences(fn: Flat, i: np.ndarray, j: np.ndarray, hi: np.ndarray, hj: np.ndarray,
+                        evaluator: Evaluator | None) -> tuple[np.ndarray, np.ndarray, int]:
     """H_ij by the four-point formula for the pairs (i[k], j[k]), i != j, at
     steps (hi[k], hj[k]); with the largest |f| among each pair's points."""
     x64 = fn.x0.astype(np.float64)
@@ -67,7 +68,7 @@ def _second_differences(fn: Any, i: np.ndarray, j: np.ndarray, hi: np.ndarray, h
     return h, np.abs(ys).max(axis=1), used
 
 
-def _diagonal(fn: Any, i: np.ndarray, hi: np.ndarray, evaluator: Any
+def _diagonal(fn: Flat, i: np.ndarray, hi: np.ndarray, evaluator: Evaluator | None
               ) -> tuple[np.ndarray, np.ndarray, int]:
     """H_ii by (f(x + 2h) - 2 f(x) + f(x - 2h)) / (4 h**2)."""
     x64 = fn.x0.astype(np.float64)
@@ -87,8 +88,8 @@ def _diagonal(fn: Any, i: np.ndarray, hi: np.ndarray, evaluator: Any
     return h, np.maximum(np.abs(ys).max(axis=1), abs(f0)), used
 
 
-def _entries(fn: Any, i: np.ndarray, j: np.ndarray, hi: np.ndarray, hj: np.ndarray,
-             evaluator: Any) -> tuple[np.ndarray, np.ndarray, int]:
+def _entries(fn: Flat, i: np.ndarray, j: np.ndarray, hi: np.ndarray, hj: np.ndarray,
+             evaluator: Evaluator | None) -> tuple[np.ndarray, np.ndarray, int]:
     """H_ij for any pairs, the diagonal ones by their own formula."""
     diag = i == j
     value = np.empty(len(i))
@@ -104,7 +105,7 @@ def _entries(fn: Any, i: np.ndarray, j: np.ndarray, hi: np.ndarray, hj: np.ndarr
     return value, scale, used
 
 
-def central_hessian(fn: Any, method: Method | None = None, evaluator: Any = None) -> JacobianResult:
+def central_hessian(fn: Flat, method: Method | None = None, evaluator: Evaluator | None = None) -> JacobianResult:
     """The Hessian of scalar ``fn`` by central second differences.
 
     Parameters
@@ -146,7 +147,7 @@ def central_hessian(fn: Any, method: Method | None = None, evaluator: Any = None
                           None, nonfinite_flag(hess), fn.precision, rounding)
 
 
-def extrapolate_entries(fn: Any, i: np.ndarray, j: np.ndarray, evaluator: Any = None,
+def extrapolate_entries(fn: Flat, i: np.ndarray, j: np.ndarray, evaluator: Evaluator | None = None,
                         top: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """H_ij for the pairs (i[k], j[k]) by Richardson extrapolation over the
     ladder of steps ``top * max(1, |x|) * 2**-l``, with an error estimate.
@@ -180,7 +181,7 @@ def extrapolate_entries(fn: Any, i: np.ndarray, j: np.ndarray, evaluator: Any = 
     return value[:, 0], error[:, 0], spent[0]
 
 
-def richardson_hessian(fn: Any, method: Method, evaluator: Any = None) -> JacobianResult:
+def richardson_hessian(fn: Flat, method: Method, evaluator: Evaluator | None = None) -> JacobianResult:
     """The Hessian by Richardson extrapolation of second differences, with
     ``error`` for every entry (about 40 evaluations per entry of the upper
     triangle)."""

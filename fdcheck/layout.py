@@ -7,11 +7,17 @@ vectorization (``"C"``: row-major, ``"F"``: column-major) for both.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 
 ORDERS = ("C", "F")
+Order = Literal["C", "F"]
+
+
+def as_order(order: str) -> Order:
+    """``order`` as NumPy's functions take it (anything but "F" is row-major)."""
+    return "F" if order == "F" else "C"
 
 
 def check_order(order: str) -> str:
@@ -29,12 +35,12 @@ def size_of(shape: Sequence[int]) -> int:
 
 def flatten(a: np.ndarray, order: str = "C") -> np.ndarray:
     """vec(a): a 1-D array of length ``a.size`` in ``order``; a view when possible."""
-    return np.asarray(a).reshape(-1, order=order)
+    return np.asarray(a).reshape(-1, order=as_order(order))
 
 
 def unflatten(v: np.ndarray, shape: Sequence[int], order: str = "C") -> np.ndarray:
     """Inverse of :func:`flatten`: the array of ``shape`` whose vec is ``v``."""
-    return np.asarray(v).reshape(tuple(shape), order=order)
+    return np.asarray(v).reshape(tuple(shape), order=as_order(order))
 
 
 def _axes_reversed_within(out_ndim: int, in_ndim: int) -> tuple[int, ...]:
@@ -117,7 +123,7 @@ def unravel(k: int, shape: Sequence[int], order: str = "C") -> tuple[int, ...]:
     """The multi-index (0-based) of element ``k`` of vec(a) for ``a`` of ``shape``."""
     if not len(shape):
         return ()
-    return tuple(int(i) for i in np.unravel_index(int(k), tuple(shape), order=order))
+    return tuple(int(i) for i in np.unravel_index(int(k), tuple(shape), order=as_order(order)))
 
 
 def element_label(name: str, index: Sequence[int]) -> str:

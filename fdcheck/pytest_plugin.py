@@ -64,7 +64,7 @@ class CaseItem(pytest.Item):
         if not result.passed:
             raise CaseFailure(str(result))
 
-    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
+    def repr_failure(self, excinfo: Any, style: Any = None) -> Any:
         if isinstance(excinfo.value, CaseFailure):
             return str(excinfo.value)
         return super().repr_failure(excinfo)

@@ -13,8 +13,8 @@ from typing import Any, Sequence, TextIO
 
 import numpy as np
 
-from .compare import Comparison
-from .layout import element_labels, index_text
+from .compare import Comparison, Matrices
+from .layout import Order, as_order, element_labels, index_text
 
 NAMES = {"value": "value", "analytic": "analytic", "chain": "chain rule", "torch": "torch",
          "jax": "jax"}
@@ -269,8 +269,14 @@ def check_slug(r: Any, index: int, c: Comparison) -> str:
     return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in raw).strip("-")[:150]
 
 
+def _matrices(c: Comparison) -> Matrices:
+    if c.matrices is None:
+        raise ValueError(f"the check {check_title(c)} keeps no matrices")
+    return c.matrices
+
+
 def _labels(c: Comparison) -> tuple[list[str], list[str]]:
-    mat = c.matrices
+    mat = _matrices(c)
     rows = element_labels(c.out_name if c.derivative == 1 else str(c.wrt), mat.out_shape, mat.order)
     cols = element_labels(str(c.wrt), mat.in_shape, mat.order) if mat.in_shape is not None else []
     return rows, cols
@@ -279,9 +285,9 @@ def _labels(c: Comparison) -> tuple[list[str], list[str]]:
 def save_check(path: Any, c: Comparison) -> None:
     """The matrices of a check as ``.npz``: numeric, reference, bound, estimate
     (where the method gives one), unreliable, and the row and column labels."""
-    mat = c.matrices
+    mat = _matrices(c)
     rows, cols = _labels(c)
-    arrays = {"numeric": mat.numeric, "reference": mat.reference, "bound": mat.bound,
+    arrays: dict[str, Any] = {"numeric": mat.numeric, "reference": mat.reference, "bound": mat.bound,
               "unreliable": mat.unreliable, "row_labels": np.array(rows, dtype=str),
               "column_labels": np.array(cols, dtype=str)}
     if mat.estimate is not None:
@@ -306,7 +312,7 @@ def plot_check(c: Comparison, ax: Any = None) -> Any:
         import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError("plots need matplotlib: pip install 'fdcheck[plot]'") from None
-    mat = c.matrices
+    mat = _matrices(c)
     num, ref = np.atleast_2d(mat.numeric), np.atleast_2d(mat.reference)
     with np.errstate(all="ignore"):
         ratio = np.abs(num - ref) / np.where(mat.bound > 0, np.atleast_2d(mat.bound), np.nan)
@@ -329,8 +335,9 @@ def plot_check(c: Comparison, ax: Any = None) -> Any:
                                                  rotation=90 if axis == "x" else 0, fontsize=8)
     w = c.worst
     if w is not None and w.input is not None and mat.in_shape is not None:
-        r = int(np.ravel_multi_index(w.output, mat.out_shape, order=mat.order)) if w.output else 0
-        k = int(np.ravel_multi_index(w.input, mat.in_shape, order=mat.order)) if w.input else 0
+        order: Order = as_order(mat.order)
+        r = int(np.ravel_multi_index(w.output, mat.out_shape, order=order)) if w.output else 0
+        k = int(np.ravel_multi_index(w.input, mat.in_shape, order=order)) if w.input else 0
         ax.plot([k], [r], marker="o", markersize=14, markerfacecolor="none",
                 markeredgecolor="black", markeredgewidth=2)
     title = f"{'PASS' if c.passed else 'FAIL'} {check_title(c)}"

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import sparse
 
+from .protocols import Evaluator, Flat
 from .engine import JacobianResult, Plan, execute, nonfinite_flag
 from .errors import SparsityError
 from .evaluate import Batch
@@ -95,8 +96,8 @@ def group_columns(pattern: sparse.spmatrix) -> np.ndarray:
     return group
 
 
-def detect(fn: Any, probes: int = DETECT_PROBES, groups: int | None = None,
-           evaluator: Any = None, seed: int = 0) -> tuple[sparse.csr_matrix, int]:
+def detect(fn: Flat, probes: int = DETECT_PROBES, groups: int | None = None,
+           evaluator: Evaluator | None = None, seed: int = 0) -> tuple[sparse.csr_matrix, int]:
     """The sparsity pattern of fn's Jacobian at fn.x0, from random group probes.
 
     Returns
@@ -133,10 +134,11 @@ def detect(fn: Any, probes: int = DETECT_PROBES, groups: int | None = None,
         if b - a == 1:
             return moves[a]
         size = [len(mv.indices) for mv in moves[a:b]]
+        offsets = np.cumsum([0] + size[:-1])
+        ends = [np.asarray(mv.indptr)[1:] + off for mv, off in zip(moves[a:b], offsets)]
         return Batch(np.concatenate([mv.indices for mv in moves[a:b]]),
                      np.concatenate([mv.values for mv in moves[a:b]]),
-                     np.concatenate([[0]] + [mv.indptr[1:] + off for mv, off in
-                                             zip(moves[a:b], np.cumsum([0] + size[:-1]))]))
+                     np.concatenate([np.zeros(1, dtype=np.int64), *ends]))
 
     used = execute(fn, Plan(probes, g_count, points, combine), evaluator)
     # Output r depends on column c only if it moved in every probe that moved c.
@@ -156,7 +158,7 @@ def detect(fn: Any, probes: int = DETECT_PROBES, groups: int | None = None,
     return pattern, used
 
 
-def sparse_jacobian(fn: Any, method: Method, pattern: sparse.spmatrix, evaluator: Any = None,
+def sparse_jacobian(fn: Flat, method: Method, pattern: sparse.spmatrix, evaluator: Evaluator | None = None,
                     extra_evaluations: int = 0) -> JacobianResult:
     """The Jacobian by grouped perturbations (Curtis-Powell-Reid).
 
@@ -213,7 +215,7 @@ def sparse_jacobian(fn: Any, method: Method, pattern: sparse.spmatrix, evaluator
                           nonfinite_flag(jac), fn.precision)
 
 
-def patterned_jacobian(fn: Any, method: Method, sparsity: Any, evaluator: Any = None
+def patterned_jacobian(fn: Flat, method: Method, sparsity: Any, evaluator: Evaluator | None = None
                        ) -> JacobianResult:
     """The numeric Jacobian by grouped perturbations, for a pattern given or
     ``"detect"`` (found from random probes first)."""

@@ -138,7 +138,8 @@ def direction_ladder(first: int, last: int, top: float | None = None) -> np.ndar
     return top * LADDER_RATIO ** -np.arange(first, last, dtype=np.float64)
 
 
-def complex_steps(x: np.ndarray, dtype: np.dtype | type, relative: float | None = None) -> Steps:
+def complex_steps(x: np.ndarray, dtype: np.dtype | type, relative: float | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """The complex step h = relative * max(1, |x|) and its error: a few ulps
     of the result, since nothing is subtracted (per unit of |f'|), shape (n,)."""
     x64 = np.asarray(x, dtype=np.float64)

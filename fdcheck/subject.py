@@ -122,7 +122,7 @@ class Subject:
     options: RunOptions
     names: tuple[str, ...]
     method: Method
-    backend: Any
+    backend: backends.Backend
     inputs: tuple[Any, ...]
     np_inputs: tuple[np.ndarray, ...]
     dtype: str
@@ -172,11 +172,11 @@ class Subject:
         return StagesCall([(s.name, self.body(s)) for s in stages], names,
                           backend or self.case.backend, self.dtype, upto)
 
-    def native(self, a: np.ndarray, backend: Any = None) -> Any:
+    def native(self, a: np.ndarray, backend: backends.Backend | None = None) -> Any:
         # np.require keeps a 0-d array 0-d (np.ascontiguousarray makes it 1-d).
         return (backend or self.backend).asarray(np.require(a, requirements="C"))
 
-    def inputs_for(self, backend: Any) -> list[Any]:
+    def inputs_for(self, backend: backends.Backend) -> list[Any]:
         """The inputs in ``backend``'s arrays: the case's own where it is the
         case's backend (a caller's tensors keep their dtype and device)."""
         if backend.name == self.backend.name:
@@ -287,7 +287,7 @@ class Subject:
             return np.asarray(self.backend.to_numpy(ref), dtype=np.float64)
         with phase(key):
             if isinstance(ref, Expression):
-                ops = backends.get("numpy").ops
+                ops = backends.get("numpy").ops_for(None)
                 env = {**dict(zip(self.names, self.np_inputs)), **self.env}
                 return np.asarray(ref(env, ops, dtype=np.dtype(self.dtype)), dtype=np.float64)
             if isinstance(ref, CallRef):
@@ -438,7 +438,7 @@ def _joined(subject: Subject, found: StructuredOutput) -> Subject:
     return replace(subject, call=call, outputs=outputs)
 
 
-def _noise(fn: FlatFunction, backend: Any) -> tuple[str, ...]:
+def _noise(fn: FlatFunction, backend: backends.Backend) -> tuple[str, ...]:
     """Evaluate once more at the base point: a function whose two values there
     differ is noisy, and every check of the input says by how much."""
     with backend.no_grad():

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .protocols import Evaluator, Flat
 from .compare import AUTO_FACTOR, Comparison, Tolerance, compare, entry_bounds, mismatched
 from .dtypes import eps as dtype_eps
 from .engine import JacobianResult, Plan, execute
@@ -66,9 +67,9 @@ class Verifier:
         Re-derive mismatched columns before declaring them wrong.
     """
 
-    fn: Any
+    fn: Flat
     result: JacobianResult
-    evaluator: Any = None
+    evaluator: Evaluator | None = None
     refine: bool = True
     evaluations: int = 0
     _refined: dict[int, tuple[np.ndarray, np.ndarray, float]] = field(default_factory=dict)
@@ -292,8 +293,8 @@ class Probe:
     evaluations: int
 
 
-def probe_entries(fn: Any, columns: Sequence[int], steps: np.ndarray,
-                  evaluator: Any = None) -> Probe:
+def probe_entries(fn: Flat, columns: Sequence[int], steps: np.ndarray,
+                  evaluator: Evaluator | None = None) -> Probe:
     """One-sided slopes of columns ``columns`` at steps h 2^-j, j < LEVELS.
 
     With F_j = (f(x + h_j e_i) - f(x)) / h_j and B_j = (f(x) - f(x - h_j e_i)) / h_j:
@@ -341,7 +342,7 @@ def _settles(seq: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """Where a sequence over the ladder (axis 1) converges: each change at
     most SHRINKS of the one before, or within the rounding level."""
     d = np.abs(np.diff(seq, axis=1))                                    # (k, L-1, m)
-    return ((d[:, 1:] <= SHRINKS * d[:, :-1]) | (d[:, 1:] <= noise[:, 2:])).all(axis=1)
+    return np.asarray(((d[:, 1:] <= SHRINKS * d[:, :-1]) | (d[:, 1:] <= noise[:, 2:])).all(axis=1))
 
 
 def _classify(fwd: np.ndarray, bwd: np.ndarray, gap: np.ndarray, central: np.ndarray,
@@ -387,8 +388,8 @@ def _classify(fwd: np.ndarray, bwd: np.ndarray, gap: np.ndarray, central: np.nda
     return kind, estimate, error, low, high
 
 
-def verify_hessian(fn: Any, result: JacobianResult, reference: np.ndarray, tolerance: Tolerance,
-                   evaluator: Any = None, refine: bool = True, **where: Any
+def verify_hessian(fn: Flat, result: JacobianResult, reference: np.ndarray, tolerance: Tolerance,
+                   evaluator: Evaluator | None = None, refine: bool = True, **where: Any
                    ) -> tuple[Comparison, int]:
     """A numeric Hessian (:mod:`fdcheck.hessians`) against ``reference`` (n, n).
 

@@ -70,3 +70,19 @@ def test_every_method_has_its_builder_in_the_table(scheme):
     from fdcheck.stencils import ALL_SCHEMES
     assert set(derive.JACOBIANS) == set(ALL_SCHEMES)
     assert callable(derive.JACOBIANS[scheme])
+
+
+def _modules():
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_above_600_lines(path):
+    assert len(path.read_text(encoding="utf-8").splitlines()) <= 600
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_function_above_a_cyclomatic_complexity_of_20(path):
+    radon = pytest.importorskip("radon.complexity")
+    blocks = radon.cc_visit(path.read_text(encoding="utf-8"))
+    assert [(b.name, b.complexity) for b in blocks if b.complexity > 20] == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence, cast
 
 import numpy as np
 
@@ -67,6 +67,52 @@ class Backend(Protocol):
     def join(self, arrays: Sequence[Any], order: str, lead: int = 0) -> Any:
         """vec() of each of ``arrays`` past its ``lead`` leading axes, in
         ``order``, concatenated: one native array of shape lead + (total,)."""
+
+
+class AutogradBackend(Backend, Protocol):
+    """What fdcheck needs from a framework with automatic differentiation
+    (PyTorch, JAX): its Jacobians, products and second derivatives."""
+
+    def forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any],
+                         wrt: int) -> np.ndarray:
+        """d fn / d inputs[wrt] by forward mode, shape out.shape + in.shape, float64."""
+
+    def vjp(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int,
+            u: np.ndarray) -> np.ndarray:
+        """J^T u, shaped like inputs[wrt]."""
+
+    def jvp(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int,
+            v: np.ndarray) -> np.ndarray:
+        """J v, shaped like the output."""
+
+    def vjp_function(self, fn: Callable[..., Any], wrt: int, cotangent: np.ndarray,
+                     create_graph: bool) -> Callable[..., Any]:
+        """g(*inputs) = J(inputs)^T cotangent, in the framework's arrays; with
+        ``create_graph``, differentiable by the framework in turn."""
+
+    def vjp_batched(self, fn: Callable[..., Any], wrt: int, n_inputs: int,
+                    cotangent: np.ndarray) -> Callable[..., Any] | None:
+        """g over a leading batch axis of argument ``wrt``, or None."""
+
+    def second_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int,
+                        cotangent: np.ndarray) -> np.ndarray:
+        """The framework's Jacobian of g with respect to inputs[wrt]."""
+
+    def differentiable(self, g: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> bool:
+        """Whether g's result depends on inputs[wrt] through the framework's autograd."""
+
+
+def autograd(name: str) -> AutogradBackend:
+    """:func:`get` for a framework with autograd (``torch``, ``jax``).
+
+    Raises
+    ------
+    ValueError
+        For a backend without autograd.
+    """
+    if name not in AUTOGRAD_NAMES:
+        raise ValueError(f"{name} has no autograd; expected one of {', '.join(AUTOGRAD_NAMES)}")
+    return cast(AutogradBackend, get(name))
 
 
 def get(name: str) -> Backend:

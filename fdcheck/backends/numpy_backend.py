@@ -19,6 +19,10 @@ def _softplus(a: Any) -> Any:
     return np.log1p(np.exp(a)) if np.iscomplexobj(a) else np.logaddexp(a, 0.0)
 
 
+def _static(*fns: Any) -> tuple[Any, ...]:
+    return tuple(staticmethod(f) for f in fns)
+
+
 _NOTHING = contextlib.nullcontext()  # reusable, and entered once per Jacobian
 
 
@@ -28,17 +32,15 @@ class NumpyOps:
     name = "numpy"
     default_dtype = np.float64
     # staticmethod: NumPy's Python-level functions would otherwise bind as methods.
-    abs, sqrt, exp, log, log1p, expm1 = map(staticmethod, (np.abs, np.sqrt, np.exp, np.log,
-                                                           np.log1p, np.expm1))
-    sin, cos, tan, tanh, sinh, cosh, arctan = map(staticmethod, (np.sin, np.cos, np.tan, np.tanh,
-                                                                 np.sinh, np.cosh, np.arctan))
-    maximum, minimum, matmul, real, where = map(staticmethod, (np.maximum, np.minimum, np.matmul,
-                                                               np.real, np.where))
-    broadcast_to, ones_like, zeros_like = map(staticmethod, (np.broadcast_to, np.ones_like,
-                                                             np.zeros_like))
-    det, inv, cholesky, slogdet, solve = map(staticmethod, (np.linalg.det, np.linalg.inv,
-                                                            np.linalg.cholesky, np.linalg.slogdet,
-                                                            np.linalg.solve))
+    abs, sqrt, exp, log, log1p, expm1 = _static(np.abs, np.sqrt, np.exp, np.log, np.log1p,
+                                                np.expm1)
+    sin, cos, tan, tanh, sinh, cosh, arctan = _static(np.sin, np.cos, np.tan, np.tanh, np.sinh,
+                                                      np.cosh, np.arctan)
+    maximum, minimum, matmul, real, where = _static(np.maximum, np.minimum, np.matmul, np.real,
+                                                    np.where)
+    broadcast_to, ones_like, zeros_like = _static(np.broadcast_to, np.ones_like, np.zeros_like)
+    det, inv, cholesky, slogdet, solve = _static(np.linalg.det, np.linalg.inv, np.linalg.cholesky,
+                                                 np.linalg.slogdet, np.linalg.solve)
     sigmoid, softplus = staticmethod(_sigmoid), staticmethod(_softplus)
 
     @staticmethod

@@ -13,7 +13,7 @@ from ..verify import Verifier
 from .outcome import Outcome, compared, unrunnable
 
 
-def held_outputs(subject: Subject, backend: Any, wrt: str) -> list[str]:
+def held_outputs(subject: Subject, backend: backends.AutogradBackend, wrt: str) -> list[str]:
     """The outputs of several that the framework marks not differentiable
     (PyTorch: requires_grad False, as native_layer_norm's mean and rstd):
     its Jacobian of them is 0 by design, so, as gradcheck does, they are not
@@ -31,7 +31,7 @@ def held_outputs(subject: Subject, backend: Any, wrt: str) -> list[str]:
 def check_mode(subject: Subject, wrt: str, verifier: Verifier, name: str, mode: str,
                held: list[str]) -> Outcome:
     """One mode of framework ``name`` against the numeric Jacobian of ``wrt``."""
-    backend = backends.get(name)
+    backend = backends.autograd(name)
     result = verifier.result
     where: dict[str, Any] = dict(wrt=wrt, out_shape=result.out_shape, in_shape=result.in_shape,
                                  out_name=subject.case.output, mode=mode)
@@ -66,7 +66,7 @@ def check_mode(subject: Subject, wrt: str, verifier: Verifier, name: str, mode: 
 
 def run(subject: Subject, wrt: str, verifier: Verifier, name: str) -> Outcome:
     """Every mode the case asks for, of framework ``name``, for input ``wrt``."""
-    held = held_outputs(subject, backends.get(name), wrt)
+    held = held_outputs(subject, backends.autograd(name), wrt)
     outcome = Outcome()
     for mode in subject.case.modes:
         outcome += check_mode(subject, wrt, verifier, name, mode, held)

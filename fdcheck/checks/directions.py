@@ -23,7 +23,7 @@ from .outcome import Outcome, unrunnable
 Product = tuple[str, str, Any, int, str]
 
 
-def framework_product(subject: Subject, backend: Any, call: Any, i: int, fn: FlatFunction,
+def framework_product(subject: Subject, backend: backends.AutogradBackend, call: Any, i: int, fn: FlatFunction,
                       mode: str) -> tuple[str, Any]:
     """A framework's Jacobian of ``call`` by its products on flat vectors:
     ("vjp", u -> J^T u) in reverse mode, ("jvp", v -> J v) in forward mode."""
@@ -84,7 +84,7 @@ def _products(subject: Subject, wrt: str, fn: FlatFunction) -> list[Product]:
         products.append(("analytic", "jvp", case.expect.jvp[wrt], 1, "reverse"))
     i = subject.names.index(wrt)
     for name in case.autograd:
-        backend = backends.get(name)
+        backend = backends.autograd(name)
         call = subject.framework_call(name)
         products += [(name, *framework_product(subject, backend, call, i, fn, mode), 1, mode)
                      for mode in case.modes]

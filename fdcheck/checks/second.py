@@ -51,7 +51,7 @@ class Second:
         g with a graph of its own, for the framework to differentiate.
     """
 
-    backend: Any
+    backend: backends.AutogradBackend
     position: int
     inputs: Sequence[Any]
     g: Any
@@ -59,7 +59,7 @@ class Second:
     g_graph: Any
 
 
-def _g(subject: Subject, backend: Any, i: int, out_shape: tuple[int, ...],
+def _g(subject: Subject, backend: backends.AutogradBackend, i: int, out_shape: tuple[int, ...],
        create_graph: bool) -> Any:
     return backend.vjp_function(subject.framework_call(backend.name), i, cotangent(out_shape),
                                 create_graph)
@@ -68,7 +68,7 @@ def _g(subject: Subject, backend: Any, i: int, out_shape: tuple[int, ...],
 def second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) -> Second:
     """The second-derivative function of input ``wrt`` by framework ``name``:
     many points a call where the framework batches its backward (JAX)."""
-    backend = backends.get(name)
+    backend = backends.autograd(name)
     i = subject.names.index(wrt)
     inputs = subject.inputs_for(backend)
     g = _g(subject, backend, i, out_shape, create_graph=False)
