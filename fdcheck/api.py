@@ -131,8 +131,9 @@ def _numeric_subject(f: Callable[..., Any], inputs: Sequence[Any], wrt: int | st
     (name,) = case.wrt
     why = subject.wrt[name].unbatched
     if vectorized == "vmap" and why is not None:
-        raise EvaluationError(f"vectorized='vmap': {why}; leave vectorized out to evaluate one "
-                              "point a call")
+        from .report import vmap_reason
+        raise EvaluationError(f"vectorized='vmap': {vmap_reason(why)}; leave vectorized out "
+                              "to evaluate one point a call")
     return subject, name
 
 

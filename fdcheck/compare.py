@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .notes import Note, note
 from .layout import unravel
 
 # (dtype, method label) -> (atol, rtol). The method label is the stencil's
@@ -232,7 +233,7 @@ class Comparison:
     out_name: str = "f"
     stage: str | None = None
     unreliable: int = 0
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[Note, ...] = field(default=())
     derivative: int = 1           # 2: a Hessian, or the derivative of a vector-Jacobian product
     mode: str = "reverse"         # how the framework computed it: reverse or forward
     diagnosis: tuple[Diagnosis, ...] = ()
@@ -284,7 +285,8 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
             against: str, wrt: str | None, out_shape: Sequence[int],
             in_shape: Sequence[int] | None, order: str = "C", out_name: str = "f",
             stage: str | None = None, unreliable: np.ndarray | None = None,
-            unverified: np.ndarray | None = None, notes: Sequence[str] = (), estimate: np.ndarray | None = None,
+            unverified: np.ndarray | None = None, notes: Sequence[Note] = (),
+            estimate: np.ndarray | None = None,
             floor: np.ndarray | None = None, derivative: int = 1,
             mode: str = "reverse") -> Comparison:
     """Compare ``numeric`` with ``reference`` entrywise.
@@ -339,15 +341,13 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     # A check none of whose entries could be judged has verified nothing.
     nothing = err.size > 0 and not counted.any()
     if nothing:
-        notes = (*notes, "no entry could be verified")
+        notes = (*notes, note("nothing-verified"))
     resolution, relative = _resolution(ref, bound, counted)
     blind = against != "value" and relative and resolution > 1 and mismatches == 0 and not nothing
     if blind:
         # Every counted entry "agrees" only because it is allowed more than the
         # derivative's own size: the check can see no mistake at all.
-        notes = (*notes, f"unverifiable: an entry is allowed {short_number(resolution)} times the "
-                         "largest entry of the reference (the numeric derivative is dominated by "
-                         "rounding or noise here), so no mistake could have been caught")
+        notes = (*notes, note("blind", resolution=resolution))
     kept = Matrices(num, ref, None if estimate is None else np.asarray(estimate, dtype=np.float64),
                     bound, skip, tolerance, None if floor is None else np.asarray(floor),
                     tuple(out_shape), None if in_shape is None else tuple(in_shape), order)

@@ -12,7 +12,6 @@ by name, for the functions they use (see :data:`fdcheck.expr.NOT_COMPLEX_SAFE`).
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import numpy as np
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .notes import Note, note
 from .protocols import Evaluator, Flat
 from .compare import Comparison, Tolerance, compare, mismatched
 from .engine import NOISE, Plan, execute
@@ -106,8 +107,8 @@ class DirectionalCheck:
         unit[i] = 1.0
         return ext.jacobian, np.asarray(self.jvp(unit), dtype=np.float64).reshape(-1, 1), ext.error
 
-    what = "J v along {k} random directions agrees"
-    located = "J v disagrees along random direction {k}"
+    # How the notes name this check: J v against R v ("jvp"), or u^T J v ("vjp").
+    kind = "jvp"
 
     # -- the check --------------------------------------------------------------------
 
@@ -132,9 +133,8 @@ class DirectionalCheck:
         comp = compare(np.concatenate(values), np.concatenate(refs), self.tolerance,
                        estimate=np.concatenate(errors),
                        **{**where, "in_shape": None, "out_shape": (sum(len(v) for v in values),)})
-        note = (f"directional check: {self.what.format(k=self.directions)} "
-                f"({self.evaluations} evaluations, whatever the input's size)")
-        return _with_notes(comp, note)
+        return _with_notes(comp, note("directional", product=self.kind,
+                                      directions=self.directions, evaluations=self.evaluations))
 
     def _localize(self, v: np.ndarray, extra: Any, k: int, **where: Any) -> Comparison:
         """Halve the support of v while the disagreement stays; compare one column."""
@@ -155,9 +155,9 @@ class DirectionalCheck:
         in_shape = where.get("in_shape")
         index = unravel(i, in_shape, where.get("order", "C")) if in_shape else (i,)
         worst = None if comp.worst is None else replace(comp.worst, input=index)
-        note = (f"directional check: {self.located.format(k=k + 1)}; localized by bisection in "
-                f"{steps} steps to input element {i} ({self.evaluations} evaluations in all)")
-        return _with_notes(comp, note, worst=worst, passed=False)
+        found = note("localized", product=self.kind, direction=k + 1, steps=steps, element=i,
+                     evaluations=self.evaluations)
+        return _with_notes(comp, found, worst=worst, passed=False)
 
 
 @dataclass
@@ -175,9 +175,7 @@ class ProjectedCheck(DirectionalCheck):
 
     vjp: Vjp | None = None
 
-    what = ("u^T J v along {k} random pairs of directions agrees, against one "
-            "vector-Jacobian product each")
-    located = "u^T J v disagrees along random pair {k}; u^T J e_i is compared"
+    kind = "vjp"
 
     def _draw(self, rng: np.random.Generator, v: np.ndarray) -> Any:
         u = rng.standard_normal(self.fn.m)
@@ -205,8 +203,8 @@ class ProjectedCheck(DirectionalCheck):
                 np.array([[np.abs(u) @ ext.error[:, 0]]]))
 
 
-def _with_notes(comp: Comparison, note: str, **changes: Any) -> Comparison:
-    return replace(comp, notes=(*comp.notes, note), **changes)
+def _with_notes(comp: Comparison, added: Note, **changes: Any) -> Comparison:
+    return replace(comp, notes=(*comp.notes, added), **changes)
 
 
 def check_products(fn: Flat, products: Sequence[tuple[str, str, Any]], tolerance: Tolerance,

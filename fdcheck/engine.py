@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .notes import Note, note
 from .protocols import Evaluator, Flat
 from .dtypes import eps as dtype_eps
 from .errors import EvaluationError
@@ -108,11 +109,26 @@ def execute(fn: Flat, plan: Plan, evaluator: Evaluator | None = None, progress: 
 
 @dataclass(frozen=True)
 class Flag:
-    """Numerical trouble found while differentiating: a result, not a crash."""
+    """Numerical trouble found while differentiating: a result, not a crash.
 
-    kind: str          # "non-finite"
-    message: str
+    Attributes
+    ----------
+    kind : {"non-finite", "retried"}
+        Not finite at a perturbed point; or raised there, and taken with a
+        smaller step or one-sided.
+    columns : tuple of int
+        The input elements concerned.
+    error : str
+        What the function raised, for ``retried``.
+    """
+
+    kind: str
     columns: tuple[int, ...] = ()
+    error: str = ""
+
+    @property
+    def note(self) -> Note:
+        return note(self.kind, count=len(self.columns), error=self.error)
 
 
 @dataclass(frozen=True)
@@ -214,8 +230,7 @@ def columns_flag(cols: list[int]) -> tuple[Flag, ...]:
     """The flag for input elements at which the function was not finite."""
     if not cols:
         return ()
-    return (Flag("non-finite", f"the function is not finite at a perturbed point for "
-                               f"{len(cols)} input element(s)", tuple(cols)),)
+    return (Flag("non-finite", tuple(cols)),)
 
 
 def nonfinite_flag(jac: np.ndarray) -> tuple[Flag, ...]:
@@ -349,6 +364,5 @@ def _column_by_column(fn: Flat, st: Stencil, h: np.ndarray, jac_t: np.ndarray, b
             raise EvaluationError(
                 f"the function raises near input element {i} (x = {float(fn.x0[i])!r}) at every "
                 f"step tried, central and one-sided: {type(last).__name__}: {last}") from None
-    message = (f"the function raised at a point of the stencil ({type(first).__name__}: "
-               f"{first}); {len(changed)} column(s) taken with a smaller step or one-sided")
-    return count, (Flag("retried", message, tuple(changed)),) if changed else ()
+    error = f"{type(first).__name__}: {first}"
+    return count, (Flag("retried", tuple(changed), error),) if changed else ()

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from .notes import Note, note
 from .errors import EvaluationError
 from .flatfun import complex_output_error
-from .protocols import Evaluator, Flat
+from .protocols import Flat
 from .step import steps_for
 from .stencils import stencil
 
@@ -327,8 +328,10 @@ class Vectorized:
         return out
 
 
-def batched_disagrees(fn: Flat) -> str | None:
-    """Why ``fn``'s batched call cannot stand in for its plain one, or None:
+def batched_disagrees(fn: Flat) -> Note | None:
+    """Why ``fn``'s batched call cannot stand in for its plain one (a note of
+    kind ``unbatched``: ``how`` it ``raises``, with the ``error``, or
+    ``disagrees``), or None:
     it raises on a stack of two points, or returns other values there than
     one point a call (a framework's vmap through code it cannot batch, such
     as a PyTorch Function without a vmap rule; a batching rule that reads
@@ -339,12 +342,12 @@ def batched_disagrees(fn: Flat) -> str | None:
         ys = fn.batched(np.stack([fn.x0, moved]))
     except Exception as exc:  # whatever the framework raises for what it cannot batch
         first = (str(exc).strip().splitlines() or [""])[0].split(". ")[0]
-        return f"the framework's vmap cannot batch it ({type(exc).__name__}: {first[:160]})"
+        return note("unbatched", how="raises", error=f"{type(exc).__name__}: {first[:160]}")
     eps = float(np.finfo(fn.dtype).eps)
     plain = np.stack([fn.value, np.asarray(fn(moved), dtype=np.float64)])
     scale = float(np.abs(plain[np.isfinite(plain)]).max(initial=0.0))
     if not np.allclose(ys, plain, rtol=1e3 * eps, atol=1e3 * eps * scale, equal_nan=True):
-        return "the framework's vmap gives other values than one point a call"
+        return note("unbatched", how="disagrees")
     return None
 
 

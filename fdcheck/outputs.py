@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .notes import Note, note
 from . import backends
 from .dtypes import readable
 from .errors import EvaluationError
@@ -69,13 +70,9 @@ class Outputs:
     complex: bool = False     # the real and imaginary parts of one complex output
 
     @property
-    def note(self) -> str | None:
-        """The sentence every check of such a function carries, if any output was left out."""
-        if not self.skipped:
-            return None
-        return (f"output{'s' if len(self.skipped) > 1 else ''} {', '.join(self.skipped)} not "
-                "checked: integer and boolean outputs have no derivative (a complex one inside "
-                "a tuple, list or dict: return its .real and .imag)")
+    def note(self) -> Note | None:
+        """The note every check of such a function carries, if any output was left out."""
+        return note("outputs-skipped", skipped=self.skipped) if self.skipped else None
 
 
 def _items(value: Any) -> list[tuple[str, Any, Any]] | None:

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from .notes import Note, note
 from . import backends, derive
 from .case import Case, PythonRef, Stage
 from .compare import Tolerance, resolve
@@ -98,9 +99,9 @@ class Prepared:
         Check along this many random directions instead of the whole
         Jacobian: the case's ``directions``, or :data:`AUTO_DIRECTIONS` for a
         Jacobian too large to hold.
-    notes : tuple of str
+    notes : tuple of Note
         What every check of it says (vmap could not batch it, it is noisy...).
-    unbatched : str, optional
+    unbatched : Note, optional
         Why the framework's vmap, where it was tried, could not batch the
         function: it is then evaluated one point a call.
     """
@@ -109,8 +110,8 @@ class Prepared:
     position: int
     fn: FlatFunction
     directions: int | None
-    notes: tuple[str, ...] = ()
-    unbatched: str | None = None
+    notes: tuple[Note, ...] = ()
+    unbatched: Note | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ class Subject:
     def stage_key(self, name: str) -> str:
         return f"function.{name}" if self.case.is_chain else "function"
 
-    def notes(self, wrt: str | None) -> tuple[str, ...]:
+    def notes(self, wrt: str | None) -> tuple[Note, ...]:
         prepared = self.wrt.get(wrt or "")
         return prepared.notes if prepared is not None else ()
 
@@ -223,7 +224,7 @@ class Subject:
         return None, False
 
     def flat(self, call: StagesCall, inputs: Sequence[Any], wrt: int
-             ) -> tuple[FlatFunction, str | None]:
+             ) -> tuple[FlatFunction, Note | None]:
         """``call`` along input ``wrt`` as the engine sees it, and why it is
         evaluated one point a call where the framework's vmap was tried and
         could not batch it (None where it could, or was not tried).
@@ -438,7 +439,7 @@ def _joined(subject: Subject, found: StructuredOutput) -> Subject:
     return replace(subject, call=call, outputs=outputs)
 
 
-def _noise(fn: FlatFunction, backend: backends.Backend) -> tuple[str, ...]:
+def _noise(fn: FlatFunction, backend: backends.Backend) -> tuple[Note, ...]:
     """Evaluate once more at the base point: a function whose two values there
     differ is noisy, and every check of the input says by how much."""
     with backend.no_grad():
@@ -450,16 +451,11 @@ def _noise(fn: FlatFunction, backend: backends.Backend) -> tuple[str, ...]:
     if worst == 0 and np.array_equal(np.isnan(again), np.isnan(value)):
         return ()
     scale = float(np.abs(value[np.isfinite(value)]).max(initial=0.0))
-    relative = worst / scale if scale else worst
-    return (f"the function is noisy: two evaluations at the same point differ by up to "
-            f"{worst:.1e} ({relative:.1e} relative), which no finite difference can resolve",)
+    return (note("noisy", worst=worst, relative=worst / scale if scale else worst),)
 
 
-def _too_large(fn: FlatFunction) -> tuple[str, ...]:
-    size = fn.m * fn.n * 8 / 2 ** 30
-    return (f"the whole Jacobian would have {fn.m} x {fn.n} entries ({size:.1f} GB): checked "
-            f"along {AUTO_DIRECTIONS} random directions instead (set directions to choose "
-            "how many)",)
+def _too_large(fn: FlatFunction) -> tuple[Note, ...]:
+    return (note("too-large", m=fn.m, n=fn.n, directions=AUTO_DIRECTIONS),)
 
 
 def _prepare_input(subject: Subject, wrt: str, checks: bool) -> tuple[Subject, Prepared, int]:
@@ -476,11 +472,11 @@ def _prepare_input(subject: Subject, wrt: str, checks: bool) -> tuple[Subject, P
                 raise  # a Jacobian alone is real: say how to take its parts
             subject = _joined(subject, found)
             fn, why = subject.flat(subject.call, subject.inputs, i)
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
     if subject.outputs is not None and subject.outputs.note:
         notes += (subject.outputs.note,)
     if why is not None:
-        notes += (f"evaluated one point a call: {why}",)
+        notes += (why,)
     directions = subject.case.directions
     spent = 0
     if checks and directions is None and fn.m * fn.n > MAX_JACOBIAN_ENTRIES:

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .notes import Note, note
 from .protocols import Evaluator, Flat
 from .compare import AUTO_FACTOR, Comparison, Tolerance, compare, entry_bounds, mismatched
 from .dtypes import eps as dtype_eps
@@ -76,7 +77,7 @@ class Verifier:
     _probes: dict[int, tuple[np.ndarray, ...]] = field(default_factory=dict)
     _full: tuple[np.ndarray, np.ndarray] | None = None
 
-    def _numeric(self, auto: bool) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    def _numeric(self, auto: bool) -> tuple[np.ndarray, np.ndarray | None, list[Note]]:
         res = self.result
         if not auto or res.error is not None or self.fn is None:
             return res.jacobian, res.error, []
@@ -84,9 +85,7 @@ class Verifier:
             ext = extrapolate_columns(self.fn, None, self.evaluator)
             self.evaluations += ext.evaluations
             self._full = (ext.jacobian, ext.error)
-        return self._full[0], self._full[1], [
-            f"tolerance auto: derived by Richardson extrapolation for its error estimate "
-            f"({res.method.label} gives none)"]
+        return self._full[0], self._full[1], [note("auto-derived", method=res.method.label)]
 
     def _refine(self, columns: Sequence[int]) -> None:
         todo = [c for c in columns if c not in self._refined]
@@ -132,7 +131,7 @@ class Verifier:
         numeric = numeric.copy()
         estimate = None if estimate is None else estimate.copy()
         unreliable = ~np.isfinite(numeric)
-        notes += [f.message for f in self.result.flags]
+        notes += [f.note for f in self.result.flags]
         comp = compare(numeric, reference, tolerance, unreliable=unreliable, estimate=estimate,
                        notes=notes, **where)
         if comp.passed or self.fn is None:
@@ -155,8 +154,7 @@ class Verifier:
                 ok = np.isfinite(value)
                 numeric[ok, c] = value[ok]
                 estimate[ok, c] = err[ok]
-            notes.append(f"{len(cols)} column(s) derived again by Richardson extrapolation "
-                         f"after a first mismatch")
+            notes.append(note("refined", count=len(cols)))
             unreliable = ~np.isfinite(numeric)
             comp = compare(numeric, reference, tolerance, unreliable=unreliable,
                            estimate=estimate, notes=notes, **where)
@@ -165,7 +163,7 @@ class Verifier:
         return self._settle(numeric, reference, tolerance, unreliable, estimate, notes, where, rows)
 
     def _settle(self, numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
-                unreliable: np.ndarray, estimate: np.ndarray | None, notes: list[str],
+                unreliable: np.ndarray, estimate: np.ndarray | None, notes: list[Note],
                 where: dict[str, Any], rows: slice) -> Comparison:
         """The last look at entries that still differ: one-sided slopes over a
         ladder of steps (:func:`probe_entries`) decide each one.
@@ -223,25 +221,11 @@ class Verifier:
                        unverified=unverified, estimate=estimate, notes=notes, **where)
 
 
-_SETTLE_NOTES = (
-    ("rejudged", "{} entries judged by the central differences at four halving steps, "
-                 "extrapolated, where the estimate so far disagreed with them (the one-sided "
-                 "slopes meet as the step shrinks: the function is smooth there)"),
-    ("kink", "{} entries at a kink (the one-sided slopes converge to different limits as the "
-             "step shrinks: the derivative does not exist there), and the reference lies "
-             "between the limits: not counted"),
-    ("outside", "{} entries at a kink where the reference lies outside the one-sided limits: "
-                "counted as mismatches (a kink's subgradients lie between them)"),
-    ("jump", "{} entries at a jump (the function moves by the same amount whatever the step: "
-             "the derivative does not exist there): not counted"),
-    ("unverified", "unverifiable: {} entries differ, but the numeric derivative there did not "
-                   "settle as the step shrank (rounding or noise dominates), so neither the "
-                   "mismatch nor a match is proven"),
-)
+SETTLE_KINDS = ("rejudged", "kink", "outside", "jump", "unverified")
 
 
-def _settle_notes(counts: dict[str, int]) -> list[str]:
-    return [text.format(counts[key]) for key, text in _SETTLE_NOTES if counts.get(key)]
+def _settle_notes(counts: dict[str, int]) -> list[Note]:
+    return [note(kind, count=counts[kind]) for kind in SETTLE_KINDS if counts.get(kind)]
 
 
 def _blind_columns(comp: Comparison) -> list[int]:
@@ -411,7 +395,7 @@ def verify_hessian(fn: Flat, result: JacobianResult, reference: np.ndarray, tole
         tolerance = replace(tolerance, floor=0.0)
         if estimate is None:
             where = {**where, "floor": result.noise}
-    notes = [f.message for f in result.flags]
+    notes = [f.note for f in result.flags]
     comp = compare(numeric, reference, tolerance, estimate=estimate, notes=notes, **where)
     if comp.passed or not refine or result.error is not None:
         return comp, 0
@@ -423,6 +407,5 @@ def verify_hessian(fn: Flat, result: JacobianResult, reference: np.ndarray, tole
     for a, b, v, e in zip(i[ok], j[ok], value[ok], error[ok]):
         numeric[a, b] = numeric[b, a] = v
         estimate[a, b] = estimate[b, a] = e
-    notes.append(f"{len(i)} entries derived again by Richardson extrapolation of second "
-                 f"differences after a first mismatch")
+    notes.append(note("refined-hessian", count=len(i)))
     return compare(numeric, reference, tolerance, estimate=estimate, notes=notes, **where), used

@@ -86,3 +86,45 @@ def test_plot_without_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with pytest.raises(ImportError, match=r"pip install 'fdcheck\[plot\]'"):
         _failing_result().plot()
+
+
+def _note_kinds_made():
+    """Every kind of note the package makes, read from its source."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent / "fdcheck"
+    kinds = set()
+    for path in root.rglob("*.py"):
+        kinds |= set(re.findall(r'\bnote\(\s*"([a-z-]+)"', path.read_text()))
+    from fdcheck.engine import Flag
+    from fdcheck.verify import SETTLE_KINDS
+    return sorted(kinds | set(SETTLE_KINDS) | {Flag("non-finite").kind, "retried"})
+
+
+@pytest.mark.parametrize("kind", _note_kinds_made())
+def test_every_kind_of_note_is_worded_in_the_report(kind):
+    from fdcheck.report import NOTE_TEXTS
+    assert kind in NOTE_TEXTS
+
+
+SAMPLES = [
+    (("noisy", {"worst": 2e-9, "relative": 1e-9}), "the function is noisy: two evaluations at the "
+     "same point differ by up to 2.0e-09 (1.0e-09 relative)"),
+    (("too-large", {"m": 20, "n": 20, "directions": 4}), "the whole Jacobian would have 20 x 20 "
+     "entries (0.0 GB): checked along 4 random directions"),
+    (("held", {"framework": "torch", "outputs": ("f[1]", "f[2]")}),
+     "f[1], f[2] not compared with torch: torch marks them not differentiable"),
+    (("refined", {"count": 3}), "3 column(s) derived again by Richardson extrapolation"),
+    (("localized", {"product": "jvp", "direction": 2, "steps": 5, "element": 7,
+                    "evaluations": 90}),
+     "J v disagrees along random direction 2; localized by bisection in 5 steps to input "
+     "element 7 (90 evaluations in all)"),
+]
+
+
+@pytest.mark.parametrize("made, text", SAMPLES, ids=[s[0][0] for s in SAMPLES])
+def test_a_note_is_worded_from_its_fields(made, text):
+    from fdcheck.notes import note
+    from fdcheck.report import note_text
+    kind, fields = made
+    assert text in note_text(note(kind, **fields))

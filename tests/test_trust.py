@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import fdcheck
+from fdcheck.report import notes_text
 
 GOOD = "name: good case\ninputs: {A: [1, 2]}\nfunction: sum(A ** 2)\nexpect: {gradient: [2, 4]}\n"
 
@@ -241,7 +242,7 @@ def test_a_check_that_rounding_blinds_cannot_pass(gradient):
     x = np.array([1.0, 1e6, 6.02e23])
     result = fdcheck.check(lambda x: x.sum(), x, gradient=np.array(gradient), atol=1e-6, rtol=1e-6)
     (c,) = result.checks
-    assert not c.passed and c.resolution > 1 and "unverifiable" in " ".join(c.notes)
+    assert not c.passed and c.resolution > 1 and "unverifiable" in " ".join(notes_text(c))
     # Its differences are rounding: no hint explains them.
     assert c.verdict == "unverifiable" and not c.diagnosis and "hint:" not in str(result)
 
@@ -276,9 +277,9 @@ def test_a_noisy_function_is_said_to_be_noisy():
     rng = np.random.default_rng(1)
     result = fdcheck.check(lambda x: np.sum(x ** 2) + 1e-3 * rng.standard_normal(),
                            np.array([0.5, 2.0]), gradient=np.array([1.0, 4.0]))
-    assert any("the function is noisy" in n for n in result.checks[0].notes)
+    assert any("the function is noisy" in n for n in notes_text(result.checks[0]))
     quiet = fdcheck.check(lambda x: np.sum(x ** 2), np.array([0.5, 2.0]), gradient=np.array([1.0, 4.0]))
-    assert not any("noisy" in n for n in quiet.checks[0].notes)
+    assert not any("noisy" in n for n in notes_text(quiet.checks[0]))
 
 
 @pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
@@ -316,7 +317,7 @@ def _log_first(x):
 def test_a_function_raising_at_a_point_of_the_stencil_is_retried_with_smaller_steps(x, gradient):
     result = fdcheck.check(_log_first, x, gradient=np.array(gradient))
     assert result.passed, str(result)
-    assert any("taken with a smaller step or one-sided" in n for n in result.checks[0].notes)
+    assert any("taken with a smaller step or one-sided" in n for n in notes_text(result.checks[0]))
 
 
 def test_a_function_that_raises_at_every_step_names_the_element():
@@ -428,7 +429,7 @@ def test_a_jacobian_too_large_to_hold_is_checked_along_directions(monkeypatch, f
     result = fdcheck.check(lambda x: 2 * x, x, jacobian=lambda x: factor * np.eye(x.size))
     (c,) = result.checks
     assert c.passed is passes
-    assert "20 x 20 entries" in " ".join(c.notes) and "4 random directions" in " ".join(c.notes)
+    assert "20 x 20 entries" in " ".join(notes_text(c)) and "4 random directions" in " ".join(notes_text(c))
     # 2 evaluations a direction where they agree; never the 40 of the whole Jacobian.
     assert not passes or result.evaluations < 40
 

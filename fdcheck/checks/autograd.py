@@ -8,6 +8,7 @@ from typing import Any
 from .. import backends
 from ..errors import CaseError, EvaluationError
 from ..layout import tensor_to_matrix
+from ..notes import note
 from ..subject import Subject, phase
 from ..verify import Verifier
 from .outcome import Outcome, compared, unrunnable
@@ -44,20 +45,19 @@ def check_mode(subject: Subject, wrt: str, verifier: Verifier, name: str, mode: 
         if not isinstance(exc.origin, Exception) or isinstance(exc.origin, EvaluationError):
             raise
         # The function ran at the inputs; only the framework's derivative did not.
-        return unrunnable(subject, name, result.jacobian.size, f"{name} could not take the "
-                          f"{mode}-mode derivative: {exc.message}", **where)
+        return unrunnable(subject, name, result.jacobian.size,
+                          note("no-derivative", framework=name, mode=mode, message=exc.message),
+                          **where)
     ref = tensor_to_matrix(tensor, result.out_shape, result.in_shape, subject.case.order)
     if held and subject.outputs is not None and len(held) == len(subject.outputs.parts):
         # Nothing left to compare: that is no PASS.
-        return unrunnable(subject, name, result.jacobian.size, f"{name} marks every output "
-                          f"({', '.join(held)}) not differentiable: its derivative of each is "
-                          "0 by design, so there is nothing to compare", **where)
+        return unrunnable(subject, name, result.jacobian.size,
+                          note("all-held", framework=name, outputs=tuple(held)), **where)
     outcome = Outcome()
     for rows, shape, out_name in subject.parts(result.out_shape):
         if out_name in held:
             continue
-        notes = (f"{', '.join(held)} not compared with {name}: {name} marks "
-                 f"{'them' if len(held) > 1 else 'it'} not differentiable",) if held else ()
+        notes = (note("held", framework=name, outputs=tuple(held)),) if held else ()
         outcome += compared(subject, name, result.jacobian[rows], ref[rows], verifier=verifier,
                             rows=rows, notes=notes, **{**where, "out_shape": shape,
                                                        "out_name": out_name})

@@ -14,6 +14,7 @@ from ..directional import check_products, reference_jvp
 from ..errors import CaseError, EvaluationError
 from ..flatfun import FlatFunction
 from ..layout import flatten, unflatten
+from ..notes import Note, note
 from ..subject import Subject, phase
 from . import second
 from .analytic import key_of
@@ -35,14 +36,6 @@ def framework_product(subject: Subject, backend: backends.AutogradBackend, call:
                                                 unflatten(u, fn.out_shape, order)), order)
 
 
-def _unrunnable_why(against: str, kind: str, derivative: int, message: str) -> str:
-    what = ("differentiate its own backward (double backward: a .detach() or a Function "
-            "whose backward is not differentiable?)" if derivative == 2
-            else f"compute its {'vector-Jacobian' if kind == 'vjp' else 'Jacobian-vector'} "
-                 "product")
-    return f"{against} could not {what}: {message}"
-
-
 def run_products(subject: Subject, fn: FlatFunction, products: list[Product], wrt: str,
                  out_name: str) -> Outcome:
     """One directional check per product, each noted as the input's checks are."""
@@ -60,9 +53,10 @@ def run_products(subject: Subject, fn: FlatFunction, products: list[Product], wr
         except CaseError as exc:
             if not framework or isinstance(exc.origin, (EvaluationError, type(None))):
                 raise
-            outcome += unrunnable(subject, against, directions,
-                                  _unrunnable_why(against, kind, derivative, exc.message),
-                                  wrt=wrt, out_name=out_name, derivative=derivative, mode=mode)
+            why = note("no-product", framework=against, product=kind, derivative=derivative,
+                       message=exc.message)
+            outcome += unrunnable(subject, against, directions, why, wrt=wrt, out_name=out_name,
+                                  derivative=derivative, mode=mode)
             continue
         notes = subject.notes(wrt)
         outcome += Outcome(tuple(replace(c, notes=(*c.notes, *notes)) if notes else c
@@ -97,9 +91,8 @@ def run(subject: Subject, wrt: str) -> Outcome:
     case = subject.case
     fn = subject.wrt[wrt].fn
     if subject.outputs is not None:
-        subject = _noted(subject, wrt, "the outputs " + ", ".join(
-            f"{case.output}{p.label}" for p in subject.outputs.parts) + " checked together, as "
-            "one vector, along each direction")
+        labels = tuple(f"{case.output}{p.label}" for p in subject.outputs.parts)
+        subject = _noted(subject, wrt, note("outputs-together", outputs=labels))
     outcome = run_products(subject, fn, _products(subject, wrt, fn), wrt, case.output)
     if case.derivatives == 2:
         for name in case.autograd:
@@ -116,8 +109,8 @@ def run_second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]
                         second.output_name(subject, out_shape))
 
 
-def _noted(subject: Subject, wrt: str, note: str) -> Subject:
+def _noted(subject: Subject, wrt: str, added: Note) -> Subject:
     """The subject whose input ``wrt`` carries one more note."""
     prepared = subject.wrt[wrt]
     return replace(subject, wrt={**subject.wrt, wrt: replace(prepared,
-                                                             notes=(*prepared.notes, note))})
+                                                             notes=(*prepared.notes, added))})

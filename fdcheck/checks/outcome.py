@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..compare import Comparison, compare
+from ..notes import Note
 from ..subject import Subject, phase
 from ..verify import Verifier
 
@@ -26,7 +27,7 @@ class Outcome:
 def compared(subject: Subject, against: str, numeric: np.ndarray, reference: np.ndarray, *,
              wrt: str | None, out_shape: tuple[int, ...], in_shape: tuple[int, ...] | None,
              out_name: str, stage: str | None = None, verifier: Verifier | None = None,
-             derivative: int = 1, mode: str = "reverse", notes: Sequence[str] = (),
+             derivative: int = 1, mode: str = "reverse", notes: Sequence[Note] = (),
              rows: slice = slice(None)) -> Outcome:
     """``numeric`` against ``reference``: by the verifier where there is one
     (it refines what decides the verdict), else entry by entry with the
@@ -51,7 +52,7 @@ def compared(subject: Subject, against: str, numeric: np.ndarray, reference: np.
     return Outcome((comp,), spent)
 
 
-def unrunnable(subject: Subject, against: str, entries: int, why: str, *, wrt: str,
+def unrunnable(subject: Subject, against: str, entries: int, why: Note, *, wrt: str,
                out_name: str, derivative: int = 1, mode: str = "reverse", **_: Any) -> Outcome:
     """A check whose reference the framework could not compute: a failure that
     says why, with no entry compared."""

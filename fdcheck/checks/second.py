@@ -13,6 +13,7 @@ from .. import backends
 from ..errors import CaseError
 from ..flatfun import FlatFunction
 from ..layout import tensor_to_matrix
+from ..notes import note
 from ..subject import Subject, phase
 from .outcome import Outcome, compared, unrunnable
 
@@ -98,12 +99,10 @@ def run(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) -> Ou
             differentiable = s.backend.differentiable(s.g_graph, s.inputs, s.position)
     except CaseError as exc:
         return Outcome((), spent) + unrunnable(
-            subject, name, result.jacobian.size, f"{name} could not differentiate its own "
-            f"backward (double backward): {exc.message}", **where)
+            subject, name, result.jacobian.size,
+            note("no-double-backward", framework=name, message=exc.message), **where)
     ref = tensor_to_matrix(tensor, result.in_shape, result.in_shape, subject.case.order)
     notes = () if differentiable else (
-        f"{name}'s backward of {subject.case.output} is not differentiable: its result does "
-        f"not depend on {wrt} through autograd (a .detach(), .numpy() or a Function whose "
-        f"backward is not itself differentiable?), so {name} says its second derivative is 0",)
+        note("not-differentiable", framework=name, output=subject.case.output, wrt=wrt),)
     return Outcome((), spent) + compared(subject, name, result.jacobian, ref, verifier=verifier,
                                          notes=notes, **where)
