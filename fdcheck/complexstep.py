@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from .protocols import Evaluator, Flat
-from .engine import JacobianResult, Plan, Progress, execute, nonfinite_flag
+from .engine import JacobianResult, Plan, Progress, central_plan, execute, nonfinite_flag
 from .errors import ComplexStepError
 from .evaluate import Batch
 from .stencils import Method
@@ -73,8 +73,7 @@ def probe(fn: Flat, seed: int = 0) -> int:
     best, closest = np.inf, by_complex
     steps = probe_steps(x)
     for t in steps:
-        ys = _along(fn, np.stack([(x + t * v).astype(fn.dtype), (x - t * v).astype(fn.dtype)]))
-        central = (ys[0] - ys[1]) / (2 * t)
+        central = _central(fn, x, v, t)
         gap = np.abs(by_complex - central)
         worst = float(gap.max(initial=0.0)) if np.isfinite(gap).all() else np.inf
         if worst < best:
@@ -89,16 +88,14 @@ def probe(fn: Flat, seed: int = 0) -> int:
         "inexactly inside?); use method richardson")
 
 
-def _along(fn: Flat, dense: np.ndarray) -> np.ndarray:
-    """fn at the rows of ``dense`` (k, n), through the engine; shape (k, m)."""
-    ys = np.empty((dense.shape[0], fn.m))
+def _central(fn: Flat, x: np.ndarray, v: np.ndarray, t: float) -> np.ndarray:
+    """(f(x + t v) - f(x - t v)) / 2t, through the engine; shape (m,)."""
+    dense = np.stack([(x - t * v).astype(fn.dtype), (x + t * v).astype(fn.dtype)])
     none = np.empty(0, dtype=np.int64)
-
-    def combine(out: np.ndarray, a: int, b: int) -> None:
-        ys[a:b] = out
-
-    execute(fn, Plan(dense.shape[0], 1, lambda a, b: Batch(none, none, None, dense[a:b]), combine))
-    return ys
+    plan, d, _ = central_plan(fn, lambda a, b: Batch(none, none, None, dense[2 * a:2 * b]),
+                              np.array([t]), np.zeros(fn.m))
+    execute(fn, plan)
+    return d[0]
 
 
 def complex_step_columns(fn: Flat, step: float | None = None, evaluator: Evaluator | None = None,

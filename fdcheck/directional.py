@@ -20,7 +20,7 @@ import numpy as np
 from .notes import Note, note
 from .protocols import Evaluator, Flat
 from .compare import Comparison, Tolerance, compare, mismatched
-from .engine import NOISE, Plan, execute
+from .engine import NOISE, central_plan, execute
 from .evaluate import Batch
 from .extrapolate import extrapolate_columns, extrapolate_direction
 from .step import direction_step
@@ -39,19 +39,14 @@ def central_direction(fn: Flat, v: np.ndarray, evaluator: Evaluator | None = Non
     x64 = fn.x0.astype(np.float64)
     eps = float(np.finfo(fn.dtype).eps)
     t = direction_step(fn.dtype)
-    dense = np.stack([(x64 + t * v).astype(fn.dtype), (x64 - t * v).astype(fn.dtype)])
-    ys = np.empty((2, fn.m))
+    dense = np.stack([(x64 - t * v).astype(fn.dtype), (x64 + t * v).astype(fn.dtype)])
     none = np.empty(0, dtype=np.int64)
-
-    def combine(out: np.ndarray, a: int, b: int) -> None:
-        ys[a:b] = out
-
-    used = execute(fn, Plan(2, 1, lambda a, b: Batch(none, none, None, dense[a:b]), combine),
-                   evaluator)
+    plan, d, fscale = central_plan(fn, lambda a, b: Batch(none, none, None, dense[2 * a:2 * b]),
+                                   np.array([t]), np.zeros(fn.m))
+    used = execute(fn, plan, evaluator)
     with np.errstate(all="ignore"):
-        value = (ys[0] - ys[1]) / (2 * t)
-        rounding = NOISE * eps * np.maximum(np.abs(ys[0]), np.abs(ys[1])) / t
-    return value, np.where(np.isfinite(rounding), rounding, np.inf), used
+        rounding = NOISE * eps * fscale[0] / t
+    return d[0], np.where(np.isfinite(rounding), rounding, np.inf), used
 
 
 def reference_jvp(reference: np.ndarray) -> Jvp:

@@ -107,6 +107,27 @@ def execute(fn: Flat, plan: Plan, evaluator: Evaluator | None = None, progress: 
     return total
 
 
+def central_plan(fn: Flat, points: Callable[[int, int], Batch], h: np.ndarray,
+                 f0: np.ndarray) -> tuple[Plan, np.ndarray, np.ndarray]:
+    """A plan of units of two points each, ``x - h_u`` then ``x + h_u``, that
+    combines each unit as it comes into its central difference
+    ``(f+ - f-) / 2 h_u`` and the scale of its values, ``max(|f-|, |f+|, f0)``
+    (the rounding level a Richardson table needs): the two arrays, (units, m),
+    are filled as the plan is executed."""
+    steps = np.asarray(h, dtype=np.float64).reshape(-1)
+    d = np.empty((len(steps), fn.m))
+    fscale = np.empty((len(steps), fn.m))
+
+    def combine(out: np.ndarray, a: int, b: int) -> None:
+        ys = out.reshape(b - a, 2, fn.m)
+        with np.errstate(all="ignore"):
+            twice = np.where(steps[a:b] > 0, 2 * steps[a:b], np.nan)[:, None]
+            d[a:b] = (ys[:, 1] - ys[:, 0]) / twice
+            fscale[a:b] = np.maximum(np.maximum(np.abs(ys[:, 0]), np.abs(ys[:, 1])), f0)
+
+    return Plan(len(steps), 2, points, combine), d, fscale
+
+
 @dataclass(frozen=True)
 class Flag:
     """Numerical trouble found while differentiating: a result, not a crash.

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .protocols import Evaluator, Flat
-from .engine import JacobianResult, Plan, Progress, execute, nonfinite_flag
+from .engine import JacobianResult, Progress, central_plan, execute, nonfinite_flag
 from .evaluate import Batch, Serial
 from .stencils import Method
 from .step import LADDER_RATIO as RATIO, direction_ladder, ladder
@@ -150,21 +150,15 @@ def _levels(fn: Flat, evaluator: Evaluator, cols: np.ndarray, first: int, last: 
     # One unit a (column, level): its two points, minus then plus.
     values = np.stack([minus, plus], axis=2).reshape(-1)
     element = np.repeat(cols, 2 * count)
-    ys = np.empty((len(cols) * count, 2, fn.m))
 
     def points(a: int, b: int) -> Batch:
         return Batch(element[2 * a:2 * b], values[2 * a:2 * b])
 
-    def combine(out: np.ndarray, a: int, b: int) -> None:
-        ys[a:b] = out.reshape(b - a, 2, fn.m)
-
+    plan, d, fscale = central_plan(fn, points, h, f0)
     # A step that leaves the function's domain gives NaN and is simply not chosen.
-    execute(fn, Plan(len(cols) * count, 2, points, combine), evaluator, nan_where_raises=True)
-    levels = ys.reshape(len(cols), count, 2, fn.m)
-    with np.errstate(all="ignore"):
-        d = (levels[:, :, 1] - levels[:, :, 0]) / np.where(h > 0, 2 * h, np.nan)[:, :, None]
-        fscale = np.maximum(np.maximum(np.abs(levels[:, :, 0]), np.abs(levels[:, :, 1])), f0)
-    return d, fscale, h
+    execute(fn, plan, evaluator, nan_where_raises=True)
+    shape = (len(cols), count, fn.m)
+    return d.reshape(shape), fscale.reshape(shape), h
 
 
 def extrapolate_columns(fn: Flat, columns: Sequence[int] | np.ndarray | None = None,
@@ -245,16 +239,9 @@ def extrapolate_direction(fn: Flat, v: np.ndarray, evaluator: Evaluator | None =
         # One direction: every level is for its one row.
         t = direction_ladder(first, last, top)
         dense = np.stack([(x64 + s * v).astype(fn.dtype) for tk in t for s in (-tk, tk)])
-        ys = np.empty((len(t), 2, fn.m))
-
-        def combine(out: np.ndarray, a: int, b: int) -> None:
-            ys[a:b] = out.reshape(b - a, 2, fn.m)
-
-        execute(fn, Plan(len(t), 2, lambda a, b: Batch(none, none, None, dense[2 * a:2 * b]),
-                         combine), evaluator)
-        with np.errstate(all="ignore"):
-            d = (ys[:, 1] - ys[:, 0]) / (2 * t[:, None])
-        fs = np.maximum(np.maximum(np.abs(ys[:, 0]), np.abs(ys[:, 1])), f0)
+        plan, d, fs = central_plan(fn, lambda a, b: Batch(none, none, None, dense[2 * a:2 * b]),
+                                   t, f0)
+        execute(fn, plan, evaluator)
         return d[None], fs[None], t[None]
 
     value, error, _, _, extended = converge(*levels(None, 0, LEVELS), eps, levels)

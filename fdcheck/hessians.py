@@ -50,22 +50,23 @@ def _second_differences(fn: Flat, i: np.ndarray, j: np.ndarray, hi: np.ndarray, 
     values[:, :, 1] = x64[j, None] + signs[None, :, 1] * hj[:, None]
     values = values.astype(fn.dtype)
     indices = np.repeat(np.stack([i, j], axis=1)[:, None, :], 4, axis=1)
-    ys = np.empty((len(i), 4))
+    # Steps really taken: (x + h) - x in the evaluation dtype.
+    ti = (values[:, 0, 0].astype(np.float64) - values[:, 2, 0].astype(np.float64)) / 2
+    tj = (values[:, 0, 1].astype(np.float64) - values[:, 1, 1].astype(np.float64)) / 2
+    h, scale = np.empty(len(i)), np.empty(len(i))
 
     def points(a: int, b: int) -> Batch:
         return Batch(indices[a:b].reshape(-1), values[a:b].reshape(-1),
                      np.arange(0, 8 * (b - a) + 1, 2))
 
     def combine(out: np.ndarray, a: int, b: int) -> None:
-        ys[a:b] = out.reshape(b - a, 4)
+        ys = out.reshape(b - a, 4)
+        with np.errstate(all="ignore"):
+            h[a:b] = (ys[:, 0] - ys[:, 1] - ys[:, 2] + ys[:, 3]) / (4 * ti[a:b] * tj[a:b])
+        scale[a:b] = np.abs(ys).max(axis=1)
 
     used = execute(fn, Plan(len(i), 4, points, combine), evaluator)
-    # Steps really taken: (x + h) - x in the evaluation dtype.
-    ti = (values[:, 0, 0].astype(np.float64) - values[:, 2, 0].astype(np.float64)) / 2
-    tj = (values[:, 0, 1].astype(np.float64) - values[:, 1, 1].astype(np.float64)) / 2
-    with np.errstate(all="ignore"):
-        h = (ys[:, 0] - ys[:, 1] - ys[:, 2] + ys[:, 3]) / (4 * ti * tj)
-    return h, np.abs(ys).max(axis=1), used
+    return h, scale, used
 
 
 def _diagonal(fn: Flat, i: np.ndarray, hi: np.ndarray, evaluator: Evaluator | None
@@ -73,19 +74,20 @@ def _diagonal(fn: Flat, i: np.ndarray, hi: np.ndarray, evaluator: Evaluator | No
     """H_ii by (f(x + 2h) - 2 f(x) + f(x - 2h)) / (4 h**2)."""
     x64 = fn.x0.astype(np.float64)
     values = (x64[i, None] + np.array([2.0, -2.0])[None, :] * hi[:, None]).astype(fn.dtype)
-    ys = np.empty((len(i), 2))
+    t = (values[:, 0].astype(np.float64) - values[:, 1].astype(np.float64)) / 4
+    f0 = float(fn.value[0])
+    h, scale = np.empty(len(i)), np.empty(len(i))
 
     def combine(out: np.ndarray, a: int, b: int) -> None:
-        ys[a:b] = out.reshape(b - a, 2)
+        ys = out.reshape(b - a, 2)
+        with np.errstate(all="ignore"):
+            h[a:b] = ((ys[:, 0] - f0) + (ys[:, 1] - f0)) / (4 * t[a:b] * t[a:b])
+        scale[a:b] = np.maximum(np.abs(ys).max(axis=1), abs(f0))
 
     used = execute(fn, Plan(len(i), 2, lambda a, b: Batch(np.repeat(i[a:b], 2),
                                                            values[a:b].reshape(-1)), combine),
                    evaluator)
-    t = (values[:, 0].astype(np.float64) - values[:, 1].astype(np.float64)) / 4
-    f0 = float(fn.value[0])
-    with np.errstate(all="ignore"):
-        h = ((ys[:, 0] - f0) + (ys[:, 1] - f0)) / (4 * t * t)
-    return h, np.maximum(np.abs(ys).max(axis=1), abs(f0)), used
+    return h, scale, used
 
 
 def _entries(fn: Flat, i: np.ndarray, j: np.ndarray, hi: np.ndarray, hj: np.ndarray,

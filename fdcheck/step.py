@@ -1,7 +1,26 @@
 """Every step rule of fdcheck, in one place.
 
-Each rule returns the steps it takes and, where it has one, an estimate of
-the error they leave (None where the rule alone cannot know it).
+A rule that can estimate the error its steps leave returns ``(steps,
+estimate)`` (the estimate None where it depends on derivatives the rule cannot
+see); a rule whose error is estimated by the method that uses it (a ladder,
+whose Richardson table estimates it, a probe) returns its steps alone, and
+says so ("step-only"):
+
+=======================  =====================================  ======================
+rule                     used by                                returns
+=======================  =====================================  ======================
+:func:`stencil_steps`    stencils, sparsity groups              (steps, None)
+:func:`steps_for`        the same, steps alone                  step-only
+:func:`second_steps`     Hessians by second differences         (steps, None)
+:func:`complex_steps`    the complex step                       (steps, ulps of error)
+:func:`ladder`,          Richardson over a column's ladder      step-only: the table
+:func:`ladder_steps`                                            estimates the error
+:func:`direction_step`,  the directional check (one look, then  step-only
+:func:`direction_ladder` Richardson along the direction)
+:func:`halving_steps`    the kink and jump probes of verify     step-only
+:func:`probe_steps`      the complex step's safety probe        step-only
+:func:`pattern_steps`    sparsity detection                     step-only
+=======================  =====================================  ======================
 
 For a stencil of accuracy order p the truncation error grows like h**p and the
 rounding error like eps/h; their sum is smallest near h = eps**(1/(p+1)) on a
@@ -40,7 +59,7 @@ def default_relative_step(dtype: np.dtype | type, stencil: Stencil) -> float:
 
 def steps_for(x: np.ndarray, dtype: np.dtype | type, stencil: Stencil,
               relative: float | None = None) -> np.ndarray:
-    """Steps of a stencil for each element of flat ``x``, as float64.
+    """Step-only. Steps of a stencil for each element of flat ``x``, as float64.
 
     Parameters
     ----------
@@ -90,7 +109,8 @@ def second_steps(x: np.ndarray, dtype: np.dtype | type, relative: float | None =
 
 def ladder(x: np.ndarray, dtype: np.dtype | type, first: int, last: int,
            top: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The Richardson ladder of each element: levels ``first`` to ``last - 1``.
+    """Step-only (the Richardson table estimates the error): the ladder of each
+    element, levels ``first`` to ``last - 1``.
 
     Level j moves x_i by ``top * max(1, |x_i|) * 2**-j`` each way.
 
@@ -118,13 +138,13 @@ def ladder(x: np.ndarray, dtype: np.dtype | type, first: int, last: int,
 
 
 def direction_step(dtype: np.dtype | type) -> float:
-    """The step t of one central difference along a direction v (points
+    """Step-only. The step t of one central difference along a direction v (points
     x0 +- t v, v scaled by max(1, |x|)): eps**(1/3), as for a coordinate."""
     return _limits(np.dtype(dtype))[0] ** (1 / 3)
 
 
 def ladder_steps(x: np.ndarray, first: int, last: int, top: float | None = None) -> np.ndarray:
-    """The Richardson ladder's steps of each element, shape (k, last - first):
+    """Step-only. The Richardson ladder's steps of each element, shape (k, last - first):
     ``top * max(1, |x|) * 2**-j`` for levels j = first .. last - 1."""
     top = LADDER_TOP if top is None else float(top)
     scale = top * np.maximum(1.0, np.abs(np.asarray(x, dtype=np.float64)))
@@ -132,7 +152,7 @@ def ladder_steps(x: np.ndarray, first: int, last: int, top: float | None = None)
 
 
 def direction_ladder(first: int, last: int, top: float | None = None) -> np.ndarray:
-    """The steps t of levels ``first`` to ``last - 1`` along a direction v
+    """Step-only. The steps t of levels ``first`` to ``last - 1`` along a direction v
     (points x0 +- t v); shape (last - first,)."""
     top = LADDER_TOP if top is None else float(top)
     return top * LADDER_RATIO ** -np.arange(first, last, dtype=np.float64)
@@ -147,8 +167,15 @@ def complex_steps(x: np.ndarray, dtype: np.dtype | type, relative: float | None 
     return h, np.full(x64.shape, 8 * _limits(np.dtype(dtype))[0])
 
 
+def halving_steps(steps: np.ndarray, levels: int) -> np.ndarray:
+    """Step-only: each element's ``steps`` halved ``levels - 1`` times, forward
+    then backward, shape (k, 2 levels): ``h, h/2, ..., -h, -h/2, ...``."""
+    ladder = 0.5 ** np.arange(levels)
+    return np.asarray(steps, dtype=np.float64)[:, None] * np.concatenate([ladder, -ladder])
+
+
 def probe_steps(x: np.ndarray) -> np.ndarray:
-    """Steps of the complex step's safety probe: from 1e-2 of the largest
+    """Step-only. Steps of the complex step's safety probe: from 1e-2 of the largest
     magnitude down to 1e-8 of the smallest nonzero one, so that some step
     resolves a smooth function of any scale."""
     ax = np.abs(x[np.isfinite(x)])
@@ -159,7 +186,7 @@ def probe_steps(x: np.ndarray) -> np.ndarray:
 
 
 def pattern_steps(x: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
-    """The moves of the sparsity probes: the central difference's own step
+    """Step-only. The moves of the sparsity probes: the central difference's own step
     scale, so that what it would see as a nonzero, the probes see moving."""
     eps = _limits(np.dtype(dtype))[0]
     return eps ** (1 / 3) * np.maximum(1.0, np.abs(np.asarray(x, dtype=np.float64)))

@@ -40,7 +40,7 @@ from .engine import JacobianResult, Plan, execute
 from .evaluate import Batch
 from .extrapolate import extrapolate_columns
 from .stencils import stencil
-from .step import steps_for
+from .step import halving_steps, steps_for
 
 LEVELS = 4            # one-sided slopes at h, h/2, h/4, h/8
 SHRINKS = 0.75        # a gap that shrinks goes to at most this fraction of itself per halving
@@ -293,25 +293,26 @@ def probe_entries(fn: Flat, columns: Sequence[int], steps: np.ndarray,
     cols = np.asarray(columns, dtype=np.int64)
     k = len(cols)
     x64 = fn.x0.astype(np.float64)
-    ladder = 0.5 ** np.arange(LEVELS)
-    h = np.asarray(steps, dtype=np.float64)[:, None] * np.concatenate([ladder, -ladder])
+    h = halving_steps(steps, LEVELS)
     values = (x64[cols][:, None] + h).astype(fn.dtype)
     taken = values.astype(np.float64) - x64[cols][:, None]          # (k, 2L), exact
-    ys = np.empty((k, 2 * LEVELS, fn.m))
+    f0 = fn.value.real[None, :]
+    slope = np.empty((k, 2 * LEVELS, fn.m))
+    scale = np.empty((k, fn.m))
 
     def points(a: int, b: int) -> Batch:
         return Batch(np.repeat(cols[a:b], 2 * LEVELS), values[a:b].reshape(-1))
 
     def combine(out: np.ndarray, a: int, b: int) -> None:
-        ys[a:b] = out.reshape(b - a, 2 * LEVELS, fn.m)
+        ys = out.reshape(b - a, 2 * LEVELS, fn.m)
+        with np.errstate(all="ignore"):
+            slope[a:b] = (ys - f0[:, None, :]) / taken[a:b, :, None]
+        scale[a:b] = np.maximum(np.abs(ys).max(axis=1), np.abs(f0))
 
     used = execute(fn, Plan(k, 2 * LEVELS, points, combine), evaluator, nan_where_raises=True)
-    f0 = fn.value.real[None, :]
     eps = max(float(np.finfo(fn.dtype).eps), dtype_eps(fn.precision))
     with np.errstate(all="ignore"):
-        slope = (ys - f0[:, None, :]) / taken[:, :, None]               # (k, 2L, m)
         fwd, bwd = slope[:, :LEVELS], slope[:, LEVELS:]
-        scale = np.maximum(np.abs(ys).max(axis=1), np.abs(f0))         # (k, m)
         # The rounding error of a one-sided slope at each step.
         rounding = eps * scale[:, None, :] / np.abs(taken[:, :LEVELS, None])
         gap = np.abs(fwd - bwd)
