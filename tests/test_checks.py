@@ -37,7 +37,8 @@ def subject_of(text, **keys):
 
 
 def verdicts(outcome):
-    return [c.passed for c in outcome.comparisons]
+    """Each comparison's verdict, of an Outcome or a CaseResult."""
+    return [c.passed for c in getattr(outcome, "comparisons", None) or outcome.checks]
 
 
 @pytest.mark.parametrize("expected, passes", [(Z.tolist(), True), ((Z + 1).tolist(), False),
@@ -146,35 +147,25 @@ def test_a_jacobian_too_large_is_prepared_for_directions(monkeypatch):
 torch = pytest.importorskip("torch")
 
 
-def scale_function(backward_factor=1.0, detach=False):
-    class Scale(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x ** 2
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            x = x.detach() if detach else x
-            return backward_factor * 2 * x * g
-    return Scale.apply
-
-
-@pytest.mark.parametrize("factor, passes", [(1.0, True), (1.5, False)])
-def test_autograd(factor, passes):
+@pytest.mark.parametrize("jvp_factor, modes, passes", [
+    (3.0, ("reverse", "forward"), [True, True]), (4.0, ("reverse", "forward"), [True, False]),
+    (4.0, ("reverse",), [True])])
+def test_autograd(jvp_factor, modes, passes):
     import fdcheck
-    x = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64, requires_grad=True)
-    result = fdcheck.check(scale_function(factor), x)
-    assert [c.against for c in result.checks] == ["torch"]
-    assert result.passed is passes
+
+    from .backends.test_second_order import cube, x_torch
+    result = fdcheck.check(cube(jvp_factor=jvp_factor), x_torch(), modes=modes)
+    assert [(c.against, c.mode) for c in result.checks] == [("torch", m) for m in modes]
+    assert verdicts(result) == passes
 
 
 def test_second_order_names_a_backward_that_is_not_differentiable():
     import fdcheck
     from fdcheck.report import notes_text
-    x = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64, requires_grad=True)
-    result = fdcheck.check(lambda x: scale_function(detach=True)(x).sum(), x, derivatives=2)
+
+    from .backends.test_second_order import cube, x_torch
+    f = cube(backward_detaches=True)
+    result = fdcheck.check(lambda x: f(x).sum(), x_torch(), derivatives=2)
     first, second = result.checks
     assert first.passed and not second.passed and second.derivative == 2
     assert "not differentiable" in " ".join(notes_text(second))
