@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import types
 from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -20,6 +21,7 @@ from . import backends, derive
 from .case import Case, Expected, Stage
 from .compare import auto_factor
 from .engine import JacobianResult
+from .flatfun import FlatFunction
 from .errors import CaseError, EvaluationError
 from .functions import CallRef, UserCall
 from .options import RunOptions
@@ -33,11 +35,16 @@ MethodSpec = Any  # a Method, a name ("central"), or a mapping {scheme, order, s
 
 
 def _names(f: Callable[..., Any], count: int) -> list[str]:
-    try:
-        params = [p.name for p in inspect.signature(f).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        params = []
+    """The names of ``f``'s first ``count`` positional parameters, or x0, x1..."""
+    if isinstance(f, types.FunctionType) and not f.__defaults__:
+        # A plain function or lambda: its code names them (inspect costs ten times more).
+        params = list(f.__code__.co_varnames[:f.__code__.co_argcount])
+    else:
+        try:
+            params = [p.name for p in inspect.signature(f).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            params = []
     if len(params) >= count:
         return params[:count]
     return ["x"] if count == 1 else [f"x{i}" for i in range(count)]
@@ -112,29 +119,32 @@ def _raise_origin(exc: CaseError) -> None:
     raise origin if isinstance(origin, Exception) else exc
 
 
+@contextlib.contextmanager
 def _numeric_subject(f: Callable[..., Any], inputs: Sequence[Any], wrt: int | str,
                      order: str, method: MethodSpec, step: float | None, dtype: str | None,
                      vectorized: bool | str, executor: Any, workers: int | None,
-                     progress: Callable[[int, int], None] | None) -> tuple[Subject, str]:
+                     progress: Callable[[int, int], None] | None
+                     ) -> Iterator[tuple[Subject, FlatFunction]]:
     """The subject of a numeric derivative alone, through the same translation
-    and preparation as :func:`check`; and the input's name."""
+    and preparation as :func:`check`, and the input's flat function; within
+    the block, the framework is set as fdcheck needs it and what the user's
+    function raises is raised as it is."""
     case = call_case(f, inputs, wrt=wrt, order=order, method=method, step=step, dtype=dtype,
                      vectorized=vectorized)
     report = None if progress is None else (lambda label, done, total: progress(done, total))
     options = RunOptions(executor=executor, workers=workers, progress=report,
                          mode="auto" if vectorized else "serial", source="the call")
     try:
-        with backends.scoped(case.backend):
+        with np.errstate(all="ignore"), backends.scoped(case.backend), phase("function"):
             subject = prepare(case, options, values=False, checks=False)
+            prepared = subject.wrt[case.wrt[0]]
+            if vectorized == "vmap" and prepared.unbatched is not None:
+                from .report import vmap_reason
+                raise EvaluationError(f"vectorized='vmap': {vmap_reason(prepared.unbatched)}; "
+                                      "leave vectorized out to evaluate one point a call")
+            yield subject, prepared.fn
     except CaseError as exc:
         _raise_origin(exc)
-    (name,) = case.wrt
-    why = subject.wrt[name].unbatched
-    if vectorized == "vmap" and why is not None:
-        from .report import vmap_reason
-        raise EvaluationError(f"vectorized='vmap': {vmap_reason(why)}; leave vectorized out "
-                              "to evaluate one point a call")
-    return subject, name
 
 
 def numeric(f: Callable[..., Any], *inputs: Any, wrt: int | str = 0, order: str = "C",
@@ -192,16 +202,11 @@ def numeric(f: Callable[..., Any], *inputs: Any, wrt: int | str = 0, order: str 
     """
     with _keywords():
         sparsity = parse_sparsity(sparsity)
-    subject, name = _numeric_subject(f, inputs, wrt, order, method, step, dtype, vectorized,
-                                     executor, workers, progress)
-    fn = subject.wrt[name].fn
-    try:
-        with np.errstate(all="ignore"), backends.scoped(subject.case.backend), phase("function"):
-            return subject.derive(fn, subject.call, f"d{subject.case.output}/d{name}",
-                                  sparsity)[0].result
-    except CaseError as exc:
-        _raise_origin(exc)
-        raise  # unreachable: for type checkers
+    with _numeric_subject(f, inputs, wrt, order, method, step, dtype, vectorized, executor,
+                          workers, progress) as (subject, fn):
+        return subject.numeric(fn, subject.call, f"d{subject.case.output}/d{subject.case.wrt[0]}",
+                               sparsity)
+    raise AssertionError("unreachable")  # the block returns or raises; for type checkers
 
 
 def jacobian(f: Callable[..., Any], *inputs: Any, wrt: int | str = 0, order: str = "C",
@@ -264,17 +269,10 @@ def hessian(f: Callable[..., Any], *inputs: Any, wrt: int | str = 0, order: str 
         res = numeric(gradient, *inputs, wrt=wrt, order=order, method=method, step=step,
                       dtype=dtype, vectorized=vectorized, executor=executor, workers=workers)
     else:
-        subject, name = _numeric_subject(f, inputs, wrt, order, method, step, dtype, vectorized,
-                                         executor, workers, None)
-        fn = subject.wrt[name].fn
-        how = derive.hessian_method(subject.method, auto=False)
-        try:
-            with np.errstate(all="ignore"), backends.scoped(subject.case.backend), \
-                    subject.backend.no_grad(), phase("function"):
-                res = derive.hessian(fn, how, subject.evaluator(fn))
-        except CaseError as exc:
-            _raise_origin(exc)
-            raise  # unreachable: for type checkers
+        with _numeric_subject(f, inputs, wrt, order, method, step, dtype, vectorized, executor,
+                              workers, None) as (subject, fn), subject.backend.no_grad():
+            how = derive.hessian_method(subject.method, auto=False)
+            res = derive.hessian(fn, how, subject.evaluator(fn))
     return res.tensor if tensor else res.jacobian
 
 

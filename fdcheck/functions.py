@@ -184,6 +184,17 @@ class StagesCall:
     def __call__(self, *arrays: Any) -> Any:
         return self._run(arrays, None)
 
+    @property
+    def direct(self) -> Callable[..., Any]:
+        """What to call at each point: a caller's own function itself where it
+        is the one stage over these names (no stage machinery a call), else
+        this."""
+        if len(self.stages) == 1:
+            body = self.stages[0][1]
+            if isinstance(body, UserCall) and body.names == self.names:
+                return body.fn
+        return self
+
     def batched(self, wrt: int) -> Callable[..., Any]:
         """A callable whose argument ``wrt`` has a leading batch axis; the
         others are broadcast along it (without copying)."""

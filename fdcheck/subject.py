@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -28,6 +29,7 @@ from .evaluate import OnExecutor, Serial, Vectorized, batched_disagrees
 from .expr import Expression
 from .flatfun import FlatFunction, in_place_error
 from .functions import CallRef, PythonCall, StagesCall, UserCall, load_python
+from .engine import JacobianResult
 from .layout import reference_matrix, unravel
 from .options import RunOptions
 from .outputs import Joined, Outputs, StructuredOutput, split
@@ -127,7 +129,6 @@ class Subject:
     inputs: tuple[Any, ...]
     np_inputs: tuple[np.ndarray, ...]
     dtype: str
-    tolerances: Tolerances
     call: StagesCall
     # A caller's function returning a tuple, list or dict: its floating
     # outputs joined into one vector, each checked as its own output.
@@ -138,14 +139,20 @@ class Subject:
     # Evaluations spent preparing (the base point, the noise probe, vmap's probe).
     evaluations: int = 0
 
+    @cached_property
+    def tolerances(self) -> Tolerances:
+        """Each kind of check's tolerance, resolved on first use (a numeric
+        derivative alone needs none)."""
+        return _tolerances(self.case, self.options, self.dtype, self.method)
+
     # -- names and places -------------------------------------------------------
 
     @property
     def folder(self) -> str | None:
-        return str(Path(self.case.file).resolve().parent) if self.case.file else None
+        return _folder(self.case)
 
     def stage_key(self, name: str) -> str:
-        return f"function.{name}" if self.case.is_chain else "function"
+        return _stage_key(self.case, name)
 
     def notes(self, wrt: str | None) -> tuple[Note, ...]:
         prepared = self.wrt.get(wrt or "")
@@ -160,18 +167,10 @@ class Subject:
 
     # -- functions ---------------------------------------------------------------
 
-    def body(self, stage: Stage) -> Any:
-        """What a stage calls: its expression, the caller's callable, or the
-        ``{python: ...}`` function (imported on first call)."""
-        if isinstance(stage.body, PythonRef):
-            return PythonCall(stage.body.target, stage.reads, key=self.stage_key(stage.name),
-                              near=self.folder)
-        return stage.body
-
     def stages_call(self, stages: Sequence[Stage], names: Sequence[str],
                     backend: str | None = None, upto: str | None = None) -> StagesCall:
-        return StagesCall([(s.name, self.body(s)) for s in stages], names,
-                          backend or self.case.backend, self.dtype, upto)
+        return _stages_call(self.case, stages, names, backend or self.case.backend, self.dtype,
+                            upto)
 
     def native(self, a: np.ndarray, backend: backends.Backend | None = None) -> Any:
         # np.require keeps a 0-d array 0-d (np.ascontiguousarray makes it 1-d).
@@ -235,8 +234,8 @@ class Subject:
             Where ``call`` returns several outputs (see :func:`prepare`).
         """
         batched, tried = self.batched(call, wrt)
-        fn = FlatFunction(call, inputs, wrt, order=self.case.order, dtype=self.case.dtype,
-                          backend=self.backend, batched_call=batched)
+        fn = FlatFunction(call.direct, inputs, wrt, order=self.case.order,
+                          dtype=self.case.dtype, backend=self.backend, batched_call=batched)
         if tried:
             why = batched_disagrees(fn)
             if why is not None:
@@ -255,11 +254,19 @@ class Subject:
     def derive(self, fn: FlatFunction, call: Any, label: str,
                sparsity: Any = None) -> tuple[Verifier, int]:
         """The numeric Jacobian of ``fn``, ready to be checked, and its cost."""
+        evaluator = self.evaluator(fn)
+        result = self.numeric(fn, call, label, sparsity, evaluator)
+        return Verifier(fn, result, evaluator, refine=self.options.refine), result.evaluations
+
+    def numeric(self, fn: FlatFunction, call: Any, label: str, sparsity: Any = None,
+                evaluator: Any = None) -> JacobianResult:
+        """The numeric Jacobian of ``fn`` by the case's method (on ``evaluator``,
+        by default :meth:`evaluator`), with progress reported under ``label``."""
         progress = None
         if self.options.progress is not None:
             report = self.options.progress
             progress = lambda done, total: report(f"{self.case.name}: {label}", done, total)  # noqa: E731
-        evaluator = self.evaluator(fn)
+        evaluator = evaluator if evaluator is not None else self.evaluator(fn)
         if self.method.scheme == "complex-step":
             _refuse_complex_unsafe(call)
         with self.backend.no_grad():
@@ -267,7 +274,7 @@ class Subject:
                 result = derive.jacobian(fn, self.method, evaluator, progress, sparsity)
             except SparsityError as exc:
                 raise CaseError(str(exc), key="sparsity") from None
-        return Verifier(fn, result, evaluator, refine=self.options.refine), result.evaluations
+        return result
 
     def stage_jacobian(self, stage: Stage, read: str) -> tuple[Verifier, int]:
         """d stage / d read, numerically, with every other thing it reads fixed."""
@@ -321,6 +328,28 @@ class Subject:
                 raise CaseError(str(exc), key=key) from None
         return [self.as_matrix(piece, kind, key, shape, in_shape, name, wrt)
                 for piece, (_, shape, name) in zip(pieces, self.parts(out_shape))]
+
+
+def _folder(case: Case) -> str | None:
+    return str(Path(case.file).resolve().parent) if case.file else None
+
+
+def _stage_key(case: Case, name: str) -> str:
+    return f"function.{name}" if case.is_chain else "function"
+
+
+def _body(case: Case, stage: Stage) -> Any:
+    """What a stage calls: its expression, the caller's callable, or the
+    ``{python: ...}`` function (imported on first call)."""
+    if isinstance(stage.body, PythonRef):
+        return PythonCall(stage.body.target, stage.reads, key=_stage_key(case, stage.name),
+                          near=_folder(case))
+    return stage.body
+
+
+def _stages_call(case: Case, stages: Sequence[Stage], names: Sequence[str], backend: str,
+                 dtype: str, upto: str | None = None) -> StagesCall:
+    return StagesCall([(s.name, _body(case, s)) for s in stages], names, backend, dtype, upto)
 
 
 def _refuse_complex_unsafe(call: Any) -> None:
@@ -383,11 +412,8 @@ def _base(case: Case, options: RunOptions) -> Subject:
         inputs = tuple(backend.asarray(np.require(a, requirements="C")) for a in np_inputs)
     first = names.index(case.wrt[0])
     dtype = case.dtype or _float_name(backend.dtype_name(inputs[first]))
-    method = _method(case, options)
-    draft = Subject(case, options, names, method, backend, inputs, np_inputs, dtype,
-                    _tolerances(case, options, dtype, method),
-                    StagesCall([], names, case.backend, dtype))
-    return replace(draft, call=draft.stages_call(case.stages, names))
+    return Subject(case, options, names, _method(case, options), backend, inputs, np_inputs,
+                   dtype, _stages_call(case, case.stages, names, case.backend, dtype))
 
 
 def _values(subject: Subject) -> dict[str, np.ndarray]:

@@ -136,13 +136,22 @@ def get(name: str) -> Backend:
     return _cache[name]
 
 
-@contextlib.contextmanager
-def scoped(*names: str) -> Iterator[None]:
+_NOTHING = contextlib.nullcontext()  # NumPy has nothing to set: reused, entered at no cost
+
+
+def scoped(*names: str) -> contextlib.AbstractContextManager[None]:
     """Each framework of ``names`` set as fdcheck needs it while the block
     runs, and left as it was found after: a user's own JAX settings hold
     outside fdcheck's calls. A framework that is not installed is passed
     over here: whatever asks for it says so.
     """
+    if all(name == "numpy" for name in names):
+        return _NOTHING
+    return _scoped(names)
+
+
+@contextlib.contextmanager
+def _scoped(names: Sequence[str]) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for name in dict.fromkeys(names):
             try:
