@@ -23,6 +23,8 @@ def _static(*fns: Any) -> tuple[Any, ...]:
     return tuple(staticmethod(f) for f in fns)
 
 
+# dtype.name is slow, and asked once per check.
+_DTYPE_NAMES = {np.dtype(name): name for name in ("float64", "float32", "float16", "int64")}
 _NOTHING = contextlib.nullcontext()  # reusable, and entered once per Jacobian
 
 
@@ -132,7 +134,8 @@ class NumpyBackend:
         return 0
 
     def dtype_name(self, x: Any) -> str:
-        return np.asarray(x).dtype.name
+        dtype = np.asarray(x).dtype
+        return _DTYPE_NAMES.get(dtype) or dtype.name
 
     def autograd_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> np.ndarray:
         raise NotImplementedError("NumPy has no autograd; use autograd: [torch] or [jax]")
