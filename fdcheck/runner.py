@@ -182,6 +182,7 @@ def _checklist(case: Case, options: RunOptions, found: _Checklist) -> None:
     for wrt in case.wrt:
         if subject.wrt[wrt].directions:
             found.add(directions.run(subject, wrt))
+            found.add(hessian.run(subject, wrt))
             continue
         whole, spent = _whole(subject, wrt)
         found.evaluations += spent

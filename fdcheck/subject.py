@@ -276,14 +276,37 @@ class Subject:
                 raise CaseError(str(exc), key="sparsity") from None
         return result
 
-    def stage_jacobian(self, stage: Stage, read: str) -> tuple[Verifier, int]:
-        """d stage / d read, numerically, with every other thing it reads fixed."""
-        call = self.stages_call([stage], stage.reads)
-        values = [self.native(self.env[r] if r in self.env else
-                              self.np_inputs[self.names.index(r)]) for r in stage.reads]
+    def stage_flat(self, stage: Stage, var: str, key: str, total: bool = True
+                   ) -> tuple[FlatFunction, StagesCall]:
+        """A stage as a function of ``var``: with ``total``, of an input of the
+        case through the stages before it; else (or for a stage it reads) of
+        what it reads, every other thing it reads held fixed (a partial
+        derivative, as the chain rule multiplies them); and the call it
+        evaluates.
+
+        Raises
+        ------
+        CaseError
+            Naming ``key``, where the stage depends on no such thing.
+        """
         with phase(self.stage_key(stage.name)):
-            return self.derive(self.flat_of(call, values, stage.reads.index(read)), call,
-                               f"d{stage.name}/d{read}")
+            if total and var in self.case.inputs:
+                call = self.stages_call(self.case.stages, self.names, upto=stage.name)
+                return self.flat_of(call, self.inputs, self.names.index(var)), call
+            if var in stage.reads:
+                call = self.stages_call([stage], stage.reads)
+                values = [self.native(self.env[r] if r in self.env else
+                                      self.np_inputs[self.names.index(r)]) for r in stage.reads]
+                return self.flat_of(call, values, stage.reads.index(var)), call
+        raise CaseError(f"{stage.name} does not read {var!r}; it reads "
+                        f"{', '.join(stage.reads)}", key=key)
+
+    def stage_jacobian(self, stage: Stage, var: str, key: str = "function",
+                       total: bool = True) -> tuple[Verifier, int]:
+        """d stage / d var, numerically (see :meth:`stage_flat`)."""
+        fn, call = self.stage_flat(stage, var, key, total)
+        with phase(self.stage_key(stage.name)):
+            return self.derive(fn, call, f"d{stage.name}/d{var}")
 
     # -- references ----------------------------------------------------------------
 

@@ -114,9 +114,11 @@ class Verifier:
                                                       probe.low, probe.high))
 
     def check(self, reference: np.ndarray, tolerance: Tolerance, rows: slice = slice(None),
-              **where: Any) -> Comparison:
+              floor: np.ndarray | None = None, **where: Any) -> Comparison:
         """Compare with ``reference`` (m, n), or with the rows ``rows`` of the
         Jacobian (one output of several, see :mod:`fdcheck.outputs`);
+        ``floor`` (n,), the rounding level the reference itself carries where
+        it is numeric too (the chain rule's product), over the Jacobian's own;
         ``where`` as for :func:`compare`."""
         auto = bool(tolerance.auto)
         numeric, estimate, notes = self._numeric(auto)
@@ -127,7 +129,8 @@ class Verifier:
             # (an error estimate, where there is one, already holds it).
             tolerance = replace(tolerance, floor=0.0)
             if estimate is None:
-                where = {**where, "floor": self.result.noise}
+                own = self.result.noise
+                where = {**where, "floor": own if floor is None else np.maximum(own, floor)}
         numeric = numeric.copy()
         estimate = None if estimate is None else estimate.copy()
         unreliable = ~np.isfinite(numeric)

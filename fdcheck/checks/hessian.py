@@ -6,7 +6,7 @@ from typing import Any
 from .. import derive
 from ..errors import CaseError
 from ..flatfun import FlatFunction
-from ..subject import Subject, phase
+from ..subject import MAX_JACOBIAN_ENTRIES, Subject, phase
 from ..verify import verify_hessian
 from .outcome import Outcome
 
@@ -18,6 +18,9 @@ def check_hessian(subject: Subject, fn: FlatFunction, ref: Any, key: str, out_na
     if fn.m != 1:
         raise CaseError(f"a Hessian needs a scalar-valued function; {out_name} has shape "
                         f"{fn.out_shape}", key=key)
+    if fn.n * fn.n > MAX_JACOBIAN_ENTRIES:
+        raise CaseError(f"the Hessian with respect to {wrt} would have {fn.n} x {fn.n} entries, "
+                        "too many to hold; check it on a smaller input", key=key)
     mat = subject.as_matrix(subject.reference(ref, key), "hessian", key, fn.in_shape,
                             fn.in_shape, out_name, wrt)
     tolerance = subject.tolerances.hessian

@@ -28,7 +28,7 @@ def compared(subject: Subject, against: str, numeric: np.ndarray, reference: np.
              wrt: str | None, out_shape: tuple[int, ...], in_shape: tuple[int, ...] | None,
              out_name: str, stage: str | None = None, verifier: Verifier | None = None,
              derivative: int = 1, mode: str = "reverse", notes: Sequence[Note] = (),
-             rows: slice = slice(None)) -> Outcome:
+             rows: slice = slice(None), floor: np.ndarray | None = None) -> Outcome:
     """``numeric`` against ``reference``: by the verifier where there is one
     (it refines what decides the verdict), else entry by entry with the
     tolerance of what has no error estimate. The comparison carries the
@@ -44,7 +44,7 @@ def compared(subject: Subject, against: str, numeric: np.ndarray, reference: np.
         before = verifier.evaluations
         tolerance = tolerances.plain if against == "chain" else tolerances.first
         with phase("function"):
-            comp = verifier.check(reference, tolerance, rows=rows, **where)
+            comp = verifier.check(reference, tolerance, rows=rows, floor=floor, **where)
         spent = verifier.evaluations - before
     notes = (*notes, *subject.notes(wrt))
     if notes:

@@ -1,0 +1,80 @@
+"""Nothing accepted and ignored: every key that carries a reference is
+compared (a wrong value fails) in every combination with the others, or
+refused with a named error."""
+import pytest
+
+from fdcheck.casefile import load_text
+from fdcheck.errors import CaseError
+from fdcheck.runner import run_case
+
+# S = sum(Z) for Z = A x x^T (x a vector): dS/dx = (A + A^T) x, d2S/dx2 = A + A^T.
+CHAIN = """
+name: c
+inputs: {A: [[2, 1], [0, 3]], x: [0.5, -1.5]}
+function: {Z: "A * outer(x, x)", S: sum(Z)}
+wrt: x
+"""
+GRADIENT = "[0.5, -8.5]"         # (A + A^T) x
+HESSIAN = "[[4, 1], [1, 6]]"     # A + A^T
+WRONG_GRADIENT = "[0.5, -8.0]"
+WRONG_HESSIAN = "[[4, 1], [1, 7]]"
+ZX = "[[1, 0], [1, 0], [0, 1], [0, 1]]"  # a wrong dZ/dx (4 x 2): the right one depends on x
+
+# (a label, the expect block, and whether the case must pass)
+TABLE = [
+    ("value", "expect: {value: 6.5}", True),
+    ("value wrong", "expect: {value: 6.4}", False),
+    ("gradient", f"expect: {{gradient: {GRADIENT}}}", True),
+    ("gradient wrong", f"expect: {{gradient: {WRONG_GRADIENT}}}", False),
+    ("jacobian wrong", f"expect: {{jacobian: [{WRONG_GRADIENT}]}}", False),
+    ("hessian", f"expect: {{hessian: {HESSIAN}}}", True),
+    ("hessian wrong", f"expect: {{hessian: {WRONG_HESSIAN}}}", False),
+    ("directions, gradient wrong", f"directions: 2\nexpect: {{gradient: {WRONG_GRADIENT}}}",
+     False),
+    ("directions, hessian", f"directions: 2\nexpect: {{hessian: {HESSIAN}}}", True),
+    ("directions, hessian wrong", f"directions: 2\nexpect: {{hessian: {WRONG_HESSIAN}}}", False),
+    ("stage value wrong", "expect: {stages: {S: {value: 6.4}}}", False),
+    ("stage gradient wrong", f"expect: {{stages: {{S: {{gradient: {WRONG_GRADIENT}}}}}}}", False),
+    ("stage jacobian wrong", f"expect: {{stages: {{Z: {{jacobian: {ZX}}}}}}}", False),
+    ("stage hessian", f"expect: {{stages: {{S: {{hessian: {HESSIAN}}}}}}}", True),
+    ("stage hessian wrong", f"expect: {{stages: {{S: {{hessian: {WRONG_HESSIAN}}}}}}}", False),
+    ("stage hessian of a stage it reads",
+     "expect: {stages: {S: {hessian: {Z: [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], "
+     "[0, 0, 0, 0]]}}}}", True),
+    ("stage hessian of a stage it reads, wrong",
+     "expect: {stages: {S: {hessian: {Z: [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], "
+     "[0, 0, 0, 0]]}}}}", False),
+]
+
+
+@pytest.mark.parametrize("expect, passes", [t[1:] for t in TABLE], ids=[t[0] for t in TABLE])
+def test_every_reference_key_is_compared(expect, passes):
+    (case,) = load_text(CHAIN + expect)
+    assert not isinstance(case, CaseError), case
+    result = run_case(case)
+    assert result.error is None, result.error
+    assert result.passed is passes, str(result)
+
+
+@pytest.mark.parametrize("expect, key", [
+    ("expect: {stages: {Z: {hessian: [[1, 0], [0, 1]]}}}", "expect.stages.Z.hessian"),
+    ("expect: {hessian: [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}", "expect.hessian"),
+])
+def test_a_reference_that_cannot_be_compared_is_a_named_error(expect, key):
+    (case,) = load_text(CHAIN + expect)
+    result = run_case(case)
+    assert result.error is not None and result.error_key == key, result.error
+
+
+@pytest.mark.parametrize("function, gradient, passes", [
+    ('{Z: A - A.T, S: sum(Z)}', '"zeros([4, 4])"', True),
+    ('{Z: A - A.T, S: sum(Z)}', '"1e-3 * ones([4, 4])"', False),
+    ('{Z: A @ A.T, S: sum(Z)}', '"(ones([4, 4]) @ A) * 2"', True),
+])
+def test_a_chain_whose_derivative_is_zero_passes_where_it_is_zero(function, gradient, passes):
+    (case,) = load_text(f"name: z\ninputs: {{A: {{random: normal, shape: [4, 4], seed: 1, "
+                        f"scale: 10}}}}\nfunction: {function}\nexpect: {{gradient: {gradient}}}")
+    result = run_case(case)
+    chain = [c for c in result.checks if c.against == "chain"]
+    assert chain and chain[0].passed, str(result)
+    assert result.passed is passes, str(result)
