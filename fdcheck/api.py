@@ -26,8 +26,10 @@ from .errors import CaseError, EvaluationError
 from .functions import CallRef, UserCall
 from .options import RunOptions
 from .runner import CaseResult, run_case, run_paths
+from .dtypes import NAMES as FLOAT_NAMES, is_bfloat16
 from .schema import (parse_derivatives, parse_directions, parse_method, parse_modes,
                      parse_order, parse_sparsity, tolerance_number)
+from .values import choice
 from .subject import Subject, phase, prepare
 
 Reference = Any  # an array (2-D or tensor form), or a callable of the inputs returning one
@@ -58,13 +60,20 @@ def _differentiable(inputs: Sequence[Any]) -> list[int]:
             return asked
     return [i for i, x in enumerate(inputs)
             if ("float" in str(x.dtype) if backends.name_of(x) != "numpy"
-                else np.asarray(x).dtype.kind in "fc")]
+                else np.asarray(x).dtype.kind in "fc" or is_bfloat16(np.asarray(x).dtype))]
 
 
 def _targets(wrt: Any, inputs: Sequence[Any], names: Sequence[str]) -> list[int]:
     """The positions of the inputs to check: ``wrt`` as positions or names."""
     if wrt is None:
-        return _differentiable(inputs)
+        found = _differentiable(inputs)
+        if not found:
+            kinds = ", ".join(f"{n} is {np.asarray(backends.get(backends.name_of(x)).to_numpy(x)).dtype}"
+                              for n, x in zip(names, inputs))
+            raise CaseError(f"no input is floating ({kinds}): integers and booleans have no "
+                            "derivative; pass floats (x.astype(float)), or name the input in "
+                            "wrt= to have it taken as float64")
+        return found
     chosen = [wrt] if isinstance(wrt, (int, str)) else list(wrt)
     out = []
     for w in chosen:
@@ -313,6 +322,8 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
     if autograd and backend_name == "numpy":
         raise ValueError("autograd=True needs PyTorch tensors or JAX arrays; NumPy has no autograd")
     with _keywords():
+        if dtype is not None:
+            choice(dtype, FLOAT_NAMES, "dtype")
         return Case(name=name or _label(f), inputs=dict(zip(names, inputs)),
                     stages=(Stage(output, UserCall(f, names, vectorized), tuple(names)),),
                     wrt=tuple(names[i] for i in targets), expect=expect,

@@ -159,6 +159,10 @@ class FlatFunction:
         self.inputs = [self._native(x, i) for i, x in enumerate(inputs)]
         native = self._checked(self.call, self.inputs)
         first = self._output(native, self.x0)
+        if first.dtype.kind in "iub":
+            raise EvaluationError(f"the function returns {first.dtype} values: an integer or "
+                                  "boolean output has no derivative (return floats; among "
+                                  "several outputs, such a one is left out with a note)")
         # Rounding is that of the coarser of input and output: a float32
         # function that returns bfloat16 is resolved to bfloat16's 8 bits.
         self.precision = self._precision(native)

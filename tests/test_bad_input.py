@@ -78,3 +78,51 @@ def test_a_chain_whose_derivative_is_zero_passes_where_it_is_zero(function, grad
     chain = [c for c in result.checks if c.against == "chain"]
     assert chain and chain[0].passed, str(result)
     assert result.passed is passes, str(result)
+
+
+import numpy as np  # noqa: E402
+
+import fdcheck  # noqa: E402
+
+
+@pytest.mark.parametrize("function", [
+    lambda x: (10 * x).astype(np.int64), lambda x: x > 0, lambda x: np.round(x).astype(np.int8)])
+def test_an_integer_or_boolean_output_is_refused_at_the_boundary(function):
+    x = np.array([0.3, 1.7, 2.2])
+    with pytest.raises(fdcheck.EvaluationError, match="integer or boolean output has no derivative"):
+        fdcheck.check(function, x, gradient=np.zeros(3))
+    with pytest.raises(fdcheck.EvaluationError, match="integer or boolean output"):
+        fdcheck.jacobian(function, x)
+
+
+def test_an_integer_valued_tensor_output_is_refused_not_passed():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([0.3, 1.7, 2.2], dtype=torch.float64, requires_grad=True)
+    with pytest.raises(fdcheck.EvaluationError, match="int64 values"):
+        fdcheck.check(lambda x: (x * 10).long(), x)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: fdcheck.check(lambda x: (x * x).sum(), np.array([1, 2, 3]),
+                           gradient=np.array([2., 4, 6])), "no input is floating .x is int64"),
+    (lambda: fdcheck.check(lambda x: (x * x).sum(), np.array([1., 2, 3]),
+                           gradient=np.array([2., 4, 6]), dtype="int8"), "dtype: 'int8' is not one"),
+    (lambda: fdcheck.check(lambda x, y: x.sum(), np.ones(2), np.ones(2), names=["x", "x"],
+                           gradient=np.ones(2)), "names has an entry twice"),
+])
+def test_what_cannot_carry_a_derivative_is_refused_by_name(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_an_integer_input_named_in_wrt_is_taken_as_float64():
+    result = fdcheck.check(lambda x: (x * x).sum(), np.array([1, 2, 3]), wrt=0,
+                           gradient=np.array([2., 4, 6]))
+    assert result.passed
+
+
+def test_a_bfloat16_numpy_input_is_floating():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x = np.array([1, 2, 3], dtype=ml_dtypes.bfloat16)
+    result = fdcheck.check(lambda x: (x * x).sum(), x, gradient=np.array([2., 4, 6]))
+    assert [c.wrt for c in result.checks] == ["x"] and result.passed

@@ -54,7 +54,6 @@ OUTPUTS = [
     ("0-d array", lambda W: np.asarray(np.sum(W ** 3)), (3, 2), np.float64),
     ("strided view of the input (X.T)", lambda W: W.T, (3, 2), np.float64),
     ("the input itself", lambda W: W, (3, 2), np.float64),
-    ("integer output", lambda W: (W > 0).astype(np.int64), (3, 2), np.float64),
     ("Fortran-ordered output", lambda W: np.asfortranarray(np.outer(W, W)), (3, 2), np.float64),
     ("big-endian output", lambda W: (A23 @ W).astype(">f8"), (3, 2), np.float64),
     # Outputs whose memory the next call overwrites: never read after it.
