@@ -243,6 +243,31 @@ class FlatFunction:
         args[self.wrt] = self._point(x)
         return flatten(self._output(self._checked(self.call, args), x), self.order)
 
+    def watched(self, x: np.ndarray) -> np.ndarray:
+        """vec(f) at ``x`` (flat, a point the engine will not use again),
+        refused where the function wrote to an input by a way no guard sees
+        (NumPy's ``setflags(write=True)``, a tensor's ``.data`` or
+        ``.numpy()``): the point, or another input, holds other values after
+        the call.
+
+        Raises
+        ------
+        EvaluationError
+            Naming the input written to.
+        """
+        others = [(i, np.array(self.backend.to_numpy(a), copy=True))
+                  for i, a in enumerate(self.inputs) if i != self.wrt]
+        before = x.copy()
+        value = self(x)
+        if not np.array_equal(x, before, equal_nan=True):
+            raise _writes_input(f"input {self.wrt}, the one differentiated, changed during a "
+                                "call")
+        for i, values in others:
+            if not np.array_equal(np.asarray(self.backend.to_numpy(self.inputs[i])), values,
+                                  equal_nan=True):
+                raise _writes_input(f"input {i} changed during a call")
+        return value
+
     def bind(self, x: np.ndarray) -> list[Any]:
         """The argument list with ``inputs[wrt]`` a view of flat ``x``: writing
         to x changes what the function sees, with no copy per call (NumPy only)."""

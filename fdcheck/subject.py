@@ -433,10 +433,25 @@ def _base(case: Case, options: RunOptions) -> Subject:
     else:
         np_inputs = tuple(np.asarray(v, dtype=case.dtype) for v in case.inputs.values())
         inputs = tuple(backend.asarray(np.require(a, requirements="C")) for a in np_inputs)
+    for wrt in case.wrt:
+        _finite_input(wrt, np_inputs[names.index(wrt)])
     first = names.index(case.wrt[0])
     dtype = case.dtype or _float_name(backend.dtype_name(inputs[first]))
     return Subject(case, options, names, _method(case, options), backend, inputs, np_inputs,
                    dtype, _stages_call(case, case.stages, names, case.backend, dtype))
+
+
+def _finite_input(name: str, values: np.ndarray) -> None:
+    """An input differentiated must be finite: no step moves a NaN or an
+    infinity (an input that is not differentiated, a mask of -inf, may be)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "fc":
+        return
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = unravel(int(np.flatnonzero(bad.reshape(-1))[0]), arr.shape)
+        raise CaseError(f"the input {name} is not finite ({name}{list(where)} = "
+                        f"{arr[where]}): no step can move it", key=f"inputs.{name}")
 
 
 def _values(subject: Subject) -> dict[str, np.ndarray]:
@@ -490,9 +505,17 @@ def _joined(subject: Subject, found: StructuredOutput) -> Subject:
 
 def _noise(fn: FlatFunction, backend: backends.Backend) -> tuple[Note, ...]:
     """Evaluate once more at the base point: a function whose two values there
-    differ is noisy, and every check of the input says by how much."""
+    differ is noisy, and every check of the input says by how much; first,
+    one that writes to an input by a way no guard sees is refused (its
+    values would differ too, but that is not noise).
+
+    Raises
+    ------
+    EvaluationError
+        For a function that writes to an input.
+    """
     with backend.no_grad():
-        again = np.asarray(fn(fn.x0.copy()), dtype=np.float64)
+        again = np.asarray(fn.watched(fn.x0.copy()), dtype=np.float64)
     value = fn.value.real
     with np.errstate(all="ignore"):
         gap = np.abs(again - value)

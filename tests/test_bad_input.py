@@ -126,3 +126,55 @@ def test_a_bfloat16_numpy_input_is_floating():
     x = np.array([1, 2, 3], dtype=ml_dtypes.bfloat16)
     result = fdcheck.check(lambda x: (x * x).sum(), x, gradient=np.array([2., 4, 6]))
     assert [c.wrt for c in result.checks] == ["x"] and result.passed
+
+
+def test_a_nan_input_is_one_error_on_every_face(tmp_path):
+    with pytest.raises(ValueError, match=r"the input x is not finite \(x\[1\] = nan\)"):
+        fdcheck.check(lambda x: x.sum(), np.array([1.0, np.nan]), gradient=np.ones(2))
+    path = tmp_path / "n.yaml"
+    path.write_text("name: n\ninputs: {x: [1, .nan]}\nfunction: sum(x)\nexpect: {gradient: [1, 1]}\n")
+    (result,) = fdcheck.run(str(path))
+    assert result.status == "error" and result.error_key == "inputs.x"
+
+
+def test_an_input_that_is_not_differentiated_may_be_infinite():
+    mask = np.array([0.0, -np.inf, 0.0])
+    f = lambda x, m: np.sum(np.exp(x + m))  # noqa: E731
+    x = np.array([0.1, 0.2, 0.3])
+    assert fdcheck.check(f, x, mask, wrt=0, gradient=np.exp(x + mask)).passed
+
+
+def _numpy_setflags(x, a):
+    a.setflags(write=True)
+    a += 1
+    return x * a
+
+
+def _numpy_setflags_own(x, a):
+    x.setflags(write=True)
+    x += 1
+    return x * a
+
+
+@pytest.mark.parametrize("function, which", [(_numpy_setflags, "input 1"),
+                                             (_numpy_setflags_own, "input 0")])
+def test_a_write_no_guard_sees_is_named_not_called_noise(function, which):
+    a = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(fdcheck.EvaluationError, match=f"writes to its input in place .{which}"):
+        fdcheck.check(function, np.array([1.0, 2.0, 3.0]), a, wrt=0, jacobian=np.diag(a))
+
+
+@pytest.mark.parametrize("write", ["data", "numpy"])
+def test_a_tensor_written_through_data_or_numpy_is_named(write):
+    torch = pytest.importorskip("torch")
+
+    def f(x, t):
+        if write == "data":
+            t.data.add_(1)
+        else:
+            t.numpy()[0] += 1
+        return x * t
+    x = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    with pytest.raises(fdcheck.EvaluationError, match="input 1 changed during a call"):
+        fdcheck.check(f, x, t, wrt=0)
