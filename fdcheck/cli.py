@@ -180,18 +180,18 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
     if not results:
         what = f"no case matches -k {select!r}" if select else "no case files found"
         click.echo(f"{what} in {', '.join(paths)}", err=True)
-    try:
-        report.write_files(results, save, plot, plot_all)
-    except OSError as exc:
-        click.echo(f"cannot write {exc.filename}: {exc.strerror}", err=True)
-        sys.exit(EXIT_ERROR)
+    # The report first, whole: a side file that cannot be written loses nothing of it.
     if fmt == "json":
         click.echo(report.results_json(results))
     elif fmt == "junit":
         click.echo(report.results_junit(results))
     else:
         click.echo(report.summary_text(results, time.perf_counter() - start))
-    sys.exit(EXIT_INTERRUPTED if interrupted else _exit_code(results))
+    _, failed = report.write_files(results, save, plot, plot_all)
+    for line in failed:
+        click.echo(line, err=True)
+    code = EXIT_INTERRUPTED if interrupted else _exit_code(results)
+    sys.exit(EXIT_ERROR if failed and code in (EXIT_OK, EXIT_FAILED) else code)
 
 
 def _need_matplotlib() -> None:

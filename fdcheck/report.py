@@ -286,7 +286,19 @@ def summary_counts(results: Sequence[Any]) -> dict[str, int]:
 def results_json(results: Sequence[Any]) -> str:
     """The JSON document of ``fdcheck run --format json``."""
     doc = {"cases": [case_json(r) for r in results], "summary": summary_counts(results)}
-    return json.dumps(doc, indent=2)
+    # Strict JSON: a number that is not finite is null (json.dumps would write
+    # NaN or Infinity, which strict parsers refuse).
+    return json.dumps(_strict(doc), indent=2, allow_nan=False)
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
 
 
 def _count(k: int, noun: str) -> str:
@@ -296,7 +308,7 @@ def _count(k: int, noun: str) -> str:
 def case_text(r: Any, verbose: bool = False) -> str:
     """A case in the text report: one status line, then its checks."""
     tag = {"passed": "PASS ", "failed": "FAIL ", "error": "ERROR"}[r.status]
-    where = f"{r.file}:{r.line}" if r.file and r.line else (r.file or "")
+    where = f"{_one_line(r.file)}:{r.line}" if r.file and r.line else _one_line(r.file or "")
     head = f"{tag} {_one_line(r.name) if r.name is not None else '(file)'}"
     if where:
         head += f"  [{where}]"
@@ -308,7 +320,7 @@ def case_text(r: Any, verbose: bool = False) -> str:
             if hint:
                 lines.append("           " + hint)
     if r.error:
-        lines.append("      " + r.error)
+        lines.append("      " + _one_line(r.error))
     elif r.status == "passed" and not verbose:
         lines[0] += f"  ({_count(len(r.checks), 'check')}, {_count(r.evaluations, 'evaluation')})"
     return "\n".join(lines)
@@ -468,31 +480,62 @@ def plot_check(c: Comparison, ax: Any = None) -> Any:
     return fig
 
 
+def _unique(slug: str, used: set[str]) -> str:
+    """``slug``, or ``slug-2``, ``slug-3``... where a file of that name was
+    written already (the same case name in two files, ``a/b`` and ``a-b``)."""
+    name, k = slug, 1
+    while name.lower() in used:  # case-insensitive file systems too
+        k += 1
+        name = f"{slug}-{k}"
+    used.add(name.lower())
+    return name
+
+
 def write_files(results: Sequence[Any], save: Any = None, plot: Any = None,
-                plot_all: bool = False) -> list[str]:
+                plot_all: bool = False) -> tuple[list[str], list[str]]:
     """``--save DIR``: every check's matrices; ``--plot DIR``: a PNG per failing
-    check (every check with ``plot_all``). Returns the paths written."""
+    check (every check with ``plot_all``). Each file has a name of its own. A
+    file that cannot be written is said, and the others are still written.
+
+    Returns
+    -------
+    written : list of str
+        The paths written.
+    failed : list of str
+        One line per file that could not be written, and why.
+    """
     from pathlib import Path
-    written = []
+    written: list[str] = []
+    failed: list[str] = []
+    used: set[str] = set()
     for r in results:
         for index, c in enumerate(r.checks):
             if c.matrices is None:
                 continue
-            slug = check_slug(r, index, c)
+            slug = _unique(check_slug(r, index, c), used)
+            jobs = []
             if save is not None:
-                Path(save).mkdir(parents=True, exist_ok=True)
-                path = Path(save) / f"{slug}.npz"
-                save_check(path, c)
-                written.append(str(path))
+                jobs.append((Path(save) / f"{slug}.npz", lambda path, c=c: save_check(path, c)))
             if plot is not None and (plot_all or not c.passed) and c.matrices.numeric.ndim == 2:
-                import matplotlib.pyplot as plt
-                Path(plot).mkdir(parents=True, exist_ok=True)
-                fig = plot_check(c)
-                path = Path(plot) / f"{slug}.png"
-                fig.savefig(path, dpi=100)
-                plt.close(fig)
-                written.append(str(path))
-    return written
+                jobs.append((Path(plot) / f"{slug}.png", lambda path, c=c: _save_plot(path, c)))
+            for path, write in jobs:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    write(path)
+                    written.append(str(path))
+                except Exception as exc:  # a disk, a name, a plotting backend: say it, go on
+                    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                    failed.append(f"cannot write {_one_line(path)}: {type(exc).__name__}: {why}")
+    return written, failed
+
+
+def _save_plot(path: Any, c: Comparison) -> None:
+    import matplotlib.pyplot as plt
+    fig = plot_check(c)
+    try:
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def results_junit(results: Sequence[Any]) -> str:
@@ -503,14 +546,15 @@ def results_junit(results: Sequence[Any]) -> str:
     suites = ET.Element("testsuites", name="fdcheck")
     by_file: dict[str, list[Any]] = {}
     for r in results:
-        by_file.setdefault(r.file or "fdcheck", []).append(r)
+        by_file.setdefault(_printable(r.file or "fdcheck"), []).append(r)
     for file, cases in by_file.items():
         counts = summary_counts(cases)
         suite = ET.SubElement(suites, "testsuite", name=file, tests=str(counts["cases"]),
                               failures=str(counts["failed"]), errors=str(counts["errors"]),
                               time=f"{sum(r.seconds for r in cases):.6f}")
         for r in cases:
-            case = ET.SubElement(suite, "testcase", name=_printable(str(r.name)), classname=file,
+            name = str(r.name) if r.name is not None else f"(the file {file})"
+            case = ET.SubElement(suite, "testcase", name=_printable(name), classname=file,
                                  file=file, time=f"{r.seconds:.6f}")
             if r.line:
                 case.set("line", str(r.line))
@@ -525,9 +569,10 @@ def results_junit(results: Sequence[Any]) -> str:
 
 
 def _printable(text: str) -> str:
-    # XML 1.0 has no place for most control characters or lone surrogates.
+    # XML 1.0 has no place for most control characters, lone surrogates, or
+    # the non-characters U+FFFE and U+FFFF.
     return "".join(ch if (ch in "\t\n\r" or " " <= ch) and not "\ud800" <= ch <= "\udfff"
-                   else "\ufffd" for ch in text)
+                   and ch not in "\ufffe\uffff" else "\ufffd" for ch in text)
 
 
 # -- notebooks -----------------------------------------------------------------------
