@@ -180,13 +180,20 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
     if not results:
         what = f"no case matches -k {select!r}" if select else "no case files found"
         click.echo(f"{what} in {', '.join(paths)}", err=True)
-    # The report first, whole: a side file that cannot be written loses nothing of it.
+    _finish(results, fmt, time.perf_counter() - start, interrupted, save, plot, plot_all)
+
+
+def _finish(results: list[Any], fmt: str, seconds: float, interrupted: bool, save: str | None,
+            plot: str | None, plot_all: bool) -> None:
+    """The report, whole, then the side files (one that cannot be written
+    loses nothing of the report), then the exit status."""
+    from . import report
     if fmt == "json":
         click.echo(report.results_json(results))
     elif fmt == "junit":
         click.echo(report.results_junit(results))
     else:
-        click.echo(report.summary_text(results, time.perf_counter() - start))
+        click.echo(report.summary_text(results, seconds))
     _, failed = report.write_files(results, save, plot, plot_all)
     for line in failed:
         click.echo(line, err=True)

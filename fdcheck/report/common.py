@@ -1,0 +1,72 @@
+"""The words every report uses: numbers, check titles, names as one line."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+from ..compare import Comparison
+from ..layout import index_text
+
+NAMES = {"value": "value", "analytic": "analytic", "chain": "chain rule", "torch": "torch",
+         "jax": "jax"}
+
+
+def number(x: float) -> str:
+    """A number as in a failure message: 6.0000000, or 1.2345678e-09."""
+    if x is None or not math.isfinite(x):
+        return str(x)
+    if x == 0 or 1e-3 <= abs(x) < 1e7:
+        return f"{x:.7f}"
+    return f"{x:.7e}"
+
+
+def short(x: float) -> str:
+    """A compact error figure: 1.2e-11."""
+    return f"{x:.1e}" if math.isfinite(x) else str(x)
+
+
+def _derivative(c: Comparison) -> str:
+    """``dZ/dW``; ``d2S/dW2`` for a Hessian; the derivative of vᵀ dZ/dW for
+    the second derivative a framework computes."""
+    if c.derivative == 2:
+        return f"d2{c.out_name}/d{c.wrt}2"
+    return f"d{c.out_name}/d{c.wrt}"
+
+
+def check_title(c: Comparison) -> str:
+    """``analytic dZ/dW``, ``value of Z``, ``torch dS/dW``, ``torch d2S/dW2``,
+    ``torch (forward mode) dZ/dW``..."""
+    if c.against == "value":
+        return f"value of {c.out_name}"
+    name = NAMES.get(c.against, c.against)
+    if c.mode == "forward":
+        name += " (forward mode)"
+    title = f"{name} {_derivative(c)}"
+    return title + (f" (stage {c.stage})" if c.stage and c.stage != c.out_name else "")
+
+
+def entry_text(c: Comparison) -> str:
+    """The worst entry, as a person writes it: dZ[1,0]/dW[2,0]."""
+    w = c.worst
+    if w is None:
+        return ""
+    if c.derivative == 2 and w.input is not None:
+        # A row of a second derivative is an element of the input too.
+        return (f"d2{c.out_name}/d{index_text(str(c.wrt), w.output)}"
+                f"d{index_text(str(c.wrt), w.input)}")
+    out = index_text(c.out_name, w.output)
+    if c.against == "value" or w.input is None:
+        return out
+    return f"d{out}/d{index_text(str(c.wrt), w.input)}"
+
+
+def _count(k: int, noun: str) -> str:
+    return f"{k} {noun}{'' if k == 1 else 's'}"
+
+
+def _one_line(text: Any) -> str:
+    """A name as one printable line: a newline in it cannot start a forged report
+    line, and a lone surrogate cannot stop the output."""
+    escaped = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in escaped)

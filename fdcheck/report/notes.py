@@ -1,0 +1,122 @@
+"""Every kind of note, worded: the one place a note becomes a sentence."""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..compare import Comparison, short_number
+from ..notes import Note
+
+
+def vmap_reason(n: Note) -> str:
+    """Why the framework's vmap could not stand in for one point a call."""
+    if n["how"] == "raises":
+        return f"the framework's vmap cannot batch it ({n['error']})"
+    return "the framework's vmap gives other values than one point a call"
+
+
+def _product_failed(n: Note) -> str:
+    if n["derivative"] == 2:
+        what = ("differentiate its own backward (double backward: a .detach() or a Function "
+                "whose backward is not differentiable?)")
+    else:
+        what = ("compute its " + ("vector-Jacobian" if n["product"] == "vjp" else "Jacobian-vector")
+                + " product")
+    return f"{n['framework']} could not {what}: {n['message']}"
+
+
+_DIRECTIONS = {"jvp": ("J v along {k} random directions agrees",
+                       "J v disagrees along random direction {k}"),
+               "vjp": ("u^T J v along {k} random pairs of directions agrees, against one "
+                       "vector-Jacobian product each",
+                       "u^T J v disagrees along random pair {k}; u^T J e_i is compared")}
+
+# Every kind of note, worded: the one place a note becomes a sentence.
+NOTE_TEXTS: dict[str, Callable[[Note], str]] = {
+    "outputs-skipped": lambda n: (
+        f"output{'s' if len(n['skipped']) > 1 else ''} {', '.join(n['skipped'])} not checked: "
+        "integer and boolean outputs have no derivative (a complex one inside a tuple, list or "
+        "dict: return its .real and .imag)"),
+    "unbatched": lambda n: f"evaluated one point a call: {vmap_reason(n)}",
+    "too-large": lambda n: (
+        f"the whole Jacobian would have {n['m']} x {n['n']} entries "
+        f"({n['m'] * n['n'] * 8 / 2 ** 30:.1f} GB): checked along {n['directions']} random "
+        "directions instead (set directions to choose how many)"),
+    "noisy": lambda n: (
+        f"the function is noisy: two evaluations at the same point differ by up to "
+        f"{n['worst']:.1e} ({n['relative']:.1e} relative), which no finite difference can "
+        "resolve"),
+    "outputs-together": lambda n: (
+        f"the outputs {', '.join(n['outputs'])} checked together, as one vector, along each "
+        "direction"),
+    "held": lambda n: (
+        f"{', '.join(n['outputs'])} not compared with {n['framework']}: {n['framework']} marks "
+        f"{'them' if len(n['outputs']) > 1 else 'it'} not differentiable"),
+    "all-held": lambda n: (
+        f"{n['framework']} marks every output ({', '.join(n['outputs'])}) not differentiable: "
+        "its derivative of each is 0 by design, so there is nothing to compare"),
+    "no-derivative": lambda n: (
+        f"{n['framework']} could not take the {n['mode']}-mode derivative: {n['message']}"),
+    "no-double-backward": lambda n: (
+        f"{n['framework']} could not differentiate its own backward (double backward): "
+        f"{n['message']}"),
+    "no-product": _product_failed,
+    "not-differentiable": lambda n: (
+        f"{n['framework']}'s backward of {n['output']} is not differentiable: its result does "
+        f"not depend on {n['wrt']} through autograd (a .detach(), .numpy() or a Function whose "
+        f"backward is not itself differentiable?), so {n['framework']} says its second "
+        "derivative is 0"),
+    "nothing-verified": lambda n: "no entry could be verified",
+    "blind": lambda n: (
+        f"unverifiable: an entry is allowed {short_number(n['resolution'])} times the largest "
+        "entry of the reference (the numeric derivative is dominated by rounding or noise here), "
+        "so no mistake could have been caught"),
+    "auto-derived": lambda n: (
+        f"tolerance auto: derived by Richardson extrapolation for its error estimate "
+        f"({n['method']} gives none)"),
+    "refined": lambda n: (
+        f"{n['count']} column(s) derived again by Richardson extrapolation after a first "
+        "mismatch"),
+    "refined-hessian": lambda n: (
+        f"{n['count']} entries derived again by Richardson extrapolation of second differences "
+        "after a first mismatch"),
+    "rejudged": lambda n: (
+        f"{n['count']} entries judged by the central differences at four halving steps, "
+        "extrapolated, where the estimate so far disagreed with them (the one-sided slopes "
+        "meet as the step shrinks: the function is smooth there)"),
+    "kink": lambda n: (
+        f"{n['count']} entries at a kink (the one-sided slopes converge to different limits as "
+        "the step shrinks: the derivative does not exist there), and the reference lies between "
+        "the limits: not counted"),
+    "outside": lambda n: (
+        f"{n['count']} entries at a kink where the reference lies outside the one-sided "
+        "limits: counted as mismatches (a kink's subgradients lie between them)"),
+    "jump": lambda n: (
+        f"{n['count']} entries at a jump (the function moves by the same amount whatever the "
+        "step: the derivative does not exist there): not counted"),
+    "unverified": lambda n: (
+        f"unverifiable: {n['count']} entries differ, but the numeric derivative there did not "
+        "settle as the step shrank (rounding or noise dominates), so neither the mismatch nor "
+        "a match is proven"),
+    "non-finite": lambda n: (
+        f"the function is not finite at a perturbed point for {n['count']} input element(s)"),
+    "retried": lambda n: (
+        f"the function raised at a point of the stencil ({n['error']}); {n['count']} column(s) "
+        "taken with a smaller step or one-sided"),
+    "directional": lambda n: (
+        f"directional check: {_DIRECTIONS[n['product']][0].format(k=n['directions'])} "
+        f"({n['evaluations']} evaluations, whatever the input's size)"),
+    "localized": lambda n: (
+        f"directional check: {_DIRECTIONS[n['product']][1].format(k=n['direction'])}; "
+        f"localized by bisection in {n['steps']} steps to input element {n['element']} "
+        f"({n['evaluations']} evaluations in all)"),
+}
+
+
+def note_text(n: Note) -> str:
+    """The sentence of a note."""
+    return NOTE_TEXTS[n.kind](n)
+
+
+def notes_text(c: Comparison) -> list[str]:
+    """The sentences of a check's notes, in order."""
+    return [note_text(n) for n in c.notes]
