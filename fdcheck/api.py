@@ -24,7 +24,7 @@ from .engine import JacobianResult
 from .flatfun import FlatFunction
 from .errors import CaseError, EvaluationError
 from .functions import CallRef, UserCall
-from .options import RunOptions
+from .options import MAX_TIMEOUT, RunOptions
 from .runner import CaseResult, run_case, run_paths
 from .dtypes import NAMES as FLOAT_NAMES, is_bfloat16
 from .schema import (parse_derivatives, parse_directions, parse_method, parse_modes,
@@ -505,8 +505,9 @@ def run(paths: Sequence[str] | str, *, allow_python: bool = False, atol: float |
         paths = [paths]
     if mode not in ("auto", "serial", "vectorized"):
         raise ValueError(f"mode is auto, serial or vectorized, not {mode!r}")
-    if timeout is not None and not (np.isfinite(timeout) and timeout > 0):
-        raise ValueError(f"timeout is a finite number of seconds > 0, not {timeout!r}")
+    if timeout is not None and not (np.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
+        raise ValueError(f"timeout is a number of seconds from 0 to {MAX_TIMEOUT:g}, not "
+                         f"{timeout!r}")
     options = _options(atol, rtol, tolerance, allow_python=allow_python,
                        method=None if method is None else parse_method(method),
                        step=step, refine=refine, mode=mode, executor=executor, workers=workers,

@@ -244,13 +244,43 @@ def _load_text(text: str, file: str | None) -> Loaded:
     return out
 
 
-def load_file(path: str | Path) -> Loaded:
-    """Cases (or their errors) from one file; never raises for bad content."""
+MAX_FILE_BYTES = 64 * 2 ** 20   # a case file of more is refused unread
+
+
+def read_case_file(path: str | Path) -> str:
+    """The text of a case file: a regular file (never a FIFO or a device, which
+    could block or never end) of at most :data:`MAX_FILE_BYTES`.
+
+    Raises
+    ------
+    CaseError
+        Naming the path, for anything else or a file that cannot be read.
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if not p.is_file():
+            what = "no such file" if not p.exists() else \
+                "not a regular file (a FIFO, a device or a socket cannot be a case file)"
+            raise CaseError(what, file=str(path))
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise CaseError(f"the file has {size} bytes; a case file has at most "
+                            f"{MAX_FILE_BYTES}", file=str(path))
+        with open(p, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:  # it grew while being read
+            raise CaseError(f"the file has more than {MAX_FILE_BYTES} bytes", file=str(path))
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return [CaseError(f"cannot read the file: {exc}", file=str(path))]
+        raise CaseError(f"cannot read the file: {exc}", file=str(path)) from None
+
+
+def load_file(path: str | Path) -> Loaded:
+    """Cases (or their errors) from one file; never raises for bad content."""
+    try:
+        text = read_case_file(path)
+    except CaseError as exc:
+        return [exc]
     return load_text(text, str(path))
 
 
@@ -288,8 +318,8 @@ def looks_like_cases(path: Path) -> bool:
     keys; a file YAML cannot parse is taken for one where its text has case
     keys, so that its error is shown rather than hidden."""
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = read_case_file(path)
+    except CaseError:
         return True  # let loading say what is wrong with it
     try:
         data = _read_yaml(text)[0]
@@ -308,14 +338,14 @@ def discover(paths: Sequence[str | Path], skipped: list[Any] | None = None
         p = Path(raw)
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.suffix not in SUFFIXES or not f.is_file() \
+                if f.suffix not in SUFFIXES or f.is_dir() \
                         or any(part.startswith(".") for part in f.relative_to(p).parts):
                     continue
-                if looks_like_cases(f):
+                if f.is_file() and looks_like_cases(f):
                     yield f
                 elif skipped is not None:
                     skipped.append(f)
-        elif p.is_file():
-            yield p
+        elif p.exists() or p.is_symlink():
+            yield p  # loading says what is wrong with it (a FIFO, a device)
         else:
             yield CaseError("no such file or folder", file=str(raw))

@@ -15,6 +15,7 @@ import click
 
 from . import __version__
 from .errors import CaseError, FdcheckError
+from .options import MAX_TIMEOUT
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
@@ -108,7 +109,8 @@ def main() -> None:
               show_default=True, help="Evaluate points one by one or many per call.")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N",
               help="Evaluate on a pool of N processes (at most one per core).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True, max=MAX_TIMEOUT),
+              metavar="SECONDS",
               callback=lambda c, p, v: _finite(p, v),
               help="A case that runs longer is a case error; the others still run.")
 @click.option("--scheduler", metavar="ADDRESS",
@@ -217,7 +219,8 @@ def _exit_code(results: list[Any]) -> int:
 @click.argument("file", type=click.Path())
 @click.option("--case", "name", metavar="TEXT",
               help="The cases whose name contains TEXT (default: every case of FILE).")
-@click.option("--digits", type=int, default=6, show_default=True, help="Significant digits.")
+@click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True,
+              help="Significant digits (1 to 17).")
 @click.option("--allow-python", is_flag=True, help="Allow {python: ...} references.")
 def jacobian(file: str, name: str | None, digits: int, allow_python: bool) -> None:
     """Print the numeric Jacobian of the cases in FILE, rows and columns

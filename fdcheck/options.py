@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 ProgressFn = Callable[[str, int, int], None]
+MAX_TIMEOUT = 1e6   # seconds (11 days): the system's interval timers take no more
 
 
 @dataclass(frozen=True)

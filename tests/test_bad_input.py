@@ -178,3 +178,42 @@ def test_a_tensor_written_through_data_or_numpy_is_named(write):
     t = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
     with pytest.raises(fdcheck.EvaluationError, match="input 1 changed during a call"):
         fdcheck.check(f, x, t, wrt=0)
+
+
+@pytest.mark.parametrize("make", ["fifo", "device", "missing"])
+def test_a_path_that_is_no_regular_file_is_an_error_naming_it(cli, tmp_path, make):
+    import os
+    path = tmp_path / "x.yaml"
+    if make == "fifo":
+        os.mkfifo(path)
+    elif make == "device":
+        path.symlink_to("/dev/zero")
+    for command in (["run", str(path)], ["jacobian", str(path)]):
+        code, out, err = cli(*command)
+        assert code == 2 and str(path) in out + err
+        assert ("not a regular file" if make != "missing" else "no such file") in out + err
+
+
+def test_a_fifo_in_a_folder_is_passed_over_and_listed(cli, tmp_path):
+    import os
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "c.yaml").write_text("name: c\ninputs: {x: [1.0]}\nfunction: sum(x)\n"
+                                     "expect: {gradient: [1]}\n")
+    code, out, err = cli("run", str(tmp_path), "-v")
+    assert code == 0 and "pipe.yaml: not a case file" in err
+
+
+@pytest.mark.parametrize("option", [["--digits", "-1"], ["--digits", "0"]])
+def test_jacobian_options_are_validated(cli, option):
+    from .conftest import ROOT
+    code, out, err = cli("jacobian", str(ROOT / "cases" / "teaching.yaml"), *option)
+    assert code == 2 and "--digits" in err
+
+
+@pytest.mark.parametrize("value", ["1e10", "inf"])
+def test_a_timeout_beyond_the_system_timers_is_refused_by_name(cli, value):
+    from .conftest import ROOT
+    code, out, err = cli("run", str(ROOT / "cases" / "teaching.yaml"), "--timeout", value)
+    assert code == 2 and "--timeout" in err
+    with pytest.raises(ValueError, match="timeout"):
+        fdcheck.run(str(ROOT / "cases" / "teaching.yaml"), timeout=float(value))
