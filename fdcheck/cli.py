@@ -179,7 +179,7 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
     if verbose:
         for path in skipped:
             click.echo(f"skipped {path}: not a case file", err=True)
-    if not results:
+    if not results and not interrupted:
         what = f"no case matches -k {select!r}" if select else "no case files found"
         click.echo(f"{what} in {', '.join(paths)}", err=True)
     _finish(results, fmt, time.perf_counter() - start, interrupted, save, plot, plot_all)

@@ -14,6 +14,7 @@ exactly 2n evaluations for n inputs (f(x0) is evaluated once beforehand by
 """
 from __future__ import annotations
 
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -228,7 +229,8 @@ def outside_domain(exc: BaseException) -> bool:
     """Whether ``exc`` is the user's function refusing a point (outside its
     domain), which another step may avoid; not fdcheck's own EvaluationError
     (a wrong shape, complex values), nor a write to a read-only input."""
-    return isinstance(exc, Exception) and not isinstance(exc, EvaluationError) \
+    return isinstance(exc, Exception) and not isinstance(exc, (EvaluationError, BrokenExecutor,
+                                                               MemoryError)) \
         and in_place_error(exc) is None
 
 

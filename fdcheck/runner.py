@@ -8,6 +8,7 @@ import contextlib
 import signal
 import threading
 import time
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -212,6 +213,13 @@ def _run_case(case: Case, options: RunOptions) -> CaseResult:
         error = CaseError(str(exc), key="backend", origin=exc)
     except CaseError as exc:
         error = exc
+    except BrokenExecutor:
+        error = CaseError("a worker process died while evaluating the function (os._exit, a "
+                          "crash, or the system's out-of-memory killer); the pool starts again "
+                          "for the next case", key="function")
+    except MemoryError:
+        error = CaseError("out of memory while checking this case (a Jacobian too large? set "
+                          "directions to check it along random directions)", key="function")
     except SystemExit as exc:  # a user's sys.exit() ends the case, never the run
         error = CaseError(f"the function called sys.exit({exc.code!r})", key="function",
                           origin=exc)

@@ -12,6 +12,7 @@ take it and return comparisons; they never change it.
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -51,8 +52,8 @@ def phase(key: str) -> Iterator[None]:
     """Turn anything a user's function raises into a CaseError naming ``key``."""
     try:
         yield
-    except (CaseError, BackendUnavailable):
-        raise
+    except (CaseError, BackendUnavailable, BrokenExecutor, MemoryError):
+        raise  # the runner says what a dead worker or exhausted memory means
     except EvaluationError as exc:
         raise CaseError(str(exc), key=key, origin=exc) from None
     except Exception as exc:  # a user's function may raise anything

@@ -7,9 +7,13 @@ imported only when asked for (the ``dask`` extra).
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import socket
+import sys
 import threading
-from concurrent.futures import Executor, ProcessPoolExecutor
+import time
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -23,10 +27,54 @@ class Workers:
     close: Callable[[], None]
 
 
+def _worker_start(parent: int) -> None:
+    """In each worker: Ctrl-C is the parent's to handle (no traceback per
+    worker); what the user's function prints goes to standard error (standard
+    output holds the report); and the worker ends when its parent does, however
+    the parent ends (SIGKILL included: the worker is then re-parented)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="fdcheck-watch-parent").start()
+
+
+class LocalPool(Executor):
+    """A pool of local processes, started by spawn (forking a process that has
+    loaded JAX or PyTorch threads can deadlock), that starts again after one
+    of its workers died (``os._exit``, a crash, the out-of-memory killer): the
+    case being evaluated fails (BrokenProcessPool), the next ones run."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.count,
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_start, initargs=(os.getpid(),))
+
+    @property
+    def _max_workers(self) -> int:  # read as an executor's worker count
+        return self.count
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if getattr(self._pool, "_broken", False):
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start()
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 def process_pool(count: int) -> Workers:
-    """A pool of ``count`` local processes, started by spawn: forking a process
-    that has loaded JAX or PyTorch threads can deadlock."""
-    pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
+    """A :class:`LocalPool` of ``count`` processes."""
+    pool = LocalPool(count)
     return Workers(pool, count, lambda: pool.shutdown(wait=True))
 
 
