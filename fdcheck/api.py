@@ -74,7 +74,12 @@ def _targets(wrt: Any, inputs: Sequence[Any], names: Sequence[str]) -> list[int]
                             "derivative; pass floats (x.astype(float)), or name the input in "
                             "wrt= to have it taken as float64")
         return found
-    chosen = [wrt] if isinstance(wrt, (int, str)) else list(wrt)
+    if isinstance(wrt, (int, np.integer, str)):
+        chosen = [wrt]
+    elif isinstance(wrt, (list, tuple)):
+        chosen = list(wrt)
+    else:
+        raise ValueError(f"wrt={wrt!r}: expected an input's position or name, or a list of them")
     out = []
     for w in chosen:
         if isinstance(w, str):

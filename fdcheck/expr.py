@@ -292,7 +292,10 @@ class _Compiler:
 
     def node(self, node: ast.AST) -> Node:
         """Visit and turn a constant into a node returning a Python float."""
-        out = self.visit(node)
+        return self._as_node(node, self.visit(node))
+
+    def _as_node(self, node: ast.AST, out: Node | _Const) -> Node:
+        """``out``, what ``node`` compiled to, with a constant made a node."""
         if isinstance(out, _Const):
             if isinstance(out.value, tuple):
                 raise self.fail(node, "a tuple or list is only allowed as a shape or an axis")
@@ -416,7 +419,10 @@ class _Compiler:
             if not isinstance(axis, _Const):
                 raise self.fail(node, f"the axis of {name}() must be a constant")
             kwargs["axis"] = axis.value
-        arg_nodes = [self.node(a) for a in args]
+        visited = [self.visit(a) for a in args]  # once each: nested calls compile once
+        if all(isinstance(v, _Const) for v in visited):
+            raise self.fail(node, f"{name}() of constants: write the number instead")
+        arg_nodes = [self._as_node(a, v) for a, v in zip(args, visited)]
         fn = _RUNTIME[name]
         if len(arg_nodes) == 1:
             (a,) = arg_nodes

@@ -183,9 +183,12 @@ def split(value: Any, outputs: Outputs, backend: Any) -> list[np.ndarray]:
     if outputs.complex and not isinstance(value, (tuple, list, dict)):
         arr = np.asarray(backend.to_numpy(value))
         value = {"real": arr.real, "imag": arr.imag}    # a complex Jacobian, R + iI
+    keys = [p.key for p in outputs.parts]
+    if isinstance(value, (tuple, list)) and len(value) == len(keys) and not _is_numbers(value) \
+            and keys and isinstance(keys[0], str):
+        value = dict(zip(keys, value))  # one entry per floating output, in their order
     items = _items(value)
     picked = {k: v for _, k, v in items} if items is not None else {}
-    keys = [p.key for p in outputs.parts]
     if items is None or not all(k in picked for k in keys):
         labels = ", ".join(p.label for p in outputs.parts)
         raise ValueError(f"the function returns several outputs ({labels}): give the reference "

@@ -217,3 +217,37 @@ def test_a_timeout_beyond_the_system_timers_is_refused_by_name(cli, value):
     assert code == 2 and "--timeout" in err
     with pytest.raises(ValueError, match="timeout"):
         fdcheck.run(str(ROOT / "cases" / "teaching.yaml"), timeout=float(value))
+
+
+def test_a_reduction_of_constants_is_refused_by_name_in_the_expression():
+    (case,) = load_text('name: s\ninputs: {x: [1.0, 2.0]}\nfunction: {Z: "sum(2)", S: sum(Z)}\n'
+                        'expect: {gradient: [0, 0]}\n')
+    assert isinstance(case, CaseError) and case.key == "function.Z"
+    assert "sum() of constants: write the number instead" in case.message
+
+
+def test_deeply_nested_calls_compile_once_each(monkeypatch):
+    from fdcheck import expr
+    source = "x"
+    for _ in range(12):
+        source = f"sum(exp({source}), axis=0) + x"
+    visits = []
+    original = expr._Compiler.visit
+    monkeypatch.setattr(expr._Compiler, "visit",
+                        lambda self, node: visits.append(node) or original(self, node))
+    expr.Expression(source, {"x"})
+    # Each node once (a node visited twice per level would be 2^12 visits).
+    assert len(visits) == len({id(n) for n in visits})
+
+
+@pytest.mark.parametrize("wrt", [1.0, {"x": 1}, None.__class__])
+def test_a_wrt_that_is_no_position_or_name_is_a_named_error(wrt):
+    with pytest.raises(ValueError, match="wrt="):
+        fdcheck.check(lambda a: a.sum(), np.ones(2), wrt=wrt, gradient=np.ones(2))
+
+
+def test_a_dict_returning_function_takes_a_tuple_reference_in_its_outputs_order():
+    A = np.ones((2, 2))
+    result = fdcheck.check(lambda a: {"p": a * 2, "q": a.sum()}, A,
+                           jacobian=(2 * np.eye(4), np.ones((1, 4))))
+    assert result.passed and len(result.checks) == 2
