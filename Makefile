@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 EXTRAS ?= torch,jax,dask,plot,test
 
-.PHONY: install install-dev run test cases check bench clean
+.PHONY: install install-dev run test cases check bench fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ bench: install-dev
 	$(PY) benchmarks/diagnosis.py
 	$(PY) benchmarks/chunks.py
 	$(PY) benchmarks/opinfo.py
+
+# The fuzzer of tests/test_fuzz.py with new examples each run (make check runs a
+# fixed, small set): FUZZ_EXAMPLES per property.
+FUZZ_EXAMPLES ?= 2000
+fuzz: install-dev
+	FDCHECK_FUZZ_RANDOM=1 FDCHECK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q tests/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

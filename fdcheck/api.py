@@ -318,6 +318,9 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
         if getattr(getattr(x, "device", None), "type", None) == "meta":
             raise ValueError(f"input {i} is a meta tensor: it has a shape but no values to "
                              "differentiate at; pass a tensor on a real device")
+    if names is not None and (isinstance(names, str) or not isinstance(names, (list, tuple))
+                              or not all(isinstance(n, str) and n.isidentifier() for n in names)):
+        raise ValueError(f"names is a list of identifiers, one per input, not {names!r}")
     names = list(names) if names is not None else _names(f, len(inputs))
     if len(names) != len(inputs):
         raise ValueError(f"names has {len(names)} entries for {len(inputs)} inputs")

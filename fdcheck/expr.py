@@ -77,7 +77,8 @@ Node = Callable[[Context], Any]
 
 
 def _core_ndim(ctx: Context, a: Any) -> int:
-    return a.ndim - ctx.nb
+    # A number (a constant argument) has no axes, batched or not.
+    return a.ndim - ctx.nb if hasattr(a, "ndim") else 0
 
 
 def _is_number(a: Any) -> bool:
@@ -357,6 +358,9 @@ class _Compiler:
             if isinstance(left.value, tuple) or isinstance(right.value, tuple):
                 raise self.fail(node, "a tuple or list is only allowed as a shape or an axis")
             return _Const(_fold(type(node.op), left.value, right.value))
+        if isinstance(node.op, ast.MatMult) and (isinstance(left, _Const)
+                                                  or isinstance(right, _Const)):
+            raise self.fail(node, "'@' needs arrays on both sides; use '*' for a number")
         fn = _binop(node.op)
         lnode, rnode = self.node(node.left) if isinstance(left, _Const) else left, \
             self.node(node.right) if isinstance(right, _Const) else right
@@ -365,7 +369,7 @@ class _Compiler:
     def visit_Attribute(self, node: ast.Attribute) -> Node:
         if node.attr != "T":
             raise self.fail(node, f"the attribute '.{node.attr}' is not allowed (only '.T')")
-        inner = self.node(node.value)
+        inner = self._array(node.value, "'.T'")
         return lambda ctx: _transpose(ctx, inner(ctx))
 
     def _index_part(self, node: ast.AST) -> Any:
@@ -380,8 +384,15 @@ class _Compiler:
             raise self.fail(node, "indices must be integer constants")
         return value.value
 
+    def _array(self, node: ast.AST, what: str) -> Node:
+        """``node``, which must be an array: a number has no axes."""
+        out = self.visit(node)
+        if isinstance(out, _Const):
+            raise self.fail(node, f"{what} of a number: it has no axes")
+        return out
+
     def visit_Subscript(self, node: ast.Subscript) -> Node:
-        target = self.node(node.value)
+        target = self._array(node.value, "indexing")
         sl = node.slice
         parts = sl.elts if isinstance(sl, ast.Tuple) else [sl]
         index = tuple(self._index_part(p) for p in parts)

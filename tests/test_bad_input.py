@@ -251,3 +251,20 @@ def test_a_dict_returning_function_takes_a_tuple_reference_in_its_outputs_order(
     result = fdcheck.check(lambda a: {"p": a * 2, "q": a.sum()}, A,
                            jacobian=(2 * np.eye(4), np.ones((1, 4))))
     assert result.passed and len(result.checks) == 2
+
+
+# Found by tests/test_fuzz.py: each was an AttributeError or TypeError inside fdcheck.
+@pytest.mark.parametrize("source, message", [
+    ("0.5.T", "'.T' of a number"), ("x @ 0", "'@' needs arrays on both sides"),
+    ("2[0]", "indexing of a number")])
+def test_what_a_number_cannot_do_is_refused_when_compiled(source, message):
+    from fdcheck.errors import ExpressionError
+    from fdcheck.expr import Expression
+    with pytest.raises(ExpressionError, match=message):
+        Expression(source, {"x"})
+
+
+@pytest.mark.parametrize("names", [[[]], False, "x", [1]])
+def test_names_that_are_not_identifiers_are_a_named_error(names):
+    with pytest.raises(ValueError, match="names is a list of identifiers"):
+        fdcheck.check(lambda x: np.sum(x ** 2), np.ones(2), gradient=2 * np.ones(2), names=names)
