@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import BrokenExecutor
@@ -122,6 +123,27 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextlib.contextmanager
+def _streams_kept() -> Iterator[None]:
+    """Standard output and error open again after a case whose code closed
+    them (the report still has to be written)."""
+    fds = {}
+    for name in ("stdout", "stderr"):
+        try:  # the descriptor each writes to now (under --format json, stdout is stderr)
+            fds[name] = getattr(sys, name).fileno()
+        except (AttributeError, OSError, ValueError):
+            pass  # not a file (a test harness's buffer): nothing to open again
+    try:
+        yield
+    finally:
+        for name, fd in fds.items():
+            stream = getattr(sys, name)
+            if getattr(stream, "closed", False):
+                setattr(sys, name, open(fd, "w", closefd=False, errors="backslashreplace"))
+                if getattr(sys, f"__{name}__") is stream:
+                    setattr(sys, f"__{name}__", getattr(sys, name))
+
+
 def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
     """Check one case: value, analytic derivatives, chain, stages, autograd.
 
@@ -129,7 +151,7 @@ def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
     """
     options = options or RunOptions()
     try:
-        with _time_limit(options.timeout):
+        with _streams_kept(), _time_limit(options.timeout):
             return _run_case(case, options)
     except _Timeout:
         error = case.error(f"the case ran longer than the time allowed ({options.timeout:g} s)",

@@ -125,3 +125,26 @@ def test_ctrl_c_with_workers_gives_130_the_finished_cases_and_no_worker_tracebac
     assert proc.returncode == 130, (out, err)
     assert "PASS  quick" in out
     assert "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_user_code_that_closes_standard_output_loses_no_report(tmp_path, fmt):
+    (tmp_path / "closer.py").write_text("import sys\nimport numpy as np\n\n\ndef f(x):\n"
+                                        "    sys.stdout.close()\n    return np.sum(x ** 2)\n")
+    (tmp_path / "c.yaml").write_text(textwrap.dedent("""
+        cases:
+          - name: closes
+            inputs: {x: [1.0, 2.0]}
+            function: {python: "closer:f"}
+            expect: {gradient: [2, 4]}
+          - name: after
+            inputs: {x: [1.0, 2.0]}
+            function: sum(x ** 2)
+            expect: {gradient: [2, 4]}
+    """))
+    out = _fdcheck("run", "c.yaml", "--allow-python", "--format", fmt, cwd=tmp_path)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    if fmt == "json":
+        assert json.loads(out.stdout)["summary"]["passed"] == 2
+    else:
+        assert "2 passed" in out.stdout
