@@ -433,6 +433,8 @@ class _Compiler:
         visited = [self.visit(a) for a in args]  # once each: nested calls compile once
         if all(isinstance(v, _Const) for v in visited):
             raise self.fail(node, f"{name}() of constants: write the number instead")
+        if name not in ("maximum", "minimum") and any(isinstance(v, _Const) for v in visited):
+            raise self.fail(node, f"{name}() takes arrays; a number has no axes")
         arg_nodes = [self._as_node(a, v) for a, v in zip(args, visited)]
         fn = _RUNTIME[name]
         if len(arg_nodes) == 1:
@@ -482,7 +484,7 @@ class _Compiler:
         return lambda ctx: _constant_array(ctx, lambda: getattr(ctx.ops, maker)(shape, ctx.dtype))
 
     def _reshape(self, node: ast.Call) -> Node:
-        target = self.node(node.args[0])
+        target = self._array(node.args[0], "reshape()")
         shape = self._shape_arg(node.args[1], "new shape")
 
         def run(ctx: Context) -> Any:

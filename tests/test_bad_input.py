@@ -256,7 +256,8 @@ def test_a_dict_returning_function_takes_a_tuple_reference_in_its_outputs_order(
 # Found by tests/test_fuzz.py: each was an AttributeError or TypeError inside fdcheck.
 @pytest.mark.parametrize("source, message", [
     ("0.5.T", "'.T' of a number"), ("x @ 0", "'@' needs arrays on both sides"),
-    ("2[0]", "indexing of a number")])
+    ("2[0]", "indexing of a number"), ("sum(reshape(0, 0)[1:][0], axis=0)", "reshape.. of a number"),
+    ("outer(x, 2)", "outer.. takes arrays")])
 def test_what_a_number_cannot_do_is_refused_when_compiled(source, message):
     from fdcheck.errors import ExpressionError
     from fdcheck.expr import Expression
