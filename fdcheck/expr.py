@@ -430,18 +430,23 @@ class _Compiler:
             if not isinstance(axis, _Const):
                 raise self.fail(node, f"the axis of {name}() must be a constant")
             kwargs["axis"] = axis.value
-        visited = [self.visit(a) for a in args]  # once each: nested calls compile once
-        if all(isinstance(v, _Const) for v in visited):
-            raise self.fail(node, f"{name}() of constants: write the number instead")
-        if name not in ("maximum", "minimum") and any(isinstance(v, _Const) for v in visited):
-            raise self.fail(node, f"{name}() takes arrays; a number has no axes")
-        arg_nodes = [self._as_node(a, v) for a, v in zip(args, visited)]
+        arg_nodes = self._arguments(node, name, args)
         fn = _RUNTIME[name]
         if len(arg_nodes) == 1:
             (a,) = arg_nodes
             return lambda ctx: fn(ctx, a(ctx), **kwargs)
         a, b = arg_nodes
         return lambda ctx: fn(ctx, a(ctx), b(ctx), **kwargs)
+
+    def _arguments(self, node: ast.Call, name: str, args: list[ast.expr]) -> list[Node]:
+        """A function's arrays: a number is refused where it has no meaning
+        (every argument a number; a number where arrays are taken)."""
+        visited = [self.visit(a) for a in args]  # once each: nested calls compile once
+        if all(isinstance(v, _Const) for v in visited):
+            raise self.fail(node, f"{name}() of constants: write the number instead")
+        if name not in ("maximum", "minimum") and any(isinstance(v, _Const) for v in visited):
+            raise self.fail(node, f"{name}() takes arrays; a number has no axes")
+        return [self._as_node(a, v) for a, v in zip(args, visited)]
 
     def _keywords(self, node: ast.Call, name: str, allowed: Any) -> dict[str, Any]:
         """The call's keywords (``axis``, ``keepdims``), each a constant."""
