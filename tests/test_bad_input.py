@@ -269,3 +269,40 @@ def test_what_a_number_cannot_do_is_refused_when_compiled(source, message):
 def test_names_that_are_not_identifiers_are_a_named_error(names):
     with pytest.raises(ValueError, match="names is a list of identifiers"):
         fdcheck.check(lambda x: np.sum(x ** 2), np.ones(2), gradient=2 * np.ones(2), names=names)
+
+
+SORTED_CASE = ("expect:\n  gradient: [2, 4]\nfunction: sum(x ** 2)\ninputs:\n  x: [1.0, 2.0]\n"
+               "name: sorted keys\n")
+FOREIGN = {
+    "workflow.yml": "name: CI\non:\n  workflow_dispatch:\n    inputs:\n      level: {default: 1}\n"
+                    "jobs:\n  test: {runs-on: ubuntu-latest}\n",
+    "action.yml": "name: my action\ndescription: does things\ninputs:\n  who: {default: me}\n"
+                  "runs: {using: node20, main: index.js}\n",
+    "deploy.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: []}\n",
+    "config.yaml": "model: {layers: 3}\noptimizer: {lr: 0.001}\n",
+}
+
+
+def test_a_case_file_is_found_whatever_the_order_of_its_keys_and_foreign_yaml_is_passed_over(
+        cli, tmp_path):
+    (tmp_path / "sorted.yaml").write_text(SORTED_CASE + "#" + " " * 70000 + "\n")
+    for name, text in FOREIGN.items():
+        (tmp_path / name).write_text(text)
+    code, out, err = cli("run", str(tmp_path), "-v")
+    assert code == 0 and "PASS  sorted keys" in out and "1 passed" in out
+    for name in FOREIGN:
+        assert f"{name}: not a case file" in err
+
+
+def test_a_case_file_with_case_keys_that_does_not_validate_is_an_error_not_a_skip(cli, tmp_path):
+    (tmp_path / "bad.yaml").write_text("name: bad\nfunction: sum(x)\ninputs: {x: [1.0]}\n"
+                                       "expect: {gradeint: [1]}\n")
+    code, out, _ = cli("run", str(tmp_path))
+    assert code == 2 and "gradeint" in out
+
+
+@pytest.mark.parametrize("tolerance", ["{atol: .inf}", "{rtol: .inf}", "{atol: .nan}"])
+def test_a_tolerance_that_is_not_finite_is_refused_by_key(tolerance):
+    (case,) = load_text(f"name: t\ninputs: {{x: [1.0]}}\nfunction: sum(x)\n"
+                        f"expect: {{gradient: [5]}}\ntolerance: {tolerance}\n")
+    assert isinstance(case, CaseError) and case.key.startswith("tolerance.")
