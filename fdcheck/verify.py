@@ -47,6 +47,7 @@ SHRINKS = 0.75        # a gap that shrinks goes to at most this fraction of itse
 GROWS = 1.5           # difference quotients that blow up grow by at least this per halving
 KINK_NOISE = 100.0    # a gap must exceed this many times the rounding level to count
 FLAT = 0.01           # unsettled estimates within 1% of each other over the ladder are flat
+PROBE_ENTRIES = 2 ** 20  # slopes a probe holds at once (8 MB): columns are probed in groups
 
 SMOOTH, KINK, JUMP, UNDECIDED = 0, 1, 2, 3
 
@@ -107,11 +108,17 @@ class Verifier:
         for k, c in enumerate(todo):
             if c in self._refined and np.isfinite(self._refined[c][2]):
                 steps[k] = min(steps[k], self._refined[c][2])
-        probe = probe_entries(self.fn, todo, steps, self.evaluator)
-        self.evaluations += probe.evaluations
-        for k, c in enumerate(todo):
-            self._probes[c] = tuple(a[:, k] for a in (probe.kind, probe.estimate, probe.error,
-                                                      probe.low, probe.high))
+        # In groups of columns: a probe keeps several (columns, 2 LEVELS, m)
+        # arrays, which for every column of a large failing check would be
+        # many times the Jacobian itself.
+        group = max(1, PROBE_ENTRIES // (2 * LEVELS * max(1, self.fn.m)))
+        for a in range(0, len(todo), group):
+            cols = todo[a:a + group]
+            probe = probe_entries(self.fn, cols, steps[a:a + group], self.evaluator)
+            self.evaluations += probe.evaluations
+            for k, c in enumerate(cols):
+                self._probes[c] = tuple(v[:, k].copy() for v in (
+                    probe.kind, probe.estimate, probe.error, probe.low, probe.high))
 
     def check(self, reference: np.ndarray, tolerance: Tolerance, rows: slice = slice(None),
               floor: np.ndarray | None = None, **where: Any) -> Comparison:

@@ -306,3 +306,19 @@ def test_a_tolerance_that_is_not_finite_is_refused_by_key(tolerance):
     (case,) = load_text(f"name: t\ninputs: {{x: [1.0]}}\nfunction: sum(x)\n"
                         f"expect: {{gradient: [5]}}\ntolerance: {tolerance}\n")
     assert isinstance(case, CaseError) and case.key.startswith("tolerance.")
+
+
+def test_a_large_failing_check_holds_a_bounded_multiple_of_its_jacobian():
+    import tracemalloc
+    n = 800
+    x = np.linspace(0.1, 2.0, n)
+    tracemalloc.start()
+    try:
+        result = fdcheck.check(lambda x: x ** 2, x, jacobian=np.diag(3 * x))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.checks[0].verdict == "mismatch"
+    # The kink probes of every failing column held 8 slopes per entry at once
+    # (56 times the Jacobian); in groups, the comparison's own arrays dominate.
+    assert peak < 35 * n * n * 8
