@@ -41,6 +41,7 @@ bench: install-dev
 	$(PY) benchmarks/diagnosis.py
 	$(PY) benchmarks/chunks.py
 	$(PY) benchmarks/opinfo.py
+	$(PY) benchmarks/memory.py
 
 # The fuzzer of tests/test_fuzz.py with new examples each run (make check runs a
 # fixed, small set): FUZZ_EXAMPLES per property.
