@@ -479,6 +479,7 @@ def assert_check(f: Callable[..., Any], *inputs: Any, **kwargs: Any) -> CaseResu
         def test_layer_gradient():
             fdcheck.assert_check(layer, A, W, B, wrt=1, jacobian=my_jacobian)
     """
+    __tracebackhide__ = True  # pytest shows the report, not fdcheck's frames
     result = check(f, *inputs, **kwargs)
     if not result.passed:
         raise AssertionError(str(result))

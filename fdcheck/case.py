@@ -96,10 +96,27 @@ class Case:
 
     @property
     def uses_python(self) -> bool:
-        refs = [s.body for s in self.stages]
-        for expected in (self.expect, *self.stage_expect.values()):
-            refs += expected.references
-        return any(isinstance(r, PythonRef) for r in refs)
+        return self.python_key is not None
+
+    @property
+    def python_key(self) -> str | None:
+        """The key of the first ``{python: ...}`` of the case (its function, a
+        stage, or a reference), or None where it has none."""
+        for stage in self.stages:
+            if isinstance(stage.body, PythonRef):
+                return f"function.{stage.name}" if self.is_chain else "function"
+        places = [("expect", self.expect)] + [(f"expect.stages.{name}", e)
+                                             for name, e in self.stage_expect.items()]
+        for where, expected in places:
+            if isinstance(expected.value, PythonRef):
+                return f"{where}.value"
+            for kind in ("gradient", "jacobian", "hessian"):
+                refs = getattr(expected, kind)
+                for name, ref in refs.items():
+                    if isinstance(ref, PythonRef):
+                        alone = len(refs) == 1 and self.wrt == (name,)
+                        return f"{where}.{kind}" if alone else f"{where}.{kind}.{name}"
+        return None
 
     def error(self, message: str, key: str | None = None) -> CaseError:
         return CaseError(message, file=self.file, case=self.name, key=key, line=self.line)

@@ -13,6 +13,7 @@ Pure functions over the matrices a :class:`~fdcheck.compare.Comparison` kept.
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any, Mapping
 
 import numpy as np
@@ -65,10 +66,20 @@ def _scale(mat: Matrices, **_: Any) -> Diagnosis | None:
             return None
         nice = _round_factor(c)
     if nice is not None and _vanishes(mat, ref / nice):
-        return Diagnosis("scale", f"the reference is {nice:g} times the numeric derivative: a "
-                                  f"factor {nice:g} too many, or its inverse missing?",
-                         (("factor", nice),))
+        if abs(nice) > 1:
+            said = (f"the reference is {_fraction(nice)} times the numeric derivative: a factor "
+                    f"{_fraction(nice)} too many, or its inverse missing?")
+        else:
+            said = (f"the reference is {_fraction(nice)} of the numeric derivative: a factor "
+                    f"{_fraction(1 / nice)} missing, or its inverse too many?")
+        return Diagnosis("scale", said, (("factor", nice),))
     return None
+
+
+def _fraction(x: float) -> str:
+    """A factor as a person writes it: 2, -1/2, 2/3."""
+    f = Fraction(x).limit_denominator(1000)
+    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
 
 
 def _round_factor(c: float) -> float | None:

@@ -86,10 +86,11 @@ def _diagnosed(subject: Subject | None, checks: Sequence[Comparison],
 
 
 def _check_python_allowed(case: Case, options: RunOptions) -> None:
-    if case.uses_python and not options.allow_python:
+    key = case.python_key
+    if key is not None and not options.allow_python:
         raise case.error("this case imports Python code ({python: ...}); importing runs code, so "
-                         "it is refused unless allowed: fdcheck run --allow-python, or "
-                         "allow_python=True in the library", key="function")
+                         "it is refused unless allowed: fdcheck run --allow-python, pytest "
+                         "--fdcheck-allow-python, or allow_python=True in the library", key=key)
 
 
 def _check_something(case: Case) -> None:

@@ -50,7 +50,7 @@ def test_a_wrong_jacobian_fails_with_exit_1_and_names_the_entry(cli, write):
     code, out, _ = cli("run", write("wrong.yaml", WRONG))
     assert code == 1
     assert "dZ[1,0]/dW[2,0]: numeric 6.0000000, analytic 5.0000000" in out
-    assert "1 cases: 0 passed, 1 failed, 0 errors" in out
+    assert "1 case: 0 passed, 1 failed, 0 errors" in out
 
 
 BAD = [
@@ -269,7 +269,7 @@ def test_folders_load_only_case_files_and_say_what_they_skip(cli, tmp_path):
     (tmp_path / "c.yaml").write_text("name: sum\ninputs: {A: [1, 2]}\nfunction: sum(A)\n"
                                      "expect: {gradient: [1, 1]}\n")
     code, out, err = cli("run", str(tmp_path), "-v")
-    assert code == 0 and "1 cases: 1 passed" in out
+    assert code == 0 and "1 case: 1 passed" in out
     assert "train.yaml: not a case file" in err and "ci.yml" not in err + out
     code, _, _ = cli("run", str(tmp_path / "train.yaml"))      # named: loaded, and refused
     assert code == 2

@@ -92,3 +92,27 @@ def test_the_json_of_a_scaled_reference_has_the_factor(cli_json, write):
     (check,) = doc["cases"][0]["checks"]
     assert check["diagnosis"][0] == {"kind": "scale", "factor": 0.5,
                                      "message": check["diagnosis"][0]["message"]}
+
+
+@pytest.mark.parametrize("factor, words", [
+    (2.0, "the reference is 2 times the numeric derivative: a factor 2 too many"),
+    (2 / 3, "the reference is 2/3 of the numeric derivative: a factor 3/2 missing"),
+    (-0.5, "the reference is -1/2 of the numeric derivative: a factor -2 missing")])
+def test_a_factor_is_written_as_a_person_writes_it(factor, words):
+    import fdcheck
+    x = np.array([0.5, -1.0, 2.0])
+    result = fdcheck.check(lambda x: np.sum(x ** 3), x, gradient=factor * 3 * x ** 2)
+    assert result.checks[0].diagnosis[0].message.startswith(words)
+
+
+def test_a_failing_assert_check_hides_fdchecks_frames_from_pytest(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "test_user.py").write_text(
+        "import numpy as np\nimport fdcheck\n\n\ndef test_it():\n"
+        "    fdcheck.assert_check(lambda x: np.sum(x ** 2), np.ones(2), gradient=np.ones(2))\n")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          str(tmp_path / "test_user.py")], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert out.returncode == 1 and "FAIL  <lambda>" in out.stdout
+    assert "fdcheck/api.py" not in out.stdout

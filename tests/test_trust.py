@@ -203,6 +203,11 @@ def test_user_code_is_refused_without_the_flag_at_every_place_that_can_reach_it(
     code, doc = cli_json(write("p.yaml", "name: p\ninputs: {x: [1, 2]}\n" + PLACES[place]))
     assert code == 2 and "--allow-python" in doc["cases"][0]["error"]
     assert not marker.exists()
+    # The key named is the place of the {python: ...}, not always 'function'.
+    key = {"a stage": "function.s", "expect.stages.value": "expect.stages.s.value",
+           "expect.stages.gradient": "expect.stages.s.gradient",
+           "expect.stages.jacobian": "expect.stages.s.jacobian"}.get(place, place)
+    assert f"key '{key}'" in doc["cases"][0]["error"]
 
 
 def test_a_case_over_its_time_is_an_error_and_the_others_run(cli_json, write, tmp_path):

@@ -162,8 +162,8 @@ def case_text(r: Any, verbose: bool = False) -> str:
 
 def summary_text(results: Sequence[Any], seconds: float) -> str:
     s = summary_counts(results)
-    return (f"{s['cases']} cases: {s['passed']} passed, {s['failed']} failed, "
-            f"{s['errors']} errors in {seconds:.2f}s")
+    return (f"{_count(s['cases'], 'case')}: {s['passed']} passed, {s['failed']} failed, "
+            f"{_count(s['errors'], 'error')} in {seconds:.2f}s")
 
 
 def _cell(x: float, digits: int) -> str:
