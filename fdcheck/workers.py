@@ -141,7 +141,13 @@ def _connect(client_class: Any, address: str, seconds: float = CONNECT_SECONDS) 
         raise TimeoutError(f"the Dask scheduler at {address} accepted the connection but did not "
                            f"answer within {seconds:g} s")
     if "error" in done:
-        raise done["error"]
+        error = done["error"]
+        if isinstance(error, (OSError, TimeoutError)):
+            raise error
+        # Whatever a peer that is no scheduler makes Dask's protocol do (a length
+        # read from garbage: a MemoryError of exabytes, a ValueError, ...).
+        raise OSError(f"{address} answered, but not as a Dask scheduler "
+                      f"({type(error).__name__}: {str(error)[:200]})") from None
     return done["client"]
 
 

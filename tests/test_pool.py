@@ -148,3 +148,23 @@ def test_user_code_that_closes_standard_output_loses_no_report(tmp_path, fmt):
         assert json.loads(out.stdout)["summary"]["passed"] == 2
     else:
         assert "2 passed" in out.stdout
+
+
+@pytest.mark.parametrize("raised", [MemoryError("exabytes"), ValueError("bad frame"),
+                                    KeyError("op")])
+def test_a_peer_that_is_no_dask_scheduler_is_a_named_os_error(raised):
+    import socket
+
+    from fdcheck.workers import _connect
+
+    class Garbage:
+        def __init__(self, address, timeout):
+            raise raised
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    try:
+        with pytest.raises(OSError, match="answered, but not as a Dask scheduler"):
+            _connect(Garbage, f"tcp://127.0.0.1:{server.getsockname()[1]}", 2.0)
+    finally:
+        server.close()
