@@ -128,3 +128,19 @@ def test_a_note_is_worded_from_its_fields(made, text):
     from fdcheck.report import note_text
     kind, fields = made
     assert text in note_text(note(kind, **fields))
+
+
+def test_a_gradient_of_a_matrix_is_drawn_in_its_own_shape_in_a_colour_blind_safe_palette():
+    pytest.importorskip("matplotlib")
+    import numpy as np
+
+    import fdcheck
+    X = np.arange(1.0, 26.0).reshape(5, 5) / 10
+    wrong = 3 * X ** 2
+    wrong[1, 2] *= 1.5
+    (fig,) = fdcheck.check(lambda X: np.sum(X ** 3), X, gradient=wrong).plot()
+    ax = fig.axes[0]
+    image = ax.get_images()[0]
+    assert image.get_array().shape == (5, 5)          # not a 1 x 25 strip
+    assert image.get_cmap().name == "RdBu_r"           # not red against green
+    assert [t.get_text() for t in ax.get_xticklabels()][:2] == ["col 1", "col 2"]

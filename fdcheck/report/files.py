@@ -43,10 +43,37 @@ def save_check(path: Any, c: Comparison) -> None:
     np.savez(path, **arrays)
 
 
+def _grid(c: Comparison, ratio: np.ndarray) -> tuple[np.ndarray, list[str], list[str],
+                                                      tuple[int, int] | None]:
+    """What is drawn: the (m, n) map with its row and column labels, or, for
+    a gradient of a matrix (one output), the map in the input's own shape
+    with the worst entry's place in it."""
+    mat = _matrices(c)
+    rows, cols = _labels(c)
+    worst = c.worst
+    if ratio.shape[0] == 1 and mat.in_shape is not None and len(mat.in_shape) == 2:
+        grid = ratio[0].reshape(mat.in_shape, order=as_order(mat.order))
+        place = None
+        if worst is not None and worst.input is not None and len(worst.input) == 2:
+            place = (int(worst.input[0]), int(worst.input[1]))
+        return (grid, [f"{c.wrt} row {i + 1}" for i in range(grid.shape[0])],
+                [f"col {j + 1}" for j in range(grid.shape[1])], place)
+    spot = None
+    if worst is not None and worst.input is not None and mat.in_shape is not None:
+        order = as_order(mat.order)
+        r = int(np.ravel_multi_index(worst.output, mat.out_shape, order=order)) \
+            if worst.output else 0
+        k = int(np.ravel_multi_index(worst.input, mat.in_shape, order=order)) if worst.input else 0
+        spot = (r, k)
+    return ratio, rows, cols, spot
+
+
 def plot_check(c: Comparison, ax: Any = None) -> Any:
     """A heatmap of |numeric - reference| / bound: rows the outputs, columns the
-    input elements (labels thinned to about 20 a side), the worst entry
-    circled, the verdict and the first diagnosis in the title.
+    input elements (labels thinned to about 20 a side), a gradient of a matrix
+    in the matrix's own shape; the worst entry circled, the verdict and the
+    first diagnosis in the title. The palette (blue agrees, red fails) is read
+    by colour-blind readers too.
 
     Raises
     ------
@@ -64,16 +91,17 @@ def plot_check(c: Comparison, ax: Any = None) -> Any:
     num, ref = np.atleast_2d(mat.numeric), np.atleast_2d(mat.reference)
     with np.errstate(all="ignore"):
         ratio = np.abs(num - ref) / np.where(mat.bound > 0, np.atleast_2d(mat.bound), np.nan)
+    ratio, rows, cols, spot = _grid(c, ratio)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(min(12, 2 + 0.4 * ratio.shape[1]),
-                                        min(10, 2 + 0.4 * ratio.shape[0])))
+        fig, ax = plt.subplots(figsize=(min(12, 3.5 + 0.4 * ratio.shape[1]),
+                                        min(10, 2.5 + 0.4 * ratio.shape[0])),
+                               layout="constrained")
     else:
         fig = ax.figure
     shown = np.log10(np.clip(np.nan_to_num(ratio, nan=1e3, posinf=1e3), 1e-3, 1e3))
-    image = ax.imshow(shown, cmap="RdYlGn_r", vmin=-3, vmax=3, aspect="auto",
+    image = ax.imshow(shown, cmap="RdBu_r", vmin=-3, vmax=3, aspect="auto",
                       interpolation="nearest")
-    fig.colorbar(image, ax=ax, label="log10 |numeric - reference| / bound (> 0 fails)")
-    rows, cols = _labels(c)
+    fig.colorbar(image, ax=ax, label="log10 |error| / bound\n(> 0 fails)")
     for labels, axis, size in ((rows, "y", ratio.shape[0]), (cols, "x", ratio.shape[1])):
         if labels:
             step = max(1, size // 20)
@@ -81,18 +109,13 @@ def plot_check(c: Comparison, ax: Any = None) -> Any:
             getattr(ax, f"set_{axis}ticks")(ticks)
             getattr(ax, f"set_{axis}ticklabels")([labels[t] for t in ticks],
                                                  rotation=90 if axis == "x" else 0, fontsize=8)
-    w = c.worst
-    if w is not None and w.input is not None and mat.in_shape is not None:
-        order: Order = as_order(mat.order)
-        r = int(np.ravel_multi_index(w.output, mat.out_shape, order=order)) if w.output else 0
-        k = int(np.ravel_multi_index(w.input, mat.in_shape, order=order)) if w.input else 0
-        ax.plot([k], [r], marker="o", markersize=14, markerfacecolor="none",
+    if spot is not None:
+        ax.plot([spot[1]], [spot[0]], marker="o", markersize=14, markerfacecolor="none",
                 markeredgecolor="black", markeredgewidth=2)
     title = f"{'PASS' if c.passed else 'FAIL'} {check_title(c)}"
     if c.diagnosis:
         title += "\n" + c.diagnosis[0].message
     ax.set_title(title, fontsize=9, wrap=True)
-    fig.tight_layout()
     return fig
 
 
