@@ -71,7 +71,9 @@ def test_result_plot_draws_the_failing_checks():
     import matplotlib.pyplot as plt
     (fig,) = _failing_result().plot()
     assert "FAIL analytic dS/dA" in fig.axes[0].get_title()
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a11", "a12", "a21", "a22"]
+    # A gradient of a 2 x 2 input, drawn in the input's shape.
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["col 1", "col 2"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["A row 1", "A row 2"]
     plt.close(fig)
 
 
