@@ -337,7 +337,12 @@ def discover(paths: Sequence[str | Path], skipped: list[Any] | None = None
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            for f in sorted(p.rglob("*")):
+            try:
+                found = sorted(p.rglob("*"))
+            except OSError as exc:  # a folder that cannot be read: named, the others run
+                yield CaseError(f"cannot read the folder: {exc.strerror or exc}", file=str(raw))
+                continue
+            for f in found:
                 if f.suffix not in SUFFIXES or f.is_dir() \
                         or any(part.startswith(".") for part in f.relative_to(p).parts):
                     continue

@@ -322,3 +322,22 @@ def test_a_large_failing_check_holds_a_bounded_multiple_of_its_jacobian():
     # The kink probes of every failing column held 8 slopes per entry at once
     # (56 times the Jacobian); in groups, the comparison's own arrays dominate.
     assert peak < 35 * n * n * 8
+
+
+def test_a_folder_that_cannot_be_read_is_an_error_naming_it_and_the_others_run(cli, tmp_path,
+                                                                               monkeypatch):
+    from pathlib import Path
+    locked, good = tmp_path / "locked", tmp_path / "good"
+    locked.mkdir()
+    good.mkdir()
+    (good / "c.yaml").write_text(SORTED_CASE)
+    original = Path.rglob
+
+    def rglob(self, pattern):
+        if self.name == "locked":
+            raise PermissionError(13, "Permission denied")
+        return original(self, pattern)
+    monkeypatch.setattr(Path, "rglob", rglob)
+    code, out, _ = cli("run", str(locked), str(good))
+    assert code == 2 and "cannot read the folder: Permission denied" in out
+    assert "PASS  sorted keys" in out
