@@ -175,7 +175,7 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
         click.echo(f"interrupted: {len(results)} case(s) finished", err=True)
     finally:
         if pool is not None:
-            pool.close()
+            pool.close(not interrupted)  # after Ctrl-C, queued work is dropped, not waited for
     if verbose:
         for path in skipped:
             click.echo(f"skipped {path}: not a case file", err=True)

@@ -24,7 +24,8 @@ class Workers:
 
     executor: Executor
     count: int
-    close: Callable[[], None]
+    # close(wait): release it; without waiting (after Ctrl-C), work not started is dropped.
+    close: Callable[[bool], None]
 
 
 def _worker_start(parent: int) -> None:
@@ -69,13 +70,21 @@ class LocalPool(Executor):
         return self._pool.submit(fn, *args, **kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Release the workers; without waiting (after Ctrl-C), the ones still
+        evaluating are stopped, so that the run ends now rather than when their
+        work does."""
+        processes = list(getattr(self._pool, "_processes", {}).values()) if not wait else []
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+        for process in processes:
+            process.terminate()
 
 
 def process_pool(count: int) -> Workers:
     """A :class:`LocalPool` of ``count`` processes."""
     pool = LocalPool(count)
-    return Workers(pool, count, lambda: pool.shutdown(wait=True))
+    def close(wait: bool = True) -> None:
+        pool.shutdown(wait=wait, cancel_futures=not wait)
+    return Workers(pool, count, close)
 
 
 def is_dask_client(obj: Any) -> bool:
@@ -103,7 +112,7 @@ def dask_workers(client_or_address: Any) -> Workers:
     count = max(1, sum(client.nthreads().values()))
     executor = client.get_executor()
 
-    def close() -> None:
+    def close(wait: bool = True) -> None:
         if own:
             client.close()
     return Workers(executor, count, close)
