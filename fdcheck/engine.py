@@ -25,7 +25,7 @@ from .protocols import Evaluator, Flat
 from .dtypes import eps as dtype_eps
 from .errors import EvaluationError
 from .evaluate import Batch, Serial, nonfinite_rows
-from .flatfun import in_place_error
+from .flatfun import in_place_error, raised_by_function
 from .layout import matrix_to_tensor
 from .stencils import Method, Stencil, stencil
 from .step import steps_for
@@ -227,10 +227,12 @@ class JacobianResult:
 
 def outside_domain(exc: BaseException) -> bool:
     """Whether ``exc`` is the user's function refusing a point (outside its
-    domain), which another step may avoid; not fdcheck's own EvaluationError
-    (a wrong shape, complex values), nor a write to a read-only input."""
-    return isinstance(exc, Exception) and not isinstance(exc, (EvaluationError, BrokenExecutor,
-                                                               MemoryError)) \
+    domain), which another step may avoid: raised by the function itself, and
+    not fdcheck's own EvaluationError (a wrong shape, complex values), a write
+    to a read-only input, a dead worker or exhausted memory. An exception of
+    fdcheck's own code is never taken for one."""
+    return isinstance(exc, Exception) and raised_by_function(exc) \
+        and not isinstance(exc, (EvaluationError, BrokenExecutor, MemoryError)) \
         and in_place_error(exc) is None
 
 

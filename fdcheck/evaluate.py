@@ -17,7 +17,7 @@ import numpy as np
 
 from .notes import Note, note
 from .errors import EvaluationError
-from .flatfun import complex_output_error
+from .flatfun import complex_output_error, from_function
 from .protocols import Flat
 from .step import steps_for
 from .stencils import stencil
@@ -183,6 +183,8 @@ def _coordinate_direct(fn: Flat, x: np.ndarray, x0: np.ndarray, batch: Batch, ou
             y = call(*args)
             # Two references: ``y`` and getrefcount's own argument.
             kept.append(y if type(y) is ndarray and y.base is None and refs(y) == 2 else copy(y))
+    except Exception as exc:
+        raise from_function(exc)
     finally:
         if prev >= 0:
             x[prev] = restore

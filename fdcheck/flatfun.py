@@ -69,6 +69,21 @@ def in_place_error(exc: BaseException) -> EvaluationError | None:
     return _writes_input(f"NumPy: {exc}")
 
 
+def from_function(exc: BaseException) -> BaseException:
+    """``exc``, marked as raised by the function checked, not by fdcheck's own
+    code: only such an exception can be the function leaving its domain."""
+    try:
+        setattr(exc, "_fdcheck_from_function", True)
+    except AttributeError:  # an exception without a __dict__
+        pass
+    return exc
+
+
+def raised_by_function(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by the function checked (or what it calls)."""
+    return bool(getattr(exc, "_fdcheck_from_function", False))
+
+
 def _value_dtype(dtype: np.dtype) -> np.dtype:
     # np.result_type(dtype, float64), without its cost for the usual dtypes.
     if dtype in FLOATS or dtype.kind in "iub":
@@ -194,13 +209,20 @@ class FlatFunction:
         return self.backend.same_layout(x)
 
     def _checked(self, call: Callable[..., Any], args: Sequence[Any]) -> Any:
-        """``call(*args)``, refused if it wrote to any of them."""
+        """``call(*args)``, refused if it wrote to any of them; what it raises
+        is marked as the function's (see :func:`raised_by_function`)."""
         if self.direct:  # NumPy refuses such a write itself: the inputs are read-only
-            return call(*args)
+            try:
+                return call(*args)
+            except Exception as exc:
+                raise from_function(exc)
         version = self.backend.version
         # Counted around each call, not once: a copy in another process starts again at 0.
         before = [version(a) for a in args]
-        y = call(*args)
+        try:
+            y = call(*args)
+        except Exception as exc:
+            raise from_function(exc)
         for i, (arg, count) in enumerate(zip(args, before)):
             if version(arg) != count:
                 raise _writes_input(f"{self.backend.name} counted an in-place operation on "

@@ -11,12 +11,10 @@ take it and return comparisons; they never change it.
 """
 from __future__ import annotations
 
-import contextlib
-from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -25,10 +23,11 @@ from . import backends, derive
 from .case import Case, PythonRef, Stage
 from .compare import Tolerance, resolve
 from .dtypes import NAMES as FLOAT_NAMES
-from .errors import BackendUnavailable, CaseError, EvaluationError, SparsityError
+from .errors import CaseError, SparsityError
 from .evaluate import OnExecutor, Serial, Vectorized, batched_disagrees
 from .expr import Expression
-from .flatfun import FlatFunction, in_place_error
+from .blame import phase
+from .flatfun import FlatFunction
 from .functions import CallRef, PythonCall, StagesCall, UserCall, load_python
 from .engine import JacobianResult
 from .layout import reference_matrix, unravel
@@ -45,23 +44,6 @@ AUTO_DIRECTIONS = 4
 # Inputs of fewer elements are evaluated one point a call: 2n calls cost less
 # than tracing under vmap and the probe that checks it (two more evaluations).
 VMAP_MIN_ELEMENTS = 8
-
-
-@contextlib.contextmanager
-def phase(key: str) -> Iterator[None]:
-    """Turn anything a user's function raises into a CaseError naming ``key``."""
-    try:
-        yield
-    except (CaseError, BackendUnavailable, BrokenExecutor, MemoryError):
-        raise  # the runner says what a dead worker or exhausted memory means
-    except EvaluationError as exc:
-        raise CaseError(str(exc), key=key, origin=exc) from None
-    except Exception as exc:  # a user's function may raise anything
-        explained = in_place_error(exc)
-        if explained is not None:
-            raise CaseError(str(explained), key=key, origin=explained) from None
-        raise CaseError(f"evaluation raised {type(exc).__name__}: {exc}", key=key,
-                        origin=exc) from None
 
 
 @dataclass(frozen=True)

@@ -341,3 +341,31 @@ def test_a_folder_that_cannot_be_read_is_an_error_naming_it_and_the_others_run(c
     code, out, _ = cli("run", str(locked), str(good))
     assert code == 2 and "cannot read the folder: Permission denied" in out
     assert "PASS  sorted keys" in out
+
+
+def test_an_error_of_fdchecks_own_code_is_named_as_fdchecks_never_the_functions(monkeypatch):
+    from fdcheck import engine
+    # A bug inside the engine's own file (as a mutant of it would be), called
+    # inside the stencil's plan.
+    scope: dict = {}
+    exec(compile("def broken(rows):\n    raise KeyError(\"a bug of fdcheck's own\")\n",
+                 engine.__file__, "exec"), scope)
+    monkeypatch.setattr(engine, "nonfinite_rows", scope["broken"])
+    (case,) = load_text("name: b\ninputs: {x: [1.0, 2.0]}\nfunction: sum(x ** 2)\n"
+                        "expect: {gradient: [2, 4]}\n")
+    result = run_case(case)
+    assert result.status == "error"
+    assert "internal error in fdcheck" in result.error and "KeyError" in result.error
+    assert "the function raises" not in result.error
+
+
+def test_what_the_function_itself_raises_is_still_the_functions():
+    def picky(x):
+        if x[0] > 1.0:
+            raise KeyError("outside my domain")
+        return np.sum(x ** 2)
+    with pytest.raises(KeyError, match="outside my domain"):
+        fdcheck.check(picky, np.array([1.5, 2.0]), gradient=np.array([3.0, 4.0]))
+    # Beside its domain's edge it is retried with smaller steps, as before.
+    result = fdcheck.check(picky, np.array([1.0 - 1e-9, 2.0]), gradient=np.array([2.0, 4.0]))
+    assert result.passed

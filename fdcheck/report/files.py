@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..compare import Comparison, Matrices
-from ..layout import Order, as_order, element_labels
+from ..layout import as_order, element_labels
 from .common import _one_line, check_title
 
 
