@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 EXTRAS ?= torch,jax,dask,plot,test
 
-.PHONY: install install-dev run test cases check bench fuzz clean
+.PHONY: install install-dev run test cases check bench fuzz mutate clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ bench: install-dev
 FUZZ_EXAMPLES ?= 2000
 fuzz: install-dev
 	FDCHECK_FUZZ_RANDOM=1 FDCHECK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q tests/test_fuzz.py
+
+# Mutation testing of the modules that decide verdicts (benchmarks/mutate.py):
+# MUTANTS per module, each against the module's own tests; the score and the survivors.
+MUTANTS ?= 120
+mutate: install-dev
+	$(PY) benchmarks/mutate.py --per-module $(MUTANTS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
