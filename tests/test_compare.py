@@ -82,3 +82,56 @@ def test_auto_factor_refuses_what_is_not_a_positive_multiple(value):
     from fdcheck.compare import auto_factor
     with pytest.raises(ValueError, match="expected auto or a positive multiple"):
         auto_factor(value)
+
+
+# Every row of the default table, as docs/cases.md and the README give it:
+# (dtype, a method label the row applies to) -> (atol, rtol).
+ROWS = [
+    ("float64", "central2", 1e-6, 1e-5), ("float64", "central4", 1e-7, 1e-6),
+    ("float64", "central6", 1e-7, 1e-6), ("float64", "central8", 1e-7, 1e-6),
+    ("float64", "forward1", 1e-5, 1e-4), ("float64", "backward1", 1e-5, 1e-4),
+    ("float64", "forward2", 1e-6, 1e-5), ("float64", "backward2", 1e-6, 1e-5),
+    ("float64", "richardson", 1e-8, 1e-7), ("float64", "complex-step", 1e-10, 1e-9),
+    ("float32", "central2", 1e-4, 3e-4), ("float32", "forward1", 1e-2, 5e-3),
+    ("float32", "backward1", 1e-2, 5e-3), ("float16", "central2", 1e-2, 1e-2),
+    ("bfloat16", "central2", 5e-2, 5e-2), ("float64", "hessian", 1e-5, 1e-4),
+    ("float32", "hessian", 3e-3, 3e-3),
+]
+
+
+@pytest.mark.parametrize("dtype, method, atol, rtol", ROWS, ids=[f"{r[0]}-{r[1]}" for r in ROWS])
+@pytest.mark.parametrize("side", [0.5, 2.0])
+def test_every_default_row_at_its_boundary_on_both_sides(dtype, method, atol, rtol, side):
+    """Half the allowance passes and twice it fails, for atol (at a zero entry
+    beside an entry of 1, which sets atol's scale) and for atol + rtol (at the
+    entry of 1): moving either number of the row moves the verdict."""
+    tol = default_tolerance(dtype, method)
+    ref = np.array([[1.0, 0.0]])
+    off_zero = compare(np.array([[1.0, side * atol]]), ref, tol, against="analytic", wrt="x",
+                       out_shape=(), in_shape=(2,))
+    off_one = compare(np.array([[1.0 + side * (atol + rtol), 0.0]]), ref, tol,
+                      against="analytic", wrt="x", out_shape=(), in_shape=(2,))
+    assert off_zero.passed is (side < 1) and off_one.passed is (side < 1)
+
+
+def test_the_resolution_is_taken_against_the_magnitude_of_a_negative_reference():
+    from fdcheck.compare import _resolution
+    counted = np.ones(2, dtype=bool)
+    assert _resolution(np.array([-2.0, -4.0]), np.array([8.0, 8.0]), counted) == (2.0, True)
+    assert _resolution(np.array([0.0, 0.0]), np.array([8.0, 8.0]), counted) == (8.0, False)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_check_too_coarse_for_its_gradient_is_unverifiable_whatever_its_sign(sign):
+    import fdcheck
+    x = np.array([1.0, 1e6, 6.02e23])
+    result = fdcheck.check(lambda x: sign * x.sum(), x, gradient=sign * np.array([5.0, 1, 1]),
+                           atol=1e-6, rtol=1e-6)
+    assert result.checks[0].verdict == "unverifiable"
+
+
+def test_one_mismatch_with_nothing_unverified_is_a_mismatch():
+    tol = Tolerance(1e-6, 1e-6)
+    c = compare(np.array([[1.0, 2.0]]), np.array([[1.0, 3.0]]), tol, against="analytic", wrt="x",
+                out_shape=(), in_shape=(2,))
+    assert (c.passed, c.mismatches, c.unverified, c.verdict) == (False, 1, 0, "mismatch")
