@@ -106,12 +106,18 @@ def apply(tree: ast.AST, mutant: Mutant) -> ast.AST:
     elif mutant.kind == "constant":
         node.value = node.value * 10
     elif mutant.kind in ("not", "delete"):
+        done = False
         for parent in ast.walk(new):
             for field, value in ast.iter_fields(parent):
-                if mutant.kind == "not" and value is node:
+                if done:
+                    break
+                if isinstance(value, list) and any(v is node for v in value):
+                    k = next(i for i, v in enumerate(value) if v is node)
+                    value[k] = node.operand if mutant.kind == "not" else ast.Pass()
+                    done = True
+                elif mutant.kind == "not" and value is node:
                     setattr(parent, field, node.operand)
-                elif mutant.kind == "delete" and isinstance(value, list) and node in value:
-                    value[value.index(node)] = ast.Pass()
+                    done = True
     return ast.fix_missing_locations(new)
 
 
@@ -154,12 +160,15 @@ def main() -> None:
             assert run(tests, copy_root, 600), f"the tests of {module} fail unmutated"
             limit = 10 * (time.perf_counter() - baseline) + 10
             killed = 0
+            same = ast.unparse(tree)
             for mutant in chosen:
                 try:
                     text = ast.unparse(apply(tree, mutant))
                 except Exception:  # a change that makes no program: killed by construction
                     killed += 1
                     continue
+                if text == same:
+                    raise AssertionError(f"{mutant} changes nothing: a bug of this script")
                 (package / f"{module}.py").write_text(text)
                 if run(tests, copy_root, limit):
                     survivors.append(mutant)

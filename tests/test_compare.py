@@ -135,3 +135,36 @@ def test_one_mismatch_with_nothing_unverified_is_a_mismatch():
     c = compare(np.array([[1.0, 2.0]]), np.array([[1.0, 3.0]]), tol, against="analytic", wrt="x",
                 out_shape=(), in_shape=(2,))
     assert (c.passed, c.mismatches, c.unverified, c.verdict) == (False, 1, 0, "mismatch")
+
+
+def test_an_empty_comparison_passes_with_no_worst_entry():
+    c = compare(np.zeros((0, 3)), np.zeros((0, 3)), Tolerance(1e-6, 1e-6), against="analytic",
+                wrt="x", out_shape=(0,), in_shape=(3,))
+    assert (c.passed, c.entries, c.worst, c.max_abs_error, c.max_rel_error) == \
+        (True, 0, None, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("rtol, verdict", [(0.5, "passed"), (0.5000001, "unverifiable")])
+def test_a_check_is_blind_only_past_an_allowance_of_the_references_own_size(rtol, verdict):
+    # atol 0.5 + rtol 0.5 x |1| allows exactly the reference's size (resolution 1): still seen.
+    c = compare(np.array([[1.0]]), np.array([[1.0]]), Tolerance(0.5, rtol), against="analytic",
+                wrt="x", out_shape=(), in_shape=())
+    assert c.verdict == verdict
+
+
+@pytest.mark.parametrize("dtype, floor", [("float64", 1e-12), ("float32", 1e-6),
+                                          ("float16", 1e-3), ("bfloat16", 1e-2)])
+def test_tolerance_auto_is_the_estimate_and_the_dtypes_floor(dtype, floor):
+    tol = resolve(dtype, "central2", {"auto": 10.0, "source": "the case"})
+    assert (tol.auto, tol.atol, tol.rtol, tol.floor, tol.scaled) == (10.0, floor, 0.0, floor, True)
+    assert tol.absolute_atol(np.array([[3.0]])) == pytest.approx(3 * floor)
+    # Without an estimate, auto holds an entry to the floor alone.
+    c = compare(np.array([[1.0 + 2 * floor]]), np.array([[1.0]]), tol, against="analytic",
+                wrt="x", out_shape=(), in_shape=())
+    assert not c.passed
+
+
+@pytest.mark.parametrize("dtype, floor", [("float64", 1e-12), ("float32", 1e-6),
+                                          ("float16", 1e-3), ("bfloat16", 1e-2)])
+def test_the_default_atol_has_the_dtypes_floor(dtype, floor):
+    assert default_tolerance(dtype, "central2").absolute_atol(np.zeros((1, 2))) == floor
