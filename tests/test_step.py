@@ -81,3 +81,17 @@ def test_the_probe_and_pattern_steps_cover_the_input_scales():
     eps = np.finfo(np.float32).eps
     assert np.allclose(pattern_steps(np.array([0.5, -10.0]), np.float32),
                        [eps ** (1 / 3), 10 * eps ** (1 / 3)])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("x", [0.0, 0.5, 3.0, -1e4])
+def test_the_hessians_step_is_eps_to_the_quarter_times_the_inputs_scale(dtype, x):
+    from fdcheck.step import second_steps
+    xs = np.array([x], dtype=dtype)
+    h, estimate = second_steps(xs, dtype)
+    wanted = np.finfo(dtype).eps ** 0.25 * max(1.0, abs(x))
+    assert estimate is None
+    assert h[0] == pytest.approx(wanted, rel=1e-3 if dtype == np.float32 else 1e-9)
+    assert (xs + h.astype(dtype))[0] - xs[0] == h[0]          # exactly representable
+    h2, _ = second_steps(xs, dtype, relative=1e-2)
+    assert h2[0] == pytest.approx(1e-2 * max(1.0, abs(x)), rel=1e-3)
