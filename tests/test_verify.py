@@ -140,3 +140,21 @@ def test_a_check_that_verified_nothing_does_not_pass():
     res = fdcheck.check(lambda x: np.sqrt(-(x - 1) ** 2).sum(), np.array([1.0]), gradient=[0.0])
     assert not res.passed
     assert "no entry could be verified" in str(res)
+
+
+@pytest.mark.parametrize("refine, passes", [(True, True), (False, False)])
+def test_a_hessian_entry_the_first_look_misjudges_is_judged_by_its_second(refine, passes):
+    """sin(300 x): second differences at eps^(1/4) are off by 4e-4 relative, past the
+    Hessian's rtol of 1e-4; their Richardson extrapolation is right to 1e-12. The
+    second look must keep its values (and their estimates), and refine=False skip it."""
+    import fdcheck
+    from fdcheck.report import notes_text
+    x = np.array([0.3, 0.7])
+    hessian = np.diag(-300.0 ** 2 * np.sin(300 * x))
+    result = fdcheck.check(lambda x: np.sum(np.sin(300 * x)), x, hessian=hessian,
+                           refine=refine)
+    (c,) = result.checks
+    assert c.passed is passes
+    assert ("derived again by Richardson" in " ".join(notes_text(c))) is refine
+    if refine:
+        assert c.max_rel_error < 1e-9 and (c.matrices.estimate > 0).any()
