@@ -95,10 +95,6 @@ class Case:
         return len(self.stages) > 1
 
     @property
-    def uses_python(self) -> bool:
-        return self.python_key is not None
-
-    @property
     def python_key(self) -> str | None:
         """The key of the first ``{python: ...}`` of the case (its function, a
         stage, or a reference), or None where it has none."""
