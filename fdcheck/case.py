@@ -49,12 +49,6 @@ class Expected:
         return bool(self.value is not None or self.gradient or self.jacobian or self.jvp
                     or self.hessian)
 
-    @property
-    def references(self) -> list[Ref]:
-        """Every reference given, in the order of the keys."""
-        return [self.value, *self.gradient.values(), *self.jacobian.values(),
-                *self.hessian.values()]
-
 
 @dataclass(frozen=True)
 class Case:
