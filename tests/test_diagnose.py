@@ -116,3 +116,30 @@ def test_a_failing_assert_check_hides_fdchecks_frames_from_pytest(tmp_path):
                          cwd=tmp_path)
     assert out.returncode == 1 and "FAIL  <lambda>" in out.stdout
     assert "fdcheck/api.py" not in out.stdout
+
+
+def test_a_row_major_reference_in_a_column_major_case_says_so():
+    jac_c = fdcheck.jacobian(layer, A, W, B, wrt=1)        # row-major
+    result = fdcheck.check(layer, A, W, B, wrt=1, jacobian=jac_c, order="F")
+    (d, *_) = result.checks[0].diagnosis
+    assert d.kind == "order"
+    assert "row-major Jacobian in a column-major case" in d.message and "(order: C?)" in d.message
+
+
+def test_a_factor_that_is_the_inverse_of_a_whole_number_is_found():
+    x = np.array([0.5, -1.0, 2.0])
+    result = fdcheck.check(lambda x: np.sum(x ** 3), x, gradient=3 * x ** 2 / 5)
+    (d, *_) = result.checks[0].diagnosis
+    assert (d.kind, dict(d.fields)["factor"]) == ("scale", pytest.approx(0.2))
+    assert "a factor 5 missing" in d.message
+
+
+@pytest.mark.parametrize("wrong, kind", [(3, "entries"), (4, "other")])
+def test_at_most_three_isolated_entries_are_called_entries(wrong, kind):
+    x = np.linspace(1.0, 2.0, 10)
+    jac = np.diag(2 * x)
+    for k in range(wrong):             # isolated: each in a row and a column of its own
+        jac[k, (k + 5) % 10] = 1.0
+    result = fdcheck.check(lambda x: x ** 2, x, jacobian=jac)
+    kinds = [d.kind for d in result.checks[0].diagnosis]
+    assert (kinds[0] == "entries") is (kind == "entries"), kinds
