@@ -465,9 +465,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
     case = replace(case, expect=_expected(case.wrt, gradient, jacobian, hessian, jvp,
                                           tuple(case.inputs)))
     result = run_case(case, options)
-    if result.exception is not None:
-        origin = getattr(result.exception, "origin", None)
-        raise origin if isinstance(origin, Exception) else result.exception
+    if isinstance(result.exception, CaseError):
+        _raise_origin(result.exception)
     return result
 
 

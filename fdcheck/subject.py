@@ -156,8 +156,7 @@ class Subject:
                             upto)
 
     def native(self, a: np.ndarray, backend: backends.Backend | None = None) -> Any:
-        # np.require keeps a 0-d array 0-d (np.ascontiguousarray makes it 1-d).
-        return (backend or self.backend).asarray(np.require(a, requirements="C"))
+        return _native(backend or self.backend, a)
 
     def inputs_for(self, backend: backends.Backend) -> list[Any]:
         """The inputs in ``backend``'s arrays: the case's own where it is the
@@ -336,6 +335,11 @@ class Subject:
                 for piece, (_, shape, name) in zip(pieces, self.parts(out_shape))]
 
 
+def _native(backend: backends.Backend, a: np.ndarray) -> Any:
+    # np.require keeps a 0-d array 0-d (np.ascontiguousarray makes it 1-d).
+    return backend.asarray(np.require(a, requirements="C"))
+
+
 def _folder(case: Case) -> str | None:
     return str(Path(case.file).resolve().parent) if case.file else None
 
@@ -415,7 +419,7 @@ def _base(case: Case, options: RunOptions) -> Subject:
         np_inputs = tuple(np.asarray(backend.to_numpy(v)) for v in inputs)
     else:
         np_inputs = tuple(np.asarray(v, dtype=case.dtype) for v in case.inputs.values())
-        inputs = tuple(backend.asarray(np.require(a, requirements="C")) for a in np_inputs)
+        inputs = tuple(_native(backend, a) for a in np_inputs)
     for wrt in case.wrt:
         _finite_input(wrt, np_inputs[names.index(wrt)])
     first = names.index(case.wrt[0])
@@ -428,13 +432,18 @@ def _finite_input(name: str, values: np.ndarray) -> None:
     """An input differentiated must be finite: no step moves a NaN or an
     infinity (an input that is not differentiated, a mask of -inf, may be)."""
     arr = np.asarray(values)
-    if arr.dtype.kind not in "fc":
-        return
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        where = unravel(int(np.flatnonzero(bad.reshape(-1))[0]), arr.shape)
+    where = _first_not_finite(arr) if arr.dtype.kind in "fc" else None
+    if where is not None:
         raise CaseError(f"the input {name} is not finite ({name}{list(where)} = "
                         f"{arr[where]}): no step can move it", key=f"inputs.{name}")
+
+
+def _first_not_finite(arr: np.ndarray) -> tuple[int, ...] | None:
+    """The index of the first entry of ``arr`` that is not finite, or None."""
+    bad = ~np.isfinite(arr)
+    if not bad.any():
+        return None
+    return unravel(int(np.flatnonzero(bad.reshape(-1))[0]), arr.shape)
 
 
 def _values(subject: Subject) -> dict[str, np.ndarray]:
@@ -457,8 +466,8 @@ def _values(subject: Subject) -> dict[str, np.ndarray]:
 def _finite_real(arr: np.ndarray, name: str, key: str) -> np.ndarray:
     if arr.dtype.kind not in "fiub":
         raise CaseError(f"the stage returned {arr.dtype} values, not real numbers", key=key)
-    if not np.all(np.isfinite(arr)):
-        bad = unravel(int(np.flatnonzero(~np.isfinite(arr.reshape(-1)))[0]), arr.shape)
+    bad = _first_not_finite(arr)
+    if bad is not None:
         raise CaseError(f"{name} is not finite at the given inputs ({name}{list(bad)} = "
                         f"{arr[bad]})", key=key)
     return arr.astype(np.float64)

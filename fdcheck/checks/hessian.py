@@ -8,6 +8,7 @@ from ..errors import CaseError
 from ..flatfun import FlatFunction
 from ..subject import MAX_JACOBIAN_ENTRIES, Subject, phase
 from ..verify import verify_hessian
+from .analytic import key_of
 from .outcome import Outcome
 
 
@@ -43,6 +44,6 @@ def run(subject: Subject, wrt: str) -> Outcome:
     case = subject.case
     if wrt not in case.expect.hessian:
         return Outcome()
-    key = "expect.hessian" + (f".{wrt}" if len(case.wrt) > 1 else "")
+    key = key_of(subject, "hessian", wrt)
     return check_hessian(subject, subject.wrt[wrt].fn, case.expect.hessian[wrt], key,
                          case.output, wrt)
