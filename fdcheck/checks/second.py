@@ -40,6 +40,8 @@ class Second:
     Attributes
     ----------
     backend : Backend
+    call : callable
+        The function as the framework differentiates it.
     position : int
         The input's place.
     inputs : list
@@ -53,17 +55,12 @@ class Second:
     """
 
     backend: backends.AutogradBackend
+    call: Any
     position: int
     inputs: Sequence[Any]
     g: Any
     fn: FlatFunction
     g_graph: Any
-
-
-def _g(subject: Subject, backend: backends.AutogradBackend, i: int, out_shape: tuple[int, ...],
-       create_graph: bool) -> Any:
-    return backend.vjp_function(subject.framework_call(backend.name), i, cotangent(out_shape),
-                                create_graph)
 
 
 def second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) -> Second:
@@ -72,16 +69,16 @@ def second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) ->
     backend = backends.autograd(name)
     i = subject.names.index(wrt)
     inputs = subject.inputs_for(backend)
-    g = _g(subject, backend, i, out_shape, create_graph=False)
+    call = subject.framework_call(name)  # one object: what a framework compiles is found again
+    v = cotangent(out_shape)
+    g = backend.vjp_function(call, i, v, False)
     batched = None
     if subject.options.mode != "serial":
-        batched = backend.vjp_batched(subject.framework_call(name), i, len(inputs),
-                                      cotangent(out_shape))
+        batched = backend.vjp_batched(call, i, len(inputs), v)
     with phase("autograd"):
         fn = FlatFunction(g, inputs, i, order=subject.case.order, dtype=subject.case.dtype,
                           backend=backend, batched_call=batched)
-    return Second(backend, i, inputs, g, fn, _g(subject, backend, i, out_shape,
-                                                create_graph=True))
+    return Second(backend, call, i, inputs, g, fn, backend.vjp_function(call, i, v, True))
 
 
 def run(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) -> Outcome:
@@ -94,7 +91,7 @@ def run(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) -> Ou
                                  out_name=output_name(subject, out_shape), derivative=2)
     try:
         with phase("autograd"):
-            tensor = s.backend.second_jacobian(subject.framework_call(name), s.inputs,
+            tensor = s.backend.second_jacobian(s.call, s.inputs,
                                                s.position, cotangent(out_shape))
             differentiable = s.backend.differentiable(s.g_graph, s.inputs, s.position)
     except CaseError as exc:
