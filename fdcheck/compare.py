@@ -243,6 +243,11 @@ class Comparison:
     resolution: float = float("nan")
     # Mismatched entries whose numeric value is not proven either (see verify).
     unverified: int = 0
+    # A block of a second derivative: the input whose first derivative is
+    # differentiated (None: ``wrt`` itself), and whether ``wrt`` is the
+    # cotangent v of the backward J^T v rather than an input.
+    of: str | None = None
+    cotangent: bool = False
 
     @property
     def verdict(self) -> str:

@@ -189,8 +189,17 @@ def _frameworks(subject: Subject, wrt: str, whole: Verifier, found: _Checklist,
     for name in subject.case.autograd:
         try:
             found.add(autograd.run(subject, wrt, whole, name))
-            if subject.case.derivatives == 2:
-                found.add(second.run(subject, wrt, name, whole.result.out_shape))
+        except BackendUnavailable as exc:
+            pending[:1] = pending[:1] or [exc]
+
+
+def _second(subject: Subject, wrts: Sequence[str], out_shape: tuple[int, ...],
+            found: _Checklist, pending: list[BackendUnavailable]) -> None:
+    """Each framework's double backward, in every input of ``wrts`` and in the
+    cotangent, mixed blocks included."""
+    for name in subject.case.autograd:
+        try:
+            found.add(second.run(subject, name, wrts, out_shape))
         except BackendUnavailable as exc:
             pending[:1] = pending[:1] or [exc]
 
@@ -203,6 +212,7 @@ def _checklist(case: Case, options: RunOptions, found: _Checklist) -> None:
     found.subject, found.evaluations = subject, found.evaluations + subject.evaluations
     found.add(value.run(subject))
     pending: list[BackendUnavailable] = []
+    wholes: dict[str, tuple[int, ...]] = {}
     for wrt in case.wrt:
         if subject.wrt[wrt].directions:
             found.add(directions.run(subject, wrt))
@@ -211,10 +221,13 @@ def _checklist(case: Case, options: RunOptions, found: _Checklist) -> None:
         whole, spent = _whole(subject, wrt)
         found.evaluations += spent
         found.numerics[wrt] = whole.result.jacobian
+        wholes[wrt] = whole.result.out_shape
         found.add(analytic.run(subject, wrt, whole))
         found.add(hessian.run(subject, wrt))
         found.add(chain.run(subject, wrt, whole))
         _frameworks(subject, wrt, whole, found, pending)
+    if case.derivatives == 2 and wholes:
+        _second(subject, list(wholes), next(iter(wholes.values())), found, pending)
     found.add(stages.run(subject))
     if pending:
         raise CaseError(str(pending[0]), key="autograd", origin=pending[0])

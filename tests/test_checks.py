@@ -166,6 +166,7 @@ def test_second_order_names_a_backward_that_is_not_differentiable():
     from .backends.test_second_order import cube, x_torch
     f = cube(backward_detaches=True)
     result = fdcheck.check(lambda x: f(x).sum(), x_torch(), derivatives=2)
-    first, second = result.checks
+    first, second, in_v = result.checks
     assert first.passed and not second.passed and second.derivative == 2
     assert "not differentiable" in " ".join(notes_text(second))
+    assert in_v.passed and in_v.cotangent

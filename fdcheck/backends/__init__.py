@@ -101,6 +101,16 @@ class AutogradBackend(Backend, Protocol):
     def differentiable(self, g: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> bool:
         """Whether g's result depends on inputs[wrt] through the framework's autograd."""
 
+    batches_backward: bool
+    """Whether :meth:`vmap` can batch a backward pass (JAX: yes; PyTorch: no)."""
+
+    def backward_function(self, fn: Callable[..., Any], wrts: Sequence[int], order: str,
+                          create_graph: bool) -> Callable[..., Any]:
+        """``h(*inputs, v)``: the backward of ``fn`` as a function of its inputs
+        and the cotangent v, J_i(inputs)^T v for each i of ``wrts``, vec'd in
+        ``order`` and joined into one flat native array; with ``create_graph``,
+        differentiable by the framework in turn, in the inputs and in v."""
+
 
 def autograd(name: str) -> AutogradBackend:
     """:func:`get` for a framework with autograd (``torch``, ``jax``).

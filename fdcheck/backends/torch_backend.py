@@ -242,6 +242,35 @@ class TorchBackend:
             return torch.zeros_like(args[wrt]) if grad is None else grad
         return g
 
+    batches_backward = False
+
+    def backward_function(self, fn: Callable[..., Any], wrts: Sequence[int], order: str,
+                          create_graph: bool = False) -> Callable[..., Any]:
+        """``h(*inputs, v) = [J_i^T v for i in wrts]``, joined: one forward and one
+        backward pass. With ``create_graph`` the backward's own graph is kept,
+        so that what requires grad among the inputs and v (as
+        ``torch.autograd.functional.jacobian`` passes them) is differentiated
+        through it: double backward, in the inputs and in v."""
+        def h(*args: Any) -> Any:
+            *inputs, v = args
+
+            def own(x: Any) -> Any:
+                # The caller's tensor where it is differentiated through h; a
+                # leaf of h's own graph otherwise.
+                return x if create_graph and x.requires_grad else x.detach().requires_grad_(True)
+            xs = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
+            with torch.enable_grad():
+                for i in wrts:
+                    xs[i] = own(inputs[i])
+                out = fn(*xs)
+                v = v if create_graph and v.requires_grad else v.detach()
+                grads = torch.autograd.grad(out, [xs[i] for i in wrts],
+                                            grad_outputs=v.to(out.dtype).reshape(out.shape),
+                                            create_graph=create_graph, allow_unused=True)
+            return self.join([torch.zeros_like(xs[i]) if g is None else g
+                              for i, g in zip(wrts, grads)], order)
+        return h
+
     def vjp_batched(self, fn: Callable[..., Any], wrt: int, n_inputs: int,
                     cotangent: np.ndarray) -> None:
         """None: a backward pass is not batched under torch's vmap here."""

@@ -28,11 +28,13 @@ def compared(subject: Subject, against: str, numeric: np.ndarray, reference: np.
              wrt: str | None, out_shape: tuple[int, ...], in_shape: tuple[int, ...] | None,
              out_name: str, stage: str | None = None, verifier: Verifier | None = None,
              derivative: int = 1, mode: str = "reverse", notes: Sequence[Note] = (),
-             rows: slice = slice(None), floor: np.ndarray | None = None) -> Outcome:
+             rows: slice = slice(None), floor: np.ndarray | None = None,
+             of: str | None = None, cotangent: bool = False) -> Outcome:
     """``numeric`` against ``reference``: by the verifier where there is one
     (it refines what decides the verdict), else entry by entry with the
     tolerance of what has no error estimate. The comparison carries the
-    input's notes."""
+    input's notes, and for a block of a second derivative the input whose
+    gradient it differentiates (``of``) and whether ``wrt`` is the cotangent."""
     where: dict[str, Any] = dict(against=against, wrt=wrt, out_shape=out_shape,
                                  in_shape=in_shape, order=subject.case.order, out_name=out_name,
                                  stage=stage, derivative=derivative, mode=mode)
@@ -46,17 +48,20 @@ def compared(subject: Subject, against: str, numeric: np.ndarray, reference: np.
         with phase("function"):
             comp = verifier.check(reference, tolerance, rows=rows, floor=floor, **where)
         spent = verifier.evaluations - before
-    notes = (*notes, *subject.notes(wrt))
+    notes = (*notes, *subject.notes(of if cotangent else wrt))
     if notes:
         comp = replace(comp, notes=(*comp.notes, *notes))
+    if of is not None:
+        comp = replace(comp, of=of, cotangent=cotangent)
     return Outcome((comp,), spent)
 
 
 def unrunnable(subject: Subject, against: str, entries: int, why: Note, *, wrt: str,
-               out_name: str, derivative: int = 1, mode: str = "reverse", **_: Any) -> Outcome:
+               out_name: str, derivative: int = 1, mode: str = "reverse",
+               of: str | None = None, cotangent: bool = False, **_: Any) -> Outcome:
     """A check whose reference the framework could not compute: a failure that
     says why, with no entry compared."""
     comp = Comparison(against, wrt, False, float("inf"), float("inf"), None,
                       subject.tolerances.plain, entries, entries, out_name, notes=(why,),
-                      derivative=derivative, mode=mode)
+                      derivative=derivative, mode=mode, of=of, cotangent=cotangent)
     return Outcome((comp,))

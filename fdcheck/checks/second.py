@@ -1,7 +1,11 @@
 """Second order, as ``gradgradcheck`` checks it: the first-order check applied
-to g(x) = J(x)^T v for a seeded cotangent v: the numeric Jacobian of g (the
-framework's backward, run at perturbed points) against the framework's own
-derivative of it (double backward in PyTorch, VJP of VJP in JAX)."""
+to the framework's backward h(x_1, ..., x_k, v) = (J_1^T v, ..., J_k^T v) for
+a seeded cotangent v, with respect to every input checked and to v: the
+numeric Jacobian of h (the backward, run at perturbed points) against the
+framework's own derivative of it (double backward in PyTorch, a VJP of the
+VJP in JAX), block by block. For a scalar output the input blocks are the
+whole Hessian, cross blocks included; the blocks in v check the backward's
+own backward with respect to its cotangent (d(J^T v)/dv = J^T)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,25 +85,117 @@ def second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) ->
     return Second(backend, call, i, inputs, g, fn, backend.vjp_function(call, i, v, True))
 
 
-def run(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) -> Outcome:
-    """The whole Jacobian of g against the framework's double backward."""
-    s = second(subject, wrt, name, out_shape)
+@dataclass(frozen=True)
+class Block:
+    """The rows of h that are one input's gradient J_i^T v."""
+
+    of: str
+    shape: tuple[int, ...]
+    rows: slice
+
+
+@dataclass(frozen=True)
+class Backward:
+    """The framework's backward as a function of the inputs and the cotangent.
+
+    Attributes
+    ----------
+    backend : AutogradBackend
+    h, h_graph : callable
+        ``h(*inputs, v)``: every checked input's J_i^T v, joined; ``h_graph``
+        differentiable by the framework in turn.
+    inputs : list
+        The inputs in the framework's arrays, then v.
+    blocks : tuple of Block
+        Which rows of h are which input's gradient.
+    out_shape : tuple of int
+        The function's output shape (v's).
+    v_name : str
+        How v is named in the report.
+    """
+
+    backend: backends.AutogradBackend
+    h: Any
+    h_graph: Any
+    inputs: list[Any]
+    blocks: tuple[Block, ...]
+    out_shape: tuple[int, ...]
+    v_name: str
+
+    @property
+    def rows(self) -> int:
+        return self.blocks[-1].rows.stop
+
+
+def cotangent_name(names: Sequence[str]) -> str:
+    """How v is named: ``v``, unless an input is."""
+    name = "v"
+    while name in names:
+        name += "_"
+    return name
+
+
+def backward(subject: Subject, name: str, wrts: Sequence[str], out_shape: tuple[int, ...]
+             ) -> Backward:
+    """Framework ``name``'s backward of the case's function in ``wrts``."""
+    backend = backends.autograd(name)
+    positions = [subject.names.index(w) for w in wrts]
+    v = cotangent(out_shape).astype(subject.np_inputs[positions[0]].dtype)
+    call = subject.framework_call(name)  # one object: what a framework compiles is found again
+    order = subject.case.order
+    blocks, start = [], 0
+    for w, i in zip(wrts, positions):
+        shape = tuple(np.shape(subject.np_inputs[i]))
+        blocks.append(Block(w, shape, slice(start, start + int(np.prod(shape)))))
+        start += int(np.prod(shape))
+    return Backward(backend, backend.backward_function(call, positions, order, False),
+                    backend.backward_function(call, positions, order, True),
+                    [*subject.inputs_for(backend), subject.native(v, backend)], tuple(blocks),
+                    out_shape, cotangent_name(subject.names))
+
+
+def run(subject: Subject, name: str, wrts: Sequence[str], out_shape: tuple[int, ...]
+        ) -> Outcome:
+    """The Jacobian of the backward h with respect to each input of ``wrts``
+    and to v, block by block, against the framework's double backward."""
+    b = backward(subject, name, wrts, out_shape)
+    outcome = Outcome()
+    for var in [*wrts, b.v_name]:
+        outcome += _column(subject, name, b, var)
+    return outcome
+
+
+def _column(subject: Subject, name: str, b: Backward, var: str) -> Outcome:
+    """The blocks d(J_i^T v)/d var, every i, from one numeric Jacobian of h."""
+    is_v = var == b.v_name
+    position = len(b.inputs) - 1 if is_v else subject.names.index(var)
+    batched = None
+    if subject.options.mode != "serial" and b.backend.batches_backward:
+        batched = b.backend.vmap(b.h, position, len(b.inputs))
+    output = subject.case.output
     with phase("autograd"):
-        verifier, spent = subject.derive(s.fn, s.g, f"d2{subject.case.output}/d{wrt}2")
-    result = verifier.result
-    where: dict[str, Any] = dict(wrt=wrt, out_shape=result.out_shape, in_shape=result.in_shape,
-                                 out_name=output_name(subject, out_shape), derivative=2)
+        fn = FlatFunction(b.h, b.inputs, position, order=subject.case.order,
+                          dtype=subject.case.dtype, backend=b.backend, batched_call=batched)
+        verifier, spent = subject.derive(fn, b.h, f"d(v.d{output})/d{var}")
+    in_shape = verifier.result.in_shape
+    wheres = [dict(wrt=var, of=k.of, cotangent=is_v, out_shape=k.shape, in_shape=in_shape,
+                   out_name=output if is_v else output_name(subject, b.out_shape), rows=k.rows,
+                   derivative=2) for k in b.blocks]
+    out = Outcome((), spent)
     try:
         with phase("autograd"):
-            tensor = s.backend.second_jacobian(s.call, s.inputs,
-                                               s.position, cotangent(out_shape))
-            differentiable = s.backend.differentiable(s.g_graph, s.inputs, s.position)
+            tensor = b.backend.autograd_jacobian(b.h_graph, b.inputs, position)
+            differentiable = b.backend.differentiable(b.h_graph, b.inputs, position)
     except CaseError as exc:
-        return Outcome((), spent) + unrunnable(
-            subject, name, result.jacobian.size,
-            note("no-double-backward", framework=name, message=exc.message), **where)
-    ref = tensor_to_matrix(tensor, result.in_shape, result.in_shape, subject.case.order)
+        why = note("no-double-backward", framework=name, message=exc.message)
+        for where, k in zip(wheres, b.blocks):
+            out += unrunnable(subject, name, int(np.prod(k.shape)) * int(np.prod(in_shape)), why,
+                              **where)
+        return out
+    ref = tensor_to_matrix(tensor, (b.rows,), in_shape, subject.case.order)
     notes = () if differentiable else (
-        note("not-differentiable", framework=name, output=subject.case.output, wrt=wrt),)
-    return Outcome((), spent) + compared(subject, name, result.jacobian, ref, verifier=verifier,
-                                         notes=notes, **where)
+        note("not-differentiable", framework=name, output=output, wrt=var),)
+    for where, k in zip(wheres, b.blocks):
+        out += compared(subject, name, verifier.result.jacobian[k.rows], ref[k.rows],
+                        verifier=verifier, notes=notes, **where)
+    return out

@@ -93,6 +93,10 @@ def check_json(c: Comparison) -> dict[str, Any]:
         out["diagnosis"] = [diagnosis_json(d) for d in c.diagnosis]
     if c.derivative != 1:
         out["derivative"] = c.derivative
+    if c.of is not None:
+        out["of"] = c.of
+    if c.cotangent:
+        out["cotangent"] = True
     if c.mode != "reverse":
         out["mode"] = c.mode
     if c.unreliable:

@@ -29,6 +29,10 @@ def short(x: float) -> str:
 def _derivative(c: Comparison) -> str:
     """``dZ/dW``; ``d2S/dW2`` for a Hessian; the derivative of vᵀ dZ/dW for
     the second derivative a framework computes."""
+    if c.derivative == 2 and c.cotangent:
+        return f"d(v.d{c.out_name}/d{c.of})/d{c.wrt}"
+    if c.derivative == 2 and c.of is not None and c.of != c.wrt:
+        return f"d2{c.out_name}/d{c.of}d{c.wrt}"
     if c.derivative == 2:
         return f"d2{c.out_name}/d{c.wrt}2"
     return f"d{c.out_name}/d{c.wrt}"
@@ -52,9 +56,12 @@ def entry_text(c: Comparison) -> str:
     if w is None:
         return ""
     if c.derivative == 2 and w.input is not None:
-        # A row of a second derivative is an element of the input too.
-        return (f"d2{c.out_name}/d{index_text(str(c.wrt), w.output)}"
-                f"d{index_text(str(c.wrt), w.input)}")
+        # A row of a second derivative is an element of an input too: the
+        # input whose gradient it is.
+        row = index_text(str(c.of or c.wrt), w.output)
+        if c.cotangent:
+            return f"d(v.d{c.out_name}/d{row})/d{index_text(str(c.wrt), w.input)}"
+        return f"d2{c.out_name}/d{row}d{index_text(str(c.wrt), w.input)}"
     out = index_text(c.out_name, w.output)
     if c.against == "value" or w.input is None:
         return out

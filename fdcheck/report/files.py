@@ -25,7 +25,8 @@ def _matrices(c: Comparison) -> Matrices:
 
 def _labels(c: Comparison) -> tuple[list[str], list[str]]:
     mat = _matrices(c)
-    rows = element_labels(c.out_name if c.derivative == 1 else str(c.wrt), mat.out_shape, mat.order)
+    rows = element_labels(c.out_name if c.derivative == 1 else str(c.of or c.wrt),
+                          mat.out_shape, mat.order)
     cols = element_labels(str(c.wrt), mat.in_shape, mat.order) if mat.in_shape is not None else []
     return rows, cols
 

@@ -50,8 +50,9 @@ def test_a_correct_function_passes_every_check():
     result = fdcheck.check(lambda x: f(x).sum(), x_torch(), derivatives=2,
                            modes=("reverse", "forward"))
     assert result.passed, str(result)
-    assert [(c.derivative, c.mode) for c in result.checks] == [(1, "reverse"), (1, "forward"),
-                                                               (2, "reverse")]
+    assert [(c.derivative, c.mode, c.cotangent) for c in result.checks] == [
+        (1, "reverse", False), (1, "forward", False), (2, "reverse", False),
+        (2, "reverse", True)]
 
 
 @pytest.mark.parametrize("scalar", [True, False])
@@ -61,8 +62,9 @@ def test_a_backward_that_is_not_differentiable_passes_first_order_and_fails_seco
     assert fdcheck.check(g, x_torch()).passed                     # what gradcheck alone sees
     result = fdcheck.check(g, x_torch(), derivatives=2)
     assert not result.passed
-    (second,) = [c for c in result.checks if c.derivative == 2]
+    second, in_v = [c for c in result.checks if c.derivative == 2]
     assert not second.passed and "not differentiable" in " ".join(notes_text(second))
+    assert in_v.cotangent and in_v.passed          # the backward is linear in v, and right
     assert "FAIL torch d2" in str(result)
 
 
@@ -118,7 +120,7 @@ def test_a_custom_vjp_whose_rule_stops_the_gradient_fails_only_second_order():
     g = lambda x: jnp.sum(f(x))  # noqa: E731
     assert fdcheck.check(g, jnp.asarray(X_JAX)).passed
     result = fdcheck.check(g, jnp.asarray(X_JAX), derivatives=2)
-    assert [(c.derivative, c.passed) for c in result.checks] == [(1, True), (2, False)]
+    assert [(c.derivative, c.passed) for c in result.checks] == [(1, True), (2, False), (2, True)]
 
 
 @pytest.mark.parametrize("modes", [("reverse",), ("forward",)])
@@ -189,7 +191,12 @@ def test_the_json_of_second_order_and_forward_mode_checks(cli_json, write):
     keys = sorted((c["against"], c.get("derivative", 1), c.get("mode", "reverse"))
                   for c in doc["cases"][0]["checks"])
     assert keys == [("jax", 1, "forward"), ("jax", 1, "reverse"), ("jax", 2, "reverse"),
-                    ("torch", 1, "forward"), ("torch", 1, "reverse"), ("torch", 2, "reverse")]
+                    ("jax", 2, "reverse"), ("torch", 1, "forward"), ("torch", 1, "reverse"),
+                    ("torch", 2, "reverse"), ("torch", 2, "reverse")]
+    blocks = sorted((c["against"], c.get("of"), c["wrt"], c.get("cotangent", False))
+                    for c in doc["cases"][0]["checks"] if c.get("derivative") == 2)
+    assert blocks == [("jax", "W", "W", False), ("jax", "W", "v", True),
+                      ("torch", "W", "W", False), ("torch", "W", "v", True)]
 
 
 @pytest.mark.parametrize("key, value, message", [

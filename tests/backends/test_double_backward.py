@@ -1,0 +1,142 @@
+"""The double backward in full, as gradgradcheck checks it: the backward's
+Jacobian in every input (mixed blocks included) and in the cotangent v."""
+import numpy as np
+import pytest
+
+import fdcheck
+
+torch = pytest.importorskip("torch")
+jax = pytest.importorskip("jax")
+jnp = jax.numpy
+
+
+def torch_mul(detach_other: bool):
+    """a * b as a Function whose backward may detach the other input: right at
+    first order, wrong in the mixed second derivatives d2/dadb."""
+    class Mul(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            if detach_other:
+                return g * b.detach(), g * a.detach()
+            return g * b, g * a
+    return Mul.apply
+
+
+def torch_twice(v_factor: float):
+    """2x as a Function whose backward is itself a Function, whose own backward
+    (the double backward in v) returns ``v_factor`` h: right for 2."""
+    class Backward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, g):
+            return 2 * g
+
+        @staticmethod
+        def backward(ctx, h):
+            return v_factor * h
+
+    class Twice(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx, g):
+            return Backward.apply(g)
+    return Twice.apply
+
+
+def jax_mul(detach_other: bool):
+    @jax.custom_vjp
+    def mul(a, b):
+        return a * b
+
+    def fwd(a, b):
+        return a * b, (a, b)
+
+    def bwd(res, g):
+        a, b = res
+        if detach_other:
+            a, b = jax.lax.stop_gradient(a), jax.lax.stop_gradient(b)
+        return g * b, g * a
+    mul.defvjp(fwd, bwd)
+    return mul
+
+
+A = np.array([[0.3, -1.1, 0.8], [0.7, 1.9, -0.2]])
+B = np.array([[1.2, 0.4, -0.6], [-0.9, 0.5, 1.4]])
+
+
+def _t(x):
+    return torch.tensor(x, dtype=torch.float64, requires_grad=True)
+
+
+def failing(result):
+    return sorted((c.of, c.wrt, c.cotangent) for c in result.checks if not c.passed)
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+@pytest.mark.parametrize("detach, fails", [
+    (False, []),
+    (True, [("a", "b", False), ("b", "a", False)]),       # only the mixed blocks
+])
+def test_a_backward_that_detaches_the_other_input_fails_the_mixed_blocks(framework, detach, fails):
+    if framework == "torch":
+        mul, args = torch_mul(detach), (_t(A), _t(B))
+    else:
+        mul, args = jax_mul(detach), (jnp.asarray(A), jnp.asarray(B))
+    f = lambda a, b: mul(a, b)  # noqa: E731
+    first = fdcheck.check(f, *args)
+    assert first.passed                                      # first order cannot see it
+    result = fdcheck.check(f, *args, derivatives=2)
+    assert failing(result) == fails, str(result)
+    blocks = [(c.of, c.wrt) for c in result.checks if c.derivative == 2]
+    assert blocks == [("a", "a"), ("b", "a"), ("a", "b"), ("b", "b"), ("a", "v"), ("b", "v")]
+
+
+@pytest.mark.parametrize("v_factor, passes", [(2.0, True), (3.0, False)])
+def test_a_double_backward_wrong_in_the_cotangent_fails_the_v_block(v_factor, passes):
+    twice = torch_twice(v_factor)
+    f = lambda x: twice(x)  # noqa: E731
+    assert fdcheck.check(f, _t(A)).passed
+    result = fdcheck.check(f, _t(A), derivatives=2)
+    assert result.passed is passes, str(result)
+    if not passes:
+        (c,) = [c for c in result.checks if not c.passed]
+        assert c.cotangent and c.of == "x" and c.wrt == "v"
+        assert c.worst.numeric == pytest.approx(2.0) and c.worst.reference == pytest.approx(3.0)
+        assert "FAIL torch d(v.df/dx)/dv: d(v.df/dx[" in str(result)
+
+
+def test_a_scalar_function_of_two_inputs_checks_the_whole_hessian():
+    # f = sum(a * sin(b)): d2f/dadb = diag(cos b), and the two cross blocks are each other's
+    # transposes; a backward that forgets the cross term is caught in both.
+    class Wrong(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return (a * torch.sin(b)).sum()
+
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            return g * torch.sin(b.detach()), g * a * torch.cos(b)
+    result = fdcheck.check(lambda a, b: Wrong.apply(a, b), _t(A), _t(B), derivatives=2)
+    assert failing(result) == [("a", "b", False)], str(result)
+    (c,) = [c for c in result.checks if not c.passed]
+    assert c.worst.input == c.worst.output                      # the diagonal of diag(cos b)
+    assert c.worst.numeric == pytest.approx(np.cos(B[c.worst.input]), rel=1e-6)
+    assert "FAIL torch d2f/dadb: d2f/da[" in str(result)
+    right = fdcheck.check(lambda a, b: (a * torch.sin(b)).sum(), _t(A), _t(B), derivatives=2)
+    assert right.passed and len(right.checks) == 2 + 4 + 2
+
+
+def test_an_input_named_v_keeps_its_name_and_the_cotangent_is_renamed():
+    result = fdcheck.check(lambda v: (v ** 3).sum(), _t(A), derivatives=2)
+    assert result.passed
+    assert [(c.of, c.wrt) for c in result.checks if c.derivative == 2] == [("v", "v"), ("v", "v_")]
