@@ -26,6 +26,8 @@ _EXPORTS = {
     "CaseError": "errors", "FdcheckError": "errors", "ExpressionError": "errors",
     "BackendUnavailable": "errors", "EvaluationError": "errors", "SparsityError": "errors",
     "ComplexStepError": "errors", "Expression": "expr",
+    "gradcheck": "dropin", "gradgradcheck": "dropin", "check_grads": "dropin",
+    "gradcheck_error": "dropin",
 }
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

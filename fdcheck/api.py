@@ -27,8 +27,8 @@ from .functions import CallRef, UserCall
 from .options import MAX_TIMEOUT, RunOptions
 from .runner import CaseResult, run_case, run_paths
 from .dtypes import NAMES as FLOAT_NAMES, is_bfloat16
-from .schema import (parse_derivatives, parse_directions, parse_method, parse_modes,
-                     parse_order, parse_sparsity, tolerance_number)
+from .schema import (parse_behaviours, parse_derivatives, parse_directions, parse_method,
+                     parse_modes, parse_order, parse_sparsity, tolerance_number)
 from .values import choice
 from .subject import Subject, phase, prepare
 
@@ -307,7 +307,8 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
               dtype: str | None = None, vectorized: bool | str = False, sparsity: Any = None,
               directions: int | None = None, derivatives: int = 1,
               modes: str | Sequence[str] = ("reverse",), autograd: bool = False,
-              expect: Expected = Expected()) -> Case:
+              expect: Expected = Expected(), behaviours: str | Sequence[str] = (),
+              nondet_tol: float = 0.0, cotangent: Any = None) -> Case:
     """The case a call of the API describes, validated by the schema's own
     parsers (an error names the keyword as a case file's names the key).
 
@@ -340,7 +341,9 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
                     backend=backend_name, sparsity=parse_sparsity(sparsity),
                     directions=parse_directions(directions),
                     derivatives=parse_derivatives(derivatives), modes=parse_modes(modes),
-                    native=True)
+                    behaviours=parse_behaviours(behaviours),
+                    nondet_tol=tolerance_number(nondet_tol, "nondet_tol"),
+                    cotangent=cotangent, native=True)
 
 
 def _expected(targets: Sequence[str], gradient: Reference, jacobian: Reference,
@@ -380,7 +383,9 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
           tolerance: str | float | None = None, refine: bool = True,
           sparsity: Any = None, directions: int | None = None,
           jvp: Callable[[np.ndarray], np.ndarray] | None = None, hessian: Reference = None,
-          derivatives: int = 1, modes: str | Sequence[str] = ("reverse",)) -> CaseResult:
+          derivatives: int = 1, modes: str | Sequence[str] = ("reverse",),
+          behaviours: str | Sequence[str] = (), nondet_tol: float = 0.0,
+          cotangent: Any = None) -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
     The call is translated into the case a case file would describe and run by
@@ -428,10 +433,26 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         ``input.shape + input.shape``, against second differences of ``f``.
     derivatives : {1, 2}
         2: also check the framework's second derivative, as ``gradgradcheck``
-        does: for a seeded random cotangent v, the numeric Jacobian of
-        x -> J(x)^T v (the backward, run at perturbed points) against the
-        framework's own derivative of it (double backward in PyTorch, VJP of
-        VJP in JAX). For a scalar output, v = 1 and this is the Hessian.
+        does: for a seeded random cotangent v, the numeric Jacobian of the
+        backward h(x_1, ..., x_k, v) = (J_1^T v, ..., J_k^T v) (run at
+        perturbed points) with respect to every input checked and to v,
+        against the framework's own derivative of it (double backward in
+        PyTorch, a VJP of the VJP in JAX), one comparison per block
+        (``d2f/dadb``, ``d(v.df/da)/dv``). For a scalar output, v = 1 and
+        the input blocks are the whole Hessian, cross blocks included.
+    cotangent : array, optional
+        The v of ``derivatives=2``, shaped like the output (gradgradcheck's
+        ``grad_outputs``); default seeded random.
+    behaviours : str or sequence of str
+        PyTorch only: what a rule must do besides being right, each a check
+        of its own: ``reentrant`` (the backward twice gives the same J^T v,
+        within ``nondet_tol``), ``undefined-grad`` (the backward accepts an
+        undefined output gradient), ``dtypes`` (each gradient has its input's
+        dtype, shape and device), ``batched`` and ``batched-forward`` (the
+        backward and forward mode under ``torch.vmap`` agree with one at a
+        time).
+    nondet_tol : float
+        How far the two runs of ``reentrant`` may differ (default 0).
     modes : "reverse", "forward" or both
         Which autograd modes to compare: reverse (backward rules, ``custom_vjp``)
         and forward (``jvp`` rules, ``custom_jvp``).
@@ -461,7 +482,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
     case = call_case(f, inputs, wrt=wrt, names=names, output=output, name=name, order=order,
                      method=method, step=step, dtype=dtype, vectorized=vectorized,
                      sparsity=sparsity, directions=directions, derivatives=derivatives,
-                     modes=modes, autograd=autograd)
+                     modes=modes, autograd=autograd, behaviours=behaviours,
+                     nondet_tol=nondet_tol, cotangent=cotangent)
     case = replace(case, expect=_expected(case.wrt, gradient, jacobian, hessian, jvp,
                                           tuple(case.inputs)))
     result = run_case(case, options)

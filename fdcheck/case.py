@@ -75,6 +75,11 @@ class Case:
     directions: int | None = None
     derivatives: int = 1
     modes: tuple[str, ...] = ("reverse",)
+    behaviours: tuple[str, ...] = ()
+    nondet_tol: float = 0.0
+    # The cotangent v of the second-order check (gradgradcheck's grad_outputs);
+    # None: seeded random.
+    cotangent: Any = None
     file: str | None = None
     line: int | None = None
     native: bool = False

@@ -248,6 +248,10 @@ class Comparison:
     # cotangent v of the backward J^T v rather than an input.
     of: str | None = None
     cotangent: bool = False
+    # A check of how a rule behaves rather than of its values against the
+    # numeric derivative: reentrant, undefined-grad, dtypes, batched,
+    # batched-forward (see fdcheck.checks.behaviour).
+    aspect: str | None = None
 
     @property
     def verdict(self) -> str:

@@ -17,7 +17,8 @@ import numpy as np
 
 from . import backends
 from .case import Case
-from .checks import Outcome, analytic, autograd, chain, directions, hessian, second, stages, value
+from .checks import (Outcome, analytic, autograd, behaviour, chain, directions, hessian,
+                     second, stages, value)
 from .compare import Comparison
 from .diagnose import diagnose
 from .engine import JacobianResult
@@ -94,7 +95,11 @@ def _check_python_allowed(case: Case, options: RunOptions) -> None:
 
 
 def _check_something(case: Case) -> None:
-    if not (case.expect.anything or case.autograd or case.stage_expect or case.is_chain):
+    if case.behaviours and case.backend != "torch":
+        raise case.error(f"behaviours are checked for PyTorch functions; this case's backend is "
+                         f"{case.backend}", key="behaviours")
+    if not (case.expect.anything or case.autograd or case.stage_expect or case.is_chain
+            or case.behaviours):
         raise case.error("nothing to compare: give expect (value, gradient or jacobian) or "
                          "autograd; in the Python API, gradient=, jacobian=, jvp= or "
                          "autograd=True", key="expect")
@@ -229,6 +234,7 @@ def _checklist(case: Case, options: RunOptions, found: _Checklist) -> None:
     if case.derivatives == 2 and wholes:
         _second(subject, list(wholes), next(iter(wholes.values())), found, pending)
     found.add(stages.run(subject))
+    found.add(behaviour.run(subject))
     if pending:
         raise CaseError(str(pending[0]), key="autograd", origin=pending[0])
     if not found.comparisons:

@@ -268,6 +268,26 @@ def parse_modes(value: Any, key: str = "modes") -> tuple[str, ...]:
     return tuple(dict.fromkeys(modes))
 
 
+BEHAVIOURS = ("reentrant", "undefined-grad", "dtypes", "batched", "batched-forward")
+
+
+def parse_behaviours(value: Any, key: str = "behaviours") -> tuple[str, ...]:
+    if value is None:
+        return ()
+    listed = (value,) if isinstance(value, str) else tuple(value) \
+        if isinstance(value, (list, tuple)) else None
+    if listed is None:
+        raise CaseError(f"behaviours is a list among {', '.join(BEHAVIOURS)}, not {value!r}",
+                        key=key)
+    for b in listed:
+        choice(b, BEHAVIOURS, key)
+    return tuple(dict.fromkeys(listed))
+
+
+def parse_nondet_tol(value: Any, key: str = "nondet_tol") -> float:
+    return tolerance_number(value, key)
+
+
 def parse_autograd(value: Any, key: str = "autograd") -> tuple[str, ...]:
     if value is None:
         return ()
@@ -426,6 +446,12 @@ KEYS: tuple[Key, ...] = (
         parse_derivatives, 1, api="derivatives"),
     Key("modes", _one_or_list(MODES), "which autograd modes are compared", parse_modes,
         ("reverse",), api="modes"),
+    Key("behaviours", _one_or_list(BEHAVIOURS), "what a PyTorch rule must also do: the same "
+        "gradient twice, undefined output gradients, dtypes, vmap", parse_behaviours, (),
+        api="behaviours"),
+    Key("nondet_tol", {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]},
+        "how far two runs of the backward may differ (behaviour reentrant)", parse_nondet_tol,
+        0.0, api="nondet_tol"),
 )
 BY_NAME = {k.name: k for k in KEYS}
 CASE_KEYS = tuple(BY_NAME)
@@ -490,6 +516,7 @@ def parse_case(data: Mapping[str, Any], *, file: str | None = None,
                     tolerance=keys["tolerance"], order=keys["order"], method=keys["method"],
                     dtype=keys["dtype"], backend=keys["backend"], sparsity=keys["sparsity"],
                     directions=keys["directions"], derivatives=keys["derivatives"],
-                    modes=keys["modes"], file=file, line=line)
+                    modes=keys["modes"], behaviours=keys["behaviours"],
+                    nondet_tol=keys["nondet_tol"], file=file, line=line)
     except CaseError as exc:
         raise exc.located(case=name, file=file, line=line) from None

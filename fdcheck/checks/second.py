@@ -127,6 +127,23 @@ class Backward:
         return self.blocks[-1].rows.stop
 
 
+def given_cotangent(subject: Subject, out_shape: tuple[int, ...],
+                    backend: backends.AutogradBackend) -> np.ndarray:
+    """The case's own v, shaped like the output.
+
+    Raises
+    ------
+    CaseError
+        Naming ``cotangent`` where it is not.
+    """
+    v = np.asarray(backend.to_numpy(subject.case.cotangent), dtype=np.float64) \
+        if not isinstance(subject.case.cotangent, np.ndarray) else subject.case.cotangent
+    if v.size != int(np.prod(out_shape)) or not np.isfinite(v).all():
+        raise CaseError(f"the cotangent has shape {v.shape}; the output's is {out_shape}, and "
+                        "every entry finite", key="cotangent")
+    return v.reshape(out_shape)
+
+
 def cotangent_name(names: Sequence[str]) -> str:
     """How v is named: ``v``, unless an input is."""
     name = "v"
@@ -140,7 +157,9 @@ def backward(subject: Subject, name: str, wrts: Sequence[str], out_shape: tuple[
     """Framework ``name``'s backward of the case's function in ``wrts``."""
     backend = backends.autograd(name)
     positions = [subject.names.index(w) for w in wrts]
-    v = cotangent(out_shape).astype(subject.np_inputs[positions[0]].dtype)
+    v = given_cotangent(subject, out_shape, backend) if subject.case.cotangent is not None \
+        else cotangent(out_shape)
+    v = v.astype(subject.np_inputs[positions[0]].dtype)
     call = subject.framework_call(name)  # one object: what a framework compiles is found again
     order = subject.case.order
     blocks, start = [], 0
@@ -178,7 +197,7 @@ def _column(subject: Subject, name: str, b: Backward, var: str) -> Outcome:
                           dtype=subject.case.dtype, backend=b.backend, batched_call=batched)
         verifier, spent = subject.derive(fn, b.h, f"d(v.d{output})/d{var}")
     in_shape = verifier.result.in_shape
-    wheres = [dict(wrt=var, of=k.of, cotangent=is_v, out_shape=k.shape, in_shape=in_shape,
+    wheres: list[dict[str, Any]] = [dict(wrt=var, of=k.of, cotangent=is_v, out_shape=k.shape, in_shape=in_shape,
                    out_name=output if is_v else output_name(subject, b.out_shape), rows=k.rows,
                    derivative=2) for k in b.blocks]
     out = Outcome((), spent)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..compare import Comparison
 from ..layout import element_labels
-from .common import NAMES, _count, _one_line, check_title, entry_text, number, short
+from .common import ASPECTS, NAMES, _count, _one_line, check_title, entry_text, number, short
 from .files import check_slug, plot_check, save_check, write_files
 from .notes import NOTE_TEXTS, note_text, notes_text, vmap_reason
 
@@ -37,6 +37,8 @@ def check_message(c: Comparison) -> str:
         return "" if c.notes else "no entries to compare"
     ref_name = "expected" if c.against == "value" else NAMES.get(c.against, c.against)
     num_name = "computed" if c.against == "value" else "numeric"
+    if c.aspect is not None:
+        num_name, ref_name = ASPECTS[c.aspect][1:]
     bound = w.bound if w.bound == w.bound else c.tolerance.atol + c.tolerance.rtol * abs(w.reference)
     err = abs(w.numeric - w.reference)
     rel = ">" if not err <= bound else "<="
@@ -49,16 +51,20 @@ def check_message(c: Comparison) -> str:
     return text
 
 
-def check_summary(c: Comparison) -> str:
+def check_summary(c: Comparison, hidden: frozenset[str] = frozenset()) -> str:
+    """The line of one check; notes of the kinds in ``hidden`` left out."""
     status = "ok  " if c.passed else "FAIL"
     detail = (f"max abs error {short(c.max_abs_error)}, max rel error {short(c.max_rel_error)}, "
               f"resolution {short(c.resolution)}" if c.passed else check_message(c))
     if c.entries == 0:
         detail = "no entries: the derivative is empty (an empty output or input)"
+    if c.aspect is not None and c.entries == 0:
+        detail = "the input's dtype, shape and device" if c.passed else ""
     if c.unreliable:
         detail += f"; {c.unreliable} entries unreliable (not counted)"
-    if c.notes:
-        notes = "; ".join(notes_text(c))
+    shown = [note_text(n) for n in c.notes if n.kind not in hidden]
+    if shown:
+        notes = "; ".join(shown)
         detail = notes if not detail else detail + (": " if c.unreliable else "; ") + notes
     return f"{status} {check_title(c)}: {detail}"
 
@@ -97,6 +103,8 @@ def check_json(c: Comparison) -> dict[str, Any]:
         out["of"] = c.of
     if c.cotangent:
         out["cotangent"] = True
+    if c.aspect is not None:
+        out["aspect"] = c.aspect
     if c.mode != "reverse":
         out["mode"] = c.mode
     if c.unreliable:
@@ -151,9 +159,14 @@ def case_text(r: Any, verbose: bool = False) -> str:
     if where:
         head += f"  [{where}]"
     lines = [head]
+    # How the points were evaluated says nothing about the verdict: once a
+    # case, and only in the verbose report.
+    said = not verbose
     for c in r.checks:
         if verbose or not c.passed or c.unreliable:
-            lines.append("      " + check_summary(c))
+            lines.append("      " + check_summary(c, frozenset({"unbatched"}) if said
+                                                  else frozenset()))
+            said = said or any(n.kind == "unbatched" for n in c.notes)
             hint = hint_text(c)
             if hint:
                 lines.append("           " + hint)

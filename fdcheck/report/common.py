@@ -38,11 +38,23 @@ def _derivative(c: Comparison) -> str:
     return f"d{c.out_name}/d{c.wrt}"
 
 
+# What each behaviour check compares, after the framework's name, and the
+# words for its two sides (see fdcheck.checks.behaviour).
+ASPECTS = {"reentrant": ("backward run twice", "first run", "second run"),
+           "undefined-grad": ("undefined output gradient", "expected", "returned"),
+           "dtypes": ("gradient dtype", "", ""),
+           "batched": ("batched backward (vmap)", "one at a time", "batched"),
+           "batched-forward": ("batched forward mode (vmap)", "one at a time", "batched"),
+           "batched-values": ("batched function (vmap)", "one at a time", "batched")}
+
+
 def check_title(c: Comparison) -> str:
     """``analytic dZ/dW``, ``value of Z``, ``torch dS/dW``, ``torch d2S/dW2``,
-    ``torch (forward mode) dZ/dW``..."""
+    ``torch (forward mode) dZ/dW``, ``torch backward run twice dZ/dW``..."""
     if c.against == "value":
         return f"value of {c.out_name}"
+    if c.aspect is not None:
+        return f"{NAMES.get(c.against, c.against)} {ASPECTS[c.aspect][0]} {c.out_name}"
     name = NAMES.get(c.against, c.against)
     if c.mode == "forward":
         name += " (forward mode)"

@@ -32,6 +32,21 @@ _DIRECTIONS = {"jvp": ("J v along {k} random directions agrees",
 
 # Every kind of note, worded: the one place a note becomes a sentence.
 NOTE_TEXTS: dict[str, Callable[[Note], str]] = {
+    "undefined-grad-raised": lambda n: (
+        f"the backward raised when the output's gradient is undefined ({n['error']}): a "
+        "backward must accept an undefined (None) output gradient and treat it as zero, as "
+        "gradcheck's check_undefined_grad asks"),
+    "grad-dtype": lambda n: (
+        "the gradient has the wrong " + "; ".join(n["wrong"]) + ": a backward returns each "
+        "gradient in its input's dtype, shape and device"),
+    "vmap-disagrees": lambda n: (
+        f"{n['framework']}'s vmap of the function gives other values than one point a call "
+        "(at the inputs and one step away): a vmap rule or batching rule that disagrees with "
+        "the forward, wrong under every transform that batches it; the other checks evaluated "
+        "one point a call"),
+    "vmap-failed": lambda n: (
+        f"torch's vmap could not batch the rule ({n['error']}): give the Function a vmap "
+        "staticmethod or generate_vmap_rule = True"),
     "outputs-skipped": lambda n: (
         f"output{'s' if len(n['skipped']) > 1 else ''} {', '.join(n['skipped'])} not checked: "
         "integer and boolean outputs have no derivative (a complex one inside a tuple, list or "

@@ -232,3 +232,12 @@ def test_a_function_apply_is_named_after_its_class():
             (x,) = ctx.saved_tensors
             return 3 * x ** 2 * g
     assert fdcheck.check(Cube.apply, x_torch()).name == "Cube"
+
+
+def test_the_one_point_a_call_note_is_written_once_and_only_in_the_verbose_report():
+    from fdcheck.report import case_text
+    x = torch.linspace(-1.0, 1.0, 12, dtype=torch.float64).reshape(3, 4).requires_grad_()
+    result = fdcheck.check(cube(jvp_factor=2.0), x, modes=("reverse", "forward"))
+    assert all(any("one point a call" in n for n in notes_text(c)) for c in result.checks)
+    assert str(result).count("one point a call") == 1                 # verbose: once
+    assert not result.passed and "one point a call" not in case_text(result, verbose=False)

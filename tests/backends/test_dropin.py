@@ -1,0 +1,204 @@
+"""fdcheck.gradcheck, gradgradcheck and check_grads as drop-ins: torch's and
+JAX's signatures and return contracts, and every argument acting or refused."""
+import inspect
+
+import numpy as np
+import pytest
+
+import fdcheck
+from fdcheck import dropin
+
+torch = pytest.importorskip("torch")
+jax = pytest.importorskip("jax")
+jnp = jax.numpy
+
+from .test_double_backward import torch_mul  # noqa: E402
+from .test_second_order import cube, x_torch  # noqa: E402
+
+
+def scaled_sin(factor):
+    """sin as a Function whose backward is off by ``factor``."""
+    class Sin(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.sin()
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * x.cos() * factor
+    return Sin.apply
+
+
+def x64(*shape, seed=0):
+    return torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed),
+                       requires_grad=True)
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (dropin.gradcheck, "gradcheck"), (dropin.gradgradcheck, "gradgradcheck")])
+def test_the_signatures_are_torchs(ours, theirs):
+    mine, torchs = inspect.signature(ours), inspect.signature(getattr(torch.autograd, theirs))
+    assert [(p.name, p.kind, p.default) for p in mine.parameters.values()] == \
+        [(p.name, p.kind, p.default) for p in torchs.parameters.values()]
+
+
+def test_the_signature_is_jaxs():
+    from jax.test_util import check_grads
+    assert [(p.name, p.default) for p in inspect.signature(dropin.check_grads).parameters.values()] \
+        == [(p.name, p.default) for p in inspect.signature(check_grads).parameters.values()]
+
+
+@pytest.mark.parametrize("func, inputs", [
+    (torch.sin, (x64(3, 4),)),
+    (lambda a, w: torch.tanh(a @ w), (x64(2, 3), x64(3, 2, seed=1))),
+    (lambda a, w: a @ w, (x64(2, 3), torch.randn(3, 2, dtype=torch.float64))),  # w fixed
+    (lambda a: (a.sin(), a.cos()), (x64(2, 2),)),                                 # two outputs
+])
+def test_right_functions_pass_as_in_torch(func, inputs):
+    assert torch.autograd.gradcheck(func, inputs)
+    assert fdcheck.gradcheck(func, inputs) is True
+    if not isinstance(func(*inputs), tuple):
+        assert torch.autograd.gradgradcheck(func, inputs)
+        assert fdcheck.gradgradcheck(func, inputs) is True
+
+
+def test_a_wrong_backward_raises_torchs_error_with_fdchecks_report():
+    f, x = scaled_sin(1.01), x64(3, 4)
+    from torch.autograd.gradcheck import GradcheckError
+    with pytest.raises(GradcheckError) as caught:
+        fdcheck.gradcheck(f, (x,))
+    assert isinstance(caught.value, AssertionError) and isinstance(caught.value, RuntimeError)
+    assert "FAIL torch df/dx" in str(caught.value) and not caught.value.result.passed
+    assert fdcheck.gradcheck(f, (x,), raise_exception=False) is False
+
+
+@pytest.mark.parametrize("atol, rtol, passes", [
+    (1e-5, 1e-3, False),     # torch's defaults: fdcheck's own tolerance, which sees 1%
+    (0.05, 0.0, True),       # given: used as given
+    (0.0, 0.02, True),
+    (0.0, 0.005, False),
+])
+def test_atol_and_rtol_other_than_torchs_defaults_are_used(atol, rtol, passes):
+    assert fdcheck.gradcheck(scaled_sin(1.01), (x64(3, 4),), atol=atol, rtol=rtol,
+                             raise_exception=False) is passes
+
+
+@pytest.mark.parametrize("eps, atol, rtol, keywords", [
+    (1e-6, 1e-5, 1e-3, {"step": None, "atol": None, "rtol": None}),
+    (1e-3, 1e-5, 1e-3, {"step": 1e-3, "atol": None, "rtol": None}),
+    (1e-6, 1e-7, 1e-3, {"step": None, "atol": 1e-7, "rtol": 1e-3}),
+    (1e-6, 1e-5, 0.0, {"step": None, "atol": 1e-5, "rtol": 0.0}),
+])
+def test_eps_atol_rtol_reach_the_check_unless_torchs_defaults(monkeypatch, eps, atol, rtol,
+                                                              keywords):
+    seen = {}
+    real = dropin.check
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(dropin, "check", spy)
+    fdcheck.gradcheck(torch.sin, (x64(3),), eps=eps, atol=atol, rtol=rtol, raise_exception=False)
+    assert {k: seen[k] for k in keywords} == keywords
+    assert seen["behaviours"] == ["reentrant", "undefined-grad"]     # torch's defaults
+
+
+def test_forward_ad_checks_the_jvp():
+    f = cube(jvp_factor=2.0)
+    assert fdcheck.gradcheck(f, (x_torch(),))
+    assert fdcheck.gradcheck(f, (x_torch(),), check_forward_ad=True,
+                             raise_exception=False) is False
+    assert not torch.autograd.gradcheck(f, (x_torch(),), check_forward_ad=True,
+                                        raise_exception=False)
+
+
+@pytest.mark.parametrize("size, directions", [(6, None), (40, None), (41, 2)])
+def test_fast_mode_uses_directions_only_where_they_cost_less(size, directions):
+    assert dropin._fast(True, [x64(size)]) == directions
+    assert dropin._fast(False, [x64(size)]) is None
+
+
+def test_fast_mode_still_catches_a_wrong_backward():
+    assert fdcheck.gradcheck(scaled_sin(1.01), (x64(10, 10),), fast_mode=True,
+                             raise_exception=False) is False
+
+
+def test_gradgradcheck_catches_the_detached_other_input_as_torchs_does():
+    mul = torch_mul(True)
+    inputs = (x64(2, 3), x64(2, 3, seed=1))
+    assert fdcheck.gradcheck(mul, inputs)
+    assert not torch.autograd.gradgradcheck(mul, inputs, raise_exception=False)
+    assert fdcheck.gradgradcheck(mul, inputs, raise_exception=False) is False
+
+
+def test_gradgradcheck_uses_the_grad_outputs_given():
+    # With v = 0 the mixed blocks are 0 on both sides: the detached input cannot show.
+    mul = torch_mul(True)
+    inputs = (x64(2, 3), x64(2, 3, seed=1))
+    assert fdcheck.gradgradcheck(mul, inputs, grad_outputs=(torch.zeros(2, 3, dtype=torch.float64),))
+    with pytest.raises(ValueError, match="cotangent has shape"):
+        fdcheck.gradgradcheck(mul, inputs, grad_outputs=torch.zeros(5, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: fdcheck.gradcheck(torch.sin, (x64(3),), check_backward_ad=False), ValueError,
+     "at least one of check_forward_ad"),
+    (lambda: fdcheck.gradcheck(torch.sin, (torch.ones(3, dtype=torch.float64),)), ValueError,
+     "at least one input tensor to require gradient"),
+    (lambda: fdcheck.gradgradcheck(torch.sin, (x64(3),), gen_non_contig_grad_outputs=True),
+     NotImplementedError, "gen_non_contig_grad_outputs=True"),
+    (lambda: fdcheck.gradgradcheck(torch.sin, (x64(3),), check_fwd_over_rev=True),
+     NotImplementedError, "check_fwd_over_rev=True"),
+    (lambda: fdcheck.gradgradcheck(torch.sin, (x64(3),), check_rev_over_rev=False), ValueError,
+     "checks nothing"),
+    (lambda: fdcheck.gradcheck(torch.sin, (torch.eye(3, dtype=torch.float64).to_sparse()
+                                           .requires_grad_(),), masked=True),
+     NotImplementedError, "sparse"),
+    (lambda: fdcheck.check_grads(jnp.sin, (jnp.ones(3),), order=3), ValueError, "orders 1 and 2"),
+    (lambda: fdcheck.check_grads(jnp.sin, (jnp.ones(3),), order=1, modes=["sideways"]),
+     ValueError, "each of 'fwd', 'rev'"),
+])
+def test_what_is_not_checked_is_refused_by_name(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def softplus_vjp(rule):
+    @jax.custom_vjp
+    def softplus(x):
+        return jnp.logaddexp(x, 0.0)
+
+    def fwd(x):
+        return softplus(x), x
+
+    def bwd(x, g):
+        return (g * rule(x),)
+    softplus.defvjp(fwd, bwd)
+    return softplus
+
+
+X = jnp.asarray(np.array([[0.3, -1.1, 2.0], [0.7, 1.9, -0.2]]))
+
+
+@pytest.mark.parametrize("rule, order, modes, passes", [
+    (jax.nn.sigmoid, 2, ("rev",), True),
+    (lambda x: 1.01 * jax.nn.sigmoid(x), 1, ("rev",), False),
+    (lambda x: jax.lax.stop_gradient(jax.nn.sigmoid(x)), 1, ("rev",), True),
+    (lambda x: jax.lax.stop_gradient(jax.nn.sigmoid(x)), 2, ("rev",), False),
+])
+def test_check_grads_as_jaxs(rule, order, modes, passes):
+    from jax.test_util import check_grads
+    f = softplus_vjp(rule)
+    g = lambda x: jnp.sum(f(x) ** 2)  # noqa: E731
+    with jax.enable_x64(True):
+        x = jnp.asarray(np.asarray(X), dtype=jnp.float64)
+        if passes:
+            assert fdcheck.check_grads(g, (x,), order, modes) is None
+            check_grads(g, (x,), order, modes)
+        else:
+            with pytest.raises(AssertionError, match="FAIL jax"):
+                fdcheck.check_grads(g, (x,), order, modes)
+            with pytest.raises(AssertionError):
+                check_grads(g, (x,), order, modes)
