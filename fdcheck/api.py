@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import backends, derive
+from . import backends, complexify, derive
 from .case import Case, Expected, Stage
 from .compare import auto_factor
 from .engine import JacobianResult
@@ -114,7 +114,13 @@ def _reference(ref: Any, position: int, count: int) -> Any:
             all(hasattr(v, "shape") for v in (ref.values() if isinstance(ref, dict) else ref)):
         # One per output of a function returning several; the runner splits it.
         return ref
-    return np.asarray(backends.get(backends.name_of(ref)).to_numpy(ref), dtype=np.float64)
+    arr = np.asarray(backends.get(backends.name_of(ref)).to_numpy(ref))
+    if arr.dtype.kind == "c":
+        raise ValueError("a complex Jacobian or Hessian: give it for the real form of the "
+                         "complex inputs and outputs (z as view_as_real(z): [..., 0] the real "
+                         "part, [..., 1] the imaginary part); a complex gradient= is read in "
+                         "PyTorch's convention")
+    return np.asarray(arr, dtype=np.float64)
 
 
 def _label(f: Callable[..., Any]) -> str:
@@ -327,13 +333,19 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
         raise ValueError(f"names has {len(names)} entries for {len(inputs)} inputs")
     if len(set(names)) != len(names):
         raise ValueError(f"names has an entry twice: {names}")
+    name = name or _label(f)
+    complex_at = [i for i, x in enumerate(inputs) if complexify.is_complex(x)]
+    if complex_at:
+        # Checked in real form: z as view_as_real(z), f called with z rebuilt.
+        f = complexify.Complexified(f, complex_at)
+        inputs = [complexify.realify(x) if i in complex_at else x for i, x in enumerate(inputs)]
     targets = _targets(wrt, inputs, names)
     if autograd and backend_name == "numpy":
         raise ValueError("autograd=True needs PyTorch tensors or JAX arrays; NumPy has no autograd")
     with _keywords():
         if dtype is not None:
             choice(dtype, FLOAT_NAMES, "dtype")
-        return Case(name=name or _label(f), inputs=dict(zip(names, inputs)),
+        return Case(name=name, inputs=dict(zip(names, inputs)),
                     stages=(Stage(output, UserCall(f, names, vectorized), tuple(names)),),
                     wrt=tuple(names[i] for i in targets), expect=expect,
                     autograd=(backend_name,) if autograd else (), order=parse_order(order),
@@ -484,6 +496,9 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
                      sparsity=sparsity, directions=directions, derivatives=derivatives,
                      modes=modes, autograd=autograd, behaviours=behaviours,
                      nondet_tol=nondet_tol, cotangent=cotangent)
+    complex_at = [i for i, x in enumerate(inputs) if complexify.is_complex(x)]
+    if complex_at:
+        gradient = complexify.references(gradient, complex_at)
     case = replace(case, expect=_expected(case.wrt, gradient, jacobian, hessian, jvp,
                                           tuple(case.inputs)))
     result = run_case(case, options)
