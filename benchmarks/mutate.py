@@ -2,7 +2,7 @@
 when a rule changes?
 
     python benchmarks/mutate.py [--per-module N] [--seed S] [--modules compare verify ...]
-                                [--suite module|fast]
+                                [--suite module|fast|both] [--workers W]
 
 Each mutant changes one place of one module's syntax tree: an arithmetic
 operator swapped (+ -, * /), a comparison flipped (< <=, > >=, == !=), a
@@ -11,9 +11,17 @@ deleted. ``--per-module`` mutants are drawn (seeded) per module; each is
 written into a copy of the package and the module's own tests are run
 against it (``--suite fast``: every test but the slow ones). A mutant is
 killed when a test fails (or the run passes its time); it survives when every
-test passes. The table gives the score per module; the survivors follow, each
-with its line and change, to be read: some are equivalent (they change
-nothing a result can show), the others want a test.
+test passes. ``--suite both`` (the default) runs the module's own tests first
+and the fast suite only on the mutants they leave alive.
+
+Some mutants are equivalent: they change nothing a result can show (a bound
+that only a float of one exact value could tell apart, a cache). Those read
+and judged so are listed in ``benchmarks/equivalent_mutants.txt``, each with
+its reason, keyed by module, function, change and the changed source (not
+the line, which moves); they are left out of the score and counted apart.
+The table gives the score per module; the survivors follow, each with its
+line, function and change, to be read: a survivor that is not equivalent
+wants a test.
 """
 from __future__ import annotations
 
@@ -26,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +49,7 @@ MODULES = {  # module -> its own tests
 }
 FAST = ["tests", "--ignore=tests/test_pool.py", "--ignore=tests/test_fuzz.py",
         "--ignore=tests/backends"]
+EQUIVALENT = ROOT / "benchmarks" / "equivalent_mutants.txt"
 
 SWAPS: dict[type, type] = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div,
                            ast.Div: ast.Mult, ast.Lt: ast.LtE, ast.LtE: ast.Lt,
@@ -54,6 +64,13 @@ class Mutant:
     kind: str
     line: int
     what: str
+    function: str = ""  # the enclosing function, or "" at module level
+    source: str = ""    # the changed node's source, one line
+
+    @property
+    def key(self) -> str:
+        """What identifies the mutant across edits that move lines."""
+        return f"{self.module} | {self.function} | {self.what} | {self.source}"
 
 
 def _docstring_ids(tree: ast.AST) -> set[int]:
@@ -66,9 +83,30 @@ def _docstring_ids(tree: ast.AST) -> set[int]:
     return ids
 
 
+def _functions(tree: ast.AST) -> dict[int, str]:
+    """The enclosing function (``Class.method`` or ``name``) of every node."""
+    owner: dict[int, str] = {}
+
+    def visit(node: ast.AST, name: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = name
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                inner = f"{name}.{child.name}" if name else child.name
+            owner[id(child)] = inner
+            visit(child, inner)
+    visit(tree, "")
+    return owner
+
+
+def _source(node: ast.AST) -> str:
+    text = " ".join(ast.unparse(node).split())
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
 def sites(module: str, tree: ast.AST) -> list[Mutant]:
     """Every place of ``tree`` a mutant can change."""
     skip = _docstring_ids(tree)
+    owner = _functions(tree)
     out = []
     for k, node in enumerate(ast.walk(tree)):
         line = getattr(node, "lineno", 0)
@@ -90,6 +128,20 @@ def sites(module: str, tree: ast.AST) -> list[Mutant]:
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.Expr, ast.Return, ast.If)) \
                 and not (isinstance(node, ast.Expr) and id(getattr(node, "value", None)) in skip):
             out.append(Mutant(module, k, "delete", line, f"{type(node).__name__} deleted"))
+    nodes = list(ast.walk(tree))
+    return [Mutant(m.module, m.index, m.kind, m.line, m.what, owner.get(id(nodes[m.index]), ""),
+                   _source(nodes[m.index])) for m in out]
+
+
+def equivalent() -> dict[str, str]:
+    """The mutants judged equivalent: key -> reason."""
+    if not EQUIVALENT.exists():
+        return {}
+    out = {}
+    for line in EQUIVALENT.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, reason = line.partition(" || ")
+            out[key.strip()] = reason.strip()
     return out
 
 
@@ -132,60 +184,102 @@ def run(tests: list[str], copy_root: Path, seconds: float) -> bool:
     return out.returncode == 0
 
 
+def _copy(tmp: Path, k: int) -> Path:
+    root = tmp / f"project{k}"
+    shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(
+        "__pycache__", ".git", ".venv", ".mypy_cache", ".hypothesis", "*.egg-info"))
+    check = subprocess.run([sys.executable, "-c", "import fdcheck; print(fdcheck.__file__)"],
+                           cwd=root, capture_output=True, text=True)
+    assert check.stdout.strip().startswith(str(root / "fdcheck")), "the copy is not imported"
+    return root
+
+
+def _survives(mutant: Mutant, text: str, suites: list[tuple[list[str], float]],
+              root: Path) -> bool:
+    """Whether every suite passes with ``text`` as the mutant's module in ``root``."""
+    path = root / "fdcheck" / f"{mutant.module}.py"
+    source = path.read_text()
+    path.write_text(text)
+    try:
+        return all(run(tests, root, limit) for tests, limit in suites)
+    finally:
+        path.write_text(source)
+
+
+def _limit(tests: list[str], root: Path) -> float:
+    """Ten times the unmutated run's time (a mutant that loops is killed)."""
+    began = time.perf_counter()
+    assert run(tests, root, 1200), f"the tests {tests} fail unmutated"
+    return 10 * (time.perf_counter() - began) + 10
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-module", type=int, default=120)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--modules", nargs="*", default=list(MODULES))
-    parser.add_argument("--suite", choices=["module", "fast"], default="module")
+    parser.add_argument("--suite", choices=["module", "fast", "both"], default="both")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     start = time.perf_counter()
-    rows, survivors = [], []
+    judged = equivalent()
+    rows, survivors, excluded = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        copy_root = Path(tmp) / "project"
-        shutil.copytree(ROOT, copy_root, ignore=shutil.ignore_patterns(
-            "__pycache__", ".git", ".venv", ".mypy_cache", ".hypothesis", "*.egg-info"))
-        package = copy_root / "fdcheck"
-        check = subprocess.run([sys.executable, "-c", "import fdcheck; print(fdcheck.__file__)"],
-                               cwd=copy_root, capture_output=True, text=True)
-        assert check.stdout.strip().startswith(str(package)), "the copy is not the one imported"
+        roots = [_copy(Path(tmp), k) for k in range(args.workers)]
+        fast_limit = _limit(FAST, roots[0]) if args.suite != "module" else 0.0
         for module in args.modules:
-            source = (ROOT / "fdcheck" / f"{module}.py").read_text()
-            tree = ast.parse(source)
+            tree = ast.parse((ROOT / "fdcheck" / f"{module}.py").read_text())
             every = sites(module, tree)
             chosen = random.Random(f"{args.seed}-{module}").sample(
                 every, min(args.per_module, len(every)))
-            tests = MODULES[module] if args.suite == "module" else FAST
-            baseline = time.perf_counter()
-            assert run(tests, copy_root, 600), f"the tests of {module} fail unmutated"
-            limit = 10 * (time.perf_counter() - baseline) + 10
-            killed = 0
+            suites = []
+            if args.suite != "fast":
+                suites.append((MODULES[module], _limit(MODULES[module], roots[0])))
+            if args.suite != "module":
+                suites.append((FAST, fast_limit))
             same = ast.unparse(tree)
+            texts: dict[Mutant, str] = {}
             for mutant in chosen:
                 try:
-                    text = ast.unparse(apply(tree, mutant))
+                    texts[mutant] = ast.unparse(apply(tree, mutant))
                 except Exception:  # a change that makes no program: killed by construction
-                    killed += 1
                     continue
-                if text == same:
+                if texts[mutant] == same:
                     raise AssertionError(f"{mutant} changes nothing: a bug of this script")
-                (package / f"{module}.py").write_text(text)
-                if run(tests, copy_root, limit):
-                    survivors.append(mutant)
-                else:
-                    killed += 1
-            (package / f"{module}.py").write_text(source)
-            rows.append((module, len(every), len(chosen), killed))
-            print(f"{module}: {killed}/{len(chosen)}", file=sys.stderr, flush=True)
+            free = list(roots)
+
+            def judge(mutant: Mutant) -> bool:
+                root = free.pop()
+                try:
+                    return _survives(mutant, texts[mutant], suites, root)
+                finally:
+                    free.append(root)
+            with ThreadPoolExecutor(args.workers) as pool:
+                alive = dict(zip(texts, pool.map(judge, texts)))
+            out = [m for m, live in alive.items() if live and m.key not in judged]
+            same_kind = [m for m, live in alive.items() if live and m.key in judged]
+            survivors += out
+            excluded += same_kind
+            scored = len(chosen) - len(same_kind)
+            rows.append((module, len(every), len(chosen), len(same_kind), scored - len(out),
+                         scored))
+            print(f"{module}: {scored - len(out)}/{scored} killed, {len(same_kind)} equivalent",
+                  file=sys.stderr, flush=True)
     print(f"# {time.strftime('%Y-%m-%d')}; {args.per_module} mutants a module (seed {args.seed}),"
           f" {args.suite} tests; {time.perf_counter() - start:.0f} s")
-    print(f"{'module':12} {'sites':>6} {'mutants':>8} {'killed':>7} {'score':>7}")
-    for module, every, chosen, killed in rows:
-        print(f"{module:12} {every:>6} {chosen:>8} {killed:>7} {killed / max(chosen, 1):>7.0%}")
+    print(f"{'module':12} {'sites':>6} {'mutants':>8} {'equiv':>6} {'killed':>7} {'score':>7}")
+    for module, every, chosen, same_kind, killed, scored in rows:
+        print(f"{module:12} {every:>6} {chosen:>8} {same_kind:>6} {killed:>7}"
+              f" {killed / max(scored, 1):>7.0%}")
+    if excluded:
+        print("\nequivalent (left out of the score):")
+        for m in excluded:
+            print(f"  fdcheck/{m.module}.py:{m.line} {m.function}: {m.what}: {judged[m.key]}")
     if survivors:
-        print("\nsurvivors:")
+        print("\nsurvivors (key for equivalent_mutants.txt after the line):")
         for m in survivors:
-            print(f"  fdcheck/{m.module}.py:{m.line}: {m.what}")
+            print(f"  fdcheck/{m.module}.py:{m.line} {m.function}: {m.what}: {m.source}")
+            print(f"      {m.key}")
 
 
 if __name__ == "__main__":
