@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import backends, complexify, derive
+from . import backends, complexify, derive, sparseinputs
 from .case import Case, Expected, Stage
 from .compare import auto_factor
 from .engine import JacobianResult
@@ -314,7 +314,7 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
               directions: int | None = None, derivatives: int = 1,
               modes: str | Sequence[str] = ("reverse",), autograd: bool = False,
               expect: Expected = Expected(), behaviours: str | Sequence[str] = (),
-              nondet_tol: float = 0.0, cotangent: Any = None) -> Case:
+              nondet_tol: float = 0.0, cotangent: Any = None, sparse: str = "masked") -> Case:
     """The case a call of the API describes, validated by the schema's own
     parsers (an error names the keyword as a case file's names the key).
 
@@ -334,6 +334,7 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
     if len(set(names)) != len(names):
         raise ValueError(f"names has an entry twice: {names}")
     name = name or _label(f)
+    f, inputs, patterns = _sparse_inputs(f, inputs, sparse)
     complex_at = [i for i, x in enumerate(inputs) if complexify.is_complex(x)]
     if complex_at:
         # Checked in real form: z as view_as_real(z), f called with z rebuilt.
@@ -355,7 +356,26 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
                     derivatives=parse_derivatives(derivatives), modes=parse_modes(modes),
                     behaviours=parse_behaviours(behaviours),
                     nondet_tol=tolerance_number(nondet_tol, "nondet_tol"),
-                    cotangent=cotangent, native=True)
+                    cotangent=cotangent,
+                    sparse_inputs={names[i]: p for i, p in patterns.items()}, native=True)
+
+
+def _sparse_inputs(f: Callable[..., Any], inputs: Sequence[Any], sparse: str
+                   ) -> tuple[Callable[..., Any], list[Any], dict[int, Any]]:
+    """Sparse inputs as their stored values (``masked``) or dense form
+    (``dense``), and ``f`` rebuilding them (see :mod:`fdcheck.sparseinputs`)."""
+    if sparse not in sparseinputs.SEMANTICS:
+        raise ValueError(f"sparse={sparse!r}: one of {', '.join(sparseinputs.SEMANTICS)}")
+    at = sparseinputs.sparse_positions(inputs)
+    if not at:
+        return f, list(inputs), {}
+    patterns = {i: sparseinputs.pattern(inputs[i], sparse) for i in at}
+    for i in at:
+        if complexify.is_complex(inputs[i]):
+            raise ValueError(f"input {i} is sparse and complex: fdcheck checks either, not both")
+    return (sparseinputs.Sparsified(f, patterns),
+            [sparseinputs.variables(x, patterns[i]) if i in patterns else x
+             for i, x in enumerate(inputs)], patterns)
 
 
 def _expected(targets: Sequence[str], gradient: Reference, jacobian: Reference,
@@ -397,7 +417,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
           jvp: Callable[[np.ndarray], np.ndarray] | None = None, hessian: Reference = None,
           derivatives: int = 1, modes: str | Sequence[str] = ("reverse",),
           behaviours: str | Sequence[str] = (), nondet_tol: float = 0.0,
-          cotangent: Any = None) -> CaseResult:
+          cotangent: Any = None, sparse: str = "masked") -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
     The call is translated into the case a case file would describe and run by
@@ -465,6 +485,10 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         time).
     nondet_tol : float
         How far the two runs of ``reentrant`` may differ (default 0).
+    sparse : {"masked", "dense"}
+        For sparse PyTorch inputs (COO, CSR): ``masked`` checks the stored
+        entries alone (gradcheck's ``masked=True``), ``dense`` every element
+        of the dense form (``masked=False``).
     modes : "reverse", "forward" or both
         Which autograd modes to compare: reverse (backward rules, ``custom_vjp``)
         and forward (``jvp`` rules, ``custom_jvp``).
@@ -495,7 +519,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
                      method=method, step=step, dtype=dtype, vectorized=vectorized,
                      sparsity=sparsity, directions=directions, derivatives=derivatives,
                      modes=modes, autograd=autograd, behaviours=behaviours,
-                     nondet_tol=nondet_tol, cotangent=cotangent)
+                     nondet_tol=nondet_tol, cotangent=cotangent, sparse=sparse)
     complex_at = [i for i, x in enumerate(inputs) if complexify.is_complex(x)]
     if complex_at:
         gradient = complexify.references(gradient, complex_at)

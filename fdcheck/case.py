@@ -80,6 +80,8 @@ class Case:
     # The cotangent v of the second-order check (gradgradcheck's grad_outputs);
     # None: seeded random.
     cotangent: Any = None
+    # Sparse inputs (Python API): name -> the Pattern that rebuilds them.
+    sparse_inputs: Mapping[str, Any] = field(default_factory=dict)
     file: str | None = None
     line: int | None = None
     native: bool = False

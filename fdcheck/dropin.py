@@ -94,11 +94,9 @@ def _refuse(name: str, value: Any, why: str) -> None:
                               "yet (torch's gradcheck does)")
 
 
-def _no_sparse(inputs: Sequence[Any]) -> None:
-    import torch
-    for i, x in enumerate(inputs):
-        if isinstance(x, torch.Tensor) and x.layout != torch.strided:
-            _refuse(f"inputs[{i}]", str(x.layout), "a sparse input")
+def _semantics(masked: bool | None) -> str:
+    """torch's ``masked`` (None is False) as fdcheck's ``sparse``."""
+    return "masked" if masked else "dense"
 
 
 def gradcheck(func: Callable[..., Any], inputs: Any, *, eps: float = 1e-06,
@@ -135,8 +133,9 @@ def gradcheck(func: Callable[..., Any], inputs: Any, *, eps: float = 1e-06,
         Inputs of more than 40 elements checked along 2 random directions
         (smaller ones whole: that costs fewer evaluations).
     masked : bool, optional
-        For sparse inputs, which fdcheck refuses by name; no effect on dense
-        inputs (as in torch).
+        For sparse inputs: True checks their stored entries alone, False
+        (torch's default, as None) every element of their dense form; no
+        effect on dense inputs.
 
     Returns
     -------
@@ -148,7 +147,6 @@ def gradcheck(func: Callable[..., Any], inputs: Any, *, eps: float = 1e-06,
     if not (check_forward_ad or check_backward_ad):
         raise ValueError("Expected at least one of check_forward_ad or check_backward_ad to "
                          "be True")
-    _no_sparse(inputs)
     differentiated = _differentiated(inputs)
     modes = tuple(m for m, on in (("reverse", check_backward_ad), ("forward", check_forward_ad))
                   if on)
@@ -159,7 +157,8 @@ def gradcheck(func: Callable[..., Any], inputs: Any, *, eps: float = 1e-06,
                                   ("batched-forward", check_batched_forward_grad
                                    and check_forward_ad)) if on]
     result = check(func, *inputs, modes=modes, behaviours=behaviours, nondet_tol=nondet_tol,
-                   directions=_fast(fast_mode, differentiated), **_numerics(eps, atol, rtol))
+                   directions=_fast(fast_mode, differentiated), sparse=_semantics(masked),
+                   **_numerics(eps, atol, rtol))
     return _verdict(result, raise_exception)
 
 
@@ -197,7 +196,6 @@ def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = Non
         _refuse("check_fwd_over_rev", True, "forward mode over the backward")
     if not check_rev_over_rev:
         raise ValueError("check_rev_over_rev=False with check_fwd_over_rev=False checks nothing")
-    _no_sparse(inputs)
     differentiated = _differentiated(inputs)
     if grad_outputs is not None and not hasattr(grad_outputs, "shape"):
         outputs = list(grad_outputs)
@@ -210,7 +208,8 @@ def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = Non
                                   ("batched", check_batched_grad)) if on]
     result = check(func, *inputs, derivatives=2, behaviours=behaviours, nondet_tol=nondet_tol,
                    cotangent=None if grad_outputs is None else grad_outputs.detach(),
-                   directions=_fast(fast_mode, differentiated), **_numerics(eps, atol, rtol))
+                   directions=_fast(fast_mode, differentiated), sparse=_semantics(masked),
+                   **_numerics(eps, atol, rtol))
     return _verdict(result, raise_exception)
 
 

@@ -40,6 +40,11 @@ def run(subject: Subject) -> Outcome:
     case = subject.case
     outcome = Outcome(tuple(_vmap_disagrees(subject, w) for w, p in subject.wrt.items()
                             if p.unbatched is not None and p.unbatched["how"] == "disagrees"))
+    if case.sparse_inputs:
+        import torch
+        with phase("autograd"):
+            outcome += Outcome(tuple(_sparse_gradient(subject, w, p, torch)
+                                     for w, p in case.sparse_inputs.items() if w in case.wrt))
     if not case.behaviours:
         return outcome
     import torch
@@ -58,6 +63,24 @@ def _vmap_disagrees(subject: Subject, wrt: str) -> Comparison:
                       Tolerance(0.0, 0.0, "exact"), 0, 0, _name(subject, wrt),
                       notes=(note("vmap-disagrees", framework=subject.case.backend),),
                       aspect="batched-values")
+
+
+def _sparse_gradient(subject: Subject, wrt: str, pattern: Any, torch: Any) -> Comparison:
+    """The gradient PyTorch returns for the sparse input itself: in the input's
+    layout and shape (gradcheck checks the same)."""
+    i = subject.names.index(wrt)
+    sparsified = _call(subject)
+    leaf = pattern.rebuild(subject.inputs[i].detach()).detach().requires_grad_(True)
+    args = [x.detach() if isinstance(x, torch.Tensor) else x for x in subject.inputs]
+    args[i] = leaf
+    with torch.enable_grad():
+        out = getattr(sparsified, "fn")(*args)  # the function before its values were rebuilt
+        (g,) = torch.autograd.grad(out, [leaf], _cotangent(out, torch), allow_unused=True)
+    if g is not None and (str(g.layout), tuple(g.shape)) != (pattern.layout, pattern.size):
+        return _failed(subject, "sparse-gradient", wrt, note(
+            "sparse-layout", got=f"{g.layout} {tuple(g.shape)}",
+            want=f"{pattern.layout} {pattern.size}"))
+    return _passed(subject, "sparse-gradient", wrt)
 
 
 def _leaves(subject: Subject, torch: Any) -> tuple[list[Any], list[int]]:

@@ -59,7 +59,8 @@ def check_summary(c: Comparison, hidden: frozenset[str] = frozenset()) -> str:
     if c.entries == 0:
         detail = "no entries: the derivative is empty (an empty output or input)"
     if c.aspect is not None and c.entries == 0:
-        detail = "the input's dtype, shape and device" if c.passed else ""
+        detail = ("the input's layout and shape" if c.aspect == "sparse-gradient" else
+                  "the input's dtype, shape and device") if c.passed else ""
     if c.unreliable:
         detail += f"; {c.unreliable} entries unreliable (not counted)"
     shown = [note_text(n) for n in c.notes if n.kind not in hidden]

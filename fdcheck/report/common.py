@@ -45,7 +45,8 @@ ASPECTS = {"reentrant": ("backward run twice", "first run", "second run"),
            "dtypes": ("gradient dtype", "", ""),
            "batched": ("batched backward (vmap)", "one at a time", "batched"),
            "batched-forward": ("batched forward mode (vmap)", "one at a time", "batched"),
-           "batched-values": ("batched function (vmap)", "one at a time", "batched")}
+           "batched-values": ("batched function (vmap)", "one at a time", "batched"),
+           "sparse-gradient": ("gradient layout", "", "")}
 
 
 def check_title(c: Comparison) -> str:

@@ -39,6 +39,10 @@ NOTE_TEXTS: dict[str, Callable[[Note], str]] = {
     "grad-dtype": lambda n: (
         "the gradient has the wrong " + "; ".join(n["wrong"]) + ": a backward returns each "
         "gradient in its input's dtype, shape and device"),
+    "sparse-layout": lambda n: (
+        f"PyTorch returns a gradient of {n['got']} for this input of {n['want']}: the gradient "
+        "of a sparse input is sparse in its layout (a dense one takes the dense matrix's "
+        "memory; torch's gradcheck lets it pass); return it sparse, e.g. grad.sparse_mask(x)"),
     "vmap-disagrees": lambda n: (
         f"{n['framework']}'s vmap of the function gives other values than one point a call "
         "(at the inputs and one step away): a vmap rule or batching rule that disagrees with "

@@ -153,9 +153,6 @@ def test_gradgradcheck_uses_the_grad_outputs_given():
      NotImplementedError, "check_fwd_over_rev=True"),
     (lambda: fdcheck.gradgradcheck(torch.sin, (x64(3),), check_rev_over_rev=False), ValueError,
      "checks nothing"),
-    (lambda: fdcheck.gradcheck(torch.sin, (torch.eye(3, dtype=torch.float64).to_sparse()
-                                           .requires_grad_(),), masked=True),
-     NotImplementedError, "sparse"),
     (lambda: fdcheck.check_grads(jnp.sin, (jnp.ones(3),), order=3), ValueError, "orders 1 and 2"),
     (lambda: fdcheck.check_grads(jnp.sin, (jnp.ones(3),), order=1, modes=["sideways"]),
      ValueError, "each of 'fwd', 'rev'"),
