@@ -314,7 +314,8 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
               directions: int | None = None, derivatives: int = 1,
               modes: str | Sequence[str] = ("reverse",), autograd: bool = False,
               expect: Expected = Expected(), behaviours: str | Sequence[str] = (),
-              nondet_tol: float = 0.0, cotangent: Any = None, sparse: str = "masked") -> Case:
+              nondet_tol: float = 0.0, cotangent: Any = None, sparse: str = "masked",
+              noncontiguous_cotangent: bool = False) -> Case:
     """The case a call of the API describes, validated by the schema's own
     parsers (an error names the keyword as a case file's names the key).
 
@@ -356,7 +357,7 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
                     derivatives=parse_derivatives(derivatives), modes=parse_modes(modes),
                     behaviours=parse_behaviours(behaviours),
                     nondet_tol=tolerance_number(nondet_tol, "nondet_tol"),
-                    cotangent=cotangent,
+                    cotangent=cotangent, noncontiguous_cotangent=bool(noncontiguous_cotangent),
                     sparse_inputs={names[i]: p for i, p in patterns.items()}, native=True)
 
 
@@ -417,7 +418,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
           jvp: Callable[[np.ndarray], np.ndarray] | None = None, hessian: Reference = None,
           derivatives: int = 1, modes: str | Sequence[str] = ("reverse",),
           behaviours: str | Sequence[str] = (), nondet_tol: float = 0.0,
-          cotangent: Any = None, sparse: str = "masked") -> CaseResult:
+          cotangent: Any = None, sparse: str = "masked",
+          noncontiguous_cotangent: bool = False) -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
     The call is translated into the case a case file would describe and run by
@@ -475,6 +477,9 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
     cotangent : array, optional
         The v of ``derivatives=2``, shaped like the output (gradgradcheck's
         ``grad_outputs``); default seeded random.
+    noncontiguous_cotangent : bool
+        PyTorch: hand the backward v as a strided view (gradgradcheck's
+        ``gen_non_contig_grad_outputs``), for rules that assume contiguity.
     behaviours : str or sequence of str
         PyTorch only: what a rule must do besides being right, each a check
         of its own: ``reentrant`` (the backward twice gives the same J^T v,
@@ -519,7 +524,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
                      method=method, step=step, dtype=dtype, vectorized=vectorized,
                      sparsity=sparsity, directions=directions, derivatives=derivatives,
                      modes=modes, autograd=autograd, behaviours=behaviours,
-                     nondet_tol=nondet_tol, cotangent=cotangent, sparse=sparse)
+                     nondet_tol=nondet_tol, cotangent=cotangent, sparse=sparse,
+                     noncontiguous_cotangent=noncontiguous_cotangent)
     complex_at = [i for i, x in enumerate(inputs) if complexify.is_complex(x)]
     if complex_at:
         gradient = complexify.references(gradient, complex_at)

@@ -80,6 +80,7 @@ class Case:
     # The cotangent v of the second-order check (gradgradcheck's grad_outputs);
     # None: seeded random.
     cotangent: Any = None
+    noncontiguous_cotangent: bool = False
     # Sparse inputs (Python API): name -> the Pattern that rebuilds them.
     sparse_inputs: Mapping[str, Any] = field(default_factory=dict)
     file: str | None = None

@@ -177,7 +177,9 @@ def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = Non
     ----------
     grad_outputs : tensor or sequence of one tensor, optional
         The cotangent v, shaped like the output; default seeded random.
-    gen_non_contig_grad_outputs, check_fwd_over_rev :
+    gen_non_contig_grad_outputs : bool
+        Hand the backward its cotangent as a strided view.
+    check_fwd_over_rev :
         Refused when True (not checked yet).
     check_rev_over_rev : bool
         The double backward; False with nothing else asked is refused.
@@ -190,8 +192,6 @@ def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = Non
     """
     __tracebackhide__ = True
     inputs = _as_tuple(inputs)
-    if gen_non_contig_grad_outputs:
-        _refuse("gen_non_contig_grad_outputs", True, "non-contiguous cotangents")
     if check_fwd_over_rev:
         _refuse("check_fwd_over_rev", True, "forward mode over the backward")
     if not check_rev_over_rev:
@@ -208,6 +208,7 @@ def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = Non
                                   ("batched", check_batched_grad)) if on]
     result = check(func, *inputs, derivatives=2, behaviours=behaviours, nondet_tol=nondet_tol,
                    cotangent=None if grad_outputs is None else grad_outputs.detach(),
+                   noncontiguous_cotangent=gen_non_contig_grad_outputs,
                    directions=_fast(fast_mode, differentiated), sparse=_semantics(masked),
                    **_numerics(eps, atol, rtol))
     return _verdict(result, raise_exception)

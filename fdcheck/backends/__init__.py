@@ -105,7 +105,7 @@ class AutogradBackend(Backend, Protocol):
     """Whether :meth:`vmap` can batch a backward pass (JAX: yes; PyTorch: no)."""
 
     def backward_function(self, fn: Callable[..., Any], wrts: Sequence[int], order: str,
-                          create_graph: bool) -> Callable[..., Any]:
+                          create_graph: bool, noncontiguous: bool = False) -> Callable[..., Any]:
         """``h(*inputs, v)``: the backward of ``fn`` as a function of its inputs
         and the cotangent v, J_i(inputs)^T v for each i of ``wrts``, vec'd in
         ``order`` and joined into one flat native array; with ``create_graph``,

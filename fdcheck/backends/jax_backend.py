@@ -225,10 +225,12 @@ class JaxBackend:
     batches_backward = True
 
     def backward_function(self, fn: Callable[..., Any], wrts: Sequence[int], order: str,
-                          create_graph: bool = False) -> Callable[..., Any]:
+                          create_graph: bool = False, noncontiguous: bool = False
+                          ) -> Callable[..., Any]:
         """``h(*inputs, v) = [J_i^T v for i in wrts]``, joined, by one ``jax.vjp``
         (which runs a ``custom_vjp`` rule); differentiable again either way,
-        and compiled once per function."""
+        and compiled once per function. JAX arrays have no strides:
+        ``noncontiguous`` changes nothing."""
         plain = _backward(fn, tuple(wrts), order)
         compiled = _compiled(("backward", fn, tuple(wrts), order),
                              lambda: _backward(fn, tuple(wrts), order))

@@ -245,12 +245,14 @@ class TorchBackend:
     batches_backward = False
 
     def backward_function(self, fn: Callable[..., Any], wrts: Sequence[int], order: str,
-                          create_graph: bool = False) -> Callable[..., Any]:
+                          create_graph: bool = False, noncontiguous: bool = False
+                          ) -> Callable[..., Any]:
         """``h(*inputs, v) = [J_i^T v for i in wrts]``, joined: one forward and one
         backward pass. With ``create_graph`` the backward's own graph is kept,
         so that what requires grad among the inputs and v (as
         ``torch.autograd.functional.jacobian`` passes them) is differentiated
-        through it: double backward, in the inputs and in v."""
+        through it: double backward, in the inputs and in v. With
+        ``noncontiguous``, the backward is handed v as a strided view."""
         def h(*args: Any) -> Any:
             *inputs, v = args
 
@@ -264,8 +266,12 @@ class TorchBackend:
                     xs[i] = own(inputs[i])
                 out = fn(*xs)
                 v = v if create_graph and v.requires_grad else v.detach()
-                grads = torch.autograd.grad(out, [xs[i] for i in wrts],
-                                            grad_outputs=v.to(out.dtype).reshape(out.shape),
+                v = v.to(out.dtype).reshape(out.shape)
+                if noncontiguous:
+                    # The same values, every other element of a buffer twice their
+                    # size (gradgradcheck's gen_non_contig_grad_outputs).
+                    v = torch.repeat_interleave(v.reshape(-1), 2)[::2].reshape(out.shape)
+                grads = torch.autograd.grad(out, [xs[i] for i in wrts], grad_outputs=v,
                                             create_graph=create_graph, allow_unused=True)
             return self.join([torch.zeros_like(xs[i]) if g is None else g
                               for i, g in zip(wrts, grads)], order)

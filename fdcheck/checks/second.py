@@ -167,8 +167,9 @@ def backward(subject: Subject, name: str, wrts: Sequence[str], out_shape: tuple[
         shape = tuple(np.shape(subject.np_inputs[i]))
         blocks.append(Block(w, shape, slice(start, start + int(np.prod(shape)))))
         start += int(np.prod(shape))
-    return Backward(backend, backend.backward_function(call, positions, order, False),
-                    backend.backward_function(call, positions, order, True),
+    strided = subject.case.noncontiguous_cotangent
+    return Backward(backend, backend.backward_function(call, positions, order, False, strided),
+                    backend.backward_function(call, positions, order, True, strided),
                     [*subject.inputs_for(backend), subject.native(v, backend)], tuple(blocks),
                     out_shape, cotangent_name(subject.names))
 
