@@ -326,21 +326,10 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
         if getattr(getattr(x, "device", None), "type", None) == "meta":
             raise ValueError(f"input {i} is a meta tensor: it has a shape but no values to "
                              "differentiate at; pass a tensor on a real device")
-    if names is not None and (isinstance(names, str) or not isinstance(names, (list, tuple))
-                              or not all(isinstance(n, str) and n.isidentifier() for n in names)):
-        raise ValueError(f"names is a list of identifiers, one per input, not {names!r}")
-    names = list(names) if names is not None else _names(f, len(inputs))
-    if len(names) != len(inputs):
-        raise ValueError(f"names has {len(names)} entries for {len(inputs)} inputs")
-    if len(set(names)) != len(names):
-        raise ValueError(f"names has an entry twice: {names}")
+    names = _checked_names(f, names, len(inputs))
     name = name or _label(f)
     f, inputs, patterns = _sparse_inputs(f, inputs, sparse)
-    complex_at = [i for i, x in enumerate(inputs) if complexify.is_complex(x)]
-    if complex_at:
-        # Checked in real form: z as view_as_real(z), f called with z rebuilt.
-        f = complexify.Complexified(f, complex_at)
-        inputs = [complexify.realify(x) if i in complex_at else x for i, x in enumerate(inputs)]
+    f, inputs = _complex_inputs(f, inputs)
     targets = _targets(wrt, inputs, names)
     if autograd and backend_name == "numpy":
         raise ValueError("autograd=True needs PyTorch tensors or JAX arrays; NumPy has no autograd")
@@ -359,6 +348,31 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
                     nondet_tol=tolerance_number(nondet_tol, "nondet_tol"),
                     cotangent=cotangent, noncontiguous_cotangent=bool(noncontiguous_cotangent),
                     sparse_inputs={names[i]: p for i, p in patterns.items()}, native=True)
+
+
+def _checked_names(f: Callable[..., Any], names: Sequence[str] | None, count: int
+                   ) -> list[str]:
+    """``names``, or the parameter names of ``f``: identifiers, one per input, each once."""
+    if names is not None and (isinstance(names, str) or not isinstance(names, (list, tuple))
+                              or not all(isinstance(n, str) and n.isidentifier() for n in names)):
+        raise ValueError(f"names is a list of identifiers, one per input, not {names!r}")
+    names = list(names) if names is not None else _names(f, count)
+    if len(names) != count:
+        raise ValueError(f"names has {len(names)} entries for {count} inputs")
+    if len(set(names)) != len(names):
+        raise ValueError(f"names has an entry twice: {names}")
+    return names
+
+
+def _complex_inputs(f: Callable[..., Any], inputs: Sequence[Any]
+                    ) -> tuple[Callable[..., Any], list[Any]]:
+    """Complex inputs in real form (z as view_as_real(z)), and ``f`` calling
+    with z rebuilt (see :mod:`fdcheck.complexify`)."""
+    at = [i for i, x in enumerate(inputs) if complexify.is_complex(x)]
+    if not at:
+        return f, list(inputs)
+    return (complexify.Complexified(f, at),
+            [complexify.realify(x) if i in at else x for i, x in enumerate(inputs)])
 
 
 def _sparse_inputs(f: Callable[..., Any], inputs: Sequence[Any], sparse: str

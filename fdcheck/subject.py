@@ -43,7 +43,11 @@ MAX_JACOBIAN_ENTRIES = 2 ** 24
 AUTO_DIRECTIONS = 4
 # Inputs of fewer elements are evaluated one point a call: 2n calls cost less
 # than tracing under vmap and the probe that checks it (two more evaluations).
-VMAP_MIN_ELEMENTS = 8
+# JAX compiles each batch shape vmap meets (the probe's, the Jacobian's, a
+# refinement's) at about 50 ms each, where one point a call runs on kernels
+# compiled once: for a function checked once, one point a call is the faster
+# up to about a thousand elements (benchmarks/README.md, "Drop-ins").
+VMAP_MIN_ELEMENTS = {"torch": 8, "jax": 1024}
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,7 @@ class Subject:
             body, name = bodies[0], self.case.backend
             given = body.batched(wrt, name)
             if given is None and self.options.mode == "auto" and name in backends.AUTOGRAD_NAMES \
-                    and np.size(self.np_inputs[wrt]) >= VMAP_MIN_ELEMENTS:
+                    and np.size(self.np_inputs[wrt]) >= VMAP_MIN_ELEMENTS[name]:
                 return backends.get(name).vmap(body.fn, wrt, len(body.names)), True
             return given, body.vectorized == "vmap"
         return None, False
@@ -483,10 +487,12 @@ def _joined(subject: Subject, found: StructuredOutput) -> Subject:
     if subject.outputs is not None or len(bodies) != 1 or not isinstance(bodies[0], UserCall):
         raise CaseError("the function returned a different structure at a perturbed point "
                         "than at the inputs", key="function")
-    if case.derivatives == 2 or case.expect.hessian or case.expect.jvp:
-        raise CaseError(f"{case.output} returns {len(outputs.parts)} outputs; jvp, second "
-                        "derivatives and Hessians need one output: check a function that "
-                        "returns one of them", key="function")
+    if case.expect.hessian or case.expect.jvp:
+        # (derivatives=2 takes them: the backward of the joined outputs, with a
+        # cotangent over all of them, is what gradgradcheck differentiates.)
+        raise CaseError(f"{case.output} returns {len(outputs.parts)} outputs; jvp and Hessians "
+                        "need one output: check a function that returns one of them",
+                        key="function")
     body = bodies[0]
     args = (outputs, case.backend, case.order)
     joined = UserCall(Joined(body.fn, *args), body.names, body.vectorized,

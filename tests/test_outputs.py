@@ -92,12 +92,30 @@ def test_structures_that_cannot_be_checked_are_named(f, message):
         fdcheck.check(f, np.array([1.0, 2.0]), jacobian=np.eye(2))
 
 
-@pytest.mark.parametrize("kwargs", [{"derivatives": 2}, {"hessian": np.eye(2)}])
-def test_checks_that_need_one_output_say_so(kwargs):
+def test_a_hessian_needs_one_output_and_says_so():
     torch = pytest.importorskip("torch")
     x = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
     with pytest.raises(ValueError, match="need one output"):
-        fdcheck.check(lambda x: (x.sum(), x), x, **kwargs)
+        fdcheck.check(lambda x: (x.sum(), x), x, hessian=np.eye(2))
+
+
+def test_second_derivatives_take_several_outputs_with_one_cotangent_over_them():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([0.3, -1.2], dtype=torch.float64, requires_grad=True)
+
+    class Cube(torch.autograd.Function):        # right at first order, its backward detached
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            return 3 * ctx.saved_tensors[0].detach() ** 2 * g
+    right = fdcheck.check(lambda x: ((x ** 3).sum(), x.sin()), x, derivatives=2)
+    assert right.passed and [c.derivative for c in right.checks] == [1, 1, 2, 2]
+    wrong = fdcheck.check(lambda x: (Cube.apply(x).sum(), x.sin()), x, derivatives=2)
+    assert [c.passed for c in wrong.checks] == [True, True, False, True]
 
 
 @pytest.mark.parametrize("factor, passes", [(2.0, True), (2.2, False)])

@@ -236,6 +236,10 @@ class TorchBackend:
                 args[wrt] = inputs[wrt] if create_graph and inputs[wrt].requires_grad \
                     else args[wrt].requires_grad_(True)
                 out = fn(*args)
+                if not out.requires_grad:
+                    # Nothing of the input reaches the output through autograd
+                    # (a backward that detaches): torch's derivative is 0.
+                    return torch.zeros_like(args[wrt])
                 v = torch.as_tensor(cotangent, dtype=out.dtype, device=out.device).reshape(out.shape)
                 (grad,) = torch.autograd.grad(out, args[wrt], grad_outputs=v,
                                               create_graph=create_graph, allow_unused=True)

@@ -18,7 +18,7 @@ from ..errors import CaseError
 from ..flatfun import FlatFunction
 from ..layout import tensor_to_matrix
 from ..notes import note
-from ..subject import Subject, phase
+from ..subject import VMAP_MIN_ELEMENTS, Subject, phase
 from .outcome import Outcome, compared, unrunnable
 
 
@@ -77,7 +77,7 @@ def second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) ->
     v = cotangent(out_shape)
     g = backend.vjp_function(call, i, v, False)
     batched = None
-    if subject.options.mode != "serial":
+    if subject.options.mode != "serial" and np.size(inputs[i]) >= VMAP_MIN_ELEMENTS[name]:
         batched = backend.vjp_batched(call, i, len(inputs), v)
     with phase("autograd"):
         fn = FlatFunction(g, inputs, i, order=subject.case.order, dtype=subject.case.dtype,
@@ -190,7 +190,8 @@ def _column(subject: Subject, name: str, b: Backward, var: str) -> Outcome:
     is_v = var == b.v_name
     position = len(b.inputs) - 1 if is_v else subject.names.index(var)
     batched = None
-    if subject.options.mode != "serial" and b.backend.batches_backward:
+    if subject.options.mode != "serial" and b.backend.batches_backward \
+            and np.size(b.inputs[position]) >= VMAP_MIN_ELEMENTS[b.backend.name]:
         batched = b.backend.vmap(b.h, position, len(b.inputs))
     output = subject.case.output
     with phase("autograd"):
