@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import backends, complexify, derive, sparseinputs
+from . import adapt, backends, complexify, derive
 from .case import Case, Expected, Stage
 from .compare import auto_factor
 from .engine import JacobianResult
@@ -328,8 +328,8 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
                              "differentiate at; pass a tensor on a real device")
     names = _checked_names(f, names, len(inputs))
     name = name or _label(f)
-    f, inputs, patterns = _sparse_inputs(f, inputs, sparse)
-    f, inputs = _complex_inputs(f, inputs)
+    f, inputs, patterns = adapt.sparse_inputs(f, inputs, sparse)
+    f, inputs = adapt.complex_inputs(f, inputs)
     targets = _targets(wrt, inputs, names)
     if autograd and backend_name == "numpy":
         raise ValueError("autograd=True needs PyTorch tensors or JAX arrays; NumPy has no autograd")
@@ -362,35 +362,6 @@ def _checked_names(f: Callable[..., Any], names: Sequence[str] | None, count: in
     if len(set(names)) != len(names):
         raise ValueError(f"names has an entry twice: {names}")
     return names
-
-
-def _complex_inputs(f: Callable[..., Any], inputs: Sequence[Any]
-                    ) -> tuple[Callable[..., Any], list[Any]]:
-    """Complex inputs in real form (z as view_as_real(z)), and ``f`` calling
-    with z rebuilt (see :mod:`fdcheck.complexify`)."""
-    at = [i for i, x in enumerate(inputs) if complexify.is_complex(x)]
-    if not at:
-        return f, list(inputs)
-    return (complexify.Complexified(f, at),
-            [complexify.realify(x) if i in at else x for i, x in enumerate(inputs)])
-
-
-def _sparse_inputs(f: Callable[..., Any], inputs: Sequence[Any], sparse: str
-                   ) -> tuple[Callable[..., Any], list[Any], dict[int, Any]]:
-    """Sparse inputs as their stored values (``masked``) or dense form
-    (``dense``), and ``f`` rebuilding them (see :mod:`fdcheck.sparseinputs`)."""
-    if sparse not in sparseinputs.SEMANTICS:
-        raise ValueError(f"sparse={sparse!r}: one of {', '.join(sparseinputs.SEMANTICS)}")
-    at = sparseinputs.sparse_positions(inputs)
-    if not at:
-        return f, list(inputs), {}
-    patterns = {i: sparseinputs.pattern(inputs[i], sparse) for i in at}
-    for i in at:
-        if complexify.is_complex(inputs[i]):
-            raise ValueError(f"input {i} is sparse and complex: fdcheck checks either, not both")
-    return (sparseinputs.Sparsified(f, patterns),
-            [sparseinputs.variables(x, patterns[i]) if i in patterns else x
-             for i, x in enumerate(inputs)], patterns)
 
 
 def _expected(targets: Sequence[str], gradient: Reference, jacobian: Reference,
