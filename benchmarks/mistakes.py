@@ -332,16 +332,37 @@ def _() -> Any:
     return (lambda x: np.sum(sig(x)), (rand(6),), dict(gradient=sig))
 
 
-for k in range(5):
-    @mistake(f"right Jacobian of tanh(A X) plus 10% noise ({k})", NOISE)
-    def _(k: int = k) -> Any:
-        X = rand(3, 3)
-        noise = 1 + 0.1 * np.random.default_rng(k).standard_normal((9, 9))
+def _tanh_jacobian(X: np.ndarray) -> np.ndarray:
+    d = 1 - np.tanh(A3 @ X) ** 2
+    return d.reshape(-1)[:, None] * np.kron(A3, np.eye(3))
 
-        def jac(X: np.ndarray) -> np.ndarray:
-            d = 1 - np.tanh(A3 @ X) ** 2
-            return d.reshape(-1)[:, None] * np.kron(A3, np.eye(3)) * noise
-        return (lambda X: np.tanh(A3 @ X), (X,), dict(jacobian=jac))
+
+def _inverse_jacobian(X: np.ndarray) -> np.ndarray:
+    Xi = np.linalg.inv(X)
+    return -np.kron(Xi, Xi.T)
+
+
+def _softmax_jacobian(x: np.ndarray) -> np.ndarray:
+    s = softmax(x)
+    return np.diag(s) - np.outer(s, s)
+
+
+# The right derivative times (1 + level * noise): no structured kind may claim it.
+NOISY = [("tanh(A X)", lambda X: np.tanh(A3 @ X), lambda: rand(3, 3), _tanh_jacobian),
+         ("inv(X)", np.linalg.inv, lambda: rand(3, 3) + 3 * np.eye(3), _inverse_jacobian),
+         ("softmax(x)", softmax, lambda: rand(6), _softmax_jacobian),
+         ("X X", lambda X: X @ X, lambda: rand(3, 3),
+          lambda X: np.kron(X, np.eye(3)) + np.kron(np.eye(3), X.T))]
+for k in range(48):
+    label, fn, point, right = NOISY[k % len(NOISY)]
+    level = (0.1, 0.01, 0.001)[k // len(NOISY) % 3]
+
+    @mistake(f"right Jacobian of {label} times (1 + {level:g} noise) ({k})", NOISE)
+    def _(k: int = k, fn: Any = fn, point: Any = point, right: Any = right,
+          level: float = level) -> Any:
+        x = point()
+        noise = np.random.default_rng(k).standard_normal(right(x).shape)
+        return (fn, (x,), dict(jacobian=lambda x: right(x) * (1 + level * noise)))
 
 
 # -- PyTorch: custom autograd.Functions ------------------------------------------------
@@ -464,7 +485,9 @@ def _() -> Any:
 def vjp_rule(f: Callable[..., Any], bwd: Callable[..., Any]) -> Callable[..., Any]:
     import jax
 
-    g = jax.custom_vjp(f)
+    @jax.custom_vjp
+    def g(*xs: Any) -> Any:
+        return f(*xs)
     g.defvjp(lambda *xs: (f(*xs), xs), lambda xs, ct: bwd(ct, *xs))
     return g
 

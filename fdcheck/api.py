@@ -329,6 +329,7 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
     names = _checked_names(f, names, len(inputs))
     name = name or _label(f)
     f, inputs, patterns = adapt.sparse_inputs(f, inputs, sparse)
+    complex_names = tuple(n for n, x in zip(names, inputs) if complexify.is_complex(x))
     f, inputs = adapt.complex_inputs(f, inputs)
     targets = _targets(wrt, inputs, names)
     if autograd and backend_name == "numpy":
@@ -347,6 +348,7 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
                     behaviours=parse_behaviours(behaviours),
                     nondet_tol=tolerance_number(nondet_tol, "nondet_tol"),
                     cotangent=cotangent, noncontiguous_cotangent=bool(noncontiguous_cotangent),
+                    complex_inputs=complex_names,
                     sparse_inputs={names[i]: p for i, p in patterns.items()}, native=True)
 
 

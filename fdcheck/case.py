@@ -81,6 +81,8 @@ class Case:
     # None: seeded random.
     cotangent: Any = None
     noncontiguous_cotangent: bool = False
+    # Inputs given complex (Python API), checked in real form.
+    complex_inputs: tuple[str, ...] = ()
     # Sparse inputs (Python API): name -> the Pattern that rebuilds them.
     sparse_inputs: Mapping[str, Any] = field(default_factory=dict)
     file: str | None = None

@@ -19,9 +19,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from .compare import Comparison, Diagnosis, Matrices
+from . import products
 from .layout import as_order, element_labels, flatten, size_of, unflatten
 
-STRUCTURED = ("sign", "scale", "transpose", "order", "symmetric", "other-input")
+STRUCTURED = ("sign", "scale", "transpose", "order", "symmetric", "other-input", "conjugate",
+              "jacobian-transposed", "hessian-asymmetric", "factor-transposed", "product-term",
+              "low-rank")
 MOST_LABELS = 6      # labels listed in a rows/columns diagnosis before "..."
 FEW_ENTRIES = 3      # at most this many isolated entries (or 1% of them) make "entries"
 
@@ -65,6 +68,11 @@ def _scale(mat: Matrices, **_: Any) -> Diagnosis | None:
         if not np.isfinite(c) or abs(c) < 1e-12 or abs(abs(c) - 1) < 1e-6:
             return None
         nice = _round_factor(c)
+    if nice is None and _vanishes(mat, ref / c):
+        # A factor that is no simple number: a norm, a count, a step size.
+        return Diagnosis("scale", f"the reference is {c:.6g} times the numeric derivative, "
+                         "everywhere: a factor missing or too many (not a simple number: a "
+                         "norm, a size, a step?)", (("factor", c),))
     if nice is not None and _vanishes(mat, ref / nice):
         if abs(nice) > 1:
             said = (f"the reference is {_fraction(nice)} times the numeric derivative: a factor "
@@ -165,6 +173,57 @@ def _other_input(mat: Matrices, others: Mapping[str, np.ndarray] | None = None,
     return None
 
 
+def _jacobian_transposed(mat: Matrices, **_: Any) -> Diagnosis | None:
+    ref = mat.reference
+    if ref.ndim != 2 or ref.shape[0] != ref.shape[1] or ref.shape[0] < 2:
+        return None
+    if _vanishes(mat, ref.T):
+        return Diagnosis("jacobian-transposed", "the reference is the numeric Jacobian "
+                         "transposed: J^T where J belongs (a vector-Jacobian product used as a "
+                         "Jacobian-vector product, or the other way round?)")
+    return None
+
+
+def _hessian_asymmetric(mat: Matrices, derivative: int = 1, **_: Any) -> Diagnosis | None:
+    ref, num = mat.reference, mat.numeric
+    if derivative != 2 or ref.ndim != 2 or ref.shape[0] != ref.shape[1]:
+        return None
+    with np.errstate(all="ignore"):
+        if (np.abs(ref - ref.T) <= mat.bound).all() or not (np.abs(num - num.T) <= mat.bound).all():
+            return None
+        half = (ref + ref.T) / 2
+        triangle = np.where(ref != 0, ref, ref.T)
+    if _vanishes(mat, half):
+        said = "its symmetric part (R + R^T)/2 matches: the mixed terms split unevenly?"
+    elif _vanishes(mat, triangle):
+        said = ("it is one triangle of the numeric one: each mixed term d2f/dx_i dx_j written "
+                "on one side only (the other side belongs too)")
+    else:
+        said = "its symmetric part does not match either"
+    return Diagnosis("hessian-asymmetric", "the reference Hessian is not symmetric where the "
+                     f"numeric one is: {said}", (("symmetric_part_matches",
+                                                   said.startswith("its symmetric part (")),))
+
+
+def _conjugate(mat: Matrices, complex_input: bool = False, out_name: str = "",
+               **_: Any) -> Diagnosis | None:
+    """A complex input checked in real form (its last axis: real, imaginary):
+    the reference with the imaginary columns of the other sign is a derivative
+    conjugated (for the imaginary part of an output, the real columns)."""
+    ref = mat.reference
+    if not complex_input or ref.ndim != 2 or not mat.in_shape or mat.in_shape[-1] != 2:
+        return None
+    parts = np.asarray(np.unravel_index(np.arange(ref.shape[1]), mat.in_shape,
+                                         order=as_order(mat.order))[-1])
+    flipped = 0 if out_name.endswith(".imag") else 1
+    candidate = np.where(parts[None, :] == flipped, -ref, ref)
+    if _vanishes(mat, candidate):
+        return Diagnosis("conjugate", "the reference is the numeric derivative conjugated: a "
+                         "conj() missing or too many (PyTorch's backward returns g * conj(f'(z)) "
+                         "for a holomorphic f; JAX's custom_vjp returns g * f'(z))")
+    return None
+
+
 def _vanishes_against(mat: Matrices, numeric: np.ndarray) -> bool:
     """Whether another numeric matrix (another input's, a structured form of
     this one) agrees with the reference within this check's bounds."""
@@ -215,11 +274,54 @@ def _where(mat: Matrices, out_name: str, in_name: str) -> list[Diagnosis]:
     return sorted(out, key=lambda d: share[d.kind])
 
 
-EXPLANATIONS = (_sign, _transpose, _order, _symmetric, _other_input, _scale)
+def _factor_transposed(mat: Matrices, **context: Any) -> Diagnosis | None:
+    return products.factor_transposed(mat, lambda c: _vanishes(mat, c), **context)
+
+
+def _product_term(mat: Matrices, **context: Any) -> Diagnosis | None:
+    return products.product_term(mat, lambda c: _vanishes(mat, c), **context)
+
+
+def _low_rank(mat: Matrices, **context: Any) -> Diagnosis | None:
+    return products.low_rank(mat, lambda c: _vanishes(mat, c), **context)
+
+
+def _spread(mat: Matrices, out_name: str, in_name: str) -> Diagnosis | None:
+    """Where nothing explains or confines the mismatch: how much of it there
+    is, how large, and which way."""
+    bad = mat.mismatched_by(mat.reference)
+    if not bad.any():
+        return None
+    num, ref = mat.numeric, mat.reference
+    with np.errstate(all="ignore"):
+        rel = np.abs(ref - num) / np.maximum(np.abs(num), np.abs(ref))
+        worst = float(np.nanmax(np.where(bad, rel, np.nan)))
+        ratio = float(np.linalg.norm(ref[np.isfinite(ref)]) / np.linalg.norm(num))
+    m, n = (bad.shape if bad.ndim == 2 else (bad.size, 1))
+    rows = int(bad.reshape(m, -1).any(axis=1).sum())
+    cols = int(bad.reshape(m, -1).any(axis=0).sum())
+    way = ("larger" if ratio > 1 else "smaller") if np.isfinite(ratio) and ratio != 1 else "as large"
+    return Diagnosis("spread", f"{int(bad.sum())} of {bad.size} entries differ ("
+                     f"{bad.sum() / bad.size:.0%}), in {rows} of {m} outputs and {cols} of {n} "
+                     f"input elements; the largest relative error is {worst:.2g}, and the "
+                     f"reference is {way} than the numeric derivative overall (norm ratio "
+                     f"{ratio:.3g})", (("share", float(bad.sum() / bad.size)),
+                                      ("max_rel_error", worst), ("norm_ratio", ratio)))
+
+
+# Most specific first: an explanation that names the culprit before one that
+# only describes the difference's shape.
+EXPLANATIONS = (_sign, _conjugate, _transpose, _factor_transposed, _order, _jacobian_transposed,
+                _hessian_asymmetric, _symmetric, _other_input, _scale, _product_term, _low_rank)
+# What only describes the difference's shape: left out where a kind that names
+# the mistake explains it too, or where the difference is confined to a few
+# rows, columns or entries (a rank-1 difference, but a located one).
+SHAPES = ("product-term", "low-rank")
 
 
 def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,
-             value: np.ndarray | None = None) -> tuple[Diagnosis, ...]:
+             value: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None,
+             complex_input: bool = False) -> tuple[Diagnosis, ...]:
     """The explanations of a failing check's mismatch, most specific first.
 
     Parameters
@@ -232,6 +334,11 @@ def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,
     value : ndarray, optional
         The input's value, shaped as the input: ``symmetric`` needs to know
         that it is a symmetric matrix.
+    inputs : mapping name -> ndarray, optional
+        The case's other inputs' values: ``factor-transposed`` looks for one
+        of them in place of its transpose.
+    complex_input : bool
+        The input is complex, checked in real form: ``conjugate`` applies.
 
     Returns
     -------
@@ -241,8 +348,35 @@ def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,
     mat = comp.matrices
     if comp.passed or mat is None or comp.worst is None or comp.against == "value":
         return ()
-    found = [d for explain in EXPLANATIONS
-             if (d := explain(mat, others=others, value=value)) is not None]
-    if any(d.kind == "sign" for d in found):
+    context: dict[str, Any] = dict(others=others, value=value, inputs=inputs,
+                                   complex_input=complex_input,
+                                   derivative=comp.derivative, out_name=comp.out_name,
+                                   wrt=comp.wrt)
+    found = [d for explain in EXPLANATIONS if (d := explain(mat, **context)) is not None]
+    where = _where(mat, comp.out_name, str(comp.wrt))
+    found = _preferred(found, bool(where), mat.in_shape)
+    if not found and not where:
+        spread = _spread(mat, comp.out_name, str(comp.wrt))
+        where = [spread] if spread is not None else []
+    return tuple(found) + tuple(where)
+
+
+def _preferred(found: list[Diagnosis], located: bool, in_shape: tuple[int, ...] | None
+               ) -> list[Diagnosis]:
+    """Of explanations that all hold, those a person should read."""
+    kinds = {d.kind for d in found}
+    if "sign" in kinds:
         found = [d for d in found if d.kind != "scale"]
-    return tuple(found) + tuple(_where(mat, comp.out_name, str(comp.wrt)))
+    if {"transpose", "order"} <= kinds and not _square(in_shape):
+        # A non-square input cannot have been given transposed (its shape
+        # would differ): the same permutation is the other vectorization order.
+        found = [d for d in found if d.kind != "transpose"]
+    if any(d.kind not in SHAPES for d in found):
+        return [d for d in found if d.kind not in SHAPES]
+    if located:
+        return [d for d in found if d.kind != "low-rank"]
+    return found
+
+
+def _square(shape: tuple[int, ...] | None) -> bool:
+    return shape is not None and len(shape) == 2 and shape[0] == shape[1]

@@ -20,7 +20,7 @@ from .case import Case
 from .checks import (Outcome, analytic, autograd, behaviour, chain, directions, hessian,
                      second, stages, value)
 from .compare import Comparison
-from .diagnose import diagnose
+from .diagnose import STRUCTURED, diagnose
 from .engine import JacobianResult
 from .options import RunOptions
 from .errors import BackendUnavailable, CaseError
@@ -68,12 +68,15 @@ class CaseResult:
 
 
 def _diagnosed(subject: Subject | None, checks: Sequence[Comparison],
-               numerics: Mapping[str, np.ndarray]) -> tuple[Comparison, ...]:
-    """The checks, each failing one with its diagnosis."""
-    out = []
+               numerics: dict[str, np.ndarray]) -> tuple[tuple[Comparison, ...], int]:
+    """The checks, each failing one with its diagnosis, and the evaluations
+    spent differentiating inputs outside ``wrt`` for ``other-input``."""
+    out, spent = [], 0
     for comp in checks:
         # An unverifiable check's differences are rounding or noise: nothing to explain.
-        if subject is not None and comp.verdict == "mismatch" and comp.matrices is not None:
+        # A behaviour (two runs, a batch) has no derivative to explain.
+        if subject is not None and comp.verdict == "mismatch" and comp.matrices is not None \
+                and comp.aspect is None:
             # Another input's Jacobian is of the whole output: it explains a
             # check of the whole output only.
             first = comp.stage is None and comp.derivative == 1 and comp.wrt in numerics \
@@ -81,9 +84,38 @@ def _diagnosed(subject: Subject | None, checks: Sequence[Comparison],
             others = {k: v for k, v in numerics.items() if k != comp.wrt} if first else {}
             value_of = (subject.np_inputs[subject.names.index(comp.wrt)]
                         if comp.wrt in subject.names else None)
-            comp = replace(comp, diagnosis=diagnose(comp, others, value_of))
+            inputs = {n: v for n, v in zip(subject.names, subject.np_inputs) if n != comp.wrt}
+            complex_input = comp.wrt in subject.case.complex_inputs
+            found = diagnose(comp, others, value_of, inputs, complex_input=complex_input)
+            if first and not any(d.kind in STRUCTURED for d in found):
+                spent += _outside_wrt(subject, comp, numerics)
+                others = {k: v for k, v in numerics.items() if k != comp.wrt}
+                found = diagnose(comp, others, value_of, inputs, complex_input=complex_input)
+            comp = replace(comp, diagnosis=found)
         out.append(comp)
-    return tuple(out)
+    return tuple(out), spent
+
+
+def _outside_wrt(subject: Subject, comp: Comparison, numerics: dict[str, np.ndarray]) -> int:
+    """Differentiate, into ``numerics``, the floating inputs outside ``wrt``
+    whose Jacobian has the check's shape: a reference written for one of them
+    is then named (``other-input``). Their evaluations."""
+    spent = 0
+    ref = comp.matrices.reference if comp.matrices is not None else None
+    width = ref.shape[1] if ref is not None and ref.ndim == 2 else -1
+    for i, name in enumerate(subject.names):
+        x = subject.np_inputs[i]
+        if name in numerics or x.dtype.kind != "f" or x.size != width:
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                fn = subject.flat_of(subject.call, subject.inputs, i)
+                result = subject.numeric(fn, subject.call, f"d{subject.case.output}/d{name}")
+        except Exception:  # the diagnosis is a help: a function that fails here gets none
+            continue
+        numerics[name] = result.jacobian
+        spent += result.evaluations
+    return spent
 
 
 def _check_python_allowed(case: Case, options: RunOptions) -> None:
@@ -267,7 +299,8 @@ def _run_case(case: Case, options: RunOptions) -> CaseResult:
                           origin=exc)
     except Exception as exc:  # last resort: a bug of ours must not stop the run
         error = CaseError(f"internal error {type(exc).__name__}: {exc}", key=None, origin=exc)
-    checks = _diagnosed(found.subject, found.comparisons, found.numerics)
+    checks, spent = _diagnosed(found.subject, found.comparisons, found.numerics)
+    found.evaluations += spent
     seconds = time.perf_counter() - start
     if error is not None:
         located = error.located(file=case.file, case=case.name, line=case.line)

@@ -143,3 +143,117 @@ def test_at_most_three_isolated_entries_are_called_entries(wrong, kind):
     result = fdcheck.check(lambda x: x ** 2, x, jacobian=jac)
     kinds = [d.kind for d in result.checks[0].diagnosis]
     assert (kinds[0] == "entries") is (kind == "entries"), kinds
+
+
+# -- the mistakes people make in matrix calculus (fdcheck/products.py and the kinds
+#    beside it): each named first, with the fields that name the culprit ---------------
+
+G4 = RNG.standard_normal((4, 4))
+X4, W4 = RNG.standard_normal((4, 4)), RNG.standard_normal((4, 4))
+K3 = np.array([[1.0, -2.0, 0.5], [0.3, 1.1, -0.7], [2.0, 0.0, 1.0]])
+
+
+def softmax(x):
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def square(X):
+    return X @ X
+
+
+def gram(X):
+    return X.T @ X
+
+
+def _gram_jacobian(X, first, second):
+    """first * d(dX^T X) + second * d(X^T dX), row-major."""
+    n = X.shape[0]
+    jac = np.zeros((n * n, n * n))
+    for i in range(n):
+        for j in range(n):
+            for k in range(n):
+                for m in range(n):
+                    jac[i * n + j, k * n + m] = (first * (m == i) * X[k, j]
+                                                 + second * X[k, i] * (m == j))
+    return jac
+
+
+REAL_MISTAKES = [
+    # (label, f, inputs, keywords, first kind, a field it must carry)
+    ("G @ W where G @ W.T belongs", lambda X, W: np.sum(G4 * (X @ W)), (X4, W4),
+     dict(wrt="X", gradient=lambda X, W: G4 @ W), "factor-transposed", ("input", "W")),
+    ("X @ G where X.T @ G belongs", lambda X, W: np.sum(G4 * (X @ W)), (X4, W4),
+     dict(wrt="W", gradient=lambda X, W: X @ G4), "factor-transposed", ("side", "left")),
+    ("A (x) B where A (x) B^T belongs", lambda X: SQ @ X @ NONSYM, (X4[:3, :3],),
+     dict(jacobian=np.kron(SQ, NONSYM)), "factor-transposed",
+     ("factor", "the right factor (B in A X B)")),
+    ("2 X dX for X dX + dX X", square, (SQ,),
+     dict(jacobian=lambda X: 2 * np.kron(X, np.eye(3))), "product-term", ("terms", 2)),
+    ("2 X^T dX for dX^T X + X^T dX", gram, (SQ,),
+     dict(jacobian=lambda X: _gram_jacobian(X, 0.0, 2.0)), "product-term",
+     ("coefficients", (2.0, 0.0))),          # 2 x the term in dX, none of the one in dX^T
+    ("the mean's -1/n missing", lambda x: x - x.mean(), (np.arange(5.0),),
+     dict(jacobian=np.eye(5)), "low-rank", ("rank", 1)),
+    ("softmax with +s s^T", softmax, (np.array([0.3, -1.0, 2.0, 0.5]),),
+     dict(jacobian=lambda x: np.diag(softmax(x)) + np.outer(softmax(x), softmax(x))),
+     "low-rank", ("rank", 1)),
+    ("A x given A^T", lambda x: K3 @ x, (np.ones(3),), dict(jacobian=K3.T),
+     "jacobian-transposed", None),
+    ("Hessian 2A of x^T A x", lambda x: x @ NONSYM @ x, (np.ones(3),),
+     dict(hessian=2 * NONSYM), "hessian-asymmetric", ("symmetric_part_matches", True)),
+    ("Hessian on one side", lambda x: x[0] ** 2 * x[1], (np.array([0.7, -1.3]),),
+     dict(hessian=lambda x: np.array([[2 * x[1], 2 * x[0]], [0.0, 0.0]])),
+     "hessian-asymmetric", ("symmetric_part_matches", False)),
+    ("a 2x3 gradient in column-major order", lambda W: np.sum(W ** 2), (X.T,),
+     dict(gradient=(2 * X.T).reshape(-1, order="F").reshape(2, 3)), "order", None),
+    ("a factor that is no simple number", np.linalg.norm, (SQ,),
+     dict(gradient=lambda X: X / np.linalg.norm(X) ** 2), "scale", None),
+    ("JAX's convention for a complex input", lambda z: np.sum(np.abs(z) ** 2),
+     (np.array([1 + 2j, -0.5 + 0.3j]),), dict(gradient=lambda z: 2 * np.conj(z)), "conjugate",
+     None),
+    ("the gradient in A (not in wrt) given for X", lambda A, X: np.trace(A @ X @ X.T), (SQ, SPD),
+     dict(wrt="X", gradient=lambda A, X: X @ X.T), "other-input", ("input", "A")),
+    ("sigmoid's s for s (1 - s)", lambda x: np.sum(1 / (1 + np.exp(-x))), (np.arange(4.0),),
+     dict(gradient=lambda x: 1 / (1 + np.exp(-x))), "spread", ("share", 1.0)),
+]
+
+
+@pytest.mark.parametrize("label, f, inputs, keywords, first, field", REAL_MISTAKES,
+                         ids=[m[0] for m in REAL_MISTAKES])
+def test_real_mistakes_are_named_first(label, f, inputs, keywords, first, field):
+    result = fdcheck.check(f, *inputs, **keywords)
+    (c,) = [c for c in result.checks if not c.passed]
+    assert c.diagnosis and c.diagnosis[0].kind == first, [d.kind for d in c.diagnosis]
+    if field is not None:
+        assert dict(c.diagnosis[0].fields)[field[0]] == pytest.approx(field[1])
+
+
+def test_a_kind_that_names_the_mistake_hides_the_shapes_it_also_has():
+    # 2 (A (x) B^T) is one Kronecker term with other factors, and also 2 times the numeric.
+    result = fdcheck.check(lambda X: SQ @ X @ NONSYM, X4[:3, :3],
+                           jacobian=2 * np.kron(SQ, NONSYM.T))
+    assert [d.kind for d in result.checks[0].diagnosis] == ["scale"]
+
+
+def test_a_confined_difference_is_located_not_called_low_rank():
+    jac = np.eye(5) - 1 / 5
+    jac[2, 3] += 1.0                             # one entry: rank 1, but located
+    result = fdcheck.check(lambda x: x - x.mean(), np.arange(5.0), jacobian=jac)
+    assert [d.kind for d in result.checks[0].diagnosis] == ["entries"]
+
+
+def test_an_input_outside_wrt_is_differentiated_for_the_diagnosis_and_counted():
+    f = lambda A, X: np.trace(A @ X @ X.T)  # noqa: E731
+    right = fdcheck.check(f, SQ, SPD, wrt="X", gradient=lambda A, X: (A + A.T) @ X)
+    wrong = fdcheck.check(f, SQ, SPD, wrt="X", gradient=lambda A, X: X @ X.T)
+    assert right.passed and wrong.evaluations > right.evaluations + 2 * SQ.size - 1
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("level", [0.1, 0.01])
+def test_unstructured_noise_gets_no_structured_kind(seed, level):
+    noise = 1 + level * np.random.default_rng(seed).standard_normal((9, 9))
+    jac = (lambda X: np.kron(X, np.eye(3)) + np.kron(np.eye(3), X.T))(SQ) * noise
+    (c,) = fdcheck.check(square, SQ, jacobian=jac).checks
+    assert c.diagnosis and not {d.kind for d in c.diagnosis} & set(STRUCTURED)
