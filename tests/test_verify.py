@@ -158,3 +158,79 @@ def test_a_hessian_entry_the_first_look_misjudges_is_judged_by_its_second(refine
     assert ("derived again by Richardson" in " ".join(notes_text(c))) is refine
     if refine:
         assert c.max_rel_error < 1e-9 and (c.matrices.estimate > 0).any()
+
+
+# -- the rules of the last look, each at its boundary (issue: every verdict rule pinned) --
+
+@pytest.mark.parametrize("c", [300.0, 3000.0])
+def test_a_kinks_one_sided_limits_are_extrapolated_exactly(c):
+    """-|x| + c x^2 at 0: the slopes to the right are -1 + c h, to the left 1 - c h; one
+    change more than the last (h halves) lands on the limits -1 and 1 exactly, however
+    large c: a rule that added the change instead would leave them c h away."""
+    fn = FlatFunction(lambda x: -np.abs(x) + c * x ** 2, [np.array([0.0])])
+    probe = probe_entries(fn, [0], np.array([1e-5]))
+    assert probe.kind[0, 0] == KINK
+    assert probe.low[0, 0] == pytest.approx(-1.0, abs=1e-9)
+    assert probe.high[0, 0] == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("gradient, passes", [(-1.0, True), (1.0, True), (0.0, True),
+                                              (1.001, False), (-1.001, False)])
+def test_a_reference_at_a_kink_is_held_to_the_limits_themselves(gradient, passes):
+    x = np.array([0.0, 0.5])                      # the second entry: -1 + 3000 = 2999
+    result = fdcheck.check(lambda x: np.sum(-np.abs(x) + 3000.0 * x ** 2), x,
+                           gradient=np.array([gradient, 2999.0]), atol=1e-9, rtol=1e-12)
+    assert result.passed is passes
+
+
+def test_a_smooth_entry_is_extrapolated_past_the_central_differences_error():
+    """sin(1000 x): the central difference at the ladder's last step is off by about
+    f''' h^2 / 6; Richardson's step / 3 removes that term, leaving ~1e-10 of it."""
+    x = 0.1
+    fn = FlatFunction(lambda x: np.sin(1000 * x), [np.array([x])])
+    probe = probe_entries(fn, [0], np.array([1e-5]))
+    exact = 1000 * np.cos(1000 * x)
+    assert probe.kind[0, 0] == SMOOTH
+    assert abs(probe.estimate[0, 0] - exact) <= 1e-9 * abs(exact)
+
+
+@pytest.mark.parametrize("factor, passes", [(1.0, True), (1.5, False)])
+def test_a_tiny_hessian_is_judged_at_its_own_scale(factor, passes):
+    # Entries near 1e-14: the float64 floor (1e-12) would pass any Hessian this small.
+    x = np.array([0.3, -0.2])
+    h = 1e-14 * np.array([[2.0, 1.0], [1.0, 4.0]])
+    f = lambda x: 0.5 * x @ h @ x  # noqa: E731
+    assert fdcheck.check(f, x, hessian=factor * h).passed is passes
+
+
+@pytest.mark.parametrize("factor, passes", [(1.0, True), (1.5, False)])
+def test_each_output_of_several_is_refined_on_its_own_rows(factor, passes):
+    """Two outputs, the second's reference wrong by factor: its refinement reads its own
+    rows of the re-derived columns (a log near 0, where the plain step fails)."""
+    x = np.array([2e-5, 3e-5])
+    f = lambda x: (np.log(x), np.sqrt(x))  # noqa: E731
+    result = fdcheck.check(f, x, jacobian=(np.diag(1 / x), factor * np.diag(0.5 / np.sqrt(x))))
+    first, second = result.checks
+    assert first.passed and second.passed is passes
+    assert first.out_name == "f[0]" and second.out_name == "f[1]"
+
+
+@pytest.mark.parametrize("factor, passes", [(1.0, True), (1.5, False)])
+def test_an_entry_not_finite_at_the_first_step_is_tried_again_before_a_pass(factor, passes):
+    """sqrt at 1e-7: the plain step (6e-6) leaves the domain, so the first look counts
+    nothing there and the other entry passes: that was a pass of a wrong reference."""
+    x = np.array([1.0, 1e-7])
+    g = 0.5 / np.sqrt(x)
+    g[1] *= factor
+    (c,) = fdcheck.check(lambda x: np.sum(np.sqrt(x)), x, gradient=g).checks
+    assert c.passed is passes and c.unreliable == 0
+    assert c.verdict == ("passed" if passes else "mismatch")
+
+
+@pytest.mark.parametrize("factor, verdict", [(1.0, "passed"), (1.5, "mismatch")])
+def test_a_tiny_gradient_is_judged_at_its_own_scale_not_the_dtypes_floor(factor, verdict):
+    # 1e-14-sized entries: under the float64 floor of 1e-12 a check could see nothing
+    # ("unverifiable"); at the method's own rounding level it sees a 50% mistake.
+    x = np.array([0.3, -0.2])
+    (c,) = fdcheck.check(lambda x: 1e-14 * np.sum(x ** 2), x, gradient=factor * 2e-14 * x).checks
+    assert c.verdict == verdict
