@@ -257,6 +257,9 @@ def main() -> None:
             with ThreadPoolExecutor(args.workers) as pool:
                 alive = dict(zip(texts, pool.map(judge, texts)))
             out = [m for m, live in alive.items() if live and m.key not in judged]
+            for m in out:  # as they are found: a long run stopped early keeps them
+                print(f"  survivor fdcheck/{m.module}.py:{m.line} {m.function}: {m.what}: "
+                      f"{m.source}", file=sys.stderr, flush=True)
             same_kind = [m for m, live in alive.items() if live and m.key in judged]
             survivors += out
             excluded += same_kind
