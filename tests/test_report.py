@@ -70,10 +70,34 @@ def test_result_plot_draws_the_failing_checks():
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
     (fig,) = _failing_result().plot()
-    assert "FAIL analytic dS/dA" in fig.axes[0].get_title()
+    ax = _error_map(fig)
+    assert "FAIL analytic dS/dA" in ax.get_title()
     # A gradient of a 2 x 2 input, drawn in the input's shape.
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["col 1", "col 2"]
-    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["A row 1", "A row 2"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["col 1", "col 2"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["A row 1", "A row 2"]
+    plt.close(fig)
+
+
+def _error_map(fig):
+    (ax,) = [a for a in fig.axes if a.get_title().startswith(("FAIL", "PASS"))]
+    return ax
+
+
+@pytest.mark.parametrize("side, beside", [(3, True), (12, True), (13, False)])
+def test_small_matrices_are_drawn_beside_the_error_map_with_their_values(side, beside):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    import fdcheck
+    X = np.arange(1.0, side * side + 1).reshape(side, side) / side ** 2
+    (fig,) = fdcheck.check(lambda X: np.sum(X ** 3), X, gradient=2 * X ** 2).plot()
+    titles = [a.get_title() for a in fig.axes if a.get_title()]
+    assert (titles[:2] == ["numeric", "analytic"]) is beside
+    if beside:
+        numeric = [a for a in fig.axes if a.get_title() == "numeric"][0]
+        assert numeric.get_images()[0].get_array().shape == (side, side)
+        assert f"{3 * X[0, 0] ** 2:.3g}" in [t.get_text() for t in numeric.texts]
     plt.close(fig)
 
 
@@ -141,7 +165,7 @@ def test_a_gradient_of_a_matrix_is_drawn_in_its_own_shape_in_a_colour_blind_safe
     wrong = 3 * X ** 2
     wrong[1, 2] *= 1.5
     (fig,) = fdcheck.check(lambda X: np.sum(X ** 3), X, gradient=wrong).plot()
-    ax = fig.axes[0]
+    ax = _error_map(fig)
     image = ax.get_images()[0]
     assert image.get_array().shape == (5, 5)          # not a 1 x 25 strip
     assert image.get_cmap().name == "RdBu_r"           # not red against green

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..compare import Comparison, Matrices
 from ..layout import as_order, element_labels
-from .common import _one_line, check_title
+from .common import NAMES, _one_line, check_title
 
 
 def check_slug(r: Any, index: int, c: Comparison) -> str:
@@ -21,6 +21,9 @@ def _matrices(c: Comparison) -> Matrices:
     if c.matrices is None:
         raise ValueError(f"the check {check_title(c)} keeps no matrices")
     return c.matrices
+
+
+SMALL_CELLS = 144    # up to 12 x 12: the values themselves are drawn beside the map
 
 
 def _labels(c: Comparison) -> tuple[list[str], list[str]]:
@@ -74,7 +77,9 @@ def plot_check(c: Comparison, ax: Any = None) -> Any:
     input elements (labels thinned to about 20 a side), a gradient of a matrix
     in the matrix's own shape; the worst entry circled, the verdict and the
     first diagnosis in the title. The palette (blue agrees, red fails) is read
-    by colour-blind readers too.
+    by colour-blind readers too. Where the map has at most SMALL_CELLS cells
+    (and no ``ax`` is given), the numeric and reference matrices are drawn
+    beside it, each value written; the map is the figure's last axes.
 
     Raises
     ------
@@ -93,10 +98,17 @@ def plot_check(c: Comparison, ax: Any = None) -> Any:
     with np.errstate(all="ignore"):
         ratio = np.abs(num - ref) / np.where(mat.bound > 0, np.atleast_2d(mat.bound), np.nan)
     ratio, rows, cols, spot = _grid(c, ratio)
+    values: list[tuple[str, np.ndarray]] = []
+    if ax is None and ratio.size <= SMALL_CELLS:
+        # Small enough to read: the numeric and reference matrices beside the map.
+        values = [("numeric", _grid(c, num)[0]),
+                  (NAMES.get(c.against, c.against), _grid(c, ref)[0])]
     if ax is None:
-        fig, ax = plt.subplots(figsize=(min(12, 3.5 + 0.4 * ratio.shape[1]),
-                                        min(10, 2.5 + 0.4 * ratio.shape[0])),
-                               layout="constrained")
+        width = min(12, 3.5 + 0.4 * ratio.shape[1]) * (1 + 0.8 * len(values))
+        fig, axes = plt.subplots(1, 1 + len(values), figsize=(
+            width, min(10, 2.5 + 0.4 * ratio.shape[0])), layout="constrained", squeeze=False)
+        ax = axes[0, -1]
+        _values(fig, axes[0, :-1], values, rows, cols)
     else:
         fig = ax.figure
     shown = np.log10(np.clip(np.nan_to_num(ratio, nan=1e3, posinf=1e3), 1e-3, 1e3))
@@ -118,6 +130,27 @@ def plot_check(c: Comparison, ax: Any = None) -> Any:
         title += "\n" + c.diagnosis[0].message
     ax.set_title(title, fontsize=9, wrap=True)
     return fig
+
+
+def _values(fig: Any, axes: Any, values: list[tuple[str, np.ndarray]], rows: list[str],
+            cols: list[str]) -> None:
+    """The numeric and reference matrices, on one symmetric scale, each cell written."""
+    if not values:
+        return
+    finite = [np.abs(v[np.isfinite(v)]) for _, v in values]
+    top = max([float(f.max()) for f in finite if f.size] + [1e-300])
+    for ax, (name, grid) in zip(axes, values):
+        image = ax.imshow(grid, cmap="PuOr_r", vmin=-top, vmax=top, aspect="auto",
+                          interpolation="nearest")
+        for (i, j), v in np.ndenumerate(grid):
+            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks(range(grid.shape[1]), [cols[j] if j < len(cols) else str(j)
+                                             for j in range(grid.shape[1])],
+                      rotation=90, fontsize=8)
+        ax.set_yticks(range(grid.shape[0]), [rows[i] if i < len(rows) else str(i)
+                                             for i in range(grid.shape[0])], fontsize=8)
+    fig.colorbar(image, ax=list(axes), label="value", location="left")
 
 
 def _unique(slug: str, used: set[str]) -> str:
