@@ -354,17 +354,23 @@ def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,
                                    wrt=comp.wrt)
     found = [d for explain in EXPLANATIONS if (d := explain(mat, **context)) is not None]
     where = _where(mat, comp.out_name, str(comp.wrt))
-    found = _preferred(found, bool(where), mat.in_shape)
+    found = _preferred(found, bool(where), mat.in_shape, comp.against == "analytic")
     if not found and not where:
         spread = _spread(mat, comp.out_name, str(comp.wrt))
         where = [spread] if spread is not None else []
     return tuple(found) + tuple(where)
 
 
-def _preferred(found: list[Diagnosis], located: bool, in_shape: tuple[int, ...] | None
-               ) -> list[Diagnosis]:
-    """Of explanations that all hold, those a person should read."""
+def _preferred(found: list[Diagnosis], located: bool, in_shape: tuple[int, ...] | None,
+               written: bool = False) -> list[Diagnosis]:
+    """Of explanations that all hold, those a person should read; ``written``:
+    the reference is one the person wrote out (a Jacobian laid out in an
+    order), not a framework's rule."""
     kinds = {d.kind for d in found}
+    if written and {"order", "factor-transposed"} <= kinds:
+        # Both factors transposed is the other vectorization order of a
+        # product's Jacobian: for a matrix written out, the order is the slip.
+        found = [d for d in found if d.kind != "factor-transposed"]
     if "sign" in kinds:
         found = [d for d in found if d.kind != "scale"]
     if {"transpose", "order"} <= kinds and not _square(in_shape):

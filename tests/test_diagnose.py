@@ -257,3 +257,15 @@ def test_unstructured_noise_gets_no_structured_kind(seed, level):
     jac = (lambda X: np.kron(X, np.eye(3)) + np.kron(np.eye(3), X.T))(SQ) * noise
     (c,) = fdcheck.check(square, SQ, jacobian=jac).checks
     assert c.diagnosis and not {d.kind for d in c.diagnosis} & set(STRUCTURED)
+
+
+def test_a_written_jacobian_in_the_other_order_is_called_order_not_two_factors_transposed():
+    # inv(X)'s Jacobian -X^-1 (x) X^-T read column-major is also -X^-T (x) X^-1: for a
+    # matrix written out by hand, the vectorization order is the slip to name.
+    X = SQ + 3 * np.eye(3)
+    Xi = np.linalg.inv(X)
+    right = -np.kron(Xi, Xi.T)
+    perm = np.arange(9).reshape(3, 3).reshape(-1, order="F")
+    result = fdcheck.check(np.linalg.inv, X, jacobian=right[perm][:, perm])
+    kinds = [d.kind for d in result.checks[0].diagnosis]
+    assert kinds[0] == "order" and "factor-transposed" not in kinds
