@@ -39,9 +39,11 @@ bench: install-dev
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/verdicts.py
 	$(PY) benchmarks/diagnosis.py
+	$(PY) benchmarks/mistakes.py
 	$(PY) benchmarks/chunks.py
 	$(PY) benchmarks/opinfo.py
 	$(PY) benchmarks/memory.py
+	$(PY) benchmarks/dropin.py
 
 # The fuzzer of tests/test_fuzz.py with new examples each run (make check runs a
 # fixed, small set): FUZZ_EXAMPLES per property.
