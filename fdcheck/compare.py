@@ -116,7 +116,7 @@ def auto_tolerance(dtype: str, factor: float = AUTO_FACTOR, source: str = "the c
                      f"+ {floor:g} x max|reference|", scaled=True, floor=floor, auto=factor)
 
 
-def resolve(dtype: str, method_label: str, *layers: Mapping[str, Any] | None) -> Tolerance:
+def resolve(dtype: str, method_label: str, *layers: Mapping[str, Any]) -> Tolerance:
     """The tolerance in force: each of atol/rtol from the first layer that sets it.
 
     Parameters
@@ -138,8 +138,6 @@ def resolve(dtype: str, method_label: str, *layers: Mapping[str, Any] | None) ->
     atol = rtol = None
     sources = []
     for layer in layers:
-        if not layer:
-            continue
         taken = []
         if atol is None and layer.get("atol") is not None:
             atol = float(layer["atol"])
@@ -421,7 +419,3 @@ def _resolution(ref: np.ndarray, bound: np.ndarray, counted: np.ndarray) -> tupl
         if size > 0:
             return float(allowed.max() / size), True
         return float(allowed.max()), False
-
-
-def short_number(x: float) -> str:
-    return f"{x:.1e}" if np.isfinite(x) else str(x)

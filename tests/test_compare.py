@@ -168,3 +168,36 @@ def test_tolerance_auto_is_the_estimate_and_the_dtypes_floor(dtype, floor):
                                           ("float16", 1e-3), ("bfloat16", 1e-2)])
 def test_the_default_atol_has_the_dtypes_floor(dtype, floor):
     assert default_tolerance(dtype, "central2").absolute_atol(np.zeros((1, 2))) == floor
+
+
+def _where():
+    return dict(against="analytic", wrt="x", out_shape=(), in_shape=(2,))
+
+
+def test_matrices_of_different_shapes_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"shapes differ: numeric \(1, 2\), reference \(1, 3\)"):
+        compare(np.zeros((1, 2)), np.zeros((1, 3)), Tolerance(1e-6, 1e-6), **_where())
+
+
+def test_the_relative_error_is_over_the_reference_where_it_is_not_zero():
+    ref = np.array([[2.0, 0.0]])
+    num = np.array([[2.0 * (1 + 3e-7), 5e-9]])
+    comp = compare(num, ref, Tolerance(1e-6, 1e-5), **_where())
+    assert comp.passed
+    assert comp.max_rel_error == pytest.approx(3e-7, rel=1e-6)   # not 5e-9 / 1, nor 0
+    assert comp.max_abs_error == pytest.approx(6e-7, rel=1e-6)
+
+
+def test_an_entry_allowed_nothing_is_the_worst_whatever_its_error():
+    # Entry 0: reference 0 with atol 0 allows nothing, and 1e-3 is infinitely past it;
+    # entry 1 is within its bound. The worst entry is the one that fails.
+    comp = compare(np.array([[1e-3, 10.0]]), np.array([[0.0, 10.5]]), Tolerance(0.0, 0.1),
+                   **_where())
+    assert not comp.passed and comp.worst.input == (0,)
+
+
+def test_a_source_names_the_default_for_what_no_layer_sets():
+    tol = resolve("float64", "central2", {"atol": 1e-7, "source": "the case"})
+    assert "atol from the case" in tol.source and "default for float64" in tol.source
+    both = resolve("float64", "central2", {"atol": 1e-7, "rtol": 1e-4, "source": "the case"})
+    assert "default" not in both.source

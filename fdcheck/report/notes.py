@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..compare import Comparison, short_number
+from ..compare import Comparison
+from .common import short
 from ..notes import Note
 
 
@@ -86,7 +87,7 @@ NOTE_TEXTS: dict[str, Callable[[Note], str]] = {
         "derivative is 0"),
     "nothing-verified": lambda n: "no entry could be verified",
     "blind": lambda n: (
-        f"unverifiable: an entry is allowed {short_number(n['resolution'])} times the largest "
+        f"unverifiable: an entry is allowed {short(n['resolution'])} times the largest "
         "entry of the reference (the numeric derivative is dominated by rounding or noise here), "
         "so no mistake could have been caught"),
     "auto-derived": lambda n: (
