@@ -387,6 +387,8 @@ def _options(atol: float | None, rtol: float | None, tolerance: str | float | No
         auto = auto_factor(tolerance)
     except ValueError as exc:
         raise CaseError(f"tolerance: {exc}") from None
+    if "refine" in rest and rest["refine"] not in (True, False, "all"):
+        raise CaseError(f"refine: True, False or 'all', not {rest['refine']!r}")
     with _keywords():
         return RunOptions(atol=None if atol is None else tolerance_number(atol, "atol"),
                           rtol=None if rtol is None else tolerance_number(rtol, "rtol"),
@@ -400,7 +402,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
           dtype: str | None = None, names: Sequence[str] | None = None, output: str = "f",
           name: str | None = None, vectorized: bool | str = False,
           executor: Executor | None = None, workers: int | None = None,
-          tolerance: str | float | None = None, refine: bool = True,
+          tolerance: str | float | None = None, refine: bool | str = True,
           sparsity: Any = None, directions: int | None = None,
           jvp: Callable[[np.ndarray], np.ndarray] | None = None, hessian: Reference = None,
           derivatives: int = 1, modes: str | Sequence[str] = ("reverse",),
@@ -436,9 +438,13 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         more than 10 x the engine's error estimate (a number: that multiple)
         plus a floor; the Jacobian is derived by Richardson extrapolation when
         the method gives no estimate. ``atol``/``rtol`` take precedence.
-    refine : bool
+    refine : bool or "all"
         Derive the columns of a first mismatch again by Richardson
-        extrapolation before calling them wrong (default True).
+        extrapolation before calling them wrong (default True). Where more
+        than two columns differ by more than 1000 times their tolerance, the
+        two furthest are derived again and, if they confirm the mismatch,
+        the others keep their first estimate (failing fast, with a note);
+        ``"all"`` derives every one.
     sparsity : optional
         As for :func:`numeric`: fewer evaluations for a sparse Jacobian.
     directions : int, optional
@@ -541,7 +547,7 @@ def assert_check(f: Callable[..., Any], *inputs: Any, **kwargs: Any) -> CaseResu
 
 def run(paths: Sequence[str] | str, *, allow_python: bool = False, atol: float | None = None,
         rtol: float | None = None, tolerance: str | float | None = None,
-        method: MethodSpec = None, step: float | None = None, refine: bool = True,
+        method: MethodSpec = None, step: float | None = None, refine: bool | str = True,
         mode: str = "auto", executor: Executor | None = None, workers: int | None = None,
         timeout: float | None = None, select: str | None = None) -> list[CaseResult]:
     """Run case files as ``fdcheck run`` does; one CaseResult per case.

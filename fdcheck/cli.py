@@ -98,6 +98,9 @@ def main() -> None:
 @click.option("--no-refine", is_flag=True,
               help="Do not derive mismatched columns again by Richardson extrapolation "
                    "before calling them wrong.")
+@click.option("--refine-all", is_flag=True,
+              help="Derive every mismatched column again, even where the furthest few "
+                   "already confirm a mismatch far beyond any error estimate.")
 @click.option("--step", type=click.FloatRange(min=0, min_open=True),
               callback=lambda c, p, v: _finite(p, v),
               help="Relative step h = STEP * max(1, |x|), over the cases'.")
@@ -123,7 +126,8 @@ def main() -> None:
 @click.option("-v", "--verbose", is_flag=True,
               help="Show every check, not only failures, and the files skipped in folders.")
 def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None,
-        method: str | None, tolerance: str | None, no_refine: bool, step: float | None,
+        method: str | None, tolerance: str | None, no_refine: bool, refine_all: bool,
+        step: float | None,
         select: str | None, allow_python: bool, mode: str, workers: int | None,
         scheduler: str | None, timeout: float | None, save: str | None, plot: str | None,
         plot_all: bool, verbose: bool) -> None:
@@ -148,7 +152,8 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
 
     pool = _workers(workers, scheduler)
     progress = report.ProgressLine() if fmt == "text" and sys.stderr.isatty() else None
-    options = RunOptions(atol=atol, rtol=rtol, auto=_auto(tolerance), refine=not no_refine,
+    refine: bool | str = False if no_refine else "all" if refine_all else True
+    options = RunOptions(atol=atol, rtol=rtol, auto=_auto(tolerance), refine=refine,
                          method=_method(method), step=step,
                          allow_python=allow_python, mode=mode,
                          executor=None if pool is None else pool.executor,

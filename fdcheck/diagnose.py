@@ -313,6 +313,7 @@ def _spread(mat: Matrices, out_name: str, in_name: str) -> Diagnosis | None:
 # only describes the difference's shape.
 EXPLANATIONS = (_sign, _conjugate, _transpose, _factor_transposed, _order, _jacobian_transposed,
                 _hessian_asymmetric, _symmetric, _other_input, _scale, _product_term, _low_rank)
+DESCRIPTIONS = (_product_term, _low_rank)   # the last of EXPLANATIONS: shapes, not names
 # What only describes the difference's shape: left out where a kind that names
 # the mistake explains it too, or where the difference is confined to a few
 # rows, columns or entries (a rank-1 difference, but a located one).
@@ -352,7 +353,15 @@ def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,
                                    complex_input=complex_input,
                                    derivative=comp.derivative, out_name=comp.out_name,
                                    wrt=comp.wrt)
-    found = [d for explain in EXPLANATIONS if (d := explain(mat, **context)) is not None]
+    found: list[Diagnosis] = []
+    for explain in EXPLANATIONS:
+        if explain in DESCRIPTIONS and found:
+            # A kind that names the mistake hides these anyway: their SVDs are
+            # the costliest part of a diagnosis.
+            break
+        d = explain(mat, **context)
+        if d is not None:
+            found.append(d)
     where = _where(mat, comp.out_name, str(comp.wrt))
     found = _preferred(found, bool(where), mat.in_shape, comp.against == "analytic")
     if not found and not where:

@@ -18,8 +18,10 @@ class RunOptions:
         Override the cases' tolerances.
     auto : float, optional
         ``tolerance: auto`` over the cases': the multiple of the error estimate.
-    refine : bool
-        Derive the columns of a first mismatch again by Richardson extrapolation.
+    refine : bool or "all"
+        Derive the columns of a first mismatch again by Richardson extrapolation
+        (True: failing fast where a few far columns confirm the rest; "all":
+        every column).
     method : str or Method, optional
         Override the cases' methods.
     step : float, optional
@@ -42,7 +44,7 @@ class RunOptions:
     atol: float | None = None
     rtol: float | None = None
     auto: float | None = None
-    refine: bool = True
+    refine: bool | str = True
     method: Any = None
     step: float | None = None
     allow_python: bool = False

@@ -70,7 +70,7 @@ def _factors(n: np.ndarray, out: tuple[int, ...], inp: tuple[int, ...]
              ) -> tuple[np.ndarray, np.ndarray] | None:
     """(A, C) with n = A (x) C, where n is one Kronecker product; else None."""
     m = _rearranged(n, out, inp)
-    u, sv, vt = np.linalg.svd(m, full_matrices=False)
+    u, sv, vt = top(m, 2)
     if not sv.size or not sv[0] > 0 or (sv.size > 1 and sv[1] > RANK_TOLERANCE * sv[0]):
         return None
     (p, q), (r, s) = out, inp
@@ -142,7 +142,7 @@ def product_term(mat: Matrices, vanishes: Vanishes, **_: Any) -> Diagnosis | Non
     n, r, _perms = found
     out, inp = mat.out_shape, mat.in_shape or ()
     mn, mr = _rearranged(n, out, inp), _rearranged(r, out, inp)
-    u, sv, vt = np.linalg.svd(mn, full_matrices=False)
+    u, sv, vt = top(mn, 3)
     if sv.size and sv[0] > 0 and (sv.size < 2 or sv[1] <= RANK_TOLERANCE * sv[0]):
         return _other_factors(mr)
     if sv.size < 2 or not sv[1] > RANK_TOLERANCE * sv[0] \
@@ -159,8 +159,24 @@ def product_term(mat: Matrices, vanishes: Vanishes, **_: Any) -> Diagnosis | Non
                      (("terms", 2),))
 
 
+def top(m: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The k leading singular triplets of ``m`` (u (m, k), s (k,), vt (k, n)),
+    by a randomized range finder with oversampling (Halko, Martinsson and
+    Tropp): exact to rounding for a matrix of rank at most k, and what the
+    rank tests need, at the cost of a few products instead of a full SVD."""
+    rows, cols = m.shape
+    width = min(k + 6, rows, cols)
+    if width == min(rows, cols):
+        u, sv, vt = np.linalg.svd(m, full_matrices=False)
+        return u[:, :k], sv[:k], vt[:k]
+    sketch = m @ np.random.default_rng(0).standard_normal((cols, width))
+    q, _ = np.linalg.qr(m @ (m.T @ np.linalg.qr(sketch)[0]))     # one power step
+    ub, sv, vt = np.linalg.svd(q.T @ m, full_matrices=False)
+    return (q @ ub)[:, :k], sv[:k], vt[:k]
+
+
 def _rank1(m: np.ndarray) -> np.ndarray:
-    u, sv, vt = np.linalg.svd(m, full_matrices=False)
+    u, sv, vt = top(m, 1)
     return np.outer(u[:, 0] * sv[0], vt[0])
 
 
@@ -210,7 +226,7 @@ def _unarranged(m: np.ndarray, out: tuple[int, ...], inp: tuple[int, ...]) -> np
 
 def _other_factors(mr: np.ndarray) -> Diagnosis | None:
     """Numeric and reference each one Kronecker term, with other factors."""
-    sv = np.linalg.svd(mr, compute_uv=False)
+    sv = top(mr, 2)[1]
     if not sv.size or not sv[0] > 0 or (sv.size > 1 and sv[1] > RANK_TOLERANCE * sv[0]):
         return None
     return Diagnosis("product-term", "the numeric Jacobian and the reference are each one "
@@ -227,8 +243,8 @@ def low_rank(mat: Matrices, vanishes: Vanishes, **_: Any) -> Diagnosis | None:
     if ref.ndim != 2 or min(ref.shape) < 3 or ref.size > MOST_ENTRIES:
         return None
     d = ref - num
+    u, sv, vt = top(d, MOST_RANK)
     for k in range(1, MOST_RANK + 1):
-        u, sv, vt = np.linalg.svd(d, full_matrices=False)
         part = (u[:, :k] * sv[:k]) @ vt[:k]
         if vanishes(ref - part):
             return _low_rank_said(k, u[:, 0], vt[0], "")
@@ -248,7 +264,7 @@ def _blocks_low_rank(mat: Matrices, vanishes: Vanishes, d: np.ndarray) -> Diagno
     for k in range(1, MOST_RANK + 1):
         for i in range(p):
             block = dr[i * q:(i + 1) * q, i * s:(i + 1) * s]
-            u, sv, vt = np.linalg.svd(block, full_matrices=False)
+            u, sv, vt = top(block, k)
             part[i * q:(i + 1) * q, i * s:(i + 1) * s] = (u[:, :k] * sv[:k]) @ vt[:k]
             first = first if first is not None else (u[:, 0], vt[0])
         if vanishes(mat.reference - _back(part, perms)) and first is not None:

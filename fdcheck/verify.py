@@ -48,6 +48,10 @@ GROWS = 1.5           # difference quotients that blow up grow by at least this 
 KINK_NOISE = 100.0    # a gap must exceed this many times the rounding level to count
 FLAT = 0.01           # unsettled estimates within 1% of each other over the ladder are flat
 PROBE_ENTRIES = 2 ** 20  # slopes a probe holds at once (8 MB): columns are probed in groups
+FAR = 100.0           # a first mismatch this many times its bound is far beyond the first
+                      # look's usual error; the furthest CONFIRM such columns, confirmed,
+                      # make the verdict, so the others are believed as they are
+CONFIRM = 2           # far columns re-derived (the furthest) before the others are believed
 
 SMOOTH, KINK, JUMP, UNDECIDED = 0, 1, 2, 3
 
@@ -65,14 +69,18 @@ class Verifier:
         The function the Jacobian is of; None disables refinement.
     result : JacobianResult
     evaluator : Evaluator, optional
-    refine : bool
-        Re-derive mismatched columns before declaring them wrong.
+    refine : bool or "all"
+        Re-derive mismatched columns before declaring them wrong: with True,
+        where more than CONFIRM columns differ by more than FAR times their
+        bound, only the CONFIRM furthest of those are (with every nearer
+        one), and if they confirm the mismatch the rest are believed; with
+        "all", every one.
     """
 
     fn: Flat
     result: JacobianResult
     evaluator: Evaluator | None = None
-    refine: bool = True
+    refine: bool | str = True
     evaluations: int = 0
     _refined: dict[int, tuple[np.ndarray, np.ndarray, float]] = field(default_factory=dict)
     _probes: dict[int, tuple[np.ndarray, ...]] = field(default_factory=dict)
@@ -150,34 +158,94 @@ class Verifier:
         if comp.passed and not (unreliable.any() and self.refine) or self.fn is None:
             return comp
         if self.refine and not auto and self.result.method.scheme != "richardson":
-            # Non-finite entries too: a step too large for the function's domain
-            # (log near 0) is what extrapolation's smaller steps are for.
-            cols = sorted(set(_mismatched_columns(numeric, reference, tolerance, unreliable,
-                                                  estimate, where.get("floor")))
-                          | {int(c) for c in np.flatnonzero(unreliable.any(axis=0))}
-                          | set(_blind_columns(comp)))
-            if not cols:
-                return comp
-            self._refine(cols)
-            if estimate is None:
-                estimate = np.zeros_like(numeric)
-            for c in cols:
-                value, err, _ = self._refined[c]
-                value, err = value[rows], err[rows]
-                ok = np.isfinite(value)
-                numeric[ok, c] = value[ok]
-                estimate[ok, c] = err[ok]
-            notes.append(note("refined", count=len(cols)))
+            second, estimate = self._second_look(comp, numeric, reference, tolerance,
+                                                 unreliable, estimate, notes, where, rows)
+            if second is not None:
+                return second
             unreliable = ~np.isfinite(numeric)
-            comp = compare(numeric, reference, tolerance, unreliable=unreliable,
-                           estimate=estimate, notes=notes, **where)
-            if comp.passed:
-                return comp
         return self._settle(numeric, reference, tolerance, unreliable, estimate, notes, where, rows)
+
+    def _with_refined(self, numeric: np.ndarray, estimate: np.ndarray | None,
+                      cols: Sequence[int], rows: slice) -> np.ndarray:
+        """Columns ``cols`` of ``numeric`` (in place) as derived again, and the
+        estimate that goes with it."""
+        estimate = np.zeros_like(numeric) if estimate is None else estimate
+        for c in cols:
+            value, err, _ = self._refined[c]
+            value, err = value[rows], err[rows]
+            ok = np.isfinite(value)
+            numeric[ok, c], estimate[ok, c] = value[ok], err[ok]
+        return estimate
+
+    def _second_look(self, comp: Comparison, numeric: np.ndarray, reference: np.ndarray,
+                     tolerance: Tolerance, unreliable: np.ndarray, estimate: np.ndarray | None,
+                     notes: list[Note], where: dict[str, Any], rows: slice
+                     ) -> tuple[Comparison | None, np.ndarray | None]:
+        """Derive the columns of a first mismatch again: the comparison that
+        settles the check (or None, for the last look to decide), and the
+        estimate; ``numeric`` and ``notes`` are updated in place."""
+        # Non-finite entries too: a step too large for the function's domain
+        # (log near 0) is what extrapolation's smaller steps are for.
+        cols = sorted(set(_mismatched_columns(numeric, reference, tolerance, unreliable,
+                                              estimate, where.get("floor")))
+                      | {int(c) for c in np.flatnonzero(unreliable.any(axis=0))}
+                      | set(_blind_columns(comp)))
+        if not cols:
+            return comp, estimate
+        far = self._far(comp, cols) if self.refine != "all" else []
+        if far:
+            fast = self._confirmed(numeric, reference, tolerance, estimate, notes, where, rows,
+                                   [c for c in cols if c not in far[CONFIRM:]], far)
+            if fast is not None:
+                return fast, estimate
+        self._refine(cols)
+        estimate = self._with_refined(numeric, estimate, cols, rows)
+        notes.append(note("refined", count=len(cols)))
+        comp = compare(numeric, reference, tolerance, unreliable=~np.isfinite(numeric),
+                       estimate=estimate, notes=notes, **where)
+        return (comp if comp.passed else None), estimate
+
+    def _far(self, comp: Comparison, cols: Sequence[int]) -> list[int]:
+        """The columns whose first mismatch is more than FAR times its bound,
+        furthest first; empty where there are too few to spare any work (at
+        most CONFIRM) or where any column's first look is not finite."""
+        mat = comp.matrices
+        if mat is None or mat.numeric.ndim != 2 or not np.isfinite(mat.numeric).all():
+            return []
+        with np.errstate(all="ignore"):
+            ratio = np.abs(mat.numeric - mat.reference) / mat.bound
+        worst = np.nan_to_num(ratio, nan=0.0, posinf=np.inf).max(axis=0)
+        far = sorted((c for c in cols if worst[c] > FAR), key=lambda c: -worst[c])
+        return far if len(far) > CONFIRM else []
+
+    def _confirmed(self, numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
+                   estimate: np.ndarray | None, notes: list[Note], where: dict[str, Any],
+                   rows: slice, cols: list[int], far: list[int]) -> Comparison | None:
+        """Fail fast: re-derive ``cols`` (every near column and the CONFIRM
+        furthest), settle them, and believe the other far columns' first look
+        if the furthest are confirmed mismatches; None where they are not (a
+        kink, a step out of the domain: then every column is re-derived)."""
+        numeric, notes = numeric.copy(), list(notes)
+        self._refine(cols)
+        estimate = self._with_refined(numeric, None if estimate is None else estimate.copy(),
+                                      cols, rows)
+        notes.append(note("refined", count=len(cols)))
+        unreliable = ~np.isfinite(numeric)
+        skipped = far[CONFIRM:]
+        comp = self._settle(numeric, reference, tolerance, unreliable, estimate, notes, where,
+                            rows, skip=skipped)
+        mat = comp.matrices
+        if comp.verdict != "mismatch" or comp.unverified or mat is None:
+            return None
+        bad = np.asarray(mat.mismatched_by(reference)).any(axis=0).reshape(-1)
+        if not all(bad[c] for c in far[:CONFIRM]):
+            return None
+        return replace(comp, notes=(*comp.notes, note("confirmed", confirmed=CONFIRM,
+                                                       skipped=len(skipped), far=FAR)))
 
     def _settle(self, numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
                 unreliable: np.ndarray, estimate: np.ndarray | None, notes: list[Note],
-                where: dict[str, Any], rows: slice) -> Comparison:
+                where: dict[str, Any], rows: slice, skip: Sequence[int] = ()) -> Comparison:
         """The last look at entries that still differ: one-sided slopes over a
         ladder of steps (:func:`probe_entries`) decide each one.
 
@@ -191,7 +259,8 @@ class Verifier:
         """
         floor = where.get("floor")
         bad = mismatched(numeric, reference, tolerance, estimate, floor) & ~unreliable
-        cols = [int(c) for c in np.flatnonzero(bad.any(axis=0))]
+        # Columns in ``skip`` (failing fast) keep their first look, unprobed.
+        cols = [int(c) for c in np.flatnonzero(bad.any(axis=0)) if int(c) not in skip]
         self._probe(cols)
         if estimate is None:
             estimate = np.zeros_like(numeric)

@@ -180,7 +180,7 @@ def test_python_dash_m(write):
 
 @pytest.mark.parametrize("args", [
     ("--method", "richardson"), ("--method", "complex-step"), ("--tolerance", "auto"),
-    ("--method", "richardson", "--tolerance", "3"), ("--no-refine",),
+    ("--method", "richardson", "--tolerance", "3"), ("--no-refine",), ("--refine-all",),
 ])
 def test_accuracy_options_on_the_teaching_cases(cli, args):
     code, out, _ = cli("run", str(ROOT / "cases" / "teaching.yaml"), *args)

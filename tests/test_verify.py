@@ -234,3 +234,43 @@ def test_a_tiny_gradient_is_judged_at_its_own_scale_not_the_dtypes_floor(factor,
     x = np.array([0.3, -0.2])
     (c,) = fdcheck.check(lambda x: 1e-14 * np.sum(x ** 2), x, gradient=factor * 2e-14 * x).checks
     assert c.verdict == verdict
+
+
+# -- failing fast --------------------------------------------------------------------------
+
+RNG = np.random.default_rng(0)
+A_FF, W_FF = RNG.standard_normal((8, 6)), RNG.standard_normal((6, 5))
+
+
+def _tanh_layer_jacobian(W):
+    d = 1 - np.tanh(A_FF @ W) ** 2
+    return d.reshape(-1)[:, None] * np.kron(A_FF, np.eye(5))
+
+
+@pytest.mark.parametrize("factor", [1.01, -1.0])
+def test_a_mismatch_far_beyond_its_bound_is_confirmed_by_its_furthest_columns(factor):
+    f = lambda W: np.tanh(A_FF @ W)  # noqa: E731
+    ref = lambda W: factor * _tanh_layer_jacobian(W)  # noqa: E731
+    fast = fdcheck.check(f, W_FF, jacobian=ref)
+    full = fdcheck.check(f, W_FF, jacobian=ref, refine="all")
+    (c,), (d,) = fast.checks, full.checks
+    assert c.verdict == d.verdict == "mismatch" and c.mismatches == d.mismatches
+    right = fdcheck.check(f, W_FF, jacobian=_tanh_layer_jacobian)
+    # Fail fast: the two furthest of the 30 columns are derived again, not all 30.
+    assert fast.evaluations < right.evaluations + 0.2 * (full.evaluations - right.evaluations)
+    assert "failing fast: the 2 columns furthest" in str(fast)
+    assert "failing fast" not in str(full)
+
+
+def test_far_columns_that_do_not_confirm_send_every_column_to_be_derived_again():
+    # At each 0 the numeric slope of |x| is 0 and the subgradient 1 is 1e5 bounds away:
+    # "far", but a kink, not a mismatch. Nothing may be believed from them.
+    x = np.array([0.0, 0.0, 0.0, 1.0, -2.0])
+    res = fdcheck.check(lambda x: np.abs(x).sum(), x, gradient=np.array([1.0, 1, 1, 1, -1]))
+    assert res.passed and res.checks[0].unreliable == 3
+    assert "failing fast" not in str(res)
+
+
+def test_refine_takes_true_false_or_all():
+    with pytest.raises(ValueError, match=r"refine: True, False or 'all', not 'some'"):
+        fdcheck.check(lambda x: x ** 2, np.ones(2), jacobian=np.eye(2), refine="some")

@@ -32,7 +32,7 @@ def check_hessian(subject: Subject, fn: FlatFunction, ref: Any, key: str, out_na
     evaluator = subject.evaluator(fn)
     with subject.backend.no_grad(), phase(subject.stage_key(stage) if stage else "function"):
         result = derive.hessian(fn, method, evaluator)
-        comp, spent = verify_hessian(fn, result, mat, tolerance, evaluator, subject.options.refine,
+        comp, spent = verify_hessian(fn, result, mat, tolerance, evaluator, bool(subject.options.refine),
                                      against="analytic", wrt=wrt, out_shape=fn.in_shape,
                                      in_shape=fn.in_shape, order=subject.case.order,
                                      out_name=out_name, stage=stage, derivative=2)

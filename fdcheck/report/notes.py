@@ -40,6 +40,11 @@ NOTE_TEXTS: dict[str, Callable[[Note], str]] = {
     "grad-dtype": lambda n: (
         "the gradient has the wrong " + "; ".join(n["wrong"]) + ": a backward returns each "
         "gradient in its input's dtype, shape and device"),
+    "confirmed": lambda n: (
+        f"failing fast: the {n['confirmed']} columns furthest from the reference, re-derived, "
+        f"confirm the mismatch; {n['skipped']} more, each more than {n['far']:g} times its "
+        "tolerance away, keep their first estimate (refine='all', or --refine-all, derives "
+        "every one again)"),
     "sparse-layout": lambda n: (
         f"PyTorch returns a gradient of {n['got']} for this input of {n['want']}: the gradient "
         "of a sparse input is sparse in its layout (a dense one takes the dense matrix's "
