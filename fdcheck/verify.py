@@ -48,6 +48,9 @@ GROWS = 1.5           # difference quotients that blow up grow by at least this 
 KINK_NOISE = 100.0    # a gap must exceed this many times the rounding level to count
 FLAT = 0.01           # unsettled estimates within 1% of each other over the ladder are flat
 PROBE_ENTRIES = 2 ** 20  # slopes a probe holds at once (8 MB): columns are probed in groups
+STAIR_ROUNDING = 100.0  # a move of at most this many rounding units is no move
+STAIR_SLACK = 0.05       # how far from a whole multiple of the stair a move may be
+STAIR_VARIES = 0.25      # a staircase's mean slopes over the ladder differ by more than this
 FAR = 100.0           # a first mismatch this many times its bound is far beyond the first
                       # look's usual error; the furthest CONFIRM such columns, confirmed,
                       # make the verdict, so the others are believed as they are
@@ -126,7 +129,8 @@ class Verifier:
             self.evaluations += probe.evaluations
             for k, c in enumerate(cols):
                 self._probes[c] = tuple(v[:, k].copy() for v in (
-                    probe.kind, probe.estimate, probe.error, probe.low, probe.high))
+                    probe.kind, probe.estimate, probe.error, probe.low, probe.high,
+                    probe.quantum if probe.quantum is not None else probe.error * np.nan))
 
     def check(self, reference: np.ndarray, tolerance: Tolerance, rows: slice = slice(None),
               floor: np.ndarray | None = None, **where: Any) -> Comparison:
@@ -268,8 +272,9 @@ class Verifier:
         unverified = np.zeros_like(unreliable)
         counts = dict(rejudged=0, kink=0, outside=0, jump=0)
         _, bound = entry_bounds(reference, tolerance, estimate, floor)
+        stairs: list[float] = []
         for c in cols:
-            kind, value, error, low, high = (a[rows] for a in self._probes[c])
+            kind, value, error, low, high, quantum = (a[rows] for a in self._probes[c])
             differ = bad[:, c]
             with np.errstate(invalid="ignore"):
                 inconsistent = ~(np.abs(numeric[:, c] - value)
@@ -296,9 +301,16 @@ class Verifier:
                 # ones that trend with the step may all be far from the truth.
                 flat = hi - lo <= FLAT * np.fmax(np.abs(lo), np.abs(hi)) + error
                 shown = flat & ((reference[:, c] < lo - spread) | (reference[:, c] > hi + spread))
-            unverified[:, c] = differ & (kind == UNDECIDED) & ~shown
-        counts["unverified"] = int(unverified.sum())
+            unverified[:, c] = differ & (kind != SMOOTH) & (kind != KINK) & np.isfinite(quantum) \
+                | differ & (kind == UNDECIDED) & ~shown
+            excused[:, c] &= ~np.isfinite(quantum)
+            stairs += [float(v) for v in quantum[unverified[:, c] & np.isfinite(quantum)]]
+        counts["unverified"] = int(unverified.sum()) - len(stairs)
         notes += _settle_notes(counts)
+        if stairs:
+            # Rounding to a grid finer than the step: the numeric derivative is
+            # the stairs' mean slope, the true one 0 between stairs; neither is shown.
+            notes.append(note("staircase", count=len(stairs), quantum=float(np.median(stairs))))
         return compare(numeric, reference, tolerance, unreliable=unreliable | excused,
                        unverified=unverified, estimate=estimate, notes=notes, **where)
 
@@ -349,6 +361,11 @@ class Probe:
         ladder (a reference far outside it is wrong all the same).
     evaluations : int
         2 * LEVELS per column.
+    quantum : ndarray, shape (m, k)
+        Where the function's moves over the ladder are whole multiples of one
+        step of its value, not all zero and not proportional to the step (a
+        staircase: values rounded to a grid finer than the finite-difference
+        step), that step; else NaN.
     """
 
     kind: np.ndarray
@@ -357,6 +374,7 @@ class Probe:
     low: np.ndarray
     high: np.ndarray
     evaluations: int
+    quantum: np.ndarray | None = None
 
 
 def probe_entries(fn: Flat, columns: Sequence[int], steps: np.ndarray,
@@ -402,7 +420,29 @@ def probe_entries(fn: Flat, columns: Sequence[int], steps: np.ndarray,
         kind, estimate, error, low, high = _classify(fwd, bwd, gap, central, rounding,
                                                      np.abs(taken[:, :LEVELS, None]))
     kind = np.where(np.isfinite(slope).all(axis=1), kind, JUMP)
-    return Probe(kind.T, estimate.T, error.T, low.T, high.T, used)
+    quantum = _quantum(slope * taken[:, :, None], slope, eps * scale, kind)
+    return Probe(kind.T, estimate.T, error.T, low.T, high.T, used, quantum.T)
+
+
+def _quantum(moves: np.ndarray, slope: np.ndarray, rounding: np.ndarray,
+             kind: np.ndarray) -> np.ndarray:
+    """(k, m): the step of a staircase where the moves (k, 2L, m) show one
+    (see :attr:`Probe.quantum`), else NaN. Smooth and kink entries have none,
+    and neither has a function whose moves are proportional to the step (a
+    linear function's moves at halving steps are whole multiples too)."""
+    with np.errstate(all="ignore"):
+        size = np.abs(moves)
+        moved = size > STAIR_ROUNDING * rounding[:, None, :]
+        q = np.where(moved, size, np.inf).min(axis=1)                    # (k, m)
+        multiple = size / q[:, None, :]
+        whole = (np.abs(multiple - np.round(multiple)) <= STAIR_SLACK) | ~moved
+        rate = np.abs(slope)
+        fastest = np.where(moved, rate, -np.inf).max(axis=1)
+        slowest = np.where(moved, rate, np.inf).min(axis=1)
+        varies = ~moved.all(axis=1) | (fastest > (1 + STAIR_VARIES) * slowest)
+        stairs = whole.all(axis=1) & moved.any(axis=1) & varies & (kind != SMOOTH) \
+            & (kind != KINK) & np.isfinite(q)
+    return np.where(stairs, q, np.nan)
 
 
 def _settles(seq: np.ndarray, noise: np.ndarray) -> np.ndarray:

@@ -274,3 +274,23 @@ def test_far_columns_that_do_not_confirm_send_every_column_to_be_derived_again()
 def test_refine_takes_true_false_or_all():
     with pytest.raises(ValueError, match=r"refine: True, False or 'all', not 'some'"):
         fdcheck.check(lambda x: x ** 2, np.ones(2), jacobian=np.eye(2), refine="some")
+
+
+def test_a_staircase_finer_than_the_step_is_unverifiable_not_a_mismatch():
+    # float32 rounding to 3 decimals: stairs of 1e-3, a step of about 5e-3 |x|. The numeric
+    # derivative is the stairs' mean slope (about 1), the true one 0: neither is shown.
+    x = np.array([0.3172, -1.2345, 0.77777, 2.5], dtype=np.float32)
+    (c,) = fdcheck.check(lambda x: np.round(x, 3), x, jacobian=np.zeros((4, 4))).checks
+    assert c.verdict == "unverifiable"
+    assert "moves in stairs" in " ".join(notes_text(c)) and "0.001" in " ".join(notes_text(c))
+
+
+@pytest.mark.parametrize("f, x, jacobian", [
+    (lambda x: 3 * x, np.array([0.25, 0.5], dtype=np.float32), 2 * np.eye(2)),
+    (lambda x: np.floor(x), np.array([3.0, 1.5]), np.eye(2)),
+])
+def test_what_is_no_staircase_keeps_its_verdict(f, x, jacobian):
+    # A linear function's moves at halving steps are whole multiples too: still a mismatch.
+    # A single jump (floor at 3) is a jump; floor at 1.5 is flat and 1 is wrong there.
+    (c,) = fdcheck.check(f, x, jacobian=jacobian).checks
+    assert c.verdict == "mismatch" and "stairs" not in " ".join(notes_text(c))

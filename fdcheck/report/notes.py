@@ -118,6 +118,11 @@ NOTE_TEXTS: dict[str, Callable[[Note], str]] = {
     "jump": lambda n: (
         f"{n['count']} entries at a jump (the function moves by the same amount whatever the "
         "step: the derivative does not exist there): not counted"),
+    "staircase": lambda n: (
+        f"unverifiable: {n['count']} entries differ where the function moves in stairs "
+        f"(its values change by whole multiples of {n['quantum']:.3g}, as rounding to a grid "
+        "does) finer than the finite-difference step: the numeric value is the stairs' mean "
+        "slope, the derivative between stairs is 0, and neither is shown"),
     "unverified": lambda n: (
         f"unverifiable: {n['count']} entries differ, but the numeric derivative there did not "
         "settle as the step shrank (rounding or noise dominates), so neither the mismatch nor "
