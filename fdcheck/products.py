@@ -26,6 +26,7 @@ MOST_RANK = 2            # differences of at most this rank are "low-rank"
 ALTERNATIONS = 500       # projections that split a product rule's two terms (they converge
                          # linearly; a split that has not converged by then explains nothing)
 MOST_ENTRIES = 2 ** 20   # larger Jacobians are not factored (an SVD of their size each)
+SPLIT_ENTRIES = 2 ** 16  # nor split into a product rule's terms (hundreds of products each)
 
 
 Perms = tuple[np.ndarray, np.ndarray]
@@ -187,7 +188,7 @@ def _with_transposed_term(mat: Matrices, vanishes: Vanishes, n: np.ndarray, perm
     C dX^T D; the reference a combination of the two other than their sum."""
     out, inp = mat.out_shape, mat.in_shape or ()
     (p, q), (r, s) = out, inp
-    if r != s:
+    if r != s or n.size > SPLIT_ENTRIES:
         return None
 
     def commuted(t: np.ndarray) -> np.ndarray:       # J -> J K: the input's axes swapped
