@@ -363,11 +363,28 @@ def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,
         if d is not None:
             found.append(d)
     where = _where(mat, comp.out_name, str(comp.wrt))
+    localized = [n for n in comp.notes if n.kind == "localized"]
+    if localized:
+        # A directional check computed one column, the one bisection found: say
+        # so, never a count over entries that were not computed.
+        where = [_directions(mat, localized[0], str(comp.wrt))]
     found = _preferred(found, bool(where), mat.in_shape, comp.against == "analytic")
     if not found and not where:
         spread = _spread(mat, comp.out_name, str(comp.wrt))
         where = [spread] if spread is not None else []
     return tuple(found) + tuple(where)
+
+
+def _directions(mat: Matrices, found: Any, in_name: str) -> Diagnosis:
+    bad = mat.mismatched_by(mat.reference)
+    k = int(bad.sum())
+    element = int(found["element"])
+    return Diagnosis("directions", f"J v disagrees along random direction {found['direction']}, "
+                     f"and bisection found element {element} of {in_name} (0-based, "
+                     f"row-major): {k} of the {bad.size} entries of its column "
+                     f"{'differs' if k == 1 else 'differ'} (the other columns were not "
+                     "computed)", (("element", element), ("direction", found["direction"]),
+                                   ("entries", k)))
 
 
 def _preferred(found: list[Diagnosis], located: bool, in_shape: tuple[int, ...] | None,

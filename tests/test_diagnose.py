@@ -269,3 +269,14 @@ def test_a_written_jacobian_in_the_other_order_is_called_order_not_two_factors_t
     result = fdcheck.check(np.linalg.inv, X, jacobian=right[perm][:, perm])
     kinds = [d.kind for d in result.checks[0].diagnosis]
     assert kinds[0] == "order" and "factor-transposed" not in kinds
+
+
+def test_a_directional_check_says_what_the_directions_found_not_a_count_of_unseen_entries():
+    x = np.linspace(0.1, 2, 40)
+    f = lambda x: np.outer(x, x).ravel() ** 2  # noqa: E731
+    wrong = fdcheck.jacobian(f, x)
+    wrong[5, 0] += 3.0
+    (c,) = fdcheck.check(f, x, jacobian=wrong, directions=4).checks
+    (d,) = c.diagnosis
+    assert d.kind == "directions" and dict(d.fields)["element"] == 0
+    assert "1 of the 1600 entries of its column differs (the other columns were not" in d.message
