@@ -129,8 +129,24 @@ def sites(module: str, tree: ast.AST) -> list[Mutant]:
                 and not (isinstance(node, ast.Expr) and id(getattr(node, "value", None)) in skip):
             out.append(Mutant(module, k, "delete", line, f"{type(node).__name__} deleted"))
     nodes = list(ast.walk(tree))
+    statement = _statements(tree)
     return [Mutant(m.module, m.index, m.kind, m.line, m.what, owner.get(id(nodes[m.index]), ""),
-                   _source(nodes[m.index])) for m in out]
+                   # A number is known by the statement it is in (2 alone names many).
+                   _source(statement[id(nodes[m.index])]) if m.kind == "constant"
+                   else _source(nodes[m.index])) for m in out]
+
+
+def _statements(tree: ast.AST) -> dict[int, ast.AST]:
+    """The innermost statement around every node."""
+    around: dict[int, ast.AST] = {}
+
+    def visit(node: ast.AST, stmt: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = child if isinstance(child, ast.stmt) else stmt
+            around[id(child)] = inner
+            visit(child, inner)
+    visit(tree, tree)
+    return around
 
 
 def equivalent() -> dict[str, str]:

@@ -294,3 +294,24 @@ def test_what_is_no_staircase_keeps_its_verdict(f, x, jacobian):
     # A single jump (floor at 3) is a jump; floor at 1.5 is flat and 1 is wrong there.
     (c,) = fdcheck.check(f, x, jacobian=jacobian).checks
     assert c.verdict == "mismatch" and "stairs" not in " ".join(notes_text(c))
+
+
+def test_a_hessian_of_a_large_function_is_held_to_its_second_differences_rounding():
+    # 1e9 + x^T H x / 2: second differences carry eps 1e9 / h^2 of rounding, about 16 here,
+    # far above H itself. Without the refinement the check cannot see H: unverifiable, never a
+    # mismatch of a right Hessian.
+    H = np.array([[2.0, 1.0], [1.0, 4.0]])
+    (c,) = fdcheck.check(lambda x: 1e9 + 0.5 * x @ H @ x, np.array([0.3, -0.2]), hessian=H,
+                         refine=False).checks
+    assert c.verdict == "unverifiable"
+
+
+@pytest.mark.parametrize("factor, passes", [(1.0, True), (-1.5, False)])
+def test_an_error_estimate_is_read_on_each_outputs_own_rows(factor, passes):
+    # Richardson gives every entry an estimate; the second output's check reads its rows.
+    x = np.array([0.3, 0.7])
+    result = fdcheck.check(lambda x: (np.sin(x), np.cos(x)), x, method="richardson",
+                           jacobian=(np.diag(np.cos(x)), -factor * np.diag(np.sin(x))))
+    first, second = result.checks
+    assert first.passed and second.passed is passes
+    assert second.matrices.estimate.shape == (2, 2)
