@@ -45,7 +45,7 @@ import torch
 import fdcheck
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from opinfo import build, timed, wrong  # noqa: E402
+from opinfo import built, rule, timed, wrong  # noqa: E402
 
 MAX_ELEMENTS = 64
 FIRST = ("x1.01", "one entry +1e-3", "sign", "zeroed")
@@ -140,20 +140,7 @@ def wrong_second(fn: Callable[..., Any], args: tuple[Any, ...], kind: str
                 d_xs = [-d for d in d_xs]
             return (d_g, *d_xs)
 
-    class Wrapped(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx: Any, *xs: Any) -> Any:
-            ctx.save_for_backward(*xs)
-            return fn(*xs)
-
-        @staticmethod
-        def backward(ctx: Any, g: Any) -> Any:
-            return Backward.apply(g, *ctx.saved_tensors)
-
-    def apply(*xs: Any) -> Any:
-        return Wrapped.apply(*xs)
-    apply.__name__ = f"{fn.__name__} ({kind})"
-    return apply
+    return rule(fn, lambda saved, g: Backward.apply(g, *saved), f"{fn.__name__} ({kind})")
 
 
 def wrong_rule(fn: Callable[..., Any], args: tuple[Any, ...], kind: str
@@ -222,19 +209,7 @@ def torch_part(options: argparse.Namespace) -> None:
             if not op.supports_dtype(dtype, "cpu") or (dtype.is_complex and not getattr(
                     op, "supports_complex_autograd", lambda d: False)("cpu")):
                 continue
-            torch.manual_seed(0)
-            try:
-                samples = list(op.sample_inputs("cpu", dtype, requires_grad=True,
-                                                small_inputs_only=True))[:options.samples]
-            except Exception as exc:  # an OpInfo that cannot build its samples here
-                details.append(f"no samples: {op.name} {dtype}: {exc}")
-                continue
-            name = str(dtype).replace("torch.", "")
-            for sample in samples:
-                fn, args = build(op, sample)
-                if not args:
-                    continue
-                label = f"{op.name} {name} {tuple(args[0].shape)}"
+            for fn, args, label in built(op, dtype, options.samples, details):
                 both: dict[str, bool] = {}
                 for test in mine:
                     tv, tt, tm = verdict(lambda: theirs[test](fn, args))

@@ -129,6 +129,26 @@ def build(op: Any, sample: Any) -> tuple[Callable[..., Any], tuple[torch.Tensor,
     return fn, args
 
 
+def built(op: Any, dtype: Any, count: int, details: list[str]
+          ) -> list[tuple[Callable[..., Any], tuple[Any, ...], str]]:
+    """(function, tensors, label) of the op's first ``count`` small samples in
+    ``dtype`` (seeded); an OpInfo that cannot build its samples here is noted."""
+    torch.manual_seed(0)
+    try:
+        samples = list(op.sample_inputs("cpu", dtype, requires_grad=True,
+                                        small_inputs_only=True))[:count]
+    except Exception as exc:  # an OpInfo that cannot build its samples here
+        details.append(f"no samples: {op.name} {dtype}: {exc}")
+        return []
+    name = str(dtype).replace("torch.", "")
+    out = []
+    for sample in samples:
+        fn, args = build(op, sample)
+        if args:
+            out.append((fn, args, f"{op.name} {name} {tuple(args[0].shape)}"))
+    return out
+
+
 def gradcheck(op: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
     return "pass" if torch.autograd.gradcheck(fn, args, fast_mode=bool(op.gradcheck_fast_mode),
                                     nondet_tol=op.gradcheck_nondet_tol or 0.0,
@@ -160,7 +180,31 @@ def wrong(fn: Callable[..., Any], args: tuple[Any, ...], kind: str) -> Callable[
     row, col = np.unravel_index(int(jac.abs().argmax()), tuple(jac.shape))
     delta = 1e-3 * float(jac.abs().max())
 
-    class Wrong(torch.autograd.Function):
+    def backward(saved: Any, g: Any) -> Any:
+        xs = [x.detach().requires_grad_() for x in saved]
+        with torch.enable_grad():
+            grads = list(torch.autograd.grad(fn(*xs), xs, g, allow_unused=True))
+        grads = [torch.zeros_like(x) if gr is None else gr for x, gr in zip(xs, grads)]
+        first = grads[0]
+        if kind == "x1.01":
+            first = first * 1.01
+        elif kind == "sign":
+            first = -first
+        elif kind == "zeroed":
+            first = torch.zeros_like(first)
+        else:  # one Jacobian entry off: J[row, col] + delta
+            first = first.clone()
+            first.view(-1)[col] += delta * g.reshape(-1)[row]
+        return (first, *grads[1:])
+
+    return rule(fn, backward, f"{fn.__name__} ({kind})")
+
+
+def rule(fn: Callable[..., Any], backward: Callable[[Any, Any], Any], name: str
+         ) -> Callable[..., Any]:
+    """``fn`` as an autograd.Function that saves its inputs and whose backward is
+    ``backward(saved inputs, g)``, called as a function named ``name``."""
+    class Rule(torch.autograd.Function):
         @staticmethod
         def forward(ctx: Any, *xs: Any) -> Any:
             ctx.save_for_backward(*xs)
@@ -168,25 +212,11 @@ def wrong(fn: Callable[..., Any], args: tuple[Any, ...], kind: str) -> Callable[
 
         @staticmethod
         def backward(ctx: Any, g: Any) -> Any:
-            xs = [x.detach().requires_grad_() for x in ctx.saved_tensors]
-            with torch.enable_grad():
-                grads = list(torch.autograd.grad(fn(*xs), xs, g, allow_unused=True))
-            grads = [torch.zeros_like(x) if gr is None else gr for x, gr in zip(xs, grads)]
-            first = grads[0]
-            if kind == "x1.01":
-                first = first * 1.01
-            elif kind == "sign":
-                first = -first
-            elif kind == "zeroed":
-                first = torch.zeros_like(first)
-            else:  # one Jacobian entry off: J[row, col] + delta
-                first = first.clone()
-                first.view(-1)[col] += delta * g.reshape(-1)[row]
-            return (first, *grads[1:])
+            return backward(ctx.saved_tensors, g)
 
     def apply(*xs: Any) -> Any:
-        return Wrong.apply(*xs)
-    apply.__name__ = f"{fn.__name__} ({kind})"
+        return Rule.apply(*xs)
+    apply.__name__ = name
     return apply
 
 
@@ -213,19 +243,8 @@ def main() -> None:
         for dtype in (torch.float64, torch.float32):
             if not op.supports_dtype(dtype, "cpu"):
                 continue
-            torch.manual_seed(0)
-            try:
-                samples = list(op.sample_inputs("cpu", dtype, requires_grad=True,
-                                                small_inputs_only=True))[:options.samples]
-            except Exception as exc:  # an OpInfo that cannot build its samples here
-                details.append(f"no samples: {op.name} {dtype}: {exc}")
-                continue
             name = str(dtype).replace("torch.", "")
-            for sample in samples:
-                fn, args = build(op, sample)
-                if not args:
-                    continue
-                label = f"{op.name} {name} {tuple(args[0].shape)}"
+            for fn, args, label in built(op, dtype, options.samples, details):
                 fd, t_fd, m_fd = timed(lambda: run_fdcheck(fn, args))
                 verdicts[name, "fdcheck", fd] += 1
                 seconds[f"fdcheck {name}"] += t_fd

@@ -16,8 +16,8 @@ from .test_double_backward import torch_mul  # noqa: E402
 from .test_second_order import cube, x_torch  # noqa: E402
 
 
-def scaled_sin(factor):
-    """sin as a Function whose backward is off by ``factor``."""
+def sin_rule(backward):
+    """sin as a Function whose backward is ``backward(x, g)``."""
     class Sin(torch.autograd.Function):
         @staticmethod
         def forward(ctx, x):
@@ -26,9 +26,13 @@ def scaled_sin(factor):
 
         @staticmethod
         def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return g * x.cos() * factor
+            return backward(ctx.saved_tensors[0], g)
     return Sin.apply
+
+
+def scaled_sin(factor):
+    """sin as a Function whose backward is off by ``factor``."""
+    return sin_rule(lambda x, g: g * x.cos() * factor)
 
 
 def x64(*shape, seed=0):
@@ -202,19 +206,11 @@ def test_check_grads_as_jaxs(rule, order, modes, passes):
 def viewing_sin():
     """sin as a Function whose backward assumes a contiguous gradient, as a
     kernel of an extension may."""
-    class Sin(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x.sin()
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            if not g.is_contiguous():
-                raise RuntimeError("the kernel needs a contiguous gradient")
-            return g * x.cos()
-    return Sin.apply
+    def backward(x, g):
+        if not g.is_contiguous():
+            raise RuntimeError("the kernel needs a contiguous gradient")
+        return g * x.cos()
+    return sin_rule(backward)
 
 
 def test_non_contiguous_grad_outputs_reach_the_backward():
