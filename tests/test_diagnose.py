@@ -280,3 +280,11 @@ def test_a_directional_check_says_what_the_directions_found_not_a_count_of_unsee
     (d,) = c.diagnosis
     assert d.kind == "directions" and dict(d.fields)["element"] == 0
     assert "1 of the 1600 entries of its column differs (the other columns were not" in d.message
+
+
+def test_the_rows_a_mismatch_is_confined_to_are_listed_by_label():
+    jac = np.eye(5) - 1 / 5
+    jac[3, :] *= 2.0                               # one output's row wrong
+    (c,) = fdcheck.check(lambda x: x - x.mean(), np.arange(5.0), jacobian=jac).checks
+    (d,) = c.diagnosis
+    assert d.kind == "rows" and d.message == "only the derivatives of f4 differ (1 of 5 outputs)"
