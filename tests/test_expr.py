@@ -152,3 +152,35 @@ def test_constants_python_cannot_compute_are_refused(src, why):
 def test_a_constant_expression_has_one_value_per_point_of_a_batch():
     got = Expression("4", {"v"})({"v": np.zeros((5, 3))}, OPS, batch=5)
     np.testing.assert_array_equal(got, np.full(5, 4.0))
+
+
+
+# -- every refusal at its place (mutation survivors of expr) ------------------------------
+
+@pytest.mark.parametrize("src, message", [
+    ("(1, 2) + X", "a tuple or list is only allowed as a shape or an axis"),
+    ("ones([X, 2])", "a tuple or list may only hold integer constants"),
+    ("ones([1.5, 2])", "a tuple or list may only hold integer constants"),
+    ("__x", "the name '__x' is not allowed"),
+    ("maximum(2, 3)", "maximum() of constants: write the number instead"),
+    ("X * 2 ** 1025", "overflows a float64"),
+])
+def test_every_refusal_of_the_compiler_names_its_place(src, message):
+    with pytest.raises(ExpressionError, match=re.escape(message)):
+        Expression(src, set(ENV))
+
+
+@pytest.mark.parametrize("src, message", [
+    ("u[0] @ X", "'@' needs operands of rank 1 or more"),
+    ("kron(ones([2, 2, 2]), X)", "kron needs vectors or matrices"),
+])
+def test_shape_refusals_at_evaluation_name_the_operator(src, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ev(src)
+
+
+def test_an_expression_of_the_longest_length_is_read_and_one_more_refused():
+    from fdcheck.expr import MAX_SOURCE
+    assert Expression("X" + " " * (MAX_SOURCE - 1), set(ENV)).source.strip() == "X"
+    with pytest.raises(ExpressionError, match="characters"):
+        Expression("X" + " " * MAX_SOURCE, set(ENV))
