@@ -176,6 +176,9 @@ class TorchBackend:
     def to_numpy(self, x: Any) -> np.ndarray:
         if isinstance(x, torch.Tensor):
             x = x.detach().cpu().resolve_conj()
+            if x._is_zerotensor():
+                # Autograd's zero of a derivative known to vanish (sgn's): no storage.
+                return np.zeros(tuple(x.shape), dtype=torch.empty(0, dtype=x.dtype).numpy().dtype)
             if x.layout != torch.strided:
                 x = x.to_dense()
             # NumPy has no bfloat16 or complex32 of its own: float32 and complex64

@@ -112,7 +112,7 @@ def _grads(subject: Subject, torch: Any, v: Any = None) -> tuple[Any, list[Any],
 
 
 def _flat(g: Any, like: Any) -> np.ndarray:
-    if g is None:
+    if g is None or g._is_zerotensor():   # undefined, or autograd's zero without storage
         return np.zeros(int(np.prod(tuple(like.shape))))
     return g.detach().cpu().to(dtype=like.dtype if like.is_floating_point() else g.dtype) \
         .double().numpy().reshape(-1)

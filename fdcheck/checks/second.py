@@ -22,6 +22,12 @@ from ..subject import VMAP_MIN_ELEMENTS, Subject, phase
 from .outcome import Outcome, compared, unrunnable
 
 
+def _elements(x: Any) -> int:
+    """The number of elements of a framework's array (``np.size`` would read a
+    tensor's ``size`` method)."""
+    return int(np.prod(tuple(np.shape(x) if isinstance(x, np.ndarray) else x.shape)))
+
+
 def cotangent(shape: tuple[int, ...]) -> np.ndarray:
     """The seeded random v of a second-derivative check, shaped like the
     output (1 for a scalar one: the check is then of the Hessian)."""
@@ -77,7 +83,7 @@ def second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) ->
     v = cotangent(out_shape)
     g = backend.vjp_function(call, i, v, False)
     batched = None
-    if subject.options.mode != "serial" and np.size(inputs[i]) >= VMAP_MIN_ELEMENTS[name]:
+    if subject.options.mode != "serial" and _elements(inputs[i]) >= VMAP_MIN_ELEMENTS[name]:
         batched = backend.vjp_batched(call, i, len(inputs), v)
     with phase("autograd"):
         fn = FlatFunction(g, inputs, i, order=subject.case.order, dtype=subject.case.dtype,
@@ -191,7 +197,7 @@ def _column(subject: Subject, name: str, b: Backward, var: str) -> Outcome:
     position = len(b.inputs) - 1 if is_v else subject.names.index(var)
     batched = None
     if subject.options.mode != "serial" and b.backend.batches_backward \
-            and np.size(b.inputs[position]) >= VMAP_MIN_ELEMENTS[b.backend.name]:
+            and _elements(b.inputs[position]) >= VMAP_MIN_ELEMENTS[b.backend.name]:
         batched = b.backend.vmap(b.h, position, len(b.inputs))
     output = subject.case.output
     with phase("autograd"):

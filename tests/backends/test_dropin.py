@@ -220,3 +220,44 @@ def test_non_contiguous_grad_outputs_reach_the_backward():
         torch.autograd.gradgradcheck(f, (x,), gen_non_contig_grad_outputs=True)
     with pytest.raises(RuntimeError, match="needs a contiguous gradient"):
         fdcheck.gradgradcheck(f, (x,), gen_non_contig_grad_outputs=True)
+
+
+
+def test_gradgradcheck_in_fast_mode_checks_along_directions():
+    # 50 elements: fast_mode checks along directions, each input's double backward by products
+    # (the mixed blocks are not, there: docs/cases.md says so).
+    inputs = (x64(5, 10), x64(5, 10, seed=1))
+    assert fdcheck.gradgradcheck(torch_mul(False), inputs, fast_mode=True)
+    assert not fdcheck.gradgradcheck(lambda a: twice_wrong(a), (x64(5, 10),), fast_mode=True,
+                                     raise_exception=False)
+
+
+def twice_wrong(a):
+    """sin, whose backward's own backward is off by 1.01 (double backward scaled)."""
+    class Backward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, g, x):
+            ctx.save_for_backward(g, x)
+            return g * x.cos()
+
+        @staticmethod
+        def backward(ctx, h):
+            g, x = ctx.saved_tensors
+            return h * x.cos(), -1.01 * h * g * x.sin()
+
+    class Sin(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.sin()
+
+        @staticmethod
+        def backward(ctx, g):
+            return Backward.apply(g, ctx.saved_tensors[0])
+    return Sin.apply(a)
+
+
+def test_a_zero_derivative_autograd_keeps_without_storage_is_read_as_zeros():
+    # torch's derivative of sgn is a ZeroTensor, which has no values to convert.
+    x = x64(3, 4)
+    assert fdcheck.gradcheck(torch.sgn, (x,))
