@@ -171,3 +171,13 @@ def test_a_case_file_asks_for_behaviours(cli_json, write):
                                          "nondet_tol: 1e-9\n"))
     assert code == 0
     assert [c.get("aspect") for c in doc["cases"][0]["checks"]] == [None, "reentrant", "batched"]
+
+
+
+def test_an_allowance_larger_than_the_gradient_is_the_callers_to_give():
+    # prod of many small numbers: gradients near 1e-50; nondet_tol 1e-12 allows two runs
+    # to differ by more than the values themselves, as the caller asked.
+    x = torch.full((5, 5), 0.01, dtype=torch.float64, requires_grad=True)
+    c = only(fdcheck.check(lambda x: x.prod(), x, behaviours="reentrant", nondet_tol=1e-12),
+             "reentrant")
+    assert c.passed and c.mismatches == 0
