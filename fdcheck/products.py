@@ -63,10 +63,6 @@ def _rearranged(n: np.ndarray, out: tuple[int, ...], inp: tuple[int, ...]) -> np
     return n.reshape(p, q, r, s).transpose(0, 2, 1, 3).reshape(p * r, q * s)
 
 
-def _kron(a: np.ndarray, c: np.ndarray) -> np.ndarray:
-    return np.kron(a, c)
-
-
 def _factors(n: np.ndarray, out: tuple[int, ...], inp: tuple[int, ...]
              ) -> tuple[np.ndarray, np.ndarray] | None:
     """(A, C) with n = A (x) C, where n is one Kronecker product; else None."""
@@ -99,7 +95,7 @@ def factor_transposed(mat: Matrices, vanishes: Vanishes,
                                ("both factors", a.T, c.T)):
         if left.shape != a.shape or right.shape != c.shape:
             continue
-        if agrees(mat, vanishes, _back(_kron(left, right), perms)):
+        if agrees(mat, vanishes, _back(np.kron(left, right), perms)):
             return Diagnosis("factor-transposed", f"the reference is the numeric Jacobian of a "
                              f"matrix product with {which} transposed: a .T too many or too few "
                              "inside the product?", (("factor", which),))

@@ -25,7 +25,7 @@ from .outcome import Outcome, compared, unrunnable
 def _elements(x: Any) -> int:
     """The number of elements of a framework's array (``np.size`` would read a
     tensor's ``size`` method)."""
-    return int(np.prod(tuple(np.shape(x) if isinstance(x, np.ndarray) else x.shape)))
+    return int(np.prod(tuple(getattr(x, "shape", ()))))
 
 
 def cotangent(shape: tuple[int, ...]) -> np.ndarray:
