@@ -25,15 +25,15 @@ def test_check_passes_a_correct_jacobian_and_names_inputs_from_the_signature():
     assert (c.against, c.wrt, c.out_name) == ("analytic", "W", "Z")
 
 
-@pytest.mark.parametrize("wrong, entry", [
-    (lambda A, W, B: 2 * np.kron(A, np.eye(2)), "dZ["),                # a factor of 2
-    (lambda A, W, B: -np.kron(A, np.eye(2)), "dZ["),                   # a sign
-    (lambda A, W, B: np.kron(np.eye(2), A), "dZ["),                   # the column-major matrix
+@pytest.mark.parametrize("wrong", [
+    lambda A, W, B: 2 * np.kron(A, np.eye(2)),                 # a factor of 2
+    lambda A, W, B: -np.kron(A, np.eye(2)),                    # a sign
+    lambda A, W, B: np.kron(np.eye(2), A),                    # the column-major matrix
 ])
-def test_check_catches_mistakes_and_assert_check_raises(wrong, entry):
+def test_check_catches_mistakes_and_assert_check_raises(wrong):
     result = fdcheck.check(layer, A, W, B, wrt=1, jacobian=wrong, output="Z")
     assert not result.passed
-    with pytest.raises(AssertionError, match=r"FAIL .*analytic dZ/dW: dZ\[\d,\d\]/dW\[\d,\d\]: numeric"):
+    with pytest.raises(AssertionError, match=r"FAIL .*analytic dZ/dW: dz\d\d/dw\d\d: numeric"):
         fdcheck.assert_check(layer, A, W, B, wrt=1, jacobian=wrong, output="Z")
 
 

@@ -59,5 +59,5 @@ def test_the_readme_second_order_example_fails_as_it_says(capsys):
     torch.manual_seed(0)
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out
-    assert "FAIL torch (forward mode) df/dx: df/dx[1,0]: numeric 14.2413695, torch 9.4942463" in out
+    assert "FAIL torch (forward mode) df/dx: df/dx21: numeric 14.2413695, torch 9.4942463" in out
     assert "FAIL torch d2f/dx2" in out and "backward of f is not differentiable" in out

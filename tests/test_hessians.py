@@ -1,5 +1,6 @@
 """Hessians: second differences against exact second derivatives, their cost,
 and the checks of expect.hessian / check(hessian=) through every face."""
+import re
 import numpy as np
 import pytest
 
@@ -103,7 +104,7 @@ def test_check_hessian_passes_the_right_one_and_catches_mistakes(identity, label
     (c,) = result.checks
     assert (c.against, c.derivative, c.mode) == ("analytic", 2, "reverse")
     if not passes:
-        assert "FAIL analytic d2F/dX2: d2F/dX[" in str(result)
+        assert re.search(r"FAIL analytic d2F/dX2: d2F/dx\d+dx\d+: numeric", str(result))
 
 
 CASE = """

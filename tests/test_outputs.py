@@ -1,5 +1,6 @@
 """Functions returning a tuple, list or dict: each floating output is checked
 as its own output, named by position or key; integer outputs are skipped."""
+import re
 import json
 
 import numpy as np
@@ -54,7 +55,7 @@ def test_a_wrong_backward_of_one_output_is_named_by_its_position():
     assert second.out_name == "f[1]" and second.worst.output == second.worst.input
     doc = json.loads(results_json([result]))
     assert [c["output"] for c in doc["cases"][0]["checks"]] == ["f[0]", "f[1]"]
-    assert "df[1][" in str(result)
+    assert re.search(r"df\[1\]/dx: df\[1\]\d\d/dx\d\d: numeric", str(result))
 
 
 @pytest.mark.parametrize("reference, passes", [

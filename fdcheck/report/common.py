@@ -6,7 +6,7 @@ from typing import Any
 
 
 from ..compare import Comparison
-from ..layout import index_text
+from ..layout import element_label
 
 NAMES = {"value": "value", "analytic": "analytic", "chain": "chain rule", "torch": "torch",
          "jax": "jax"}
@@ -64,21 +64,22 @@ def check_title(c: Comparison) -> str:
 
 
 def entry_text(c: Comparison) -> str:
-    """The worst entry, as a person writes it: dZ[1,0]/dW[2,0]."""
+    """The worst entry in the labels of the Jacobian printout and the hints:
+    dz21/dw31 for Z[1, 0] and W[2, 0] (1-based; the JSON keeps 0-based indices)."""
     w = c.worst
     if w is None:
         return ""
     if c.derivative == 2 and w.input is not None:
         # A row of a second derivative is an element of an input too: the
         # input whose gradient it is.
-        row = index_text(str(c.of or c.wrt), w.output)
+        row = element_label(str(c.of or c.wrt), w.output)
         if c.cotangent:
-            return f"d(v.d{c.out_name}/d{row})/d{index_text(str(c.wrt), w.input)}"
-        return f"d2{c.out_name}/d{row}d{index_text(str(c.wrt), w.input)}"
-    out = index_text(c.out_name, w.output)
+            return f"d(v.d{c.out_name}/d{row})/d{element_label(str(c.wrt), w.input)}"
+        return f"d2{c.out_name}/d{row}d{element_label(str(c.wrt), w.input)}"
+    out = element_label(c.out_name, w.output)
     if c.against == "value" or w.input is None:
         return out
-    return f"d{out}/d{index_text(str(c.wrt), w.input)}"
+    return f"d{out}/d{element_label(str(c.wrt), w.input)}"
 
 
 def _count(k: int, noun: str) -> str:

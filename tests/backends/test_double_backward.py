@@ -1,5 +1,6 @@
 """The double backward in full, as gradgradcheck checks it: the backward's
 Jacobian in every input (mixed blocks included) and in the cotangent v."""
+import re
 import numpy as np
 import pytest
 
@@ -110,7 +111,7 @@ def test_a_double_backward_wrong_in_the_cotangent_fails_the_v_block(v_factor, pa
         (c,) = [c for c in result.checks if not c.passed]
         assert c.cotangent and c.of == "x" and c.wrt == "v"
         assert c.worst.numeric == pytest.approx(2.0) and c.worst.reference == pytest.approx(3.0)
-        assert "FAIL torch d(v.df/dx)/dv: d(v.df/dx[" in str(result)
+        assert re.search(r"FAIL torch d\(v\.df/dx\)/dv: d\(v\.df/dx\d+\)/dv\d+: numeric", str(result))
 
 
 def test_a_scalar_function_of_two_inputs_checks_the_whole_hessian():
@@ -131,7 +132,7 @@ def test_a_scalar_function_of_two_inputs_checks_the_whole_hessian():
     (c,) = [c for c in result.checks if not c.passed]
     assert c.worst.input == c.worst.output                      # the diagonal of diag(cos b)
     assert c.worst.numeric == pytest.approx(np.cos(B[c.worst.input]), rel=1e-6)
-    assert "FAIL torch d2f/dadb: d2f/da[" in str(result)
+    assert re.search(r"FAIL torch d2f/dadb: d2f/da\d+db\d+: numeric", str(result))
     right = fdcheck.check(lambda a, b: (a * torch.sin(b)).sum(), _t(A), _t(B), derivatives=2)
     assert right.passed and len(right.checks) == 2 + 4 + 2
 

@@ -1,4 +1,5 @@
 """JAX: custom_vjp rules, correct and wrong; float64 within fdcheck's calls only."""
+import re
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -34,7 +35,7 @@ def test_custom_vjp_rules(rule, passes):
     assert result.passed is passes, str(result)
     if not passes:
         assert {c.wrt for c in result.checks if not c.passed} == {"X", "W"}
-        assert "FAIL jax dL/dX: dL/dX[" in str(result)
+        assert re.search(r"FAIL jax dL/dX: dl/dx\d\d: numeric", str(result))
 
 
 def test_float64_arrays_are_checked_in_float64():
