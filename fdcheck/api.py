@@ -27,7 +27,8 @@ from .functions import CallRef, UserCall
 from .options import MAX_TIMEOUT, RunOptions
 from .runner import CaseResult, run_case, run_paths
 from .dtypes import NAMES as FLOAT_NAMES, is_bfloat16
-from .schema import (parse_behaviours, parse_derivatives, parse_directions, parse_method,
+from .schema import (parse_behaviours, parse_convention, parse_derivatives, parse_directions,
+                     parse_method, parse_structure,
                      parse_modes, parse_order, parse_sparsity, tolerance_number)
 from .values import choice
 from .subject import Subject, phase, prepare
@@ -315,7 +316,8 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
               modes: str | Sequence[str] = ("reverse",), autograd: bool = False,
               expect: Expected = Expected(), behaviours: str | Sequence[str] = (),
               nondet_tol: float = 0.0, cotangent: Any = None, sparse: str = "masked",
-              noncontiguous_cotangent: bool = False) -> Case:
+              noncontiguous_cotangent: bool = False, structure: Any = None,
+              convention: str = "projected") -> Case:
     """The case a call of the API describes, validated by the schema's own
     parsers (an error names the keyword as a case file's names the key).
 
@@ -349,7 +351,9 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
                     nondet_tol=tolerance_number(nondet_tol, "nondet_tol"),
                     cotangent=cotangent, noncontiguous_cotangent=bool(noncontiguous_cotangent),
                     complex_inputs=complex_names,
-                    sparse_inputs={names[i]: p for i, p in patterns.items()}, native=True)
+                    sparse_inputs={names[i]: p for i, p in patterns.items()},
+                    structure=parse_structure(structure), convention=parse_convention(convention),
+                    native=True)
 
 
 def _checked_names(f: Callable[..., Any], names: Sequence[str] | None, count: int
@@ -408,7 +412,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
           derivatives: int = 1, modes: str | Sequence[str] = ("reverse",),
           behaviours: str | Sequence[str] = (), nondet_tol: float = 0.0,
           cotangent: Any = None, sparse: str = "masked",
-          noncontiguous_cotangent: bool = False) -> CaseResult:
+          noncontiguous_cotangent: bool = False, structure: Mapping[str, str] | None = None,
+          convention: str = "projected") -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
     The call is translated into the case a case file would describe and run by
@@ -483,6 +488,13 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         time).
     nondet_tol : float
         How far the two runs of ``reentrant`` may differ (default 0).
+    structure : mapping of str to str, optional
+        ``{"S": "spd"}``: S is symmetric, spd, lower, upper, diagonal, skew or
+        orthogonal, and is checked within it (:mod:`fdcheck.structure`).
+    convention : {"projected", "entries"}
+        How a gradient of a structured input is read: a gradient or its
+        projection ((G + G^T)/2), or over the independent entries
+        (G + G^T - diag(G)).
     sparse : {"masked", "dense"}
         For sparse PyTorch inputs (COO, CSR): ``masked`` checks the stored
         entries alone (gradcheck's ``masked=True``), ``dense`` every element
@@ -518,7 +530,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
                      sparsity=sparsity, directions=directions, derivatives=derivatives,
                      modes=modes, autograd=autograd, behaviours=behaviours,
                      nondet_tol=nondet_tol, cotangent=cotangent, sparse=sparse,
-                     noncontiguous_cotangent=noncontiguous_cotangent)
+                     noncontiguous_cotangent=noncontiguous_cotangent, structure=structure,
+                     convention=convention)
     complex_at = [i for i, x in enumerate(inputs) if complexify.is_complex(x)]
     if complex_at:
         gradient = complexify.references(gradient, complex_at)

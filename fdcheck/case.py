@@ -85,6 +85,10 @@ class Case:
     complex_inputs: tuple[str, ...] = ()
     # Sparse inputs (Python API): name -> the Pattern that rebuilds them.
     sparse_inputs: Mapping[str, Any] = field(default_factory=dict)
+    # Inputs with structure: name -> kind (see :mod:`fdcheck.structure`), and
+    # how a written reference for them is read.
+    structure: Mapping[str, str] = field(default_factory=dict)
+    convention: str = "projected"
     file: str | None = None
     line: int | None = None
     native: bool = False

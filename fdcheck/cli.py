@@ -235,7 +235,9 @@ def jacobian(file: str, name: str | None, digits: int, allow_python: bool) -> No
     Example:
       fdcheck jacobian cases/teaching.yaml --case "linear layer, dZ/dW"
     """
-    from . import report
+    import numpy as np
+
+    from . import report, structure
     from .casefile import load_file
     from .runner import RunOptions, case_jacobians
 
@@ -267,8 +269,11 @@ def jacobian(file: str, name: str | None, digits: int, allow_python: bool) -> No
             click.echo(f"{item.name}: d{item.output}/d{wrt}, {res.jacobian.shape[0]} x "
                        f"{res.jacobian.shape[1]}, {order}, {res.method.label}, "
                        f"{res.evaluations} evaluations")
+            kind = item.structure.get(wrt)
+            labels = None if kind is None else structure.coordinate_labels(
+                kind, np.shape(item.inputs[wrt]), wrt)
             click.echo(report.jacobian_table(res.jacobian, item.output, res.out_shape, wrt,
-                                             res.in_shape, res.order, digits))
+                                             res.in_shape, res.order, digits, labels))
             click.echo("")
     sys.exit(code)
 

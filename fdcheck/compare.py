@@ -250,6 +250,11 @@ class Comparison:
     # numeric derivative: reentrant, undefined-grad, dtypes, batched,
     # batched-forward (see fdcheck.checks.behaviour).
     aspect: str | None = None
+    # The labels of the columns (and rows of a second derivative) where an
+    # input is structured and its elements are coordinates (s11, s21, ...);
+    # None: the element labels of the shape.
+    in_labels: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    out_labels: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def verdict(self) -> str:

@@ -14,7 +14,7 @@ Pure functions over the matrices a :class:`~fdcheck.compare.Comparison` kept.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -143,7 +143,8 @@ def _order(mat: Matrices, **_: Any) -> Diagnosis | None:
     return None
 
 
-def _symmetric(mat: Matrices, value: np.ndarray | None = None, **_: Any) -> Diagnosis | None:
+def _symmetric(mat: Matrices, value: np.ndarray | None = None, wrt: str | None = None,
+               **_: Any) -> Diagnosis | None:
     shape = mat.in_shape
     if mat.reference.ndim != 2 or shape is None or len(shape) != 2 or shape[0] != shape[1] \
             or value is None or not np.allclose(value, value.T, rtol=1e-12, atol=0):
@@ -159,9 +160,36 @@ def _symmetric(mat: Matrices, value: np.ndarray | None = None, **_: Any) -> Diag
         if _vanishes_against(mat, np.stack([flatten(s, mat.order) for s in structured])):
             return Diagnosis("symmetric", f"the input is symmetric and the reference is {what} "
                                           f"of the numeric G, {why}; fdcheck perturbs each "
-                                          "entry on its own, so it computes the unstructured G",
+                                          "entry on its own, so it computes the unstructured G "
+                                          f"(structure: {{{wrt or 'X'}: symmetric}} checks "
+                                          "within symmetric matrices)",
                              (("form", what),))
     return None
+
+
+def _convention(mat: Matrices, structure: Any = None, convention: str = "projected",
+                derivative: int = 1, **_: Any) -> Diagnosis | None:
+    """A reference for a structured input written in the other convention:
+    the derivative over the independent entries where the projected gradient
+    was asked for, or the other way round (a factor 2 off the diagonal of a
+    symmetric or skew matrix)."""
+    if structure is None or derivative != 1 or mat.reference.ndim != 2:
+        return None
+    ratio = structure.convention_ratio()
+    if np.all(ratio == 1) or ratio.shape[0] != mat.reference.shape[1]:
+        return None
+    if convention == "projected":
+        other, candidate = "entries", mat.numeric * ratio[None, :]
+        written = "the derivative over the independent entries (G + G^T - diag(G) for a " \
+                  "symmetric input)"
+    else:
+        other, candidate = "projected", mat.numeric / ratio[None, :]
+        written = "the gradient on the structured set ((G + G^T)/2 for a symmetric input)"
+    if not _vanishes_against(mat, candidate):
+        return None
+    return Diagnosis("symmetric", f"the input is {structure.kind} and the reference is "
+                                  f"{written}, read here in the {convention} convention: "
+                                  f"convention: {other}?", (("form", other),))
 
 
 def _other_input(mat: Matrices, others: Mapping[str, np.ndarray] | None = None,
@@ -232,12 +260,16 @@ def _vanishes_against(mat: Matrices, numeric: np.ndarray) -> bool:
             ~(np.abs(numeric - mat.reference) <= mat.bound) & ~mat.unreliable).any()
 
 
-def _labels(name: str, shape: tuple[int, ...] | None, order: str, picked: np.ndarray) -> list[str]:
-    labels = element_labels(name, shape or (), order) if shape is not None else []
+def _labels(name: str, shape: tuple[int, ...] | None, order: str, picked: np.ndarray,
+            given: Sequence[str] | None = None) -> list[str]:
+    labels = list(given) if given is not None else \
+        element_labels(name, shape or (), order) if shape is not None else []
     return [labels[i] if i < len(labels) else str(i) for i in picked]
 
 
-def _where(mat: Matrices, out_name: str, in_name: str) -> list[Diagnosis]:
+def _where(mat: Matrices, out_name: str, in_name: str,
+           labels: tuple[Sequence[str] | None, Sequence[str] | None] = (None, None)
+           ) -> list[Diagnosis]:
     """Rows, columns or entries: where the mismatch is, when nothing explains it."""
     bad = mat.mismatched_by(mat.reference)
     if mat.reference.ndim != 2 or not bad.any():
@@ -254,21 +286,22 @@ def _where(mat: Matrices, out_name: str, in_name: str) -> list[Diagnosis]:
     if count <= max(FEW_ENTRIES, bad.size // 100) and len(rows) > 1 and len(cols) > 1 \
             or count == 1:
         r, c = np.nonzero(bad)
-        entries = [f"d{o}/d{i}" for o, i in zip(_labels(out_name, mat.out_shape, mat.order, r),
-                                                 _labels(in_name, mat.in_shape, mat.order, c))]
+        entries = [f"d{o}/d{i}" for o, i in zip(
+            _labels(out_name, mat.out_shape, mat.order, r, labels[0]),
+            _labels(in_name, mat.in_shape, mat.order, c, labels[1]))]
         verb = "entry differs" if count == 1 else "entries differ"
         out.append(Diagnosis("entries", f"{count} isolated {verb}: {listed(entries)}",
                              (("entries", entries),)))
         return out
     if len(rows) < m:
-        labels = _labels(out_name, mat.out_shape, mat.order, rows)
-        out.append(Diagnosis("rows", f"only the derivatives of {listed(labels)} differ "
-                                     f"({len(rows)} of {m} outputs)", (("outputs", labels),)))
+        names = _labels(out_name, mat.out_shape, mat.order, rows, labels[0])
+        out.append(Diagnosis("rows", f"only the derivatives of {listed(names)} differ "
+                                     f"({len(rows)} of {m} outputs)", (("outputs", names),)))
     if len(cols) < n:
-        labels = _labels(in_name, mat.in_shape, mat.order, cols)
-        out.append(Diagnosis("columns", f"only the derivatives with respect to {listed(labels)} "
+        names = _labels(in_name, mat.in_shape, mat.order, cols, labels[1])
+        out.append(Diagnosis("columns", f"only the derivatives with respect to {listed(names)} "
                                         f"differ ({len(cols)} of {n} input elements)",
-                             (("inputs", labels),)))
+                             (("inputs", names),)))
     # The more confined first: a few input elements of many, or a few outputs of many.
     share = {"rows": len(rows) / m, "columns": len(cols) / n}
     return sorted(out, key=lambda d: share[d.kind])
@@ -312,7 +345,7 @@ def _spread(mat: Matrices, out_name: str, in_name: str) -> Diagnosis | None:
 # Most specific first: an explanation that names the culprit before one that
 # only describes the difference's shape.
 EXPLANATIONS = (_sign, _conjugate, _transpose, _factor_transposed, _order, _jacobian_transposed,
-                _hessian_asymmetric, _symmetric, _other_input, _scale, _product_term, _low_rank)
+                _hessian_asymmetric, _convention, _symmetric, _other_input, _scale, _product_term, _low_rank)
 DESCRIPTIONS = (_product_term, _low_rank)   # the last of EXPLANATIONS: shapes, not names
 # What only describes the difference's shape: left out where a kind that names
 # the mistake explains it too, or where the difference is confined to a few
@@ -322,7 +355,8 @@ SHAPES = ("product-term", "low-rank")
 
 def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,
              value: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None,
-             complex_input: bool = False) -> tuple[Diagnosis, ...]:
+             complex_input: bool = False, structure: Any = None,
+             convention: str = "projected") -> tuple[Diagnosis, ...]:
     """The explanations of a failing check's mismatch, most specific first.
 
     Parameters
@@ -340,6 +374,11 @@ def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,
         of them in place of its transpose.
     complex_input : bool
         The input is complex, checked in real form: ``conjugate`` applies.
+    structure : Structure, optional
+        The input's structure (its columns are coordinates): a reference in
+        the other ``convention`` is named (``symmetric``).
+    convention : str
+        The convention the case reads references of structured inputs in.
 
     Returns
     -------
@@ -350,8 +389,8 @@ def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,
     if comp.passed or mat is None or comp.worst is None or comp.against == "value":
         return ()
     context: dict[str, Any] = dict(others=others, value=value, inputs=inputs,
-                                   complex_input=complex_input,
-                                   derivative=comp.derivative, out_name=comp.out_name,
+                                   complex_input=complex_input, structure=structure,
+                                   convention=convention, derivative=comp.derivative, out_name=comp.out_name,
                                    wrt=comp.wrt)
     found: list[Diagnosis] = []
     for explain in EXPLANATIONS:
@@ -362,7 +401,7 @@ def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,
         d = explain(mat, **context)
         if d is not None:
             found.append(d)
-    where = _where(mat, comp.out_name, str(comp.wrt))
+    where = _where(mat, comp.out_name, str(comp.wrt), (comp.out_labels, comp.in_labels))
     localized = [n for n in comp.notes if n.kind == "localized"]
     if localized:
         # A directional check computed one column, the one bisection found: say

@@ -146,6 +146,9 @@ def _levels(fn: Flat, evaluator: Evaluator, cols: np.ndarray, first: int, last: 
             f0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Central differences along ``cols`` at levels first..last-1: d, fscale (k, L, m); h (k, L)."""
     count = last - first
+    reach = getattr(fn, "reach", None)
+    if reach is not None:
+        top = reach if top is None else min(top, reach)
     plus, minus, h = ladder(fn.x0[cols], fn.dtype, first, last, top)
     # One unit a (column, level): its two points, minus then plus.
     values = np.stack([minus, plus], axis=2).reshape(-1)

@@ -146,6 +146,9 @@ class FlatFunction:
         self.wrt = wrt % len(inputs)
         self.call = call
         self.batched_call = batched_call
+        # The largest relative move a ladder may make (None: the default); an
+        # SPD input's keeps it positive definite.
+        self.reach: float | None = None
         for i, x in enumerate(inputs):
             layout = str(getattr(x, "layout", "torch.strided"))
             if layout != "torch.strided":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from . import backends
 from .errors import CaseError
@@ -149,8 +149,12 @@ class StagesCall:
     """
 
     def __init__(self, stages: Sequence[tuple[str, Any]], names: Sequence[str], backend: str,
-                 dtype: str, upto: str | None = None) -> None:
+                 dtype: str, upto: str | None = None,
+                 lifts: Mapping[str, Callable[[Any], Any]] | None = None) -> None:
         self.stages = tuple(stages)
+        # Structured inputs: name -> the map from their coordinates to the
+        # matrix the stages read (see :mod:`fdcheck.structure`).
+        self.lifts = dict(lifts or {})
         if upto is not None:
             cut = [s for s, _ in self.stages].index(upto)
             self.stages = self.stages[:cut + 1]
@@ -172,6 +176,9 @@ class StagesCall:
         if self._ops is None:
             self._prepare(arrays[0] if arrays else None)
         env = dict(zip(self.names, arrays))
+        for name, lift in self.lifts.items():
+            if name in env:
+                env[name] = lift(env[name])
         value = None
         for name, body in self.stages:
             if isinstance(body, Expression):
@@ -189,7 +196,7 @@ class StagesCall:
         """What to call at each point: a caller's own function itself where it
         is the one stage over these names (no stage machinery a call), else
         this."""
-        if len(self.stages) == 1:
+        if len(self.stages) == 1 and not self.lifts:
             body = self.stages[0][1]
             if isinstance(body, UserCall) and body.names == self.names:
                 return body.fn

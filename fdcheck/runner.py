@@ -21,6 +21,7 @@ from .checks import (Outcome, analytic, autograd, behaviour, chain, directions, 
                      second, stages, value)
 from .compare import Comparison
 from .diagnose import STRUCTURED, diagnose
+from .compare import Diagnosis
 from .engine import JacobianResult
 from .options import RunOptions
 from .errors import BackendUnavailable, CaseError
@@ -73,27 +74,48 @@ def _diagnosed(subject: Subject | None, checks: Sequence[Comparison],
     spent differentiating inputs outside ``wrt`` for ``other-input``."""
     out, spent = [], 0
     for comp in checks:
+        if subject is not None and subject.structures:
+            comp = _labelled(subject, comp)
         # An unverifiable check's differences are rounding or noise: nothing to explain.
         # A behaviour (two runs, a batch) has no derivative to explain.
         if subject is not None and comp.verdict == "mismatch" and comp.matrices is not None \
                 and comp.aspect is None:
-            # Another input's Jacobian is of the whole output: it explains a
-            # check of the whole output only.
-            first = comp.stage is None and comp.derivative == 1 and comp.wrt in numerics \
-                and subject.outputs is None
-            others = {k: v for k, v in numerics.items() if k != comp.wrt} if first else {}
-            value_of = (subject.np_inputs[subject.names.index(comp.wrt)]
-                        if comp.wrt in subject.names else None)
-            inputs = {n: v for n, v in zip(subject.names, subject.np_inputs) if n != comp.wrt}
-            complex_input = comp.wrt in subject.case.complex_inputs
-            found = diagnose(comp, others, value_of, inputs, complex_input=complex_input)
-            if first and not any(d.kind in STRUCTURED for d in found):
-                spent += _outside_wrt(subject, comp, numerics)
-                others = {k: v for k, v in numerics.items() if k != comp.wrt}
-                found = diagnose(comp, others, value_of, inputs, complex_input=complex_input)
-            comp = replace(comp, diagnosis=found)
+            found, used = _diagnosis(subject, comp, numerics)
+            comp, spent = replace(comp, diagnosis=found), spent + used
         out.append(comp)
     return tuple(out), spent
+
+
+def _diagnosis(subject: Subject, comp: Comparison, numerics: dict[str, np.ndarray]
+               ) -> tuple[tuple[Diagnosis, ...], int]:
+    """A failing check's diagnosis, and the evaluations it spent."""
+    # Another input's Jacobian is of the whole output: it explains a
+    # check of the whole output only.
+    first = comp.stage is None and comp.derivative == 1 and comp.wrt in numerics \
+        and subject.outputs is None
+    others = {k: v for k, v in numerics.items() if k != comp.wrt} if first else {}
+    value_of = (subject.np_inputs[subject.names.index(comp.wrt)]
+                if comp.wrt in subject.names else None)
+    inputs = {n: v for n, v in zip(subject.names, subject.np_inputs) if n != comp.wrt}
+    complex_input = comp.wrt in subject.case.complex_inputs
+    structure = subject.structures.get(str(comp.wrt))
+    convention = subject.case.convention
+    found = diagnose(comp, others, value_of, inputs, complex_input, structure, convention)
+    if not first or any(d.kind in STRUCTURED for d in found):
+        return found, 0
+    spent = _outside_wrt(subject, comp, numerics)
+    others = {k: v for k, v in numerics.items() if k != comp.wrt}
+    return diagnose(comp, others, value_of, inputs, complex_input, structure, convention), spent
+
+
+def _labelled(subject: Subject, comp: Comparison) -> Comparison:
+    """A check of a structured input with its coordinates' labels (s11, s21, ...)."""
+    def labels(name: str | None) -> tuple[str, ...] | None:
+        s = subject.structures.get(str(name))
+        return None if s is None else tuple(s.labels(str(name)))
+    rows = labels(comp.of or comp.wrt) if comp.derivative == 2 else None
+    cols = None if comp.cotangent else labels(comp.wrt)
+    return replace(comp, in_labels=cols, out_labels=rows)
 
 
 def _outside_wrt(subject: Subject, comp: Comparison, numerics: dict[str, np.ndarray]) -> int:

@@ -288,6 +288,28 @@ def parse_nondet_tol(value: Any, key: str = "nondet_tol") -> float:
     return tolerance_number(value, key)
 
 
+STRUCTURES = ("symmetric", "spd", "lower", "upper", "diagonal", "skew", "orthogonal")
+CONVENTIONS = ("projected", "entries")
+
+
+def parse_structure(value: Any, key: str = "structure") -> dict[str, str]:
+    """``{S: symmetric, Q: orthogonal}``: input name -> structure."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise CaseError(f"structure maps input names to one of {', '.join(STRUCTURES)}, not "
+                        f"{value!r}", key=key)
+    for name, kind in value.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise CaseError(f"{name!r} is not an input name", key=key)
+        choice(kind, STRUCTURES, f"{key}.{name}")
+    return dict(value)
+
+
+def parse_convention(value: Any, key: str = "convention") -> str:
+    return str(choice(value, CONVENTIONS, key))
+
+
 def parse_autograd(value: Any, key: str = "autograd") -> tuple[str, ...]:
     if value is None:
         return ()
@@ -452,6 +474,13 @@ KEYS: tuple[Key, ...] = (
     Key("nondet_tol", {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]},
         "how far two runs of the backward may differ (behaviour reentrant)", parse_nondet_tol,
         0.0, api="nondet_tol"),
+    Key("structure", {"type": "object", "propertyNames": {"pattern": IDENTIFIER},
+                      "additionalProperties": {"enum": list(STRUCTURES)}},
+        "inputs with structure, checked within it: NAME -> symmetric, spd, lower, upper, "
+        "diagonal, skew or orthogonal", parse_structure, {}, api="structure"),
+    Key("convention", {"enum": list(CONVENTIONS)}, "how a reference for a structured input is "
+        "read: projected (a gradient, or its projection) or entries (over the independent "
+        "entries)", parse_convention, "projected", api="convention"),
 )
 BY_NAME = {k.name: k for k in KEYS}
 CASE_KEYS = tuple(BY_NAME)
@@ -517,6 +546,7 @@ def parse_case(data: Mapping[str, Any], *, file: str | None = None,
                     dtype=keys["dtype"], backend=keys["backend"], sparsity=keys["sparsity"],
                     directions=keys["directions"], derivatives=keys["derivatives"],
                     modes=keys["modes"], behaviours=keys["behaviours"],
-                    nondet_tol=keys["nondet_tol"], file=file, line=line)
+                    nondet_tol=keys["nondet_tol"], structure=keys["structure"],
+                    convention=keys["convention"], file=file, line=line)
     except CaseError as exc:
         raise exc.located(case=name, file=file, line=line) from None

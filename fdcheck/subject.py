@@ -19,21 +19,23 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .notes import Note, note
-from . import backends, derive
+from . import backends, derive, structure
 from .case import Case, PythonRef, Stage
 from .compare import Tolerance, resolve
 from .dtypes import NAMES as FLOAT_NAMES
 from .errors import CaseError, SparsityError
 from .evaluate import OnExecutor, Serial, Vectorized, batched_disagrees
 from .expr import Expression
+from .basepoint import finite_input, stage_values
 from .blame import phase
 from .flatfun import FlatFunction
 from .functions import CallRef, PythonCall, StagesCall, UserCall, load_python
 from .engine import JacobianResult
-from .layout import reference_matrix, unravel
+from .layout import reference_matrix
 from .options import RunOptions
 from .outputs import Joined, Outputs, StructuredOutput, split
 from .stencils import Method
+from .structure import Structure
 from .verify import Verifier
 from .workers import as_executor
 
@@ -125,6 +127,18 @@ class Subject:
     wrt: Mapping[str, Prepared] = field(default_factory=dict)
     # Evaluations spent preparing (the base point, the noise probe, vmap's probe).
     evaluations: int = 0
+    # Structured inputs (name -> Structure): ``inputs`` and ``np_inputs`` hold
+    # their coordinates, and every call lifts them to the matrix.
+    structures: Mapping[str, Structure] = field(default_factory=dict)
+
+    @property
+    def lifts(self) -> dict[str, Any]:
+        return {name: s.lift for name, s in self.structures.items()}
+
+    def lifted(self, arrays: Sequence[Any]) -> list[Any]:
+        """Inputs (native or NumPy) with the structured ones as their matrices."""
+        return [self.structures[n].lift(a) if n in self.structures else a
+                for n, a in zip(self.names, arrays)]
 
     @cached_property
     def tolerances(self) -> Tolerances:
@@ -157,7 +171,7 @@ class Subject:
     def stages_call(self, stages: Sequence[Stage], names: Sequence[str],
                     backend: str | None = None, upto: str | None = None) -> StagesCall:
         return _stages_call(self.case, stages, names, backend or self.case.backend, self.dtype,
-                            upto)
+                            upto, self.lifts)
 
     def native(self, a: np.ndarray, backend: backends.Backend | None = None) -> Any:
         return _native(backend or self.backend, a)
@@ -174,7 +188,8 @@ class Subject:
         callable itself (so that what a framework compiles for it is found again
         the next time it is checked), else the case's stages on that framework."""
         bodies = [b for _, b in self.call.stages]
-        if len(bodies) == 1 and isinstance(bodies[0], UserCall) and name == self.case.backend:
+        if len(bodies) == 1 and isinstance(bodies[0], UserCall) and name == self.case.backend \
+                and not self.structures:
             return bodies[0].fn
         return self.stages_call(self.case.stages, self.names, backend=name)
 
@@ -199,7 +214,7 @@ class Subject:
         bodies = [b for _, b in call.stages]
         if all(isinstance(b, Expression) for b in bodies):
             return call.batched(wrt), False
-        if len(bodies) == 1 and isinstance(bodies[0], UserCall):
+        if len(bodies) == 1 and isinstance(bodies[0], UserCall) and not self.structures:
             body, name = bodies[0], self.case.backend
             given = body.batched(wrt, name)
             if given is None and self.options.mode == "auto" and name in backends.AUTOGRAD_NAMES \
@@ -222,6 +237,8 @@ class Subject:
         batched, tried = self.batched(call, wrt)
         fn = FlatFunction(call.direct, inputs, wrt, order=self.case.order,
                           dtype=self.case.dtype, backend=self.backend, batched_call=batched)
+        if inputs is self.inputs and self.names[wrt] in self.structures:
+            fn.reach = self.structures[self.names[wrt]].reach
         if tried:
             why = batched_disagrees(fn)
             if why is not None:
@@ -305,23 +322,29 @@ class Subject:
         with phase(key):
             if isinstance(ref, Expression):
                 ops = backends.get("numpy").ops_for(None)
-                env = {**dict(zip(self.names, self.np_inputs)), **self.env}
+                env = {**dict(zip(self.names, self.lifted(self.np_inputs))), **self.env}
                 return np.asarray(ref(env, ops, dtype=np.dtype(self.dtype)), dtype=np.float64)
             if isinstance(ref, CallRef):
-                value = ref.value(self.inputs)
+                value = ref.value(self.lifted(self.inputs))
                 owner = backends.get(backends.name_of(value))
                 return np.asarray(owner.to_numpy(value), dtype=np.float64)
             fn = load_python(ref.target, key, self.folder)
-            kwargs = dict(zip(self.names, self.inputs))
+            kwargs = dict(zip(self.names, self.lifted(self.inputs)))
             return np.asarray(self.backend.to_numpy(fn(**kwargs)), dtype=np.float64)
 
     def as_matrix(self, ref: np.ndarray, kind: str, key: str, out_shape: tuple[int, ...],
                   in_shape: tuple[int, ...], out_name: str, in_name: str) -> np.ndarray:
+        """A reference as the check's matrix; one written for a structured
+        input's matrix is read over its coordinates, in the case's convention."""
+        s = self.structures.get(in_name)
+        if s is not None:
+            out_shape, in_shape = (s.shape if kind == "hessian" else out_shape), s.shape
         try:
-            return reference_matrix(ref, kind, out_shape, in_shape, self.case.order, out_name,
-                                    in_name)
+            mat = reference_matrix(ref, kind, out_shape, in_shape, self.case.order, out_name,
+                                   in_name)
         except ValueError as exc:
             raise CaseError(str(exc), key=key) from None
+        return mat if s is None else s.read(mat, kind, self.case.convention)
 
     def part_matrices(self, ref: Any, kind: str, key: str, out_shape: tuple[int, ...],
                       in_shape: tuple[int, ...], wrt: str) -> list[np.ndarray]:
@@ -362,8 +385,10 @@ def _body(case: Case, stage: Stage) -> Any:
 
 
 def _stages_call(case: Case, stages: Sequence[Stage], names: Sequence[str], backend: str,
-                 dtype: str, upto: str | None = None) -> StagesCall:
-    return StagesCall([(s.name, _body(case, s)) for s in stages], names, backend, dtype, upto)
+                 dtype: str, upto: str | None = None,
+                 lifts: Mapping[str, Any] | None = None) -> StagesCall:
+    return StagesCall([(s.name, _body(case, s)) for s in stages], names, backend, dtype, upto,
+                      lifts)
 
 
 def _refuse_complex_unsafe(call: Any) -> None:
@@ -425,56 +450,17 @@ def _base(case: Case, options: RunOptions) -> Subject:
         np_inputs = tuple(np.asarray(v, dtype=case.dtype) for v in case.inputs.values())
         inputs = tuple(_native(backend, a) for a in np_inputs)
     for wrt in case.wrt:
-        _finite_input(wrt, np_inputs[names.index(wrt)])
+        finite_input(wrt, np_inputs[names.index(wrt)])
     first = names.index(case.wrt[0])
     dtype = case.dtype or _float_name(backend.dtype_name(inputs[first]))
+    structures = structure.of_case(case, names, np_inputs)
+    if structures:
+        case, inputs, np_inputs = structure.in_coordinates(
+            case, names, inputs, np_inputs, structures, lambda a: _native(backend, a))
+    lifts = {name: s.lift for name, s in structures.items()}
     return Subject(case, options, names, _method(case, options), backend, inputs, np_inputs,
-                   dtype, _stages_call(case, case.stages, names, case.backend, dtype))
-
-
-def _finite_input(name: str, values: np.ndarray) -> None:
-    """An input differentiated must be finite: no step moves a NaN or an
-    infinity (an input that is not differentiated, a mask of -inf, may be)."""
-    arr = np.asarray(values)
-    where = _first_not_finite(arr) if arr.dtype.kind in "fc" else None
-    if where is not None:
-        raise CaseError(f"the input {name} is not finite ({name}{list(where)} = "
-                        f"{arr[where]}): no step can move it", key=f"inputs.{name}")
-
-
-def _first_not_finite(arr: np.ndarray) -> tuple[int, ...] | None:
-    """The index of the first entry of ``arr`` that is not finite, or None."""
-    bad = ~np.isfinite(arr)
-    if not bad.any():
-        return None
-    return unravel(int(np.flatnonzero(bad.reshape(-1))[0]), arr.shape)
-
-
-def _values(subject: Subject) -> dict[str, np.ndarray]:
-    """The value of every stage at the inputs, stage by stage, each named in
-    the error that a stage's trouble raises."""
-    env: dict[str, Any] = dict(zip(subject.names, subject.inputs))
-    out: dict[str, np.ndarray] = {}
-    with subject.backend.no_grad(), phase("function"):
-        for stage in subject.case.stages:
-            key = subject.stage_key(stage.name)
-            with phase(key):
-                call = subject.stages_call([stage], stage.reads)
-                value = call(*(env[r] for r in stage.reads))
-                env[stage.name] = value
-                out[stage.name] = _finite_real(np.asarray(subject.backend.to_numpy(value)),
-                                               stage.name, key)
-    return out
-
-
-def _finite_real(arr: np.ndarray, name: str, key: str) -> np.ndarray:
-    if arr.dtype.kind not in "fiub":
-        raise CaseError(f"the stage returned {arr.dtype} values, not real numbers", key=key)
-    bad = _first_not_finite(arr)
-    if bad is not None:
-        raise CaseError(f"{name} is not finite at the given inputs ({name}{list(bad)} = "
-                        f"{arr[bad]})", key=key)
-    return arr.astype(np.float64)
+                   dtype, _stages_call(case, case.stages, names, case.backend, dtype, None, lifts),
+                   structures=structures)
 
 
 def _joined(subject: Subject, found: StructuredOutput) -> Subject:
@@ -584,7 +570,7 @@ def prepare(case: Case, options: RunOptions, values: bool = True, checks: bool =
     """
     subject = _base(case, options)
     if values:
-        subject = replace(subject, env=_values(subject))
+        subject = replace(subject, env=stage_values(subject))
     prepared: dict[str, Prepared] = {}
     spent = 0
     for wrt in case.wrt:

@@ -190,10 +190,12 @@ def _cell(x: float, digits: int) -> str:
 
 
 def jacobian_table(jac: np.ndarray, out_name: str, out_shape: Sequence[int], in_name: str,
-                   in_shape: Sequence[int], order: str, digits: int = 6) -> str:
-    """The Jacobian with rows and columns labelled by element, as on paper."""
+                   in_shape: Sequence[int], order: str, digits: int = 6,
+                   in_labels: Sequence[str] | None = None) -> str:
+    """The Jacobian with rows and columns labelled by element, as on paper
+    (``in_labels``: a structured input's coordinates)."""
     rows = element_labels(out_name, out_shape, order)
-    cols = element_labels(in_name, in_shape, order)
+    cols = list(in_labels) if in_labels is not None else element_labels(in_name, in_shape, order)
     cells = [[_cell(float(v), digits) for v in row] for row in np.asarray(jac)]
     width = max([len(c) for c in cols] + [len(c) for row in cells for c in row] + [1])
     lead = max(len(r) for r in rows) if rows else 1

@@ -69,17 +69,25 @@ def entry_text(c: Comparison) -> str:
     w = c.worst
     if w is None:
         return ""
+    col = _label(c.in_labels, str(c.wrt), w.input) if w.input is not None else ""
     if c.derivative == 2 and w.input is not None:
         # A row of a second derivative is an element of an input too: the
         # input whose gradient it is.
-        row = element_label(str(c.of or c.wrt), w.output)
+        row = _label(c.out_labels, str(c.of or c.wrt), w.output)
         if c.cotangent:
-            return f"d(v.d{c.out_name}/d{row})/d{element_label(str(c.wrt), w.input)}"
-        return f"d2{c.out_name}/d{row}d{element_label(str(c.wrt), w.input)}"
+            return f"d(v.d{c.out_name}/d{row})/d{col}"
+        return f"d2{c.out_name}/d{row}d{col}"
     out = element_label(c.out_name, w.output)
     if c.against == "value" or w.input is None:
         return out
-    return f"d{out}/d{element_label(str(c.wrt), w.input)}"
+    return f"d{out}/d{col}"
+
+
+def _label(labels: tuple[str, ...] | None, name: str, index: tuple[int, ...]) -> str:
+    """A structured input's coordinate label (its one index), else the element's."""
+    if labels is not None and len(index) == 1 and index[0] < len(labels):
+        return labels[index[0]]
+    return element_label(name, index)
 
 
 def _count(k: int, noun: str) -> str:
