@@ -127,8 +127,6 @@ def _order(mat: Matrices, **_: Any) -> Diagnosis | None:
         return None
     cols = _perm_other_order(mat.in_shape, mat.order)
     rows = _perm_other_order(mat.out_shape, mat.order)
-    if cols is None and rows is None:
-        return None
     candidate = ref
     if rows is not None:
         candidate = candidate[np.argsort(rows), :]
@@ -442,8 +440,8 @@ def _preferred(found: list[Diagnosis], located: bool, in_shape: tuple[int, ...] 
         # A non-square input cannot have been given transposed (its shape
         # would differ): the same permutation is the other vectorization order.
         found = [d for d in found if d.kind != "transpose"]
-    if any(d.kind not in SHAPES for d in found):
-        return [d for d in found if d.kind not in SHAPES]
+    # (The shapes are never computed beside a kind that names the mistake:
+    # diagnose stops before them.)
     if located:
         return [d for d in found if d.kind != "low-rank"]
     return found

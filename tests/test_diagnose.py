@@ -288,3 +288,117 @@ def test_the_rows_a_mismatch_is_confined_to_are_listed_by_label():
     (c,) = fdcheck.check(lambda x: x - x.mean(), np.arange(5.0), jacobian=jac).checks
     (d,) = c.diagnosis
     assert d.kind == "rows" and d.message == "only the derivatives of f4 differ (1 of 5 outputs)"
+
+
+# Each rule of diagnose.py at its boundary: a change of the rule changes a kind
+# or a number here (benchmarks/mutate.py found these unpinned).
+H3 = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 2.0]])   # of x0 x1 + x2^2
+X3 = np.array([0.3, -0.7, 1.1])
+
+
+def _bilinear(x):
+    return x[0] * x[1] + x[2] ** 2
+
+
+def _kinds(result):
+    (c,) = [c for c in result.checks if not c.passed]
+    return [d.kind for d in c.diagnosis], c
+
+
+def test_a_sign_slightly_scaled_is_a_sign_alone():
+    # -1.000005 is within the check's bound of -1: "sign", and no scale beside it.
+    kinds, _ = _kinds(fdcheck.check(layer, A, W, B, wrt=1, jacobian=-1.000005 * DZ_DW))
+    assert kinds == ["sign"]
+
+
+def test_a_factor_within_one_part_in_a_million_of_a_simple_number_is_that_number():
+    kinds, c = _kinds(fdcheck.check(layer, A, W, B, wrt=1, jacobian=1.500001 * DZ_DW))
+    assert kinds[0] == "scale" and "the reference is 3/2 times" in c.diagnosis[0].message
+
+
+def test_a_factor_a_few_parts_in_a_million_from_one_is_still_a_factor():
+    kinds, c = _kinds(fdcheck.check(layer, A, W, B, wrt=1, jacobian=1.000003 * DZ_DW,
+                                    rtol=1e-9, atol=0))
+    assert kinds[0] == "scale" and dict(c.diagnosis[0].fields)["factor"] == \
+        pytest.approx(1.000003, abs=1e-9)
+
+
+def test_a_symmetric_hessian_that_is_wrong_is_not_called_asymmetric():
+    kinds, _ = _kinds(fdcheck.check(_bilinear, X3, hessian=2 * H3))
+    assert kinds[0] == "scale" and "hessian-asymmetric" not in kinds
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (np.triu(H3), "one triangle of the numeric one"),
+    (H3 + np.array([[0, 0.5, 0], [-0.5, 0, 0], [0, 0, 0]]), "its symmetric part (R + R^T)/2 "
+     "matches"),
+])
+def test_an_asymmetric_hessian_says_what_its_symmetric_part_shows(wrong, words):
+    kinds, c = _kinds(fdcheck.check(_bilinear, X3, hessian=wrong))
+    assert kinds[0] == "hessian-asymmetric" and words in c.diagnosis[0].message
+
+
+def test_a_transposed_gradient_is_called_a_gradient_and_a_jacobian_a_jacobian():
+    _, c = _kinds(fdcheck.check(trace_xy, SQ, NONSYM, wrt=0, gradient=NONSYM))
+    assert "the numeric gradient with the input's axes transposed" in c.diagnosis[0].message
+    square = lambda X: X @ NONSYM  # noqa: E731   d vec(X N)/d vec(X) = I (x) N^T
+    wrong = np.kron(np.eye(3), NONSYM.T)[:, np.argsort(np.arange(9).reshape(3, 3).T.ravel())]
+    _, c = _kinds(fdcheck.check(square, SQ, jacobian=wrong))
+    assert "the numeric Jacobian with the input's axes transposed" in c.diagnosis[0].message
+
+
+def test_the_gradient_within_symmetric_matrices_is_named_for_an_unstructured_check():
+    G = NONSYM                                     # f = sum(G * S): the gradient is G
+    kinds, c = _kinds(fdcheck.check(lambda S: np.sum(G * S), SPD, gradient=(G + G.T) / 2))
+    assert kinds[0] == "symmetric" and dict(c.diagnosis[0].fields)["form"] == "(G + G^T) / 2"
+
+
+def test_an_input_symmetric_only_to_a_few_parts_in_ten_to_the_twelve_is_not_symmetric():
+    G = NONSYM
+    almost = SPD + np.array([[0, 5e-12 * abs(SPD[1, 0]), 0], [0, 0, 0], [0, 0, 0]])
+    kinds, _ = _kinds(fdcheck.check(lambda S: np.sum(G * S), almost, gradient=(G + G.T) / 2))
+    assert "symmetric" not in kinds
+
+
+def test_many_isolated_entries_of_a_large_jacobian_are_entries_up_to_one_in_a_hundred():
+    # 40 x 50 = 2000 entries: 15 scattered ones are 0.75%, within 1%, so "entries".
+    Ml = RNG.standard_normal((40, 50))
+    wrong = Ml.copy()
+    for k in range(15):
+        wrong[2 * k, 3 * k] += 1.0
+    kinds, c = _kinds(fdcheck.check(lambda x: Ml @ x, np.ones(50), jacobian=wrong))
+    assert kinds == ["entries"] and c.mismatches == 15
+
+
+def test_the_more_confined_of_rows_and_columns_is_said_first():
+    # Column w22 alone, in 3 of 4 outputs: 1 of 6 inputs is more confined than 3 of 4 rows.
+    wrong = DZ_DW.copy()
+    wrong[[0, 1, 2], 3] += 0.5
+    wrong[[1], 3] += 0.25
+    kinds, _ = _kinds(fdcheck.check(layer, A, W, B, wrt=1, jacobian=wrong + 0.0))
+    assert kinds[:2] == ["columns", "rows"]
+
+
+def test_the_spread_says_which_way_and_the_norm_ratio():
+    num = RNG.standard_normal((6, 7))
+    wrong = num * (0.5 + 0.1 * RNG.random((6, 7)))
+    _, c = _kinds(fdcheck.check(lambda x: num @ x, np.ones(7), jacobian=wrong))
+    spread = [d for d in c.diagnosis if d.kind == "spread"]
+    assert spread and "the reference is smaller than the numeric derivative" in spread[0].message
+    ratio = np.linalg.norm(wrong) / np.linalg.norm(num)
+    assert dict(spread[0].fields)["norm_ratio"] == pytest.approx(ratio, rel=1e-9)
+
+
+@pytest.mark.parametrize("kinds, written, kept", [
+    (["order", "factor-transposed"], True, ["order"]),
+    (["order", "factor-transposed"], False, ["order", "factor-transposed"]),
+    (["order", "factor-transposed", "scale"], True, ["order", "scale"]),
+    (["sign", "scale"], False, ["sign"]),
+    (["transpose", "order"], False, ["order"]),
+    (["product-term", "low-rank"], False, ["product-term", "low-rank"]),
+])
+def test_which_of_several_explanations_a_person_reads(kinds, written, kept):
+    from fdcheck.compare import Diagnosis
+    from fdcheck.diagnose import _preferred
+    found = [Diagnosis(k, k) for k in kinds]
+    assert [d.kind for d in _preferred(found, False, (3, 2), written)] == kept
