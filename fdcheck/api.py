@@ -28,7 +28,7 @@ from .options import MAX_TIMEOUT, RunOptions
 from .runner import CaseResult, run_case, run_paths
 from .dtypes import NAMES as FLOAT_NAMES, is_bfloat16
 from .schema import (parse_behaviours, parse_convention, parse_derivatives, parse_directions,
-                     parse_method, parse_structure,
+                     parse_gauge, parse_method, parse_structure,
                      parse_modes, parse_order, parse_sparsity, tolerance_number)
 from .values import choice
 from .subject import Subject, phase, prepare
@@ -317,7 +317,7 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
               expect: Expected = Expected(), behaviours: str | Sequence[str] = (),
               nondet_tol: float = 0.0, cotangent: Any = None, sparse: str = "masked",
               noncontiguous_cotangent: bool = False, structure: Any = None,
-              convention: str = "projected") -> Case:
+              convention: str = "projected", gauge: Any = None) -> Case:
     """The case a call of the API describes, validated by the schema's own
     parsers (an error names the keyword as a case file's names the key).
 
@@ -353,7 +353,7 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
                     complex_inputs=complex_names,
                     sparse_inputs={names[i]: p for i, p in patterns.items()},
                     structure=parse_structure(structure), convention=parse_convention(convention),
-                    native=True)
+                    gauge=parse_gauge(gauge), native=True)
 
 
 def _checked_names(f: Callable[..., Any], names: Sequence[str] | None, count: int
@@ -413,7 +413,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
           behaviours: str | Sequence[str] = (), nondet_tol: float = 0.0,
           cotangent: Any = None, sparse: str = "masked",
           noncontiguous_cotangent: bool = False, structure: Mapping[str, str] | None = None,
-          convention: str = "projected") -> CaseResult:
+          convention: str = "projected", gauge: Any = None) -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
     The call is translated into the case a case file would describe and run by
@@ -495,6 +495,9 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         How a gradient of a structured input is read: a gradient or its
         projection ((G + G^T)/2), or over the independent entries
         (G + G^T - diag(G)).
+    gauge : {"column-sign", "column-phase"} or mapping, optional
+        Columns defined up to sign or phase (eigenvectors) are aligned with the
+        base point's (:mod:`fdcheck.gauge`); per output: ``{1: "column-sign"}``.
     sparse : {"masked", "dense"}
         For sparse PyTorch inputs (COO, CSR): ``masked`` checks the stored
         entries alone (gradcheck's ``masked=True``), ``dense`` every element
@@ -506,7 +509,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         Names of the inputs in messages; default the parameter names of ``f``.
     output : str
         Name of the output in messages (``dZ[1,0]/dW[2,0]``).
-    vectorized, executor, workers, method, step, dtype, order :
+        Name of the output in messages (``dz21/dw31`` for output Z).
         As for :func:`numeric`.
 
     Returns
@@ -531,7 +534,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
                      modes=modes, autograd=autograd, behaviours=behaviours,
                      nondet_tol=nondet_tol, cotangent=cotangent, sparse=sparse,
                      noncontiguous_cotangent=noncontiguous_cotangent, structure=structure,
-                     convention=convention)
+                     convention=convention, gauge=gauge)
     complex_at = [i for i, x in enumerate(inputs) if complexify.is_complex(x)]
     if complex_at:
         gradient = complexify.references(gradient, complex_at)

@@ -89,6 +89,9 @@ class Case:
     # how a written reference for them is read.
     structure: Mapping[str, str] = field(default_factory=dict)
     convention: str = "projected"
+    # An output defined up to a gauge: "column-sign", "column-phase", or per
+    # output of several (see :mod:`fdcheck.gauge`).
+    gauge: Any = None
     file: str | None = None
     line: int | None = None
     native: bool = False

@@ -150,11 +150,15 @@ class StagesCall:
 
     def __init__(self, stages: Sequence[tuple[str, Any]], names: Sequence[str], backend: str,
                  dtype: str, upto: str | None = None,
-                 lifts: Mapping[str, Callable[[Any], Any]] | None = None) -> None:
+                 lifts: Mapping[str, Callable[[Any], Any]] | None = None,
+                 gauge: tuple[str, Callable[[Any], Any]] | None = None) -> None:
         self.stages = tuple(stages)
         # Structured inputs: name -> the map from their coordinates to the
         # matrix the stages read (see :mod:`fdcheck.structure`).
         self.lifts = dict(lifts or {})
+        # (stage name, aligner): that stage's value aligned with its value at
+        # the base point (see :mod:`fdcheck.gauge`).
+        self.gauge = gauge
         if upto is not None:
             cut = [s for s, _ in self.stages].index(upto)
             self.stages = self.stages[:cut + 1]
@@ -185,6 +189,8 @@ class StagesCall:
                 value = body(env, self._ops, batch=batch, dtype=self._native)
             else:
                 value = body(*(env[n] for n in body.names))
+            if self.gauge is not None and name == self.gauge[0]:
+                value = self.gauge[1](value)
             env[name] = value
         return value
 
@@ -196,7 +202,7 @@ class StagesCall:
         """What to call at each point: a caller's own function itself where it
         is the one stage over these names (no stage machinery a call), else
         this."""
-        if len(self.stages) == 1 and not self.lifts:
+        if len(self.stages) == 1 and not self.lifts and self.gauge is None:
             body = self.stages[0][1]
             if isinstance(body, UserCall) and body.names == self.names:
                 return body.fn

@@ -310,6 +310,21 @@ def parse_convention(value: Any, key: str = "convention") -> str:
     return str(choice(value, CONVENTIONS, key))
 
 
+GAUGES = ("column-sign", "column-phase")
+
+
+def parse_gauge(value: Any, key: str = "gauge") -> Any:
+    """``column-sign`` or ``column-phase``; in the API, also a mapping from an
+    output's position or key (of a function returning several) to one."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping) and value:
+        for k, kind in value.items():
+            choice(kind, GAUGES, f"{key}.{k}")
+        return dict(value)
+    return choice(value, GAUGES, key)
+
+
 def parse_autograd(value: Any, key: str = "autograd") -> tuple[str, ...]:
     if value is None:
         return ()
@@ -481,6 +496,9 @@ KEYS: tuple[Key, ...] = (
     Key("convention", {"enum": list(CONVENTIONS)}, "how a reference for a structured input is "
         "read: projected (a gradient, or its projection) or entries (over the independent "
         "entries)", parse_convention, "projected", api="convention"),
+    Key("gauge", {"enum": list(GAUGES)}, "the output's columns are defined up to sign "
+        "(eigenvectors, singular vectors) or phase: aligned with the base point's before "
+        "differencing", parse_gauge, None, api="gauge"),
 )
 BY_NAME = {k.name: k for k in KEYS}
 CASE_KEYS = tuple(BY_NAME)
@@ -547,6 +565,6 @@ def parse_case(data: Mapping[str, Any], *, file: str | None = None,
                     directions=keys["directions"], derivatives=keys["derivatives"],
                     modes=keys["modes"], behaviours=keys["behaviours"],
                     nondet_tol=keys["nondet_tol"], structure=keys["structure"],
-                    convention=keys["convention"], file=file, line=line)
+                    convention=keys["convention"], gauge=keys["gauge"], file=file, line=line)
     except CaseError as exc:
         raise exc.located(case=name, file=file, line=line) from None

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .notes import Note, note
-from . import backends, derive, structure
+from . import backends, derive, gauge, structure
 from .case import Case, PythonRef, Stage
 from .compare import Tolerance, resolve
 from .dtypes import NAMES as FLOAT_NAMES
@@ -130,6 +130,10 @@ class Subject:
     # Structured inputs (name -> Structure): ``inputs`` and ``np_inputs`` hold
     # their coordinates, and every call lifts them to the matrix.
     structures: Mapping[str, Structure] = field(default_factory=dict)
+    # The output's gauge (stage name, aligner) where a stage is aligned; a
+    # caller's function is aligned inside its UserCall (``aligned``).
+    gauge: tuple[str, Any] | None = None
+    aligned: bool = False
 
     @property
     def lifts(self) -> dict[str, Any]:
@@ -171,7 +175,7 @@ class Subject:
     def stages_call(self, stages: Sequence[Stage], names: Sequence[str],
                     backend: str | None = None, upto: str | None = None) -> StagesCall:
         return _stages_call(self.case, stages, names, backend or self.case.backend, self.dtype,
-                            upto, self.lifts)
+                            upto, self.lifts, self.gauge)
 
     def native(self, a: np.ndarray, backend: backends.Backend | None = None) -> Any:
         return _native(backend or self.backend, a)
@@ -187,11 +191,13 @@ class Subject:
         """The function as framework ``name`` differentiates it: a caller's own
         callable itself (so that what a framework compiles for it is found again
         the next time it is checked), else the case's stages on that framework."""
+        if name != self.case.backend:
+            return self.stages_call(self.case.stages, self.names, backend=name)
         bodies = [b for _, b in self.call.stages]
-        if len(bodies) == 1 and isinstance(bodies[0], UserCall) and name == self.case.backend \
-                and not self.structures:
+        if len(bodies) == 1 and isinstance(bodies[0], UserCall) and not self.structures \
+                and not self.aligned:
             return bodies[0].fn
-        return self.stages_call(self.case.stages, self.names, backend=name)
+        return self.call   # its structures lifted, its gauge applied, its outputs joined
 
     def evaluator(self, fn: FlatFunction) -> Any:
         """Many points a call where ``fn`` can take them, on the executor if any."""
@@ -214,7 +220,8 @@ class Subject:
         bodies = [b for _, b in call.stages]
         if all(isinstance(b, Expression) for b in bodies):
             return call.batched(wrt), False
-        if len(bodies) == 1 and isinstance(bodies[0], UserCall) and not self.structures:
+        if len(bodies) == 1 and isinstance(bodies[0], UserCall) and not self.structures \
+                and not self.aligned:
             body, name = bodies[0], self.case.backend
             given = body.batched(wrt, name)
             if given is None and self.options.mode == "auto" and name in backends.AUTOGRAD_NAMES \
@@ -385,10 +392,10 @@ def _body(case: Case, stage: Stage) -> Any:
 
 
 def _stages_call(case: Case, stages: Sequence[Stage], names: Sequence[str], backend: str,
-                 dtype: str, upto: str | None = None,
-                 lifts: Mapping[str, Any] | None = None) -> StagesCall:
+                 dtype: str, upto: str | None = None, lifts: Mapping[str, Any] | None = None,
+                 gauge: tuple[str, Any] | None = None) -> StagesCall:
     return StagesCall([(s.name, _body(case, s)) for s in stages], names, backend, dtype, upto,
-                      lifts)
+                      lifts, gauge)
 
 
 def _refuse_complex_unsafe(call: Any) -> None:
@@ -458,9 +465,23 @@ def _base(case: Case, options: RunOptions) -> Subject:
         case, inputs, np_inputs = structure.in_coordinates(
             case, names, inputs, np_inputs, structures, lambda a: _native(backend, a))
     lifts = {name: s.lift for name, s in structures.items()}
+    call = _stages_call(case, case.stages, names, case.backend, dtype, None, lifts)
+    aligner = None
+    if case.gauge is not None:
+        with phase("gauge"):
+            aligner = (case.output, gauge.at_base(case, call, inputs, np_inputs,
+                                                  lambda a: _native(backend, a)))
+        body = case.stages[-1].body
+        if isinstance(body, UserCall):
+            # A caller's function is aligned inside, before its outputs are
+            # joined into one vector.
+            aligned = UserCall(gauge.Aligned(body.fn, aligner[1]), body.names)
+            case = replace(case, stages=(*case.stages[:-1], replace(case.stages[-1], body=aligned)))
+            aligner = None
+        call = _stages_call(case, case.stages, names, case.backend, dtype, None, lifts, aligner)
     return Subject(case, options, names, _method(case, options), backend, inputs, np_inputs,
-                   dtype, _stages_call(case, case.stages, names, case.backend, dtype, None, lifts),
-                   structures=structures)
+                   dtype, call, structures=structures, gauge=aligner,
+                   aligned=case.gauge is not None)
 
 
 def _joined(subject: Subject, found: StructuredOutput) -> Subject:

@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import backends
 from ..errors import CaseError, EvaluationError
+from ..functions import StagesCall
 from ..layout import tensor_to_matrix
 from ..notes import note
 from ..subject import Subject, phase
@@ -22,9 +23,12 @@ def held_outputs(subject: Subject, backend: backends.AutogradBackend, wrt: str) 
     if subject.outputs is None or not hasattr(backend, "differentiable_outputs"):
         return []
     joined = subject.framework_call(backend.name)
+    inputs = subject.inputs_for(backend)
+    if isinstance(joined, StagesCall):
+        # Structured inputs or a gauge: the caller's joined function, of the matrices.
+        joined, inputs = joined.stages[-1][1].fn, subject.lifted(inputs)
     with phase("autograd"):
-        flags = backend.differentiable_outputs(joined.fn, subject.inputs_for(backend),
-                                               subject.names.index(wrt))
+        flags = backend.differentiable_outputs(joined.fn, inputs, subject.names.index(wrt))
     return [f"{subject.case.output}{p.label}" for p in subject.outputs.parts
             if flags is not None and not flags.get(p.key, True)]
 
