@@ -508,8 +508,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
     names : sequence of str, optional
         Names of the inputs in messages; default the parameter names of ``f``.
     output : str
-        Name of the output in messages (``dZ[1,0]/dW[2,0]``).
-        Name of the output in messages (``dz21/dw31`` for output Z).
+        Name of the output in messages (``dZ/dW``, ``dz21/dw31``).
+    vectorized, executor, workers, method, step, dtype, order :
         As for :func:`numeric`.
 
     Returns

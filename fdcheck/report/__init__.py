@@ -30,7 +30,7 @@ __all__ = ["NAMES", "NOTE_TEXTS", "ProgressLine", "case_json", "case_text", "che
 def check_message(c: Comparison) -> str:
     """One line a person can act on.
 
-    ``dZ[1,0]/dW[2,0]: numeric 6.0000000, analytic 5.0000000 (|error| 1.0e+00 > 5.0e-05)``
+    ``dz21/dw31: numeric 6.0000000, analytic 5.0000000 (|error| 1.0e+00 > 5.0e-05)``
     """
     w = c.worst
     if w is None:
