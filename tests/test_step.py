@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fdcheck.stencils import stencil
-from fdcheck.step import default_relative_step, steps_for
+from fdcheck.step import default_relative_step, probe_steps, steps_for
 
 
 @pytest.mark.parametrize("dtype, order, expected", [
@@ -95,3 +95,14 @@ def test_the_hessians_step_is_eps_to_the_quarter_times_the_inputs_scale(dtype, x
     assert (xs + h.astype(dtype))[0] - xs[0] == h[0]          # exactly representable
     h2, _ = second_steps(xs, dtype, relative=1e-2)
     assert h2[0] == pytest.approx(1e-2 * max(1.0, abs(x)), rel=1e-3)
+
+
+@pytest.mark.parametrize("x, count, smallest", [
+    ([1e-3, 1.0], 10, 1e-11),          # 1e-2 of the largest down to 1e-8 of the smallest
+    ([0.0, 5.0], 7, 5e-8),             # zeros are left out: the largest alone
+    ([1e-60, 1.0], 39, 1e-40),         # at most 1e-40 of the largest: 39 steps
+])
+def test_the_complex_steps_probe_spans_the_inputs_scales_within_forty_decades(x, count, smallest):
+    steps = probe_steps(np.array(x))
+    assert len(steps) == count and steps[0] == pytest.approx(1e-2 * max(1.0, max(x)))
+    assert steps[-1] == pytest.approx(smallest)
