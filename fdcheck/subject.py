@@ -29,7 +29,7 @@ from .expr import Expression
 from .basepoint import finite_input, stage_values
 from .blame import phase
 from .flatfun import FlatFunction
-from .functions import CallRef, PythonCall, StagesCall, UserCall, load_python
+from .functions import CallRef, PythonCall, StagesCall, UserCall
 from .engine import JacobianResult
 from .layout import reference_matrix
 from .options import RunOptions
@@ -335,9 +335,10 @@ class Subject:
                 value = ref.value(self.lifted(self.inputs))
                 owner = backends.get(backends.name_of(value))
                 return np.asarray(owner.to_numpy(value), dtype=np.float64)
-            fn = load_python(ref.target, key, self.folder)
-            kwargs = dict(zip(self.names, self.lifted(self.inputs)))
-            return np.asarray(self.backend.to_numpy(fn(**kwargs)), dtype=np.float64)
+            # Called as a stage's function is: with the inputs its signature names.
+            fn = PythonCall(ref.target, self.names, key, near=self.folder)
+            return np.asarray(self.backend.to_numpy(fn(*self.lifted(self.inputs))),
+                              dtype=np.float64)
 
     def as_matrix(self, ref: np.ndarray, kind: str, key: str, out_shape: tuple[int, ...],
                   in_shape: tuple[int, ...], out_name: str, in_name: str) -> np.ndarray:

@@ -97,6 +97,25 @@ def test_python_references_need_permission(tmp_path, monkeypatch):
     assert allowed.passed, allowed.error
 
 
+@pytest.mark.parametrize("reference, passes", [("grad", True), ("wrong", False)])
+def test_a_python_reference_takes_only_the_inputs_its_signature_names(tmp_path, monkeypatch,
+                                                                       reference, passes):
+    # The defaults give every case an input Y that neither function takes: as for a
+    # stage's function, the reference is called with A alone.
+    (tmp_path / "refmod.py").write_text("def f(A):\n    return (A ** 2).sum()\n\n"
+                                        "def grad(A):\n    return 2 * A\n\n"
+                                        "def wrong(A):\n    return 3 * A\n")
+    (tmp_path / "c.yaml").write_text(
+        f"defaults: {{inputs: {{Y: [5, 6]}}}}\ncases:\n- name: r\n  inputs: {{A: [1, 2]}}\n"
+        f"  wrt: A\n  function: {{python: 'refmod:f'}}\n"
+        f"  expect: {{gradient: {{python: 'refmod:{reference}'}}}}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (result,) = fdcheck.run("c.yaml", allow_python=True)
+    assert result.status != "error", result.error
+    assert result.passed is passes
+
+
 def test_a_case_whose_function_writes_to_its_input_is_an_error_and_the_others_run(tmp_path,
                                                                                    monkeypatch):
     (tmp_path / "inplace.py").write_text("def f(A):\n    A -= A.mean()\n    return (A ** 2).sum()\n\n"
