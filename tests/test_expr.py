@@ -159,6 +159,11 @@ def test_a_constant_expression_has_one_value_per_point_of_a_batch():
 
 @pytest.mark.parametrize("src, message", [
     ("(1, 2) + X", "a tuple or list is only allowed as a shape or an axis"),
+    ("X + (1, 2)", "a tuple or list is only allowed as a shape or an axis"),
+    ("(1, 2) * 3", "a tuple or list is only allowed as a shape or an axis"),
+    ("reshape(X, X)", "must be constant integers"),
+    ("sum(X, 0, 1)", "sum() takes 1 to 2 positional argument(s), not 3"),
+    ("sum(X, keepdims=2)", "the keyword 'keepdims' must be a constant"),
     ("ones([X, 2])", "a tuple or list may only hold integer constants"),
     ("ones([1.5, 2])", "a tuple or list may only hold integer constants"),
     ("__x", "the name '__x' is not allowed"),
@@ -184,3 +189,24 @@ def test_an_expression_of_the_longest_length_is_read_and_one_more_refused():
     assert Expression("X" + " " * (MAX_SOURCE - 1), set(ENV)).source.strip() == "X"
     with pytest.raises(ExpressionError, match="characters"):
         Expression("X" + " " * MAX_SOURCE, set(ENV))
+
+
+@pytest.mark.parametrize("src, expected", [
+    ("sum(X, axis=1)", X.sum(1)), ("sum(X, axis=-1)", X.sum(-1)),
+    ("sum(X, axis=0, keepdims=1)", X.sum(0, keepdims=True)),
+    ("1 ** 100000 * sum(X)", X.sum()), ("(-1) ** 100001 * sum(X)", -X.sum()),
+])
+def test_keywords_and_powers_of_one_at_their_boundaries(src, expected):
+    np.testing.assert_allclose(ev(src), expected)
+
+
+def test_an_axis_keyword_is_the_axis_given_not_its_truth():
+    T = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(ev("sum(T, axis=2)", {"T": T}), T.sum(2))
+
+
+def test_a_long_expression_is_quoted_cut_to_eighty_characters_in_its_error():
+    src = "X + " * 30 + "*"      # a syntax error at the end
+    with pytest.raises(ExpressionError) as info:
+        Expression(src, set(ENV))
+    assert repr(src[:77] + "...") in str(info.value) and src not in str(info.value)
