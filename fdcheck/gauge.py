@@ -17,6 +17,7 @@ that reason (:func:`turned`).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -180,3 +181,18 @@ def at_base(case: Any, call: Any, inputs: Any, np_inputs: Any, native: Any) -> G
                         "column is not defined and has no derivative; check a function of the "
                         "eigenspace (a projector V V^T) instead", key="gauge")
     return aligner
+
+
+def wired(case: Any, call: Any, inputs: Any, np_inputs: Any, native: Any
+          ) -> tuple[Any, tuple[str, Gauge] | None]:
+    """``case`` with its output aligned (:func:`at_base`): a caller's function
+    inside its own call, before its outputs are joined into one vector (the
+    case returned changed, no stage aligner); a case file's last stage by
+    the stages' call (the aligner returned, for the output's stage)."""
+    from .functions import UserCall
+    aligner = at_base(case, call, inputs, np_inputs, native)
+    body = case.stages[-1].body
+    if not isinstance(body, UserCall):
+        return case, (case.output, aligner)
+    aligned = UserCall(Aligned(body.fn, aligner), body.names)
+    return replace(case, stages=(*case.stages[:-1], replace(case.stages[-1], body=aligned))), None

@@ -470,15 +470,8 @@ def _base(case: Case, options: RunOptions) -> Subject:
     aligner = None
     if case.gauge is not None:
         with phase("gauge"):
-            aligner = (case.output, gauge.at_base(case, call, inputs, np_inputs,
-                                                  lambda a: _native(backend, a)))
-        body = case.stages[-1].body
-        if isinstance(body, UserCall):
-            # A caller's function is aligned inside, before its outputs are
-            # joined into one vector.
-            aligned = UserCall(gauge.Aligned(body.fn, aligner[1]), body.names)
-            case = replace(case, stages=(*case.stages[:-1], replace(case.stages[-1], body=aligned)))
-            aligner = None
+            case, aligner = gauge.wired(case, call, inputs, np_inputs,
+                                        lambda a: _native(backend, a))
         call = _stages_call(case, case.stages, names, case.backend, dtype, None, lifts, aligner)
     return Subject(case, options, names, _method(case, options), backend, inputs, np_inputs,
                    dtype, call, structures=structures, gauge=aligner,
