@@ -387,9 +387,12 @@ def _expect_schema(keys: Sequence[str]) -> dict[str, Any]:
     return {"type": "object", "properties": props, "additionalProperties": False}
 
 
-def _one_or_list(choices: Sequence[str]) -> dict[str, Any]:
+def _one_or_list(choices: Sequence[str], empty: bool = False) -> dict[str, Any]:
+    """One of ``choices`` or a list of them (``empty``: the list may be empty,
+    as ``autograd: []`` overrides a file's defaults with none)."""
     return {"anyOf": [{"enum": list(choices)},
-                      {"type": "array", "items": {"enum": list(choices)}, "minItems": 1}]}
+                      {"type": "array", "items": {"enum": list(choices)},
+                       "minItems": 0 if empty else 1}]}
 
 
 IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -445,7 +448,7 @@ KEYS: tuple[Key, ...] = (
         "the input name(s) to differentiate with respect to", api="wrt"),
     Key("expect", _expect_schema(EXPECT_KEYS), "value, gradient, jacobian, hessian, stages",
         api="gradient"),
-    Key("autograd", _one_or_list(AUTOGRAD), "frameworks whose derivatives are compared too",
+    Key("autograd", _one_or_list(AUTOGRAD, empty=True), "frameworks whose derivatives are compared too",
         parse_autograd, (), api="autograd"),
     Key("tolerance", {"anyOf": [{"const": "auto"},
                                 {"type": "object", "properties": {
@@ -483,7 +486,7 @@ KEYS: tuple[Key, ...] = (
         parse_derivatives, 1, api="derivatives"),
     Key("modes", _one_or_list(MODES), "which autograd modes are compared", parse_modes,
         ("reverse",), api="modes"),
-    Key("behaviours", _one_or_list(BEHAVIOURS), "what a PyTorch rule must also do: the same "
+    Key("behaviours", _one_or_list(BEHAVIOURS, empty=True), "what a PyTorch rule must also do: the same "
         "gradient twice, undefined output gradients, dtypes, vmap", parse_behaviours, (),
         api="behaviours"),
     Key("nondet_tol", {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]},

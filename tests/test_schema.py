@@ -114,3 +114,12 @@ def test_schema_writes_a_file(tmp_path):
     path = tmp_path / "s.json"
     out = CliRunner().invoke(main, ["schema", "-o", str(path)])
     assert out.exit_code == 0 and json.loads(path.read_text()) == json_schema()
+
+
+def test_an_empty_autograd_list_overrides_the_defaults_for_the_schema_and_the_loader(validator):
+    import yaml
+    text = ("defaults: {autograd: [torch]}\ncases:\n- name: numpy alone\n  inputs: {x: [1, 2]}\n"
+            "  function: sum(x ** 2)\n  autograd: []\n  expect: {gradient: 2 * x}\n")
+    assert list(validator.iter_errors(yaml.safe_load(text))) == []
+    (case,) = load_text(text)
+    assert case.autograd == ()
