@@ -476,16 +476,12 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         The v of ``derivatives=2``, shaped like the output (gradgradcheck's
         ``grad_outputs``); default seeded random.
     noncontiguous_cotangent : bool
-        PyTorch: hand the backward v as a strided view (gradgradcheck's
-        ``gen_non_contig_grad_outputs``), for rules that assume contiguity.
+        PyTorch: v as a strided view (``gen_non_contig_grad_outputs``).
     behaviours : str or sequence of str
-        PyTorch only: what a rule must do besides being right, each a check
-        of its own: ``reentrant`` (the backward twice gives the same J^T v,
-        within ``nondet_tol``), ``undefined-grad`` (the backward accepts an
-        undefined output gradient), ``dtypes`` (each gradient has its input's
-        dtype, shape and device), ``batched`` and ``batched-forward`` (the
-        backward and forward mode under ``torch.vmap`` agree with one at a
-        time).
+        PyTorch only, each a check of its own: ``reentrant`` (the backward
+        twice gives the same J^T v, within ``nondet_tol``), ``undefined-grad``,
+        ``dtypes`` (gradients of the inputs' dtype, shape and device),
+        ``batched`` and ``batched-forward`` (under ``torch.vmap``).
     nondet_tol : float
         How far the two runs of ``reentrant`` may differ (default 0).
     structure : mapping of str to str, optional
@@ -565,7 +561,8 @@ def run(paths: Sequence[str] | str, *, allow_python: bool = False, atol: float |
         rtol: float | None = None, tolerance: str | float | None = None,
         method: MethodSpec = None, step: float | None = None, refine: bool | str = True,
         mode: str = "auto", executor: Executor | None = None, workers: int | None = None,
-        timeout: float | None = None, select: str | None = None) -> list[CaseResult]:
+        timeout: float | None = None, select: str | None = None, explore: int = 0,
+        explore_seed: int = 0, explore_dir: str | None = None) -> list[CaseResult]:
     """Run case files as ``fdcheck run`` does; one CaseResult per case.
 
     Parameters
@@ -584,6 +581,8 @@ def run(paths: Sequence[str] | str, *, allow_python: bool = False, atol: float |
         Seconds a case may run; past them it is a case error.
     select : str, optional
         Only the cases whose name contains it (``-k`` on the command line).
+    explore, explore_seed, explore_dir :
+        As ``--explore N`` (:mod:`fdcheck.explore`): ``CaseResult.exploration``.
     """
     if isinstance(paths, str):
         paths = [paths]
@@ -595,6 +594,7 @@ def run(paths: Sequence[str] | str, *, allow_python: bool = False, atol: float |
     options = _options(atol, rtol, tolerance, allow_python=allow_python,
                        method=None if method is None else parse_method(method),
                        step=step, refine=refine, mode=mode, executor=executor, workers=workers,
-                       timeout=timeout)
+                       timeout=timeout, explore=int(explore), explore_seed=int(explore_seed),
+                       explore_dir=explore_dir)
     chooser = (lambda c: select in c.name) if select else None
     return list(run_paths(list(paths), options, chooser))

@@ -92,6 +92,8 @@ class Case:
     # An output defined up to a gauge: "column-sign", "column-phase", or per
     # output of several (see :mod:`fdcheck.gauge`).
     gauge: Any = None
+    # How --explore draws the inputs (see :mod:`fdcheck.explore`), or None.
+    explore: Any = None
     file: str | None = None
     line: int | None = None
     native: bool = False

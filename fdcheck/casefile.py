@@ -137,6 +137,25 @@ def merge_defaults(defaults: Mapping[str, Any], case: Mapping[str, Any]) -> dict
     return out
 
 
+def raw_case(case: Case) -> dict[str, Any]:
+    """The mapping ``case`` was read from, over its file's defaults (to write
+    a variant of it out).
+
+    Raises
+    ------
+    CaseError
+        Where the case has no file, or the file no longer holds it.
+    """
+    if case.file is None:
+        raise CaseError("the case was not read from a file", case=case.name)
+    data, lines, _ = _document(read_case_file(case.file), case.file)
+    defaults, raw, _ = _items(data, lines, case.file)
+    for item in raw:
+        if isinstance(item, Mapping) and str(item.get("name")) == case.name:
+            return merge_defaults(defaults, item)
+    raise CaseError("the file no longer holds the case", file=case.file, case=case.name)
+
+
 def _line_of(key: str | None, lines: Mapping[str, int]) -> int | None:
     """The line of ``key`` (``expect.jacobian.W``), or of its nearest parent found."""
     while key:

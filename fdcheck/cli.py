@@ -123,6 +123,14 @@ def main() -> None:
 @click.option("--plot", "plot", metavar="DIR", type=click.Path(file_okay=False),
               help="Write a PNG heatmap per failing check (needs the plot extra).")
 @click.option("--plot-all", is_flag=True, help="With --plot: a heatmap of every check.")
+@click.option("--explore", type=click.IntRange(min=1, max=100_000), metavar="N",
+              help="For each case with an explore: key, draw N inputs, run every check at "
+                   "each, and shrink the first failure to its smallest case (needs the "
+                   "explore extra).")
+@click.option("--explore-seed", type=int, default=0, show_default=True, metavar="S",
+              help="The seed of --explore's draws.")
+@click.option("--explore-dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write a shrunk failure's case file here (default: beside its case file).")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show every check, not only failures, and the files skipped in folders.")
 def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None,
@@ -130,7 +138,8 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
         step: float | None,
         select: str | None, allow_python: bool, mode: str, workers: int | None,
         scheduler: str | None, timeout: float | None, save: str | None, plot: str | None,
-        plot_all: bool, verbose: bool) -> None:
+        plot_all: bool, explore: int | None, explore_seed: int, explore_dir: str | None,
+        verbose: bool) -> None:
     """Check every case in PATHS (files, or folders searched for *.yaml / *.yml).
 
     Every case runs, whatever happens to the others. Exit status: 0 when every
@@ -146,6 +155,7 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
       fdcheck run cases/ --scheduler tcp://scheduler:8786
       fdcheck run cases/ --format junit > results.xml
       fdcheck run cases/ --plot heatmaps/ --save matrices/
+      fdcheck run cases/matrix_functions.yaml --allow-python --explore 200
     """
     from . import report
     from .runner import RunOptions, run_paths
@@ -158,7 +168,8 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
                          allow_python=allow_python, mode=mode,
                          executor=None if pool is None else pool.executor,
                          workers=None if pool is None else pool.count, progress=progress,
-                         timeout=timeout)
+                         timeout=timeout, explore=explore or 0, explore_seed=explore_seed,
+                         explore_dir=explore_dir)
     if plot is not None:
         _need_matplotlib()
     chooser = (lambda c: select in c.name) if select else None

@@ -39,6 +39,10 @@ class RunOptions:
         Seconds a case may run; past them it is a case error (on POSIX, in
         the main thread: a function that does not return to Python is
         stopped when it does).
+    explore, explore_seed, explore_dir :
+        Draw this many inputs for each case with an ``explore:`` key, seeded
+        so; write a shrunk failure's case file to the folder (default: beside
+        its case file). See :mod:`fdcheck.explore`.
     """
 
     atol: float | None = None
@@ -54,3 +58,6 @@ class RunOptions:
     progress: ProgressFn | None = None
     source: str = "the command line"
     timeout: float | None = None
+    explore: int = 0
+    explore_seed: int = 0
+    explore_dir: str | None = None

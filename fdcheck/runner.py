@@ -11,6 +11,7 @@ import threading
 import time
 from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -19,9 +20,8 @@ from . import backends
 from .case import Case
 from .checks import (Outcome, analytic, autograd, behaviour, chain, directions, hessian,
                      second, stages, value)
-from .compare import Comparison
+from .compare import Comparison, Diagnosis
 from .diagnose import STRUCTURED, diagnose
-from .compare import Diagnosis
 from .engine import JacobianResult
 from .options import RunOptions
 from .errors import BackendUnavailable, CaseError
@@ -43,6 +43,8 @@ class CaseResult:
     error_key: str | None = None
     # What stopped the case, for the Python API to raise again.
     exception: BaseException | None = field(default=None, compare=False, repr=False)
+    # What --explore found at drawn inputs (fdcheck.explore.Exploration), if asked.
+    exploration: Any = field(default=None, compare=False, repr=False)
 
     @property
     def status(self) -> str:
@@ -212,12 +214,39 @@ def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
     options = options or RunOptions()
     try:
         with _streams_kept(), _time_limit(options.timeout):
-            return _run_case(case, options)
+            result = _run_case(case, options)
+        if options.explore and case.explore is not None and result.status != "error":
+            result = _explored(case, options, result)
+        return result
     except _Timeout:
         error = case.error(f"the case ran longer than the time allowed ({options.timeout:g} s)",
                            key="timeout")
         return CaseResult(case.name, case.file, case.line, False, str(error), (), 0,
                           float(options.timeout or 0), "timeout", error)
+
+
+def _explored(case: Case, options: RunOptions, result: CaseResult) -> CaseResult:
+    """``result`` with what ``options.explore`` drawn inputs found; a failure
+    at one fails the case (its checks at the written point are kept)."""
+    from .structure import native_like
+    try:
+        from .explore import explore_case, write_case
+        inner = replace(options, explore=0, progress=None)
+        found = explore_case(case, lambda c: run_case(c, inner), options.explore,
+                             options.explore_seed, native_like if case.native else None)
+        if found.failed and case.file:
+            from .casefile import raw_case
+            folder = options.explore_dir or str(Path(case.file).parent)
+            found = replace(found, path=write_case(case, raw_case(case), found, options.explore,
+                                                   folder))
+    except ImportError:
+        error = case.error("exploring draws inputs with Hypothesis: pip install "
+                           "'fdcheck[explore]'", key="explore")
+        return replace(result, passed=False, error=str(error), error_key="explore")
+    except CaseError as exc:
+        error = exc.located(file=case.file, case=case.name, line=case.line)
+        return replace(result, passed=False, error=str(error), error_key=exc.key)
+    return replace(result, exploration=found, passed=result.passed and not found.failed)
 
 
 class _Checklist:

@@ -22,6 +22,7 @@ from .errors import CaseError, ExpressionError
 from .expr import Expression
 from .layout import check_order
 from .stencils import ALL_SCHEMES, Method
+from .explore import parse_spec as parse_explore_spec
 from .values import (RANDOM_KINDS, check_keys, choice, input_value, literal_array, number,
                      suggest)
 
@@ -313,6 +314,8 @@ def parse_convention(value: Any, key: str = "convention") -> str:
 GAUGES = ("column-sign", "column-phase")
 
 
+
+
 def parse_gauge(value: Any, key: str = "gauge") -> Any:
     """``column-sign`` or ``column-phase``; in the API, also a mapping from an
     output's position or key (of a function returning several) to one."""
@@ -502,6 +505,12 @@ KEYS: tuple[Key, ...] = (
     Key("gauge", {"enum": list(GAUGES)}, "the output's columns are defined up to sign "
         "(eigenvectors, singular vectors) or phase: aligned with the base point's before "
         "differencing", parse_gauge, None, api="gauge"),
+    Key("explore", {"type": "object", "properties": {
+        "dims": {"type": "object", "additionalProperties": {"type": "array"}},
+        "inputs": {"type": "object", "additionalProperties": {"type": "object"}}},
+        "additionalProperties": False},
+        "how --explore draws inputs: dims, and per input its shape and condition range",
+        parse_explore_spec, None),
 )
 BY_NAME = {k.name: k for k in KEYS}
 CASE_KEYS = tuple(BY_NAME)
@@ -568,6 +577,7 @@ def parse_case(data: Mapping[str, Any], *, file: str | None = None,
                     directions=keys["directions"], derivatives=keys["derivatives"],
                     modes=keys["modes"], behaviours=keys["behaviours"],
                     nondet_tol=keys["nondet_tol"], structure=keys["structure"],
-                    convention=keys["convention"], gauge=keys["gauge"], file=file, line=line)
+                    convention=keys["convention"], gauge=keys["gauge"], explore=keys["explore"],
+                    file=file, line=line)
     except CaseError as exc:
         raise exc.located(case=name, file=file, line=line) from None

@@ -122,9 +122,17 @@ def _json_number(x: float | None) -> float | None:
 
 
 def case_json(r: Any) -> dict[str, Any]:
-    return {"name": r.name, "file": r.file, "line": r.line, "passed": r.passed, "error": r.error,
-            "checks": [check_json(c) for c in r.checks], "evaluations": r.evaluations,
-            "seconds": round(r.seconds, 6)}
+    out = {"name": r.name, "file": r.file, "line": r.line, "passed": r.passed, "error": r.error,
+           "checks": [check_json(c) for c in r.checks], "evaluations": r.evaluations,
+           "seconds": round(r.seconds, 6)}
+    e = getattr(r, "exploration", None)
+    if e is not None:
+        out["explore"] = {"drawn": e.drawn, "failed": e.failed, "seed": e.seed,
+                          "shapes": {k: list(s) for k, s in e.shapes.items()},
+                          "conditions": {k: _json_number(c) for k, c in e.conditions.items()},
+                          "message": e.message, "errors": e.errors, "path": e.path,
+                          "seconds": round(e.seconds, 6)}
+    return out
 
 
 def summary_counts(results: Sequence[Any]) -> dict[str, int]:
@@ -171,11 +179,37 @@ def case_text(r: Any, verbose: bool = False) -> str:
             hint = hint_text(c)
             if hint:
                 lines.append("           " + hint)
+    lines += _explored(r)
     if r.error:
         lines.append("      " + _one_line(r.error))
     elif r.status == "passed" and not verbose:
         lines[0] += f"  ({_count(len(r.checks), 'check')}, {_count(r.evaluations, 'evaluation')})"
     return "\n".join(lines)
+
+
+def _explored(r: Any) -> list[str]:
+    found = getattr(r, "exploration", None)
+    if found is None:
+        return []
+    written = "every check passes at the written inputs; " \
+        if found.failed and r.checks and all(c.passed for c in r.checks) else ""
+    return ["      " + exploration_text(found, written)]
+
+
+def exploration_text(e: Any, before: str = "") -> str:
+    """What ``--explore`` found, in one line (``before``: what the written
+    inputs showed)."""
+    errors = f"; {_count(e.errors, 'draw')} could not be run ({_one_line(e.first_error)})" \
+        if e.errors else ""
+    if not e.failed:
+        return f"ok   explore: {_count(e.drawn, 'drawn input')}, no check failed{errors} " \
+               f"({e.seconds:.1f} s)"
+    shapes = ", ".join(f"{k} {'x'.join(map(str, s))}" for k, s in e.shapes.items())
+    conds = ", ".join(f"{k} {c:.3g}" for k, c in e.conditions.items())
+    written = f"; written to {e.path}" if e.path else ""
+    return (f"FAIL explore: {before}the input drawn {e.drawn} fails, shrunk to {shapes} (condition "
+            f"{conds or '-'}): {_one_line(e.message or '')}{errors}{written} "
+            f"({e.seconds:.1f} s, seed {e.seed})")
 
 
 def summary_text(results: Sequence[Any], seconds: float) -> str:
