@@ -45,6 +45,7 @@ bench: install-dev
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/dropin.py
 	$(PY) benchmarks/catalogue.py
+	$(PY) benchmarks/explore.py
 
 # The fuzzer of tests/test_fuzz.py with new examples each run (make check runs a
 # fixed, small set): FUZZ_EXAMPLES per property.
