@@ -119,3 +119,16 @@ def test_a_case_file_takes_a_gauge(tmp_path):
                     "'kron(S, eye(2)) + kron(eye(2), S)'}\n")
     (result,) = fdcheck.run(str(path))
     assert result.passed, str(result)
+
+
+@pytest.mark.parametrize("spec, passes", [(None, False), ("column-phase", True)])
+def test_complex_singular_vectors_are_checked_within_their_phase_gauge(spec, passes):
+    # torch refuses to differentiate a function of U that depends on each
+    # column's phase; aligned with the base point's, it does not, and agrees.
+    torch = pytest.importorskip("torch")
+    Z = RNG.standard_normal((4, 3)) + 1j * RNG.standard_normal((4, 3))
+    f = lambda Z: torch.linalg.svd(Z, full_matrices=False)[0]  # noqa: E731
+    result = fdcheck.check(f, torch.tensor(Z, requires_grad=True), gauge=spec)
+    assert result.passed is passes, str(result)
+    if not passes:
+        assert "specified up to multiplication by e^{i phi}" in str(result)
