@@ -92,8 +92,8 @@ def _symmetrized(a: np.ndarray) -> np.ndarray:
 
 @st.composite
 def matrices(draw: Any, shape: Any, structure: str | None = None,
-             condition: tuple[float, float] = (1.0, 1e3)) -> np.ndarray:
-    """A strategy of float64 matrices.
+             condition: tuple[float, float] = (1.0, 1e3), dtype: Any = np.float64) -> np.ndarray:
+    """A strategy of matrices (float64 unless ``dtype`` says otherwise).
 
     Parameters
     ----------
@@ -102,6 +102,9 @@ def matrices(draw: Any, shape: Any, structure: str | None = None,
         symmetric, spd, lower, upper, diagonal, skew or orthogonal.
     condition : (low, high)
         The range of the condition number, each >= 1.
+    dtype : numpy dtype
+        float64 (default), float32 or a complex type (complex draws a real
+        matrix of that condition, then rotates each column's phase).
     """
     if not isinstance(shape, tuple):
         shape = draw(shape)
@@ -111,7 +114,13 @@ def matrices(draw: Any, shape: Any, structure: str | None = None,
     exponent = draw(st.floats(0.0, np.log10(high / low), allow_nan=False)) if high > low \
         else 0.0
     seed = draw(st.integers(0, 2 ** 32 - 1))
-    return build(shape, structure, low * 10 ** exponent, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    m = build(shape, structure, low * 10 ** exponent, rng)
+    kind = np.dtype(dtype)
+    if kind.kind == "c" and m.ndim == 2 and structure is None:
+        # A unitary factor keeps the singular values, hence the condition number.
+        m = m * np.exp(2j * np.pi * rng.random(m.shape[-1]))[None, :]
+    return m.astype(kind)
 
 
 def shapes(dims: int = 2, low: int = 1, high: int = 5, square: bool = False) -> Any:

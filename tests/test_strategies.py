@@ -42,3 +42,11 @@ def test_a_condition_range_below_one_is_refused():
     from hypothesis import find
     with pytest.raises(ValueError, match="condition"):
         find(matrices((2, 2), condition=(0.5, 2)), lambda m: True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.complex128])
+def test_a_dtype_keeps_the_condition_number(dtype):
+    from hypothesis import find
+    m = find(matrices((3, 3), condition=(100, 100), dtype=dtype), lambda m: True)
+    assert m.dtype == dtype
+    assert np.linalg.cond(m.astype(np.complex128)) == pytest.approx(100, rel=1e-4)
