@@ -18,7 +18,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "jacobian": "api", "gradient": "api", "hessian": "api", "numeric": "api", "check": "api",
+    "jacobian": "numeric_api", "gradient": "numeric_api", "hessian": "numeric_api",
+    "numeric": "numeric_api", "check": "api",
     "assert_check": "api", "run": "api",
     "Method": "stencils", "JacobianResult": "engine", "stencil": "stencils", "Stencil": "stencils",
     "Comparison": "compare", "Tolerance": "compare", "CaseResult": "runner",
