@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from . import backends, derive
-from .api import MethodSpec, _keywords, _raise_origin, call_case
+from .calls import MethodSpec, _keywords, _raise_origin, call_case
 from .engine import JacobianResult
 from .errors import CaseError, EvaluationError
 from .flatfun import FlatFunction
