@@ -33,7 +33,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
           behaviours: str | Sequence[str] = (), nondet_tol: float = 0.0,
           cotangent: Any = None, sparse: str = "masked",
           noncontiguous_cotangent: bool = False, structure: Mapping[str, str] | None = None,
-          convention: str = "projected", gauge: Any = None) -> CaseResult:
+          convention: str = "projected", gauge: Any = None,
+          locate: bool | None = None) -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
     The call is translated into the case a case file would describe and run by
@@ -111,6 +112,12 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         How a gradient of a structured input is read: a gradient or its
         projection ((G + G^T)/2), or over the independent entries
         (G + G^T - diag(G)).
+    locate : bool, optional
+        Check each custom rule ``f`` calls (PyTorch ``autograd.Function``, JAX
+        ``custom_vjp``/``custom_jvp``) on its own, at the inputs it was called
+        with, and report them in call order (``result.location``; see
+        :mod:`fdcheck.locate`). Default: where a check of the whole fails
+        and ``f`` calls any; False: never.
     gauge : {"column-sign", "column-phase"} or mapping, optional
         Columns defined up to sign or phase (eigenvectors) are aligned with the
         base point's (:mod:`fdcheck.gauge`); per output: ``{1: "column-sign"}``.
@@ -150,7 +157,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
                      modes=modes, autograd=autograd, behaviours=behaviours,
                      nondet_tol=nondet_tol, cotangent=cotangent, sparse=sparse,
                      noncontiguous_cotangent=noncontiguous_cotangent, structure=structure,
-                     convention=convention, gauge=gauge)
+                     convention=convention, gauge=gauge, locate=locate)
     complex_at = [i for i, x in enumerate(inputs) if complexify.is_complex(x)]
     if complex_at:
         gradient = complexify.references(gradient, complex_at)

@@ -94,6 +94,9 @@ class Case:
     gauge: Any = None
     # How --explore draws the inputs (see :mod:`fdcheck.explore`), or None.
     explore: Any = None
+    # Check each custom rule the function calls on its own (fdcheck.locate):
+    # True always, False never, None where the whole check fails.
+    locate: bool | None = None
     file: str | None = None
     line: int | None = None
     native: bool = False

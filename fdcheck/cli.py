@@ -123,6 +123,10 @@ def main() -> None:
 @click.option("--plot", "plot", metavar="DIR", type=click.Path(file_okay=False),
               help="Write a PNG heatmap per failing check (needs the plot extra).")
 @click.option("--plot-all", is_flag=True, help="With --plot: a heatmap of every check.")
+@click.option("--locate/--no-locate", default=None,
+              help="Check each custom rule (a torch Function, a JAX custom_vjp) a function "
+                   "calls on its own, in call order; by default where a check of the whole "
+                   "fails.")
 @click.option("--explore", type=click.IntRange(min=1, max=100_000), metavar="N",
               help="For each case with an explore: key, draw N inputs, run every check at "
                    "each, and shrink the first failure to its smallest case (needs the "
@@ -138,8 +142,8 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
         step: float | None,
         select: str | None, allow_python: bool, mode: str, workers: int | None,
         scheduler: str | None, timeout: float | None, save: str | None, plot: str | None,
-        plot_all: bool, explore: int | None, explore_seed: int, explore_dir: str | None,
-        verbose: bool) -> None:
+        plot_all: bool, locate: bool | None, explore: int | None, explore_seed: int,
+        explore_dir: str | None, verbose: bool) -> None:
     """Check every case in PATHS (files, or folders searched for *.yaml / *.yml).
 
     Every case runs, whatever happens to the others. Exit status: 0 when every
@@ -169,7 +173,7 @@ def run(paths: tuple[str, ...], fmt: str, atol: float | None, rtol: float | None
                          executor=None if pool is None else pool.executor,
                          workers=None if pool is None else pool.count, progress=progress,
                          timeout=timeout, explore=explore or 0, explore_seed=explore_seed,
-                         explore_dir=explore_dir)
+                         explore_dir=explore_dir, locate=locate)
     if plot is not None:
         _need_matplotlib()
     chooser = (lambda c: select in c.name) if select else None

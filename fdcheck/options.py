@@ -39,6 +39,9 @@ class RunOptions:
         Seconds a case may run; past them it is a case error (on POSIX, in
         the main thread: a function that does not return to Python is
         stopped when it does).
+    locate : bool, optional
+        Over every case's own ``locate``: check each custom rule a function
+        calls on its own (:mod:`fdcheck.locate`).
     explore, explore_seed, explore_dir :
         Draw this many inputs for each case with an ``explore:`` key, seeded
         so; write a shrunk failure's case file to the folder (default: beside
@@ -61,3 +64,4 @@ class RunOptions:
     explore: int = 0
     explore_seed: int = 0
     explore_dir: str | None = None
+    locate: bool | None = None

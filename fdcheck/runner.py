@@ -45,6 +45,8 @@ class CaseResult:
     exception: BaseException | None = field(default=None, compare=False, repr=False)
     # What --explore found at drawn inputs (fdcheck.explore.Exploration), if asked.
     exploration: Any = field(default=None, compare=False, repr=False)
+    # The custom rules the function called, each checked on its own (fdcheck.locate.Location).
+    location: Any = field(default=None, compare=False, repr=False)
 
     @property
     def status(self) -> str:
@@ -217,6 +219,8 @@ def run_case(case: Case, options: RunOptions | None = None) -> CaseResult:
             result = _run_case(case, options)
         if options.explore and case.explore is not None and result.status != "error":
             result = _explored(case, options, result)
+        if _wants_location(case, options, result):
+            result = _located(case, options, result)
         return result
     except _Timeout:
         error = case.error(f"the case ran longer than the time allowed ({options.timeout:g} s)",
@@ -247,6 +251,45 @@ def _explored(case: Case, options: RunOptions, result: CaseResult) -> CaseResult
         error = exc.located(file=case.file, case=case.name, line=case.line)
         return replace(result, passed=False, error=str(error), error_key=exc.key)
     return replace(result, exploration=found, passed=result.passed and not found.failed)
+
+
+def _wants_location(case: Case, options: RunOptions, result: CaseResult) -> bool:
+    asked = case.locate if options.locate is None else options.locate
+    if asked is False or case.backend not in backends.AUTOGRAD_NAMES or \
+            result.error_key in ("python", "backend", "timeout"):
+        return False
+    return asked is True or result.status == "failed"
+
+
+def _located(case: Case, options: RunOptions, result: CaseResult) -> CaseResult:
+    """``result`` with each custom rule the function calls checked on its own
+    (asked, or where the whole failed: then only if it calls any)."""
+    from .calls import call_case
+    from .locate import locate
+    inner = replace(options, locate=False, explore=0, progress=None)
+
+    def check(rule: Any, *args: Any, wrt: Sequence[int], name: str) -> CaseResult:
+        sub = call_case(rule, args, wrt=list(wrt), name=name, modes=case.modes,
+                        derivatives=case.derivatives, autograd=True)
+        return run_case(sub, inner)
+    try:
+        with np.errstate(all="ignore"), backends.scoped(case.backend):
+            subject = prepare(case, inner, values=False, checks=False)
+            fn = subject.framework_call(case.backend)
+            inputs = subject.inputs_for(subject.backend)
+            if case.backend == "torch":
+                # The inputs checked require grad, as the whole's autograd check makes them.
+                inputs = [x.detach().requires_grad_(n in case.wrt and x.is_floating_point())
+                          if hasattr(x, "requires_grad") else x
+                          for n, x in zip(subject.names, inputs)]
+            found = locate(fn, inputs, case.backend, check)
+    except Exception as exc:  # locating is an aid: its trouble is said, the verdict stands
+        if case.locate is not True and options.locate is not True:
+            return result
+        return replace(result, location=f"could not locate: {type(exc).__name__}: {exc}")
+    if not found.recorded and case.locate is not True and options.locate is not True:
+        return result
+    return replace(result, location=found, evaluations=result.evaluations + found.evaluations)
 
 
 class _Checklist:

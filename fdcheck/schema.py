@@ -314,6 +314,12 @@ def parse_convention(value: Any, key: str = "convention") -> str:
 GAUGES = ("column-sign", "column-phase")
 
 
+def parse_locate(value: Any, key: str = "locate") -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise CaseError(f"locate is true or false, not {value!r}", key=key)
+    return value
+
+
 
 
 def parse_gauge(value: Any, key: str = "gauge") -> Any:
@@ -505,6 +511,9 @@ KEYS: tuple[Key, ...] = (
     Key("gauge", {"enum": list(GAUGES)}, "the output's columns are defined up to sign "
         "(eigenvectors, singular vectors) or phase: aligned with the base point's before "
         "differencing", parse_gauge, None, api="gauge"),
+    Key("locate", {"type": "boolean"}, "check each custom rule the function calls on its own "
+        "(default: where a check of the whole fails)", parse_locate, None, api="locate",
+        cli="--locate"),
     Key("explore", {"type": "object", "properties": {
         "dims": {"type": "object", "additionalProperties": {"type": "array"}},
         "inputs": {"type": "object", "additionalProperties": {"type": "object"}}},
@@ -578,6 +587,7 @@ def parse_case(data: Mapping[str, Any], *, file: str | None = None,
                     modes=keys["modes"], behaviours=keys["behaviours"],
                     nondet_tol=keys["nondet_tol"], structure=keys["structure"],
                     convention=keys["convention"], gauge=keys["gauge"], explore=keys["explore"],
+                    locate=keys["locate"],
                     file=file, line=line)
     except CaseError as exc:
         raise exc.located(case=name, file=file, line=line) from None

@@ -125,6 +125,17 @@ def case_json(r: Any) -> dict[str, Any]:
     out = {"name": r.name, "file": r.file, "line": r.line, "passed": r.passed, "error": r.error,
            "checks": [check_json(c) for c in r.checks], "evaluations": r.evaluations,
            "seconds": round(r.seconds, 6)}
+    located = getattr(r, "location", None)
+    if isinstance(located, str):
+        out["locate"] = {"error": located}
+    elif located is not None:
+        out["locate"] = {"recorded": located.recorded, "seconds": round(located.seconds, 6),
+                         "evaluations": located.evaluations,
+                         "rules": [{"name": x.name, "site": x.site, "passed": x.passed,
+                                    "shapes": [list(s) for s in x.shapes],
+                                    "error": x.result.error,
+                                    "checks": [check_json(c) for c in x.result.checks]}
+                                   for x in located.rules]}
     e = getattr(r, "exploration", None)
     if e is not None:
         out["explore"] = {"drawn": e.drawn, "failed": e.failed, "seed": e.seed,
@@ -179,12 +190,42 @@ def case_text(r: Any, verbose: bool = False) -> str:
             hint = hint_text(c)
             if hint:
                 lines.append("           " + hint)
-    lines += _explored(r)
+    lines += _explored(r) + location_lines(getattr(r, "location", None))
     if r.error:
         lines.append("      " + _one_line(r.error))
     elif r.status == "passed" and not verbose:
         lines[0] += f"  ({_count(len(r.checks), 'check')}, {_count(r.evaluations, 'evaluation')})"
     return "\n".join(lines)
+
+
+def location_lines(found: Any) -> list[str]:
+    """What locating found: each custom rule the function called, checked on
+    its own, in call order."""
+    if found is None:
+        return []
+    if isinstance(found, str):
+        return ["      locate: " + _one_line(found)]
+    failing = sum(not r.passed for r in found.rules)
+    lines = [f"      locate: {_count(found.recorded, 'call')} of custom rules; "
+             f"{_count(len(found.rules), 'rule')}, each checked on its own: {failing} "
+             f"{'fails' if failing == 1 else 'fail'} ({found.seconds:.2f} s, "
+             f"{_count(found.evaluations, 'evaluation')})"]
+    for rule in found.rules:
+        shapes = ", ".join(str(s) for s in rule.shapes)
+        if rule.passed:
+            lines.append(f"        ok   {rule.name} ({rule.site}) at {shapes}")
+            continue
+        if rule.result.error:
+            lines.append(f"        ERROR {rule.name} ({rule.site}): {_one_line(rule.result.error)}")
+            continue
+        for c in rule.result.checks:
+            if not c.passed:
+                lines.append(f"        FAIL {rule.name} ({rule.site}) at {shapes}: "
+                             f"{check_title(c)}: {check_message(c)}")
+                hint = hint_text(c)
+                if hint:
+                    lines.append("             " + hint)
+    return lines
 
 
 def _explored(r: Any) -> list[str]:
