@@ -9,13 +9,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import backends, complexify
+from . import backends, complexify, models
 from .errors import CaseError
 from .options import MAX_TIMEOUT
 from .runner import CaseResult, run_case, run_paths
 from .schema import parse_method
 from .subject import phase
-from .calls import (MethodSpec, Reference, _expected, _label, _options, _raise_origin,
+from .calls import (MethodSpec, Reference, _expected, _label, _names, _options, _raise_origin,
                     call_case)
 
 
@@ -42,13 +42,19 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
 
     Parameters
     ----------
-    f : callable
+    f : callable or torch.nn.Module
         ``f(*inputs) -> array``, in NumPy, PyTorch or JAX.
-    *inputs : arrays
+    *inputs : arrays, or pytrees of them
+        A dict, NamedTuple, list of arrays (or a JAX pytree: a Flax or
+        Equinox module) is checked leaf by leaf, each named by its path
+        (``params['dense']['kernel']``; :mod:`fdcheck.models`).
     wrt : int, str or a sequence of them, optional
         Inputs to check, by position or name. Default: for PyTorch, the
         tensors with ``requires_grad`` (else every floating one); otherwise
-        every floating input.
+        every floating input. For a ``torch.nn.Module`` ``f``:
+        ``"parameters"`` (each parameter that requires grad, named as
+        ``named_parameters`` names it; buffers held fixed) or names and globs
+        (``["encoder.*.weight"]``).
     gradient, jacobian : array, callable, or a mapping/tuple per ``wrt``
         Analytic references: a gradient shaped like the input (scalar ``f``);
         a Jacobian (m, n) in ``order`` or in tensor form. A callable is called
@@ -149,6 +155,11 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
     """
     options = _options(atol, rtol, tolerance, refine=refine, executor=executor,
                        workers=workers)
+    expanded = models.expand(f, inputs, names or _names(f, len(inputs)), wrt)
+    if expanded is not None:
+        # A module's parameters, or tree inputs' leaves, as named inputs.
+        f, inputs, names, wrt = expanded[0], tuple(expanded[1]), expanded[2], expanded[3]
+        gradient, jacobian, hessian = (models.called_as(f, r) for r in (gradient, jacobian, hessian))
     if autograd is None:
         autograd = backends.detect(inputs) != "numpy"
     case = call_case(f, inputs, wrt=wrt, names=names, output=output, name=name, order=order,

@@ -193,9 +193,12 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
 
 def _checked_names(f: Callable[..., Any], names: Sequence[str] | None, count: int
                    ) -> list[str]:
-    """``names``, or the parameter names of ``f``: identifiers, one per input, each once."""
-    if names is not None and (isinstance(names, str) or not isinstance(names, (list, tuple))
-                              or not all(isinstance(n, str) and n.isidentifier() for n in names)):
+    """``names``, or the parameter names of ``f``: identifiers (or the paths
+    :mod:`fdcheck.models` makes), one per input, each once."""
+    from .models import Paths
+    if names is not None and not isinstance(names, Paths) and (
+            isinstance(names, str) or not isinstance(names, (list, tuple))
+            or not all(isinstance(n, str) and n.isidentifier() for n in names)):
         raise ValueError(f"names is a list of identifiers, one per input, not {names!r}")
     names = list(names) if names is not None else _names(f, count)
     if len(names) != count:

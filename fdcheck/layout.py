@@ -128,10 +128,13 @@ def unravel(k: int, shape: Sequence[int], order: str = "C") -> tuple[int, ...]:
 
 def element_label(name: str, index: Sequence[int]) -> str:
     """A paper-style label: ``w21`` for W[1, 0]; ``w[10,2]`` once an index passes 9."""
-    base = name.lower()
     if not len(index):
-        return base
+        return name.lower() if name.isidentifier() else name
     one_based = [i + 1 for i in index]
+    if not name.isidentifier():
+        # A path (encoder.weight, params['dense']['kernel'], f[1]): indices in brackets.
+        return name + "[" + ",".join(str(i) for i in one_based) + "]"
+    base = name.lower()
     if all(i <= 9 for i in one_based):
         return base + "".join(str(i) for i in one_based)
     return base + "[" + ",".join(str(i) for i in one_based) + "]"
