@@ -315,3 +315,29 @@ def test_an_error_estimate_is_read_on_each_outputs_own_rows(factor, passes):
     first, second = result.checks
     assert first.passed and second.passed is passes
     assert second.matrices.estimate.shape == (2, 2)
+
+
+# The notes a verdict carries, counted (mutation survivors of verify's _settle and
+# _confirmed): a count that changes is a report that lies.
+
+def test_a_reference_outside_a_kinks_limits_is_counted_once():
+    (c,) = fdcheck.check(np.abs, np.array([0.0, 0.5]), jacobian=np.diag([5.0, 1.0])).checks
+    assert c.verdict == "mismatch"
+    assert [(n.kind, dict(n.fields)) for n in c.notes if n.kind in ("outside", "kink")] == [
+        ("outside", {"count": 1})]
+
+
+def test_a_staircase_is_counted_as_stairs_and_not_as_unverified_entries():
+    x = np.array([0.3172, -1.2345, 0.77777, 2.5], dtype=np.float32)
+    (c,) = fdcheck.check(lambda x: np.round(x, 3), x, jacobian=np.zeros((4, 4))).checks
+    kinds = {n.kind: dict(n.fields) for n in c.notes}
+    assert kinds["staircase"]["count"] == 4 and "unverified" not in kinds
+
+
+def test_failing_fast_says_how_many_columns_were_derived_again():
+    x = np.linspace(0.1, 2, 40)
+    f = lambda x: np.outer(x, x).ravel() ** 2  # noqa: E731
+    (c,) = fdcheck.check(f, x, jacobian=2 * fdcheck.jacobian(f, x)).checks
+    kinds = {n.kind: dict(n.fields) for n in c.notes}
+    assert kinds["refined"] == {"count": 2}
+    assert kinds["confirmed"]["confirmed"] == 2 and kinds["confirmed"]["skipped"] == 38
