@@ -23,6 +23,7 @@ from .checks import (Outcome, analytic, autograd, behaviour, chain, directions, 
 from .compare import Comparison, Diagnosis
 from .diagnose import STRUCTURED, diagnose
 from .engine import JacobianResult
+from .notes import note
 from .options import RunOptions
 from .errors import BackendUnavailable, CaseError
 from .subject import Subject, phase, prepare
@@ -80,6 +81,7 @@ def _diagnosed(subject: Subject | None, checks: Sequence[Comparison],
     for comp in checks:
         if subject is not None and subject.structures:
             comp = _labelled(subject, comp)
+        comp = _disconnected(comp)
         # An unverifiable check's differences are rounding or noise: nothing to explain.
         # A behaviour (two runs, a batch) has no derivative to explain.
         if subject is not None and comp.verdict == "mismatch" and comp.matrices is not None \
@@ -110,6 +112,17 @@ def _diagnosis(subject: Subject, comp: Comparison, numerics: dict[str, np.ndarra
     spent = _outside_wrt(subject, comp, numerics)
     others = {k: v for k, v in numerics.items() if k != comp.wrt}
     return diagnose(comp, others, value_of, inputs, complex_input, structure, convention), spent
+
+
+def _disconnected(comp: Comparison) -> Comparison:
+    """A passing check of a derivative that is 0 throughout, numeric and
+    reference alike, says so: an input (a model's parameter) that the output
+    does not depend on passes every check, and is often a mistake."""
+    mat = comp.matrices
+    if not comp.passed or mat is None or comp.against == "value" or comp.aspect is not None \
+            or comp.wrt is None or np.any(mat.numeric) or np.any(mat.reference):
+        return comp
+    return replace(comp, notes=(*comp.notes, note("disconnected", input=str(comp.wrt))))
 
 
 def _labelled(subject: Subject, comp: Comparison) -> Comparison:

@@ -129,3 +129,31 @@ def test_an_equinox_module_is_checked_by_its_leaves_paths():
     assert [c.wrt for c in result.checks] == [
         "model.layers[0].weight", "model.layers[0].bias", "model.layers[1].weight",
         "model.layers[1].bias", "x"]
+
+
+class _Net(torch.nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        torch.manual_seed(0)
+        self.a = torch.nn.Linear(n, n).double()
+        self.unused = torch.nn.Linear(2, 2).double()
+
+    def forward(self, x):
+        return torch.tanh(self.a(x)).sum()
+
+
+def test_a_parameter_the_output_does_not_depend_on_is_said():
+    result = fdcheck.check(_Net(3), torch.randn(4, 3, dtype=torch.float64), wrt="parameters")
+    notes = {c.wrt: [n.kind for n in c.notes] for c in result.checks}
+    assert "disconnected" in notes["unused.weight"] and "disconnected" not in notes["a.weight"]
+    assert "the output does not depend on unused.bias" in str(result)
+
+
+def test_directions_per_parameter_tensor_cost_what_the_tensors_count_not_their_size():
+    costs = []
+    for n in (20, 80):                                  # 16 times the parameters
+        result = fdcheck.check(_Net(n), torch.randn(4, n, dtype=torch.float64),
+                               wrt="parameters", directions=2)
+        assert result.passed
+        costs.append(result.evaluations)
+    assert costs[1] < 1.5 * costs[0]

@@ -91,6 +91,10 @@ NOTE_TEXTS: dict[str, Callable[[Note], str]] = {
         f"backward is not itself differentiable?), so {n['framework']} says its second "
         "derivative is 0"),
     "nothing-verified": lambda n: "no entry could be verified",
+    "disconnected": lambda n: (
+        f"the output does not depend on {n['input']}: its derivative is 0 wherever it was "
+        "checked, numerically and in the reference (a parameter left out of the forward "
+        "pass, or detached?)"),
     "blind": lambda n: (
         f"unverifiable: an entry is allowed {short(n['resolution'])} times the largest "
         "entry of the reference (the numeric derivative is dominated by rounding or noise here), "
