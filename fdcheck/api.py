@@ -34,7 +34,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
           cotangent: Any = None, sparse: str = "masked",
           noncontiguous_cotangent: bool = False, structure: Mapping[str, str] | None = None,
           convention: str = "projected", gauge: Any = None,
-          locate: bool | None = None) -> CaseResult:
+          locate: bool | str | None = None) -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
     The call is translated into the case a case file would describe and run by
@@ -118,7 +118,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         How a gradient of a structured input is read: a gradient or its
         projection ((G + G^T)/2), or over the independent entries
         (G + G^T - diag(G)).
-    locate : bool, optional
+    locate : bool or "ops", optional
         Check each custom rule ``f`` calls (PyTorch ``autograd.Function``, JAX
         ``custom_vjp``/``custom_jvp``) on its own, at the inputs it was called
         with, and report them in call order (``result.location``; see

@@ -152,7 +152,7 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
               nondet_tol: float = 0.0, cotangent: Any = None, sparse: str = "masked",
               noncontiguous_cotangent: bool = False, structure: Any = None,
               convention: str = "projected", gauge: Any = None,
-              locate: bool | None = None) -> Case:
+              locate: bool | str | None = None) -> Case:
     """The case a call of the API describes, validated by the schema's own
     parsers (an error names the keyword as a case file's names the key).
 

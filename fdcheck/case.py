@@ -96,7 +96,7 @@ class Case:
     explore: Any = None
     # Check each custom rule the function calls on its own (fdcheck.locate):
     # True always, False never, None where the whole check fails.
-    locate: bool | None = None
+    locate: bool | str | None = None
     file: str | None = None
     line: int | None = None
     native: bool = False

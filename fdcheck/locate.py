@@ -58,6 +58,9 @@ class Location:
     recorded: int
     seconds: float
     evaluations: int
+    # locate="ops": the first built-in operation whose backward returned NaN
+    # (its name and where it was called), or "" where none did; None: not asked.
+    nan_op: str | None = None
 
     @property
     def first_failing(self) -> Located | None:
@@ -166,8 +169,43 @@ def _shape(a: Any) -> tuple[int, ...]:
     return tuple(int(d) for d in getattr(a, "shape", ()))
 
 
+def first_nan_op(fn: Callable[..., Any], inputs: Sequence[Any]) -> str:
+    """PyTorch: the first operation whose backward returns NaN in a backward
+    pass of ``fn`` at ``inputs`` (anomaly mode names it, and where its forward
+    was called), or "" where none does."""
+    import re
+    import warnings
+
+    import torch
+    wrt = [x for x in inputs if isinstance(x, torch.Tensor) and x.requires_grad]
+    if not wrt:
+        return ""
+    with warnings.catch_warnings(record=True) as caught, \
+            torch.autograd.detect_anomaly(check_nan=True):
+        warnings.simplefilter("always")
+        out = fn(*inputs)
+        outs = [o for o in (out if isinstance(out, (tuple, list)) else [out])
+                if isinstance(o, torch.Tensor) and o.requires_grad]
+        if not outs:
+            return ""
+        try:
+            torch.autograd.grad(torch.stack([o.sum() for o in outs]).sum(), wrt,
+                                allow_unused=True)
+        except RuntimeError as exc:
+            found = re.search(r"Function '(\w+)' returned nan values", str(exc))
+            if found is None:
+                raise
+            name = found.group(1)
+        else:
+            return ""
+    sites = [m for w in caught for m in re.findall(r'File "([^"]+)", line (\d+)', str(w.message))]
+    user = [f"{os.path.basename(f)}:{line}" for f, line in sites
+            if not (os.path.abspath(f).startswith(_HERE) or f"{os.sep}torch{os.sep}" in f)]
+    return f"{name} ({user[-1]})" if user else name
+
+
 def locate(fn: Callable[..., Any], inputs: Sequence[Any], backend: str,
-           check: Callable[..., Any]) -> Location:
+           check: Callable[..., Any], ops: bool = False) -> Location:
     """Record the custom rules ``fn`` calls at ``inputs`` and check each on
     its own with ``check(rule, *args, wrt=[...], name=...)`` (the API's
     check, with the whole check's options bound), in call order."""
@@ -187,4 +225,5 @@ def locate(fn: Callable[..., Any], inputs: Sequence[Any], backend: str,
         evaluations += result.evaluations
         rules.append(Located(call.name, call.site, tuple(_shape(call.args[i]) for i in wrt),
                              result))
-    return Location(tuple(rules), len(calls), time.perf_counter() - start, evaluations)
+    nan_op = first_nan_op(fn, inputs) if ops and backend == "torch" else None
+    return Location(tuple(rules), len(calls), time.perf_counter() - start, evaluations, nan_op)

@@ -64,4 +64,4 @@ class RunOptions:
     explore: int = 0
     explore_seed: int = 0
     explore_dir: str | None = None
-    locate: bool | None = None
+    locate: bool | str | None = None

@@ -271,7 +271,7 @@ def _wants_location(case: Case, options: RunOptions, result: CaseResult) -> bool
     if asked is False or case.backend not in backends.AUTOGRAD_NAMES or \
             result.error_key in ("python", "backend", "timeout"):
         return False
-    return asked is True or result.status == "failed"
+    return asked in (True, "ops") or result.status == "failed"
 
 
 def _located(case: Case, options: RunOptions, result: CaseResult) -> CaseResult:
@@ -295,12 +295,14 @@ def _located(case: Case, options: RunOptions, result: CaseResult) -> CaseResult:
                 inputs = [x.detach().requires_grad_(n in case.wrt and x.is_floating_point())
                           if hasattr(x, "requires_grad") else x
                           for n, x in zip(subject.names, inputs)]
-            found = locate(fn, inputs, case.backend, check)
+            ops = "ops" in (case.locate, options.locate)
+            found = locate(fn, inputs, case.backend, check, ops=ops)
     except Exception as exc:  # locating is an aid: its trouble is said, the verdict stands
-        if case.locate is not True and options.locate is not True:
+        if case.locate in (None, False) and options.locate in (None, False):
             return result
         return replace(result, location=f"could not locate: {type(exc).__name__}: {exc}")
-    if not found.recorded and case.locate is not True and options.locate is not True:
+    if not found.recorded and not found.nan_op and case.locate in (None, False) \
+            and options.locate in (None, False):
         return result
     return replace(result, location=found, evaluations=result.evaluations + found.evaluations)
 

@@ -314,9 +314,11 @@ def parse_convention(value: Any, key: str = "convention") -> str:
 GAUGES = ("column-sign", "column-phase")
 
 
-def parse_locate(value: Any, key: str = "locate") -> bool | None:
-    if value is not None and not isinstance(value, bool):
-        raise CaseError(f"locate is true or false, not {value!r}", key=key)
+def parse_locate(value: Any, key: str = "locate") -> bool | str | None:
+    """true, false, or ``ops`` (built-in operations too: the first whose
+    backward returns NaN)."""
+    if value is not None and not isinstance(value, bool) and value != "ops":
+        raise CaseError(f"locate is true, false or 'ops', not {value!r}", key=key)
     return value
 
 
@@ -511,7 +513,7 @@ KEYS: tuple[Key, ...] = (
     Key("gauge", {"enum": list(GAUGES)}, "the output's columns are defined up to sign "
         "(eigenvectors, singular vectors) or phase: aligned with the base point's before "
         "differencing", parse_gauge, None, api="gauge"),
-    Key("locate", {"type": "boolean"}, "check each custom rule the function calls on its own "
+    Key("locate", {"anyOf": [{"type": "boolean"}, {"const": "ops"}]}, "check each custom rule the function calls on its own "
         "(default: where a check of the whole fails)", parse_locate, None, api="locate",
         cli="--locate"),
     Key("explore", {"type": "object", "properties": {

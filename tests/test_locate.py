@@ -144,3 +144,15 @@ def test_a_case_file_locates_with_its_key_and_the_command_line(tmp_path, monkeyp
     assert code == 1 and "FAIL Double (layers.py:12)" in out
     code, out, _ = cli("run", "c.yaml", "--allow-python", "--no-locate")
     assert code == 1 and "locate:" not in out
+
+
+def test_locate_ops_names_the_operation_whose_backward_starts_a_nan():
+    def f(x):
+        y = torch.sqrt(x)                      # inf * 0 at x = 0: the where-gradient NaN
+        return torch.where(x > 0, y, torch.zeros_like(x)).sum()
+    x = torch.tensor([0.0, 1.0, 4.0], dtype=torch.float64, requires_grad=True)
+    result = fdcheck.check(f, x, locate="ops")
+    assert result.location.nan_op.startswith("SqrtBackward0 (test_locate.py:")
+    assert "locate: the first operation whose backward returns NaN: SqrtBackward0" in str(result)
+    clean = fdcheck.check(lambda x: (x ** 2).sum(), x, locate="ops")
+    assert clean.location.nan_op == "" and "no operation's backward returns NaN" in str(clean)

@@ -130,6 +130,7 @@ def case_json(r: Any) -> dict[str, Any]:
         out["locate"] = {"error": located}
     elif located is not None:
         out["locate"] = {"recorded": located.recorded, "seconds": round(located.seconds, 6),
+                         "nan_op": located.nan_op,
                          "evaluations": located.evaluations,
                          "rules": [{"name": x.name, "site": x.site, "passed": x.passed,
                                     "shapes": [list(s) for s in x.shapes],
@@ -206,10 +207,15 @@ def location_lines(found: Any) -> list[str]:
     if isinstance(found, str):
         return ["      locate: " + _one_line(found)]
     failing = sum(not r.passed for r in found.rules)
+    nan = [] if found.nan_op is None else [
+        "      locate: the first operation whose backward returns NaN: " + found.nan_op
+        if found.nan_op else "      locate: no operation's backward returns NaN"]
     lines = [f"      locate: {_count(found.recorded, 'call')} of custom rules; "
              f"{_count(len(found.rules), 'rule')}, each checked on its own: {failing} "
              f"{'fails' if failing == 1 else 'fail'} ({found.seconds:.2f} s, "
-             f"{_count(found.evaluations, 'evaluation')})"]
+             f"{_count(found.evaluations, 'evaluation')})" if found.recorded else
+             f"      locate: no custom rule is called ({found.seconds:.2f} s)"]
+    lines += nan
     for rule in found.rules:
         shapes = ", ".join(str(s) for s in rule.shapes)
         if rule.passed:
