@@ -174,7 +174,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         gradient = complexify.references(gradient, complex_at)
     case = replace(case, expect=_expected(case.wrt, gradient, jacobian, hessian, jvp,
                                           tuple(case.inputs)))
-    result = run_case(case, options)
+    result = models.with_held(run_case(case, options), f)
     if isinstance(result.exception, CaseError):
         _raise_origin(result.exception)
     return result

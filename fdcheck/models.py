@@ -136,6 +136,8 @@ class TreeCall:
     def __init__(self, f: Callable[..., Any], spans: Sequence[Any]) -> None:
         self.f, self.spans = f, tuple(spans)
         self.__name__ = getattr(f, "__name__", type(f).__name__)
+        # Leaves passed as they are and never checked (said in a note).
+        self.held: tuple[str, ...] = ()
 
     def __call__(self, *leaves: Any) -> Any:
         args, at = [], 0
@@ -180,7 +182,7 @@ def trees(f: Callable[..., Any], inputs: Sequence[Any], names: Sequence[str]
     if not any(is_tree(x) for x in inputs):
         return None
     spans: list[Any] = []
-    leaves, leaf_names, floating = [], [], []
+    leaves, leaf_names, floating, held = [], [], [], []
     for x, name in zip(inputs, names):
         if not is_tree(x):
             spans.append(None)
@@ -189,12 +191,31 @@ def trees(f: Callable[..., Any], inputs: Sequence[Any], names: Sequence[str]
             named, rebuild = _flatten(x, name)
             spans.append(([_TAKE if _array_like(v) else v for _, v in named], rebuild))
             pairs = [(n, v) for n, v in named if _array_like(v)]
+            held += [f"{n} (no array)" for n, v in named if not _array_like(v)]
         for leaf_name, leaf in pairs:
             leaves.append(leaf)
             leaf_names.append(leaf_name)
             if _floating(leaf):
                 floating.append(leaf_name)
-    return TreeCall(f, spans), leaves, Paths(leaf_names), floating
+            elif spans[-1] is not None:
+                held.append(f"{leaf_name} (not floating)")
+    call = TreeCall(f, spans)
+    call.held = tuple(held)
+    return call, leaves, Paths(leaf_names), floating
+
+
+def with_held(result: Any, fn: Any) -> Any:
+    """``result`` with a note, on its first check, of the tree leaves held
+    as they are and not checked."""
+    from dataclasses import replace
+
+    from .notes import note
+    held = getattr(fn, "held", ())
+    if not held or not result.checks:
+        return result
+    first = result.checks[0]
+    first = replace(first, notes=(*first.notes, note("held", leaves=", ".join(held))))
+    return replace(result, checks=(first, *result.checks[1:]))
 
 
 def called_as(fn: Any, ref: Any) -> Any:

@@ -47,6 +47,8 @@ def test_every_floating_leaf_is_checked_and_the_others_held():
         return np.tanh(p["W"] @ x + p["b"]).sum()
     result = fdcheck.check(f, tree, x, gradient={"p['W']": grad_w(tree, x)})
     assert [c.wrt for c in result.checks] == ["p['W']"]      # the reference given
+    assert "passed as given and not checked: p['name'] (no array), p['steps'] (not floating)" \
+        in str(result)
     numeric = fdcheck.check(f, tree, x, jacobian={"p['b']": 1 - np.tanh(W @ x + b) ** 2})
     assert numeric.passed
 
