@@ -85,8 +85,12 @@ def _scale(mat: Matrices, **_: Any) -> Diagnosis | None:
 
 
 def _fraction(x: float) -> str:
-    """A factor as a person writes it: 2, -1/2, 2/3."""
+    """A factor as a person writes it: 2, -1/2, 2/3, 1/2000."""
     f = Fraction(x).limit_denominator(1000)
+    if abs(float(f) - x) > 1e-9 * abs(x):
+        # The inverse of a whole number too large for the denominators above.
+        whole = round(1 / x)
+        return f"1/{whole}" if whole > 0 else f"-1/{-whole}"
     return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
 
 
@@ -345,10 +349,6 @@ def _spread(mat: Matrices, out_name: str, in_name: str) -> Diagnosis | None:
 EXPLANATIONS = (_sign, _conjugate, _transpose, _factor_transposed, _order, _jacobian_transposed,
                 _hessian_asymmetric, _convention, _symmetric, _other_input, _scale, _product_term, _low_rank)
 DESCRIPTIONS = (_product_term, _low_rank)   # the last of EXPLANATIONS: shapes, not names
-# What only describes the difference's shape: left out where a kind that names
-# the mistake explains it too, or where the difference is confined to a few
-# rows, columns or entries (a rank-1 difference, but a located one).
-SHAPES = ("product-term", "low-rank")
 
 
 def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,

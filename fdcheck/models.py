@@ -214,7 +214,7 @@ def with_held(result: Any, fn: Any) -> Any:
     if not held or not result.checks:
         return result
     first = result.checks[0]
-    first = replace(first, notes=(*first.notes, note("held", leaves=", ".join(held))))
+    first = replace(first, notes=(*first.notes, note("unchecked-leaves", leaves=", ".join(held))))
     return replace(result, checks=(first, *result.checks[1:]))
 
 

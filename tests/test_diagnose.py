@@ -402,3 +402,53 @@ def test_which_of_several_explanations_a_person_reads(kinds, written, kept):
     from fdcheck.diagnose import _preferred
     found = [Diagnosis(k, k) for k in kinds]
     assert [d.kind for d in _preferred(found, False, (3, 2), written)] == kept
+
+
+@pytest.mark.parametrize("factor, words", [
+    (1 / 2000, "the reference is 1/2000 of the numeric derivative: a factor 2000 missing"),
+    (7 / 40, "the reference is 0.175 times"),                 # no simple fraction: quarters at most
+    (7 / 30, "the reference is 0.233333 times"),
+])
+def test_factors_are_simple_fractions_up_to_quarters_or_inverses_of_whole_numbers(factor, words):
+    kinds, c = _kinds(fdcheck.check(layer, A, W, B, wrt=1, jacobian=factor * DZ_DW))
+    assert kinds[0] == "scale" and words in c.diagnosis[0].message
+
+
+@pytest.mark.parametrize("columns, listed", [
+    (6, "with respect to w1, w2, w3, w4, w5, w6 differ"),
+    (7, "with respect to w1, w2, w3, w4, w5, w6, ... differ")])
+def test_at_most_six_labels_are_listed_before_an_ellipsis(columns, listed):
+    M = RNG.standard_normal((10, 8))
+    wrong = M.copy()
+    wrong[:, :columns] += RNG.standard_normal((10, columns))   # noise in those columns alone
+    (c,) = fdcheck.check(lambda w: M @ w, np.ones(8), jacobian=wrong).checks
+    assert any(listed in d.message for d in c.diagnosis), [d.message for d in c.diagnosis]
+
+
+def test_a_two_by_two_jacobian_transposed_is_named():
+    M = np.array([[1.0, 2.0], [3.0, 5.0]])
+    (c,) = fdcheck.check(lambda x: M @ x, np.ones(2), jacobian=M.T).checks
+    assert c.diagnosis[0].kind == "jacobian-transposed"
+
+
+def test_the_spread_counts_outputs_and_input_elements():
+    num = RNG.standard_normal((6, 7))
+    wrong = num * (0.5 + 0.1 * RNG.random((6, 7)))
+    (c,) = fdcheck.check(lambda x: num @ x, np.ones(7), jacobian=wrong).checks
+    (spread,) = [d for d in c.diagnosis if d.kind == "spread"]
+    assert "in 6 of 6 outputs and 7 of 7 input elements" in spread.message
+
+
+def test_a_passing_or_valued_check_has_nothing_to_diagnose():
+    from fdcheck.diagnose import diagnose
+    (passing,) = fdcheck.check(layer, A, W, B, wrt=1, jacobian=DZ_DW).checks
+    assert passing.passed and diagnose(passing) == ()
+
+
+def test_a_real_input_with_a_last_axis_of_two_is_never_called_conjugated():
+    # A (3, 2) real input whose reference has its second column negated looks like a
+    # complex one's conjugate in real form; only a complex input can be conjugated.
+    C = np.arange(1.0, 7.0).reshape(3, 2)
+    (c,) = fdcheck.check(lambda X: np.sum(C * X), np.ones((3, 2)),
+                         gradient=C * np.array([1.0, -1.0])).checks
+    assert "conjugate" not in [d.kind for d in c.diagnosis]

@@ -91,7 +91,7 @@ NOTE_TEXTS: dict[str, Callable[[Note], str]] = {
         f"backward is not itself differentiable?), so {n['framework']} says its second "
         "derivative is 0"),
     "nothing-verified": lambda n: "no entry could be verified",
-    "held": lambda n: f"passed as given and not checked: {n['leaves']}",
+    "unchecked-leaves": lambda n: f"passed as given and not checked: {n['leaves']}",
     "disconnected": lambda n: (
         f"the output does not depend on {n['input']}: its derivative is 0 wherever it was "
         "checked, numerically and in the reference (a parameter left out of the forward "
