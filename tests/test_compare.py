@@ -201,3 +201,11 @@ def test_a_source_names_the_default_for_what_no_layer_sets():
     assert "atol from the case" in tol.source and "default for float64" in tol.source
     both = resolve("float64", "central2", {"atol": 1e-7, "rtol": 1e-4, "source": "the case"})
     assert "default" not in both.source
+
+
+def test_the_worst_entry_is_the_one_furthest_beyond_its_bound_not_the_largest_error():
+    # Errors 1 and 0.01; bounds 1e-2 and 1e-5: the second is 100 times further beyond.
+    num, ref = np.array([[1000.0, 1.0]]), np.array([[1001.0, 1.01]])
+    c = compare(num, ref, Tolerance(0.0, 1e-5), against="analytic", wrt="x", out_shape=(1,),
+                in_shape=(2,))
+    assert c.worst.input == (1,) and c.mismatches == 2
