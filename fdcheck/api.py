@@ -34,7 +34,8 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
           cotangent: Any = None, sparse: str = "masked",
           noncontiguous_cotangent: bool = False, structure: Mapping[str, str] | None = None,
           convention: str = "projected", gauge: Any = None,
-          locate: bool | str | None = None) -> CaseResult:
+          locate: bool | str | None = None, explore: int = 0, vary: Any = None,
+          explore_seed: int = 0) -> CaseResult:
     """Check the derivatives of ``f`` at ``inputs`` against the numeric Jacobian.
 
     The call is translated into the case a case file would describe and run by
@@ -124,6 +125,10 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         with, and report them in call order (``result.location``; see
         :mod:`fdcheck.locate`). Default: where a check of the whole fails
         and ``f`` calls any; False: never.
+    explore, vary, explore_seed :
+        Draw ``explore`` inputs as ``vary`` says (a case file's ``explore:``
+        key, ``{"dims": ..., "inputs": ...}``), check at each and shrink the
+        first failure (:mod:`fdcheck.explore`): ``result.exploration``.
     gauge : {"column-sign", "column-phase"} or mapping, optional
         Columns defined up to sign or phase (eigenvectors) are aligned with the
         base point's (:mod:`fdcheck.gauge`); per output: ``{1: "column-sign"}``.
@@ -154,7 +159,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         nothing to compare); EvaluationError where ``f`` itself fails.
     """
     options = _options(atol, rtol, tolerance, refine=refine, executor=executor,
-                       workers=workers)
+                       workers=workers, explore=int(explore), explore_seed=int(explore_seed))
     expanded = models.expand(f, inputs, names or _names(f, len(inputs)), wrt)
     if expanded is not None:
         # A module's parameters, or tree inputs' leaves, as named inputs.
@@ -168,7 +173,7 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
                      modes=modes, autograd=autograd, behaviours=behaviours,
                      nondet_tol=nondet_tol, cotangent=cotangent, sparse=sparse,
                      noncontiguous_cotangent=noncontiguous_cotangent, structure=structure,
-                     convention=convention, gauge=gauge, locate=locate)
+                     convention=convention, gauge=gauge, locate=locate, vary=vary)
     complex_at = [i for i, x in enumerate(inputs) if complexify.is_complex(x)]
     if complex_at:
         gradient = complexify.references(gradient, complex_at)

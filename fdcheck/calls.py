@@ -21,6 +21,7 @@ from .dtypes import NAMES as FLOAT_NAMES, is_bfloat16
 from .schema import (parse_behaviours, parse_convention, parse_derivatives, parse_directions,
                      parse_gauge, parse_locate, parse_method, parse_structure,
                      parse_modes, parse_order, parse_sparsity, tolerance_number)
+from .explore import parse_spec
 from .values import choice
 
 
@@ -152,7 +153,7 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
               nondet_tol: float = 0.0, cotangent: Any = None, sparse: str = "masked",
               noncontiguous_cotangent: bool = False, structure: Any = None,
               convention: str = "projected", gauge: Any = None,
-              locate: bool | str | None = None) -> Case:
+              locate: bool | str | None = None, vary: Any = None) -> Case:
     """The case a call of the API describes, validated by the schema's own
     parsers (an error names the keyword as a case file's names the key).
 
@@ -188,7 +189,8 @@ def call_case(f: Callable[..., Any], inputs: Sequence[Any], *, wrt: Any = None,
                     complex_inputs=complex_names,
                     sparse_inputs={names[i]: p for i, p in patterns.items()},
                     structure=parse_structure(structure), convention=parse_convention(convention),
-                    gauge=parse_gauge(gauge), locate=parse_locate(locate), native=True)
+                    gauge=parse_gauge(gauge), locate=parse_locate(locate),
+                    explore=parse_spec(vary, "vary"), native=True)
 
 
 def _checked_names(f: Callable[..., Any], names: Sequence[str] | None, count: int

@@ -259,10 +259,11 @@ def _explored(case: Case, options: RunOptions, result: CaseResult) -> CaseResult
     except ImportError:
         error = case.error("exploring draws inputs with Hypothesis: pip install "
                            "'fdcheck[explore]'", key="explore")
-        return replace(result, passed=False, error=str(error), error_key="explore")
+        return replace(result, passed=False, error=str(error), error_key="explore",
+                       exception=error)
     except CaseError as exc:
         error = exc.located(file=case.file, case=case.name, line=case.line)
-        return replace(result, passed=False, error=str(error), error_key=exc.key)
+        return replace(result, passed=False, error=str(error), error_key=exc.key, exception=error)
     return replace(result, exploration=found, passed=result.passed and not found.failed)
 
 

@@ -2,6 +2,8 @@
 hides, shrunk to the smallest case, written out to be run again."""
 import json
 
+import numpy as np
+
 import pytest
 
 import fdcheck
@@ -126,3 +128,15 @@ def test_a_bad_explore_key_is_named(tmp_path, monkeypatch, explore, key, words):
                                      f"explore: {explore}\n")
     (result,) = fdcheck.run(str(tmp_path / "c.yaml"), explore=10)
     assert result.status == "error" and result.error_key == key and words in result.error
+
+
+def test_the_api_explores_a_call_with_vary():
+    f = lambda X: np.sum(X) / X.shape[1]  # noqa: E731
+    rows = lambda X: np.ones_like(X) / X.shape[0]  # noqa: E731
+    vary = {"dims": {"m": [1, 4], "n": [1, 4]}, "inputs": {"X": {"shape": ["m", "n"]}}}
+    result = fdcheck.check(f, np.ones((2, 2)), gradient=rows, explore=100, vary=vary)
+    assert not result.passed and result.exploration.shapes == {"X": (1, 2)}
+    assert result.exploration.path is None            # a call has no file to write beside
+    with pytest.raises(fdcheck.CaseError, match="explore.inputs.Y|no input"):
+        fdcheck.check(f, np.ones((2, 2)), gradient=rows, explore=10,
+                      vary={"inputs": {"Y": {"shape": [2, 2]}}})
