@@ -61,6 +61,9 @@ class Location:
     # locate="ops": the first built-in operation whose backward returned NaN
     # (its name and where it was called), or "" where none did; None: not asked.
     nan_op: str | None = None
+    # The function is its one rule, called with its own inputs: the whole's
+    # checks are the rule's, and were not run a second time.
+    alone: bool = False
 
     @property
     def first_failing(self) -> Located | None:
@@ -91,7 +94,8 @@ class _Applied:
 
 
 @contextlib.contextmanager
-def _recording_torch(calls: list[Call]) -> Iterator[None]:
+def _recording_torch(calls: list[Call], seen: list[tuple[Any, tuple[Any, ...]]]
+                     ) -> Iterator[None]:
     import torch
     from torch.autograd import Function
     original = Function.__dict__["apply"]
@@ -102,7 +106,9 @@ def _recording_torch(calls: list[Call]) -> Iterator[None]:
                          if isinstance(a, torch.Tensor) else a for a in args)
             # The rule as checked later calls the original apply, not this recorder.
             calls.append(Call(cls.__qualname__, _site(), _Applied(original.__func__, cls), kept))
-        return original.__func__(cls, *args, **kwargs)
+        out = original.__func__(cls, *args, **kwargs)
+        seen.append((out, args))
+        return out
 
     Function.apply = classmethod(apply)  # type: ignore[method-assign,assignment]
     try:
@@ -123,7 +129,8 @@ class _Called:
 
 
 @contextlib.contextmanager
-def _recording_jax(calls: list[Call]) -> Iterator[None]:
+def _recording_jax(calls: list[Call], seen: list[tuple[Any, tuple[Any, ...]]]
+                   ) -> Iterator[None]:
     import jax
     originals = {kind: kind.__call__ for kind in (jax.custom_vjp, jax.custom_jvp)}
 
@@ -134,7 +141,9 @@ def _recording_jax(calls: list[Call]) -> Iterator[None]:
             if not kwargs and not getattr(self, "nondiff_argnums", ()):
                 name = getattr(self.fun, "__qualname__", type(self).__name__)
                 calls.append(Call(name, _site(), _Called(call, self), tuple(args)))
-            return call(self, *args, **kwargs)
+            out = call(self, *args, **kwargs)
+            seen.append((out, args))
+            return out
         return recorded
 
     for kind in originals:
@@ -147,13 +156,19 @@ def _recording_jax(calls: list[Call]) -> Iterator[None]:
             kind.__call__ = call  # type: ignore[method-assign]
 
 
-def record(fn: Callable[..., Any], inputs: Sequence[Any], backend: str) -> list[Call]:
-    """Run ``fn(*inputs)`` once, recording the custom rules it calls."""
+def record(fn: Callable[..., Any], inputs: Sequence[Any], backend: str
+           ) -> tuple[list[Call], bool]:
+    """Run ``fn(*inputs)`` once, recording the custom rules it calls; and
+    whether ``fn`` is its one rule (called once with ``inputs`` themselves,
+    its output returned as it is)."""
     calls: list[Call] = []
+    seen: list[tuple[Any, tuple[Any, ...]]] = []
     recorder = _recording_torch if backend == "torch" else _recording_jax
-    with recorder(calls):
-        fn(*inputs)
-    return calls
+    with recorder(calls, seen):
+        out = fn(*inputs)
+    whole = len(calls) == len(seen) == 1 and seen[0][0] is out \
+        and len(seen[0][1]) == len(inputs) and all(a is b for a, b in zip(seen[0][1], inputs))
+    return calls, whole
 
 
 def _differentiable(args: Sequence[Any], backend: str) -> list[int]:
@@ -205,12 +220,23 @@ def first_nan_op(fn: Callable[..., Any], inputs: Sequence[Any]) -> str:
 
 
 def locate(fn: Callable[..., Any], inputs: Sequence[Any], backend: str,
-           check: Callable[..., Any], ops: bool = False) -> Location:
+           check: Callable[..., Any], ops: bool = False, whole: Any = None) -> Location:
     """Record the custom rules ``fn`` calls at ``inputs`` and check each on
     its own with ``check(rule, *args, wrt=[...], name=...)`` (the API's
-    check, with the whole check's options bound), in call order."""
+    check, with the whole check's options bound), in call order. Where ``fn``
+    is nothing but one rule and ``whole`` (the whole's CaseResult) checked
+    only what the rule's own check would, that result is the rule's: the
+    same check is not run twice."""
     start = time.perf_counter()
-    calls = record(fn, inputs, backend)
+    calls, is_rule = record(fn, inputs, backend)
+    if is_rule and whole is not None:
+        call = calls[0]
+        wrt = _differentiable(call.args, backend)
+        return Location((Located(call.name, call.site,
+                                 tuple(_shape(call.args[i]) for i in wrt), whole),),
+                        1, time.perf_counter() - start, 0,
+                        first_nan_op(fn, inputs) if ops and backend == "torch" else None,
+                        alone=True)
     seen: set[tuple[str, str]] = set()
     rules: list[Located] = []
     evaluations = 0

@@ -156,3 +156,61 @@ def test_locate_ops_names_the_operation_whose_backward_starts_a_nan():
     assert "locate: the first operation whose backward returns NaN: SqrtBackward0" in str(result)
     clean = fdcheck.check(lambda x: (x ** 2).sum(), x, locate="ops")
     assert clean.location.nan_op == "" and "no operation's backward returns NaN" in str(clean)
+
+
+def _wrong_square():
+    class Square(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2.02 * x * g
+    return Square
+
+
+X = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+
+
+@pytest.mark.parametrize("wrap, alone", [
+    (lambda rule: (lambda x: rule.apply(x)), True),            # the rule itself
+    (lambda rule: (lambda x: rule.apply(x) * 2), False),       # more after the rule
+    (lambda rule: (lambda x: rule.apply(x * 1.0)), False),     # other inputs than the case's
+    (lambda rule: (lambda x: rule.apply(rule.apply(x))), False),   # called twice
+])
+def test_a_function_that_is_one_rule_is_not_checked_twice(wrap, alone):
+    fn = wrap(_wrong_square())
+    unlocated = fdcheck.check(fn, X, locate=False)
+    result = fdcheck.check(fn, X)
+    assert not result.passed and result.location.alone is alone
+    (rule, *_) = result.location.rules
+    assert not rule.passed
+    if alone:
+        assert result.evaluations == unlocated.evaluations and rule.result is not None
+        assert result.location.evaluations == 0
+        assert "locate: the function is one custom rule, " in str(result)
+        assert "the checks above are the rule's" in str(result)
+    else:
+        assert result.location.evaluations > 0
+
+
+def test_a_rule_alone_is_checked_on_its_own_where_the_case_expects_more():
+    # With a written gradient beside autograd, the whole's result is not the
+    # rule's: a right rule whose written gradient is wrong must still pass alone.
+    square = _wrong_square()
+    right = type("Right", (square,), {"backward": staticmethod(
+        lambda ctx, g: 2 * ctx.saved_tensors[0] * g)})
+    result = fdcheck.check(lambda x: right.apply(x), X,
+                           jacobian=lambda x: np.diag(3 * x.detach().numpy().ravel()))
+    assert not result.passed
+    assert not result.location.alone and result.location.rules[0].passed
+
+
+def test_the_json_says_a_function_is_one_rule():
+    result = fdcheck.check(lambda x: _wrong_square().apply(x), X)
+    doc = json.loads(results_json([result]))["cases"][0]["locate"]
+    assert doc["alone"] is True and doc["rules"][0]["passed"] is False
+    assert doc["rules"][0]["checks"] == json.loads(results_json([result]))["cases"][0]["checks"]

@@ -130,6 +130,7 @@ def case_json(r: Any) -> dict[str, Any]:
         out["locate"] = {"error": located}
     elif located is not None:
         out["locate"] = {"recorded": located.recorded, "seconds": round(located.seconds, 6),
+                         "alone": located.alone,
                          "nan_op": located.nan_op,
                          "evaluations": located.evaluations,
                          "rules": [{"name": x.name, "site": x.site, "passed": x.passed,
@@ -210,6 +211,10 @@ def location_lines(found: Any) -> list[str]:
     nan = [] if found.nan_op is None else [
         "      locate: the first operation whose backward returns NaN: " + found.nan_op
         if found.nan_op else "      locate: no operation's backward returns NaN"]
+    if found.alone:
+        rule = found.rules[0]
+        return [f"      locate: the function is one custom rule, {rule.name} ({rule.site}), "
+                f"called with its inputs: the checks above are the rule's"] + nan
     lines = [f"      locate: {_count(found.recorded, 'call')} of custom rules; "
              f"{_count(len(found.rules), 'rule')}, each checked on its own: {failing} "
              f"{'fails' if failing == 1 else 'fail'} ({found.seconds:.2f} s, "
