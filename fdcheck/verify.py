@@ -199,7 +199,7 @@ class Verifier:
         far = self._far(comp, cols) if self.refine != "all" else []
         if far:
             fast = self._confirmed(numeric, reference, tolerance, estimate, notes, where, rows,
-                                   [c for c in cols if c not in far[CONFIRM:]], far)
+                                   cols, far)
             if fast is not None:
                 return fast, estimate
         self._refine(cols)
@@ -211,41 +211,60 @@ class Verifier:
 
     def _far(self, comp: Comparison, cols: Sequence[int]) -> list[int]:
         """The columns whose first mismatch is more than FAR times its bound,
-        furthest first; empty where there are too few to spare any work (at
-        most CONFIRM) or where any column's first look is not finite."""
+        furthest first; empty where any column's first look is not finite."""
         mat = comp.matrices
         if mat is None or mat.numeric.ndim != 2 or not np.isfinite(mat.numeric).all():
             return []
         with np.errstate(all="ignore"):
             ratio = np.abs(mat.numeric - mat.reference) / mat.bound
         worst = np.nan_to_num(ratio, nan=0.0, posinf=np.inf).max(axis=0)
-        far = sorted((c for c in cols if worst[c] > FAR), key=lambda c: -worst[c])
-        return far if len(far) > CONFIRM else []
+        return sorted((c for c in cols if worst[c] > FAR), key=lambda c: -worst[c])
 
     def _confirmed(self, numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
                    estimate: np.ndarray | None, notes: list[Note], where: dict[str, Any],
                    rows: slice, cols: list[int], far: list[int]) -> Comparison | None:
-        """Fail fast: re-derive ``cols`` (every near column and the CONFIRM
-        furthest), settle them, and believe the other far columns' first look
-        if the furthest are confirmed mismatches; None where they are not (a
-        kink, a step out of the domain: then every column is re-derived)."""
+        """Fail fast: probe the CONFIRM furthest of the far columns over a
+        ladder of steps and, if the ladder shows them wrong (smooth, and far
+        from the reference), believe the first look of every other column
+        of ``cols``, far or near: the verdict is decided. None where the
+        ladder does not show it (a kink, a jump, a step out of the domain, a
+        ladder that does not settle): then every column is derived again."""
         numeric, notes = numeric.copy(), list(notes)
-        self._refine(cols)
-        estimate = self._with_refined(numeric, None if estimate is None else estimate.copy(),
-                                      cols, rows)
-        notes.append(note("refined", count=len(cols)))
-        unreliable = ~np.isfinite(numeric)
-        skipped = far[CONFIRM:]
-        comp = self._settle(numeric, reference, tolerance, unreliable, estimate, notes, where,
-                            rows, skip=skipped)
+        probed = far[:CONFIRM]
+        self._probe(probed)
+        if not all(self._shown_wrong(c, reference, tolerance, where.get("floor"), rows)
+                   for c in probed):
+            # Derived again, these columns are probed again from the step
+            # extrapolation chose: a step too large is what may have misled.
+            for c in probed:
+                del self._probes[c]
+            return None
+        kept = [c for c in cols if c not in probed]
+        comp = self._settle(numeric, reference, tolerance, ~np.isfinite(numeric),
+                            None if estimate is None else estimate.copy(), notes, where, rows,
+                            skip=kept)
         mat = comp.matrices
         if comp.verdict != "mismatch" or comp.unverified or mat is None:
             return None
         bad = np.asarray(mat.mismatched_by(reference)).any(axis=0).reshape(-1)
-        if not all(bad[c] for c in far[:CONFIRM]):
+        if not all(bad[c] for c in probed):
             return None
-        return replace(comp, notes=(*comp.notes, note("confirmed", confirmed=CONFIRM,
-                                                       skipped=len(skipped), far=FAR)))
+        return replace(comp, notes=(*comp.notes, note(
+            "confirmed", confirmed=len(probed), skipped=len(far) - len(probed),
+            near=len(kept) - (len(far) - len(probed)), far=FAR)))
+
+    def _shown_wrong(self, c: int, reference: np.ndarray, tolerance: Tolerance,
+                     floor: np.ndarray | None, rows: slice) -> bool:
+        """Whether the ladder of column ``c`` shows the reference wrong at
+        one entry at least: smooth there, and the reference further from
+        the ladder's extrapolated estimate than its bound plus AUTO_FACTOR
+        times that estimate's error."""
+        kind, value, error = (a[rows] for a in self._probes[c][:3])
+        _, bound = entry_bounds(reference, tolerance, None, floor)
+        with np.errstate(invalid="ignore"):
+            gap = np.abs(value - reference[:, c])
+            wrong = (kind == SMOOTH) & (gap > bound[:, c] + AUTO_FACTOR * error)
+        return bool(wrong.any())
 
     def _settle(self, numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
                 unreliable: np.ndarray, estimate: np.ndarray | None, notes: list[Note],

@@ -334,10 +334,32 @@ def test_a_staircase_is_counted_as_stairs_and_not_as_unverified_entries():
     assert kinds["staircase"]["count"] == 4 and "unverified" not in kinds
 
 
-def test_failing_fast_says_how_many_columns_were_derived_again():
+def test_failing_fast_says_how_many_columns_were_probed_and_believed():
     x = np.linspace(0.1, 2, 40)
     f = lambda x: np.outer(x, x).ravel() ** 2  # noqa: E731
     (c,) = fdcheck.check(f, x, jacobian=2 * fdcheck.jacobian(f, x)).checks
     kinds = {n.kind: dict(n.fields) for n in c.notes}
-    assert kinds["refined"] == {"count": 2}
+    # Every column is far: none is derived again by Richardson extrapolation.
+    assert "refined" not in kinds
     assert kinds["confirmed"]["confirmed"] == 2 and kinds["confirmed"]["skipped"] == 38
+
+
+@pytest.mark.parametrize("n, confirmed, text", [
+    (1, 1, "failing fast: the column furthest from the reference, probed over a ladder of "
+           "steps, confirms the mismatch (refine='all'"),
+    (2, 2, "failing fast: the 2 columns furthest from the reference, probed over a ladder of "
+           "steps, confirm the mismatch (refine='all'"),
+    (3, 2, "confirm the mismatch; 1 more, more than 100 times its tolerance away, keeps its "
+           "first estimate (refine='all'"),
+])
+def test_a_far_mismatch_of_few_columns_is_confirmed_by_the_ladder_alone(n, confirmed, text):
+    # A sign error on a few elements: 2 evaluations a column, then 2 x 4 for each of the
+    # (at most 2) furthest columns' ladder; Richardson's sweep (20 a column) is not run.
+    x = np.linspace(0.5, 1.5, n)
+    res = fdcheck.check(lambda x: np.sin(x), x, jacobian=-np.diag(np.cos(x)))
+    (c,) = res.checks
+    kinds = {n.kind: dict(n.fields) for n in c.notes}
+    assert c.verdict == "mismatch" and c.mismatches == n and "refined" not in kinds
+    assert kinds["confirmed"]["confirmed"] == confirmed
+    assert res.evaluations <= 1 + 2 * n + 8 * confirmed + 4   # base, plain, ladder, noise
+    assert text in str(res)

@@ -41,10 +41,13 @@ NOTE_TEXTS: dict[str, Callable[[Note], str]] = {
         "the gradient has the wrong " + "; ".join(n["wrong"]) + ": a backward returns each "
         "gradient in its input's dtype, shape and device"),
     "confirmed": lambda n: (
-        f"failing fast: the {n['confirmed']} columns furthest from the reference, re-derived, "
-        f"confirm the mismatch; {n['skipped']} more, each more than {n['far']:g} times its "
-        "tolerance away, keep their first estimate (refine='all', or --refine-all, derives "
-        "every one again)"),
+        (f"failing fast: the {n['confirmed']} columns furthest from the reference, probed over "
+         "a ladder of steps, confirm the mismatch" if n['confirmed'] != 1 else
+         "failing fast: the column furthest from the reference, probed over a ladder of "
+         "steps, confirms the mismatch")
+        + _kept(n['skipped'], n.get('near', 0), n['far'])
+        + " (refine='all', or --refine-all, derives every column again by Richardson "
+        "extrapolation)"),
     "sparse-layout": lambda n: (
         f"PyTorch returns a gradient of {n['got']} for this input of {n['want']}: the gradient "
         "of a sparse input is sparse in its layout (a dense one takes the dense matrix's "
@@ -155,3 +158,18 @@ def note_text(n: Note) -> str:
 def notes_text(c: Comparison) -> list[str]:
     """The sentences of a check's notes, in order."""
     return [note_text(n) for n in c.notes]
+
+
+def _kept(far: int, near: int, factor: float) -> str:
+    """The columns failing fast believed at their first look."""
+    if not far and not near:
+        return ""
+    away = f"more than {factor:g} times its tolerance away"
+    if far and near:
+        return (f"; {far} more ({'each ' if far > 1 else ''}{away}) and {near} nearer "
+                f"{'one' if near == 1 else 'ones'} that differ too keep their first estimate")
+    if far:
+        return (f"; 1 more, {away}, keeps its first estimate" if far == 1 else
+                f"; {far} more, each {away}, keep their first estimate")
+    return (f"; 1 nearer column that differs too keeps its first estimate" if near == 1 else
+            f"; {near} nearer columns that differ too keep their first estimate")
