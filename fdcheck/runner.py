@@ -341,12 +341,12 @@ def _whole(subject: Subject, wrt: str) -> tuple[Verifier, int]:
 
 
 def _frameworks(subject: Subject, wrt: str, whole: Verifier, found: _Checklist,
-                pending: list[BackendUnavailable]) -> None:
-    """Each framework's first (and, where asked, second) derivatives of ``wrt``;
-    a framework that is not installed is remembered, and the others still run."""
+                pending: list[BackendUnavailable], memo: dict[Any, Any]) -> None:
+    """Each framework's first derivatives of ``wrt``; a framework that is not
+    installed is remembered, and the others still run."""
     for name in subject.case.autograd:
         try:
-            found.add(autograd.run(subject, wrt, whole, name))
+            found.add(autograd.run(subject, wrt, whole, name, memo))
         except BackendUnavailable as exc:
             pending[:1] = pending[:1] or [exc]
 
@@ -371,6 +371,7 @@ def _checklist(case: Case, options: RunOptions, found: _Checklist) -> None:
     found.add(value.run(subject))
     pending: list[BackendUnavailable] = []
     wholes: dict[str, tuple[int, ...]] = {}
+    memo: dict[Any, Any] = {}   # the frameworks' Jacobians of every input, in one sweep
     for wrt in case.wrt:
         if subject.wrt[wrt].directions:
             found.add(directions.run(subject, wrt))
@@ -383,7 +384,7 @@ def _checklist(case: Case, options: RunOptions, found: _Checklist) -> None:
         found.add(analytic.run(subject, wrt, whole))
         found.add(hessian.run(subject, wrt))
         found.add(chain.run(subject, wrt, whole))
-        _frameworks(subject, wrt, whole, found, pending)
+        _frameworks(subject, wrt, whole, found, pending, memo)
     if case.derivatives == 2 and wholes:
         _second(subject, list(wholes), next(iter(wholes.values())), found, pending)
     found.add(stages.run(subject))

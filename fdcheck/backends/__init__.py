@@ -73,6 +73,12 @@ class AutogradBackend(Backend, Protocol):
     """What fdcheck needs from a framework with automatic differentiation
     (PyTorch, JAX): its Jacobians, products and second derivatives."""
 
+    def autograd_jacobians(self, fn: Callable[..., Any], inputs: Sequence[Any],
+                           wrts: Sequence[int]) -> list[np.ndarray]:
+        """d fn / d inputs[w] for each w of ``wrts``, by reverse mode in one
+        sweep (one backward pass an output element, whatever the number of
+        inputs), each shaped out.shape + in.shape, float64."""
+
     def forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any],
                          wrt: int) -> np.ndarray:
         """d fn / d inputs[wrt] by forward mode, shape out.shape + in.shape, float64."""

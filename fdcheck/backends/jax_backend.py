@@ -192,6 +192,16 @@ class JaxBackend:
         return np.asarray(_jit_or_plain(jacobian, lambda: jax.jacrev(fn, argnums=wrt), args),
                           dtype=np.float64)
 
+    def autograd_jacobians(self, fn: Callable[..., Any], inputs: Sequence[Any],
+                           wrts: Sequence[int]) -> list[np.ndarray]:
+        """``jax.jacrev`` of fn with respect to every argument of ``wrts`` at
+        once, compiled once per function."""
+        args = [jnp.asarray(x) for x in inputs]
+        argnums = tuple(wrts)
+        jacobian = _compiled(("jacrev", fn, argnums), lambda: jax.jacrev(fn, argnums=argnums))
+        jacs = _jit_or_plain(jacobian, lambda: jax.jacrev(fn, argnums=argnums), args)
+        return [np.asarray(j, dtype=np.float64) for j in jacs]
+
     def vmap(self, fn: Callable[..., Any], wrt: int, n_inputs: int) -> Callable[..., Any]:
         """fn over a leading batch axis of argument ``wrt``: ``jax.vmap``, compiled
         once per function by ``jax.jit`` (or not, where jit cannot trace fn)."""

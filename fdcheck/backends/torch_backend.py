@@ -209,6 +209,24 @@ class TorchBackend:
             jac = torch.autograd.functional.jacobian(along, xs[wrt])
         return self.to_numpy(jac).astype(np.float64)
 
+    def autograd_jacobians(self, fn: Callable[..., Any], inputs: Sequence[Any],
+                           wrts: Sequence[int]) -> list[np.ndarray]:
+        xs = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
+
+        def along(*ws: Any) -> Any:
+            args = list(xs)
+            for w, value in zip(wrts, ws):
+                args[w] = value
+            return fn(*args)
+
+        with torch.no_grad():
+            shape = tuple(along(*(xs[w] for w in wrts)).shape)
+        if not int(np.prod(shape)):  # torch's jacobian cannot stack no rows
+            return [np.zeros(shape + tuple(xs[w].shape)) for w in wrts]
+        with torch.enable_grad():
+            jacs = torch.autograd.functional.jacobian(along, tuple(xs[w] for w in wrts))
+        return [self.to_numpy(j).astype(np.float64) for j in jacs]
+
     def differentiable_outputs(self, fn: Callable[..., Any], inputs: Sequence[Any],
                                wrt: int) -> dict[Any, bool] | None:
         """For a function of several outputs (tuple, list or dict), which ones

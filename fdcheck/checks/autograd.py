@@ -33,8 +33,32 @@ def held_outputs(subject: Subject, backend: backends.AutogradBackend, wrt: str) 
             if flags is not None and not flags.get(p.key, True)]
 
 
+def _jacobian(subject: Subject, backend: backends.AutogradBackend, wrt: str, mode: str,
+              memo: dict[Any, Any] | None) -> Any:
+    """The framework's Jacobian of ``wrt``. In reverse mode, those of every
+    input checked whole are taken in one sweep (one backward pass an output
+    element, not one per input and output element) and kept in ``memo`` for
+    the next input; where that sweep fails, each input is tried alone, so
+    that its own trouble is said for it."""
+    fn, inputs, index = subject.framework_call(backend.name), subject.inputs_for(backend), \
+        subject.names.index(wrt)
+    if mode == "forward":
+        return backend.forward_jacobian(fn, inputs, index)
+    wrts = [subject.names.index(w) for w in subject.case.wrt if not subject.wrt[w].directions]
+    if memo is None or len(wrts) < 2:
+        return backend.autograd_jacobian(fn, inputs, index)
+    key = (backend.name, "reverse")
+    if key not in memo:
+        try:
+            memo[key] = dict(zip(wrts, backend.autograd_jacobians(fn, inputs, wrts)))
+        except Exception:  # each input alone says what went wrong, and where
+            memo[key] = {}
+    joint = memo[key]
+    return joint[index] if index in joint else backend.autograd_jacobian(fn, inputs, index)
+
+
 def check_mode(subject: Subject, wrt: str, verifier: Verifier, name: str, mode: str,
-               held: list[str]) -> Outcome:
+               held: list[str], memo: dict[Any, Any] | None = None) -> Outcome:
     """One mode of framework ``name`` against the numeric Jacobian of ``wrt``."""
     backend = backends.autograd(name)
     result = verifier.result
@@ -42,9 +66,7 @@ def check_mode(subject: Subject, wrt: str, verifier: Verifier, name: str, mode: 
                                  out_name=subject.case.output, mode=mode)
     try:
         with phase("autograd"):
-            compute = backend.forward_jacobian if mode == "forward" else backend.autograd_jacobian
-            tensor = compute(subject.framework_call(name), subject.inputs_for(backend),
-                             subject.names.index(wrt))
+            tensor = _jacobian(subject, backend, wrt, mode, memo)
     except CaseError as exc:
         if not isinstance(exc.origin, Exception) or isinstance(exc.origin, EvaluationError):
             raise
@@ -68,10 +90,12 @@ def check_mode(subject: Subject, wrt: str, verifier: Verifier, name: str, mode: 
     return outcome
 
 
-def run(subject: Subject, wrt: str, verifier: Verifier, name: str) -> Outcome:
-    """Every mode the case asks for, of framework ``name``, for input ``wrt``."""
+def run(subject: Subject, wrt: str, verifier: Verifier, name: str,
+        memo: dict[Any, Any] | None = None) -> Outcome:
+    """Every mode the case asks for, of framework ``name``, for input ``wrt``;
+    ``memo``, kept over the case's inputs, holds what one sweep found for all."""
     held = held_outputs(subject, backends.autograd(name), wrt)
     outcome = Outcome()
     for mode in subject.case.modes:
-        outcome += check_mode(subject, wrt, verifier, name, mode, held)
+        outcome += check_mode(subject, wrt, verifier, name, mode, held, memo)
     return outcome

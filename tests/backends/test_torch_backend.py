@@ -168,3 +168,27 @@ def test_a_sparse_input_is_checked_on_its_stored_entries():
     a = torch.eye(3, dtype=torch.float64).to_sparse_coo().requires_grad_()
     result = fdcheck.check(lambda a: a.to_dense() * 2, a)
     assert result.passed and result.checks[0].entries == 9 * 3      # 9 outputs, 3 stored
+
+
+@pytest.mark.parametrize("wrt, backwards", [
+    (["A", "W", "B"], 4),        # Z has 4 entries: one backward pass each, for all three inputs
+    (["W"], 4),
+])
+def test_the_jacobians_of_every_input_come_from_one_backward_pass_an_output_entry(wrt, backwards):
+    calls = []
+
+    def counted(a, w, g):
+        calls.append(1)
+        return right(a, w, g)
+    result = fdcheck.check(make_linear(counted), *tensors(), output="Z", names=["A", "W", "B"],
+                           wrt=wrt, locate=False)
+    assert result.passed and len(result.checks) == len(wrt)
+    assert len(calls) == backwards
+
+
+def test_a_backward_that_fails_for_every_input_is_said_for_each():
+    def broken(a, w, g):
+        raise ValueError("no backward here")
+    result = fdcheck.check(make_linear(broken), *tensors(), output="Z", names=["A", "W", "B"],
+                           locate=False)
+    assert not result.passed and "no backward here" in str(result)
