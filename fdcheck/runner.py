@@ -288,7 +288,7 @@ def _located(case: Case, options: RunOptions, result: CaseResult) -> CaseResult:
         return run_case(sub, inner)
     try:
         with np.errstate(all="ignore"), backends.scoped(case.backend):
-            subject = prepare(case, inner, values=False, checks=False)
+            subject = prepare(case, inner, values=False, checks=False, inputs=False)
             fn = subject.framework_call(case.backend)
             inputs = subject.inputs_for(subject.backend)
             if case.backend == "torch":

@@ -559,7 +559,8 @@ def _prepare_input(subject: Subject, wrt: str, checks: bool) -> tuple[Subject, P
     return subject, Prepared(wrt, i, fn, directions, notes, why), spent
 
 
-def prepare(case: Case, options: RunOptions, values: bool = True, checks: bool = True) -> Subject:
+def prepare(case: Case, options: RunOptions, values: bool = True, checks: bool = True,
+            inputs: bool = True) -> Subject:
     """Everything the checks of ``case`` read, resolved once.
 
     Parameters
@@ -573,6 +574,8 @@ def prepare(case: Case, options: RunOptions, values: bool = True, checks: bool =
     checks : bool
         Prepare for checks: look for noise, and switch a Jacobian too large
         to hold to directions. False for a numeric derivative alone.
+    inputs : bool
+        Make each input of ``wrt`` ready (its flat function: an evaluation).
 
     Returns
     -------
@@ -588,7 +591,7 @@ def prepare(case: Case, options: RunOptions, values: bool = True, checks: bool =
         subject = replace(subject, env=stage_values(subject))
     prepared: dict[str, Prepared] = {}
     spent = 0
-    for wrt in case.wrt:
+    for wrt in case.wrt if inputs else ():
         subject, prepared[wrt], used = _prepare_input(subject, wrt, checks)
         spent += used
     return replace(subject, wrt=prepared, evaluations=spent)
