@@ -72,9 +72,20 @@ class Tolerance:
         """The atol in force against ``reference``."""
         if not self.scaled:
             return self.atol
-        finite = np.abs(reference[np.isfinite(reference)])
-        scale = float(finite.max()) if finite.size else 0.0
-        return max(self.floor, self.atol * scale)
+        return max(self.floor, self.atol * largest_finite(reference))
+
+
+def largest_finite(a: np.ndarray) -> float:
+    """The largest |entry| of ``a`` that is finite (0 for none)."""
+    if not a.size:
+        return 0.0
+    # Two reductions without a copy; the masked copy only where something is not finite.
+    with np.errstate(invalid="ignore"):
+        top = max(float(np.max(a)), -float(np.min(a)))
+    if np.isfinite(top):
+        return top
+    finite = np.abs(a[np.isfinite(a)])
+    return float(finite.max()) if finite.size else 0.0
 
 
 def default_tolerance(dtype: str, method_label: str) -> Tolerance:

@@ -209,3 +209,17 @@ def test_the_worst_entry_is_the_one_furthest_beyond_its_bound_not_the_largest_er
     c = compare(num, ref, Tolerance(0.0, 1e-5), against="analytic", wrt="x", out_shape=(1,),
                 in_shape=(2,))
     assert c.worst.input == (1,) and c.mismatches == 2
+
+
+@pytest.mark.parametrize("values, largest", [
+    ([[1.0, -3.0], [2.0, 0.5]], 3.0),
+    ([[1.0, np.inf], [-2.0, 0.5]], 2.0),          # what is not finite is not a scale
+    ([[np.nan, -np.inf], [np.nan, 4.0]], 4.0),
+    ([[np.nan, np.inf]], 0.0),
+    (np.zeros((0, 3)), 0.0),
+])
+def test_the_scale_of_a_relative_atol_is_the_largest_finite_entry(values, largest):
+    from fdcheck.compare import largest_finite
+    assert largest_finite(np.asarray(values, dtype=float)) == largest
+    tol = Tolerance(1e-3, 0.0, "test", scaled=True, floor=1e-12)
+    assert tol.absolute_atol(np.asarray(values, dtype=float)) == max(1e-12, 1e-3 * largest)
