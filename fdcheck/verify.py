@@ -225,21 +225,29 @@ class Verifier:
                    rows: slice, cols: list[int], far: list[int]) -> Comparison | None:
         """Fail fast: probe the CONFIRM furthest of the far columns over a
         ladder of steps and, if the ladder shows them wrong (smooth, and far
-        from the reference), believe the first look of every other column
-        of ``cols``, far or near: the verdict is decided. None where the
-        ladder does not show it (a kink, a jump, a step out of the domain, a
-        ladder that does not settle): then every column is derived again."""
+        from the reference) and their first look accurate, believe the first
+        look of the other far columns: the verdict is decided. The nearer
+        columns of ``cols`` get the last look as ever. None where the ladder
+        does not show it (a kink, a jump, a step out of the domain, a ladder
+        that does not settle, a first look off): then every column is
+        derived again."""
         numeric, notes = numeric.copy(), list(notes)
         probed = far[:CONFIRM]
         self._probe(probed)
-        if not all(self._shown_wrong(c, reference, tolerance, where.get("floor"), rows)
-                   for c in probed):
+        said = [self._ladder_says(c, numeric, reference, tolerance, where.get("floor"), rows)
+                for c in probed]
+        # Believed only where the ladder shows the first look accurate too: a
+        # first look off by more than the tolerance (a step too large for the
+        # input's scale) would mislead the diagnosis of every column kept.
+        if not all(wrong and accurate for wrong, accurate in said):
             # Derived again, these columns are probed again from the step
             # extrapolation chose: a step too large is what may have misled.
             for c in probed:
                 del self._probes[c]
             return None
-        kept = [c for c in cols if c not in probed]
+        # The nearer columns, within reach of their tolerance, are probed
+        # too (the last look): believed far off, a first look could be near.
+        kept = far[CONFIRM:]
         comp = self._settle(numeric, reference, tolerance, ~np.isfinite(numeric),
                             None if estimate is None else estimate.copy(), notes, where, rows,
                             skip=kept)
@@ -250,15 +258,16 @@ class Verifier:
         if not all(bad[c] for c in probed):
             return None
         return replace(comp, notes=(*comp.notes, note(
-            "confirmed", confirmed=len(probed), skipped=len(far) - len(probed),
-            near=len(kept) - (len(far) - len(probed)), far=FAR)))
+            "confirmed", confirmed=len(probed), skipped=len(kept), far=FAR)))
 
-    def _shown_wrong(self, c: int, reference: np.ndarray, tolerance: Tolerance,
-                     floor: np.ndarray | None, rows: slice) -> bool:
-        """Whether the ladder of column ``c`` shows the reference wrong at
-        one entry at least: smooth there, and the reference further from
-        the ladder's extrapolated estimate than its bound plus AUTO_FACTOR
-        times that estimate's error."""
+    def _ladder_says(self, c: int, numeric: np.ndarray, reference: np.ndarray,
+                     tolerance: Tolerance, floor: np.ndarray | None, rows: slice
+                     ) -> tuple[bool, bool]:
+        """What the ladder of column ``c`` shows: whether the reference is
+        wrong at one entry at least (smooth there, and further from the
+        ladder's extrapolated estimate than its bound plus AUTO_FACTOR times
+        that estimate's error); and whether the first look ``numeric`` is
+        within that bound of the ladder's estimate at every smooth entry."""
         kind, value, error = (a[rows] for a in self._probes[c][:3])
         column = reference[:, c]
         # The column's bound as entry_bounds gives it, without a pass over the whole.
@@ -268,9 +277,10 @@ class Verifier:
             atol = max(atol, float(floors[c] if floors.size > 1 else floors[0]))
         with np.errstate(invalid="ignore"):
             bound = atol + tolerance.rtol * np.abs(column)
-            gap = np.abs(value - column)
-            wrong = (kind == SMOOTH) & (gap > bound + AUTO_FACTOR * error)
-        return bool(wrong.any())
+            smooth = kind == SMOOTH
+            wrong = smooth & (np.abs(value - column) > bound + AUTO_FACTOR * error)
+            off = smooth & ~(np.abs(numeric[:, c] - value) <= bound)
+        return bool(wrong.any()), not bool(off.any())
 
     def _settle(self, numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
                 unreliable: np.ndarray, estimate: np.ndarray | None, notes: list[Note],

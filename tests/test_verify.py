@@ -363,3 +363,35 @@ def test_a_far_mismatch_of_few_columns_is_confirmed_by_the_ladder_alone(n, confi
     assert kinds["confirmed"]["confirmed"] == confirmed
     assert res.evaluations <= 1 + 2 * n + 8 * confirmed + 4   # base, plain, ladder, noise
     assert text in str(res)
+
+
+X_TINY = 1e-4 * np.random.default_rng(0).standard_normal((4, 4))
+
+
+@pytest.mark.parametrize("mistake, kind", [
+    (lambda g: -g, "sign"),
+    (lambda g: 2 * g, "scale"),
+])
+def test_a_first_look_off_by_more_than_its_tolerance_is_not_believed(mistake, kind):
+    # At inputs of scale 1e-4 the plain step is large for the function: the first look
+    # is off by more than the tolerance. Believed for the columns not probed, it would
+    # hide the mistake's kind from the diagnosis ("spread"); every column is derived again.
+    g = X_TINY / np.linalg.norm(X_TINY)
+    (c,) = fdcheck.check(lambda X: np.linalg.norm(X), X_TINY, gradient=mistake(g)).checks
+    assert c.verdict == "mismatch" and c.diagnosis[0].kind == kind
+    assert "confirmed" not in {n.kind for n in c.notes}
+
+
+def test_columns_within_reach_of_their_tolerance_get_the_last_look_when_failing_fast():
+    # sin(3000 x): the plain step's first look is off by about 5e-5 of the derivative,
+    # beyond the tolerance but within 100 times it. The one wrong column (x2 on the
+    # gentle sin(x)) is far, probed and confirmed; the others must not be taken for
+    # mistakes of their own on their first look.
+    x = np.array([0.3, 0.5, 0.7, 0.9])
+    k = np.array([1.0, 3000, 3000, 3000])
+    g = k * np.cos(k * x)
+    wrong = g * np.array([2.0, 1, 1, 1])
+    (c,) = fdcheck.check(lambda x: np.sum(np.sin(k * x)), x, gradient=wrong).checks
+    kinds = {n.kind for n in c.notes}
+    assert c.verdict == "mismatch" and c.mismatches == 1 and {"confirmed", "rejudged"} <= kinds
+    assert c.diagnosis[0].kind == "entries"

@@ -45,7 +45,7 @@ NOTE_TEXTS: dict[str, Callable[[Note], str]] = {
          "a ladder of steps, confirm the mismatch" if n['confirmed'] != 1 else
          "failing fast: the column furthest from the reference, probed over a ladder of "
          "steps, confirms the mismatch")
-        + _kept(n['skipped'], n.get('near', 0), n['far'])
+        + _kept(n['skipped'], n['far'])
         + " (refine='all', or --refine-all, derives every column again by Richardson "
         "extrapolation)"),
     "sparse-layout": lambda n: (
@@ -160,16 +160,10 @@ def notes_text(c: Comparison) -> list[str]:
     return [note_text(n) for n in c.notes]
 
 
-def _kept(far: int, near: int, factor: float) -> str:
-    """The columns failing fast believed at their first look."""
-    if not far and not near:
-        return ""
+def _kept(far: int, factor: float) -> str:
+    """The far columns failing fast believed at their first look."""
     away = f"more than {factor:g} times its tolerance away"
-    if far and near:
-        return (f"; {far} more ({'each ' if far > 1 else ''}{away}) and {near} nearer "
-                f"{'one' if near == 1 else 'ones'} that differ too keep their first estimate")
-    if far:
-        return (f"; 1 more, {away}, keeps its first estimate" if far == 1 else
-                f"; {far} more, each {away}, keep their first estimate")
-    return (f"; 1 nearer column that differs too keeps its first estimate" if near == 1 else
-            f"; {near} nearer columns that differ too keep their first estimate")
+    if not far:
+        return ""
+    return (f"; 1 more, {away}, keeps its first estimate" if far == 1 else
+            f"; {far} more, each {away}, keep their first estimate")
