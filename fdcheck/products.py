@@ -13,7 +13,7 @@ tolerance) and returns a :class:`~fdcheck.compare.Diagnosis` or None.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -25,6 +25,7 @@ RANK_TOLERANCE = 1e-8    # singular values below this share of the largest are 0
 MOST_RANK = 2            # differences of at most this rank are "low-rank"
 ALTERNATIONS = 500       # projections that split a product rule's two terms (they converge
                          # linearly; a split that has not converged by then explains nothing)
+STRIDE = 10              # iterations over which a split's rate of convergence is read
 MOST_ENTRIES = 2 ** 20   # larger Jacobians are not factored (an SVD of their size each)
 SPLIT_ENTRIES = 2 ** 16  # nor split into a product rule's terms (hundreds of products each)
 
@@ -145,6 +146,8 @@ def product_term(mat: Matrices, vanishes: Vanishes, **_: Any) -> Diagnosis | Non
     if sv.size < 2 or not sv[1] > RANK_TOLERANCE * sv[0] \
             or (sv.size > 2 and sv[2] > RANK_TOLERANCE * sv[0]):
         return _with_transposed_term(mat, vanishes, n, found[2])
+    if not float(np.abs(mr).max()) > 0:
+        return None   # a reference of zeros is no combination of the terms worth naming
     pu, pv = u[:, :2] @ u[:, :2].T, vt[:2].T @ vt[:2]
     inside = pu @ mr @ pv
     scale = max(float(np.abs(mr).max()), 1e-300)
@@ -192,11 +195,13 @@ def _with_transposed_term(mat: Matrices, vanishes: Vanishes, n: np.ndarray, perm
     first = np.zeros_like(n)
     second = np.zeros_like(n)
     scale = max(float(np.abs(n).max()), 1e-300)
-    for _ in range(ALTERNATIONS):
+    residuals: list[float] = []
+    for k in range(ALTERNATIONS):
         first = _unarranged(_rank1(_rearranged(n - second, out, inp)), out, inp)
         second = commuted(_unarranged(_rank1(_rearranged(commuted(n - first), out, inp)),
                                       out, inp))
-        if float(np.abs(first + second - n).max()) <= 1e-10 * scale:
+        residuals.append(float(np.abs(first + second - n).max()) / scale)
+        if residuals[-1] <= 1e-10 or _stalled(residuals, ALTERNATIONS - k - 1):
             break
     if float(np.abs(first + second - n).max()) > 1e-8 * scale \
             or float(np.abs(first).max()) < 1e-6 * scale or float(np.abs(second).max()) < 1e-6 * scale:
@@ -206,13 +211,28 @@ def _with_transposed_term(mat: Matrices, vanishes: Vanishes, n: np.ndarray, perm
     assert rm is not None
     coef, *_ = np.linalg.lstsq(basis, rm[1].reshape(-1), rcond=None)
     combined = (basis @ coef).reshape(n.shape)
-    if np.allclose(coef, 1, rtol=1e-6) or not agrees(mat, vanishes, _back(combined, perms)):
+    if np.allclose(coef, 1, rtol=1e-6) or np.allclose(coef, 0, atol=1e-6) \
+            or not agrees(mat, vanishes, _back(combined, perms)):
         return None
     a, b = (float(np.round(c, 6)) for c in coef)
     return Diagnosis("product-term", f"the numeric Jacobian is the sum of a term in dX and one "
                      f"in dX^T (a product rule: dX^T X + X^T dX), and the reference is {a:g} "
                      f"times the first plus {b:g} times the second: a term missing, doubled or "
                      "written as the other?", (("terms", 2), ("coefficients", (a, b))))
+
+
+def _stalled(residuals: Sequence[float], left: int) -> bool:
+    """Whether alternating projections whose residuals (relative, one an
+    iteration) are ``residuals`` cannot reach 1e-10 in ``left`` more
+    iterations at the rate of their last STRIDE: a split that stalls (the
+    numeric Jacobian is no such sum) is given up early, not after ALTERNATIONS."""
+    if len(residuals) <= STRIDE or (len(residuals) - 1) % STRIDE:
+        return False
+    now, before = residuals[-1], residuals[-1 - STRIDE]
+    if not now < 0.99 * before:
+        return True
+    rate = (now / before) ** (1.0 / STRIDE)
+    return bool(np.log(1e-10 / now) / np.log(rate) > left)
 
 
 def _unarranged(m: np.ndarray, out: tuple[int, ...], inp: tuple[int, ...]) -> np.ndarray:

@@ -452,3 +452,43 @@ def test_a_real_input_with_a_last_axis_of_two_is_never_called_conjugated():
     (c,) = fdcheck.check(lambda X: np.sum(C * X), np.ones((3, 2)),
                          gradient=C * np.array([1.0, -1.0])).checks
     assert "conjugate" not in [d.kind for d in c.diagnosis]
+
+
+@pytest.mark.parametrize("residuals, left, stalled", [
+    ([0.2] * 10, 490, False),                                  # read only every 10
+    ([0.2] * 11, 489, True),                                   # flat: no such sum
+    ([0.2 * 0.9 ** k for k in range(11)], 489, False),         # 0.9 a step: 200 more do
+    ([0.2 * 0.99 ** k for k in range(11)], 489, True),         # 0.99: 2000 more needed
+    ([0.2 * 0.99 ** k for k in range(11)], 5000, False),
+    ([0.1 * 1.01 ** k for k in range(11)], 489, True),         # growing
+])
+def test_a_product_rules_split_is_given_up_when_its_rate_cannot_reach_the_target(
+        residuals, left, stalled):
+    from fdcheck.products import _stalled
+    assert _stalled(residuals, left) is stalled
+
+
+def test_an_elementwise_mismatch_is_not_split_into_product_terms_for_long():
+    # sin of a 5x5 input, its gradient zeroed: no sum of two Kronecker terms; the
+    # alternating split stalls and is given up in tens of projections, not 500.
+    import fdcheck.products as products
+    calls = []
+    rank1 = products._rank1
+    X = np.random.default_rng(1).standard_normal((5, 5))
+    try:
+        products._rank1 = lambda m: calls.append(1) or rank1(m)
+        (c,) = fdcheck.check(np.sin, X, jacobian=np.zeros((25, 25))).checks
+    finally:
+        products._rank1 = rank1
+    assert c.verdict == "mismatch" and c.diagnosis
+    assert 0 < len(calls) <= 100
+
+
+def test_a_reference_of_zeros_is_not_called_a_combination_of_product_terms():
+    # sin over an evenly spaced X: cos(a + b) = cos a cos b - sin a sin b makes the
+    # numeric Jacobian a sum of two Kronecker terms; a zeroed gradient is "0 times
+    # each", which names no mistake of a product rule.
+    X = np.linspace(0.1, 2.5, 25).reshape(5, 5)
+    (c,) = fdcheck.check(np.sin, X, jacobian=np.zeros((25, 25))).checks
+    assert c.verdict == "mismatch" and c.diagnosis
+    assert c.diagnosis[0].kind not in ("product-term", "low-rank")
