@@ -267,19 +267,25 @@ class Verifier:
         wrong at one entry at least (smooth there, and further from the
         ladder's extrapolated estimate than its bound plus AUTO_FACTOR times
         that estimate's error); and whether the first look ``numeric`` is
-        within that bound of the ladder's estimate at every smooth entry."""
+        within the bound a right reference would have of the ladder's
+        estimate at every smooth entry."""
         kind, value, error = (a[rows] for a in self._probes[c][:3])
         column = reference[:, c]
-        # The column's bound as entry_bounds gives it, without a pass over the whole.
-        atol = tolerance.absolute_atol(reference)
+        # The column's bound as entry_bounds gives it, without a pass over the
+        # whole; the first look's accuracy by the bound a right reference
+        # (the numeric one) would have, not a wrong one's (a zeroed gradient's
+        # bound is the floor alone).
+        least = 0.0
         if floor is not None:
             floors = np.asarray(floor, dtype=np.float64).reshape(-1)
-            atol = max(atol, float(floors[c] if floors.size > 1 else floors[0]))
+            least = float(floors[c] if floors.size > 1 else floors[0])
         with np.errstate(invalid="ignore"):
-            bound = atol + tolerance.rtol * np.abs(column)
+            bound = max(tolerance.absolute_atol(reference), least) \
+                + tolerance.rtol * np.abs(column)
+            own = max(tolerance.absolute_atol(numeric), least) + tolerance.rtol * np.abs(value)
             smooth = kind == SMOOTH
             wrong = smooth & (np.abs(value - column) > bound + AUTO_FACTOR * error)
-            off = smooth & ~(np.abs(numeric[:, c] - value) <= bound)
+            off = smooth & ~(np.abs(numeric[:, c] - value) <= own)
         return bool(wrong.any()), not bool(off.any())
 
     def _settle(self, numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,

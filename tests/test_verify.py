@@ -395,3 +395,13 @@ def test_columns_within_reach_of_their_tolerance_get_the_last_look_when_failing_
     kinds = {n.kind for n in c.notes}
     assert c.verdict == "mismatch" and c.mismatches == 1 and {"confirmed", "rejudged"} <= kinds
     assert c.diagnosis[0].kind == "entries"
+
+
+def test_a_zeroed_reference_fails_fast_its_first_look_judged_by_a_right_references_bound():
+    # A gradient never written (all zeros) is allowed the floor alone; the first look's
+    # accuracy is judged by the bound the numeric derivative itself would have.
+    X = np.random.default_rng(1).standard_normal((5, 5))
+    res = fdcheck.check(np.tan, X, jacobian=np.zeros((25, 25)))
+    (c,) = res.checks
+    assert c.verdict == "mismatch" and c.mismatches == 25
+    assert "confirmed" in {n.kind for n in c.notes} and res.evaluations < 100
