@@ -185,16 +185,33 @@ def run(subject: Subject, name: str, wrts: Sequence[str], out_shape: tuple[int, 
     """The Jacobian of the backward h with respect to each input of ``wrts``
     and to v, block by block, against the framework's double backward."""
     b = backward(subject, name, wrts, out_shape)
+    variables = [*wrts, b.v_name]
+    positions = [_position(subject, b, var) for var in variables]
+    try:
+        # The double backward in every input and v at once: one backward pass
+        # an entry of h, not one per entry and variable. Where that fails,
+        # each variable alone says what went wrong.
+        with phase("autograd"):
+            joint = dict(zip(positions, b.backend.autograd_jacobians(b.h_graph, b.inputs,
+                                                                     positions)))
+    except Exception:
+        joint = {}
     outcome = Outcome()
-    for var in [*wrts, b.v_name]:
-        outcome += _column(subject, name, b, var)
+    for var in variables:
+        outcome += _column(subject, name, b, var, joint)
     return outcome
 
 
-def _column(subject: Subject, name: str, b: Backward, var: str) -> Outcome:
-    """The blocks d(J_i^T v)/d var, every i, from one numeric Jacobian of h."""
+def _position(subject: Subject, b: Backward, var: str) -> int:
+    return len(b.inputs) - 1 if var == b.v_name else subject.names.index(var)
+
+
+def _column(subject: Subject, name: str, b: Backward, var: str,
+            joint: dict[int, Any]) -> Outcome:
+    """The blocks d(J_i^T v)/d var, every i, from one numeric Jacobian of h;
+    ``joint``: the framework's Jacobians of h already taken, by position."""
     is_v = var == b.v_name
-    position = len(b.inputs) - 1 if is_v else subject.names.index(var)
+    position = _position(subject, b, var)
     batched = None
     if subject.options.mode != "serial" and b.backend.batches_backward \
             and _elements(b.inputs[position]) >= VMAP_MIN_ELEMENTS[b.backend.name]:
@@ -211,7 +228,8 @@ def _column(subject: Subject, name: str, b: Backward, var: str) -> Outcome:
     out = Outcome((), spent)
     try:
         with phase("autograd"):
-            tensor = b.backend.autograd_jacobian(b.h_graph, b.inputs, position)
+            tensor = joint[position] if position in joint else \
+                b.backend.autograd_jacobian(b.h_graph, b.inputs, position)
             differentiable = b.backend.differentiable(b.h_graph, b.inputs, position)
     except CaseError as exc:
         why = note("no-double-backward", framework=name, message=exc.message)

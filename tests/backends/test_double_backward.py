@@ -141,3 +141,41 @@ def test_an_input_named_v_keeps_its_name_and_the_cotangent_is_renamed():
     result = fdcheck.check(lambda v: (v ** 3).sum(), _t(A), derivatives=2)
     assert result.passed
     assert [(c.of, c.wrt) for c in result.checks if c.derivative == 2] == [("v", "v"), ("v", "v_")]
+
+
+def test_the_double_backward_in_every_variable_comes_from_one_pass_an_entry_of_h():
+    # h(a, b, v) = (v b, v a), 2 n entries: the framework's Jacobian of h in a, b and v
+    # takes one backward pass an entry, for all three variables at once (not one an
+    # entry and variable). Counted through a Function inside the backward.
+    calls = []
+
+    class Scaled(torch.autograd.Function):          # g * x, its own backward counted
+        @staticmethod
+        def forward(ctx, g, x):
+            ctx.save_for_backward(g, x)
+            return g * x
+
+        @staticmethod
+        def backward(ctx, gg):
+            calls.append(1)
+            g, x = ctx.saved_tensors
+            return gg * x, gg * g
+
+    class Mul(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            return Scaled.apply(g, b), Scaled.apply(g, a)
+
+    n = 3
+    a = torch.linspace(0.5, 1.5, n, dtype=torch.float64, requires_grad=True)
+    b = torch.linspace(-1.0, 1.0, n, dtype=torch.float64, requires_grad=True)
+    result = fdcheck.check(Mul.apply, a, b, derivatives=2, locate=False)
+    assert result.passed
+    # 2 n rows of h, each a backward pass through both Scaled nodes: 4 n, not 3 x 4 n.
+    assert len(calls) == 2 * (2 * n)
