@@ -196,10 +196,10 @@ class Verifier:
                       | set(_blind_columns(comp)))
         if not cols:
             return comp, estimate
-        far = self._far(comp, cols) if self.refine != "all" else []
-        if far:
+        ranked, far = self._ranked(comp, cols) if self.refine != "all" else ([], [])
+        if ranked:
             fast = self._confirmed(numeric, reference, tolerance, estimate, notes, where, rows,
-                                   cols, far)
+                                   (far or ranked)[:CONFIRM], far)
             if fast is not None:
                 return fast, estimate
         self._refine(cols)
@@ -209,30 +209,32 @@ class Verifier:
                        estimate=estimate, notes=notes, **where)
         return (comp if comp.passed else None), estimate
 
-    def _far(self, comp: Comparison, cols: Sequence[int]) -> list[int]:
-        """The columns whose first mismatch is more than FAR times its bound,
-        furthest first; empty where any column's first look is not finite."""
+    def _ranked(self, comp: Comparison, cols: Sequence[int]) -> tuple[list[int], list[int]]:
+        """The columns of ``cols`` whose first look is beyond its bound, furthest
+        first, and those of them more than FAR times beyond; both empty where
+        any column's first look is not finite (smaller steps are needed)."""
         mat = comp.matrices
         if mat is None or mat.numeric.ndim != 2 or not np.isfinite(mat.numeric).all():
-            return []
+            return [], []
         with np.errstate(all="ignore"):
             ratio = np.abs(mat.numeric - mat.reference) / mat.bound
         worst = np.nan_to_num(ratio, nan=0.0, posinf=np.inf).max(axis=0)
-        return sorted((c for c in cols if worst[c] > FAR), key=lambda c: -worst[c])
+        ranked = sorted((c for c in cols if worst[c] > 1), key=lambda c: -worst[c])
+        return ranked, [c for c in ranked if worst[c] > FAR]
 
     def _confirmed(self, numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
                    estimate: np.ndarray | None, notes: list[Note], where: dict[str, Any],
-                   rows: slice, cols: list[int], far: list[int]) -> Comparison | None:
-        """Fail fast: probe the CONFIRM furthest of the far columns over a
-        ladder of steps and, if the ladder shows them wrong (smooth, and far
-        from the reference) and their first look accurate, believe the first
-        look of the other far columns: the verdict is decided. The nearer
-        columns of ``cols`` get the last look as ever. None where the ladder
-        does not show it (a kink, a jump, a step out of the domain, a ladder
-        that does not settle, a first look off): then every column is
-        derived again."""
+                   rows: slice, probed: list[int], far: list[int]) -> Comparison | None:
+        """Fail fast: probe ``probed`` (the CONFIRM furthest far columns, or
+        where none is far the furthest mismatched ones) over a ladder of
+        steps, without Richardson's sweep; if the ladder shows them wrong
+        (smooth, and the reference beyond the bound plus its error) and their
+        first look accurate, believe the first look of the other ``far``
+        columns: the verdict is decided. The nearer columns get the last look
+        as ever. None where the ladder does not show it (a kink, a jump, a
+        step out of the domain, a ladder that does not settle, a first look
+        off): then every column is derived again."""
         numeric, notes = numeric.copy(), list(notes)
-        probed = far[:CONFIRM]
         self._probe(probed)
         said = [self._ladder_says(c, numeric, reference, tolerance, where.get("floor"), rows)
                 for c in probed]
@@ -247,7 +249,7 @@ class Verifier:
             return None
         # The nearer columns, within reach of their tolerance, are probed
         # too (the last look): believed far off, a first look could be near.
-        kept = far[CONFIRM:]
+        kept = [c for c in far if c not in probed]
         comp = self._settle(numeric, reference, tolerance, ~np.isfinite(numeric),
                             None if estimate is None else estimate.copy(), notes, where, rows,
                             skip=kept)

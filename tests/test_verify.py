@@ -405,3 +405,18 @@ def test_a_zeroed_reference_fails_fast_its_first_look_judged_by_a_right_referenc
     (c,) = res.checks
     assert c.verdict == "mismatch" and c.mismatches == 25
     assert "confirmed" in {n.kind for n in c.notes} and res.evaluations < 100
+
+
+def test_a_mismatch_within_100_times_its_bound_is_confirmed_by_the_ladder_too():
+    # One entry off by 2e-4 of the largest: beyond its bound, not 100 times beyond.
+    # The ladder of its column confirms it (8 evaluations), with no Richardson sweep.
+    x = np.linspace(0.5, 1.5, 30)
+    wrong = np.cos(x)
+    wrong[7] += 2e-4
+    res = fdcheck.check(lambda x: np.sum(np.sin(x)), x, gradient=wrong)
+    (c,) = res.checks
+    kinds = {n.kind: dict(n.fields) for n in c.notes}
+    assert c.verdict == "mismatch" and c.mismatches == 1 and c.worst.input == (7,)
+    assert kinds["confirmed"]["confirmed"] == 1 and "refined" not in kinds
+    right = fdcheck.check(lambda x: np.sum(np.sin(x)), x, gradient=np.cos(x))
+    assert res.evaluations == right.evaluations + 8
