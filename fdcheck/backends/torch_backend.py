@@ -146,7 +146,8 @@ class TorchBackend:
 
     def asarray(self, a: np.ndarray, like: Any = None) -> Any:
         # np.require keeps a 0-d array 0-d (np.ascontiguousarray makes it 1-d).
-        if isinstance(a, np.ndarray) and a.dtype.name == "bfloat16":
+        # (dtype.kind first: reading dtype.name costs more than the conversion.)
+        if isinstance(a, np.ndarray) and a.dtype.kind == "V" and a.dtype.name == "bfloat16":
             # torch reads no NumPy bfloat16: through float32, which holds it exactly.
             t = torch.from_numpy(np.require(a.astype(np.float32), requirements="C")).to(torch.bfloat16)
         else:
