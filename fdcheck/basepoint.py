@@ -9,6 +9,7 @@ import numpy as np
 from .blame import phase
 from .errors import CaseError
 from .layout import unravel
+from .notes import Note, note
 
 
 def finite_input(name: str, values: np.ndarray) -> None:
@@ -55,3 +56,26 @@ def _finite_real(arr: np.ndarray, name: str, key: str) -> np.ndarray:
         raise CaseError(f"{name} is not finite at the given inputs ({name}{list(bad)} = "
                         f"{arr[bad]})", key=key)
     return arr.astype(np.float64)
+
+
+def noise(fn: Any, backend: Any) -> tuple[Note, ...]:
+    """Evaluate the flat function ``fn`` once more at the base point: a function whose two values there
+    differ is noisy, and every check of the input says by how much; first,
+    one that writes to an input by a way no guard sees is refused (its
+    values would differ too, but that is not noise).
+
+    Raises
+    ------
+    EvaluationError
+        For a function that writes to an input.
+    """
+    with backend.no_grad():
+        again = np.asarray(fn.watched(fn.x0.copy()), dtype=np.float64)
+    value = fn.value.real
+    with np.errstate(all="ignore"):
+        gap = np.abs(again - value)
+    worst = float(gap[np.isfinite(gap)].max(initial=0.0))
+    if worst == 0 and np.array_equal(np.isnan(again), np.isnan(value)):
+        return ()
+    scale = float(np.abs(value[np.isfinite(value)]).max(initial=0.0))
+    return (note("noisy", worst=worst, relative=worst / scale if scale else worst),)

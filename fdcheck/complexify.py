@@ -14,7 +14,7 @@ holds); JAX's ``jax.grad`` gives its conjugate, ``dL/dx - i dL/dy``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -115,3 +115,18 @@ def references(ref: Any, positions: Sequence[int]) -> Any:
     if isinstance(ref, tuple):
         return tuple(references(v, positions) for v in ref)
     return realified(ref)
+
+
+def literal_case(inputs: Mapping[str, np.ndarray], expect: Any
+                 ) -> tuple[dict[str, np.ndarray], Any, tuple[str, ...]]:
+    """A case file's complex inputs (``z: [[1+2j, 3]]``) in real form, its
+    written complex gradients too (PyTorch's convention, as for the API);
+    and the names of those inputs, which every call lifts back to complex."""
+    from dataclasses import replace
+    names = tuple(n for n, v in inputs.items() if np.asarray(v).dtype.kind == "c")
+    if not names:
+        return dict(inputs), expect, ()
+    real = {n: realify(v) if n in names else v for n, v in inputs.items()}
+    gradient = {k: realify(v) if isinstance(v, np.ndarray) and v.dtype.kind == "c" else v
+                for k, v in expect.gradient.items()}
+    return real, replace(expect, gradient=gradient), names

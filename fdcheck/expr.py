@@ -32,7 +32,7 @@ FUNCTIONS: dict[str, tuple[int, int, frozenset[str]]] = {
     **{f: (1, 1, frozenset()) for f in (
         "abs", "sqrt", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh",
         "cosh", "arctan", "sigmoid", "relu", "softplus", "trace", "det", "logdet", "inv",
-        "diag", "ones_like", "zeros_like", "cholesky")},
+        "diag", "ones_like", "zeros_like", "cholesky", "real", "imag", "conj")},
     "transpose": (1, 1, frozenset()),
     "maximum": (2, 2, frozenset()), "minimum": (2, 2, frozenset()),
     "solve": (2, 2, frozenset()), "outer": (2, 2, frozenset()), "kron": (2, 2, frozenset()),
@@ -40,11 +40,11 @@ FUNCTIONS: dict[str, tuple[int, int, frozenset[str]]] = {
     "eye": (1, 1, frozenset()), "ones": (1, 1, frozenset()), "zeros": (1, 1, frozenset()),
 }
 ELEMENTWISE = ("abs", "sqrt", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh",
-               "sinh", "cosh", "arctan", "sigmoid", "relu", "softplus")
+               "sinh", "cosh", "arctan", "sigmoid", "relu", "softplus", "real", "imag", "conj")
 # Functions whose derivative is not that of an analytic continuation: the
 # complex step would silently return a wrong Jacobian through them.
 NOT_COMPLEX_SAFE = frozenset({"abs", "max", "min", "maximum", "minimum", "relu", "logdet",
-                              "cholesky"})
+                              "cholesky", "real", "imag", "conj"})
 _FOLD: dict[str, Callable[[float], float]] = {
     "abs": abs, "sqrt": math.sqrt, "exp": math.exp, "log": math.log, "log1p": math.log1p,
     "expm1": math.expm1, "sin": math.sin, "cos": math.cos, "tan": math.tan,

@@ -18,6 +18,7 @@ import numpy as np
 
 from .case import Case, Expected, PythonRef, Ref, Stage
 from .compare import AUTO_FACTOR
+from .complexify import literal_case
 from .errors import CaseError, ExpressionError
 from .expr import Expression
 from .layout import check_order
@@ -366,7 +367,10 @@ NUMBER: dict[str, Any] = {"anyOf": [{"type": "number"},
 NONNEGATIVE: dict[str, Any] = {"anyOf": [{"type": "number", "minimum": 0},
                                          {"type": "string",
                                           "pattern": r"^[+]?[0-9.]+([eE][-+]?[0-9]+)?$"}]}
-NESTED: dict[str, Any] = {"anyOf": [NUMBER, {"type": "array", "items": {"$ref": "#/$defs/nested"}}]}
+_REAL = r"[0-9.]*([eE][-+]?[0-9]+)?"   # an array's entry may be complex: "1+2j", "-0.5j"
+COMPLEX: dict[str, Any] = {"type": "string", "pattern": rf"^ *[-+]?{_REAL} *([-+] *{_REAL})? *[jJ] *$"}
+NESTED: dict[str, Any] = {"anyOf": [NUMBER, COMPLEX,
+                                    {"type": "array", "items": {"$ref": "#/$defs/nested"}}]}
 PYTHON: dict[str, Any] = {"type": "object", "properties": {"python": {"type": "string"}},
                           "required": ["python"], "additionalProperties": False}
 REFERENCE: dict[str, Any] = {"anyOf": [{"$ref": "#/$defs/nested"}, {"type": "string"}, PYTHON]}
@@ -580,6 +584,7 @@ def parse_case(data: Mapping[str, Any], *, file: str | None = None,
         stages = parse_function(data["function"], inputs)
         wrt = parse_wrt(data.get("wrt", list(inputs)), inputs)
         expect, stage_expect = parse_expect(data.get("expect"), stages, wrt, inputs)
+        inputs, expect, complex_inputs = literal_case(inputs, expect)
         keys = _standalone(data)
         return Case(name=name, inputs=inputs, stages=stages, wrt=wrt, expect=expect,
                     stage_expect=stage_expect, autograd=keys["autograd"],
@@ -589,7 +594,6 @@ def parse_case(data: Mapping[str, Any], *, file: str | None = None,
                     modes=keys["modes"], behaviours=keys["behaviours"],
                     nondet_tol=keys["nondet_tol"], structure=keys["structure"],
                     convention=keys["convention"], gauge=keys["gauge"], explore=keys["explore"],
-                    locate=keys["locate"],
-                    file=file, line=line)
+                    locate=keys["locate"], complex_inputs=complex_inputs, file=file, line=line)
     except CaseError as exc:
         raise exc.located(case=name, file=file, line=line) from None

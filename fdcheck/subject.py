@@ -19,14 +19,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .notes import Note, note
-from . import backends, derive, gauge, structure
+from . import backends, complexify, derive, gauge, structure
 from .case import Case, PythonRef, Stage
 from .compare import Tolerance, resolve
 from .dtypes import NAMES as FLOAT_NAMES
 from .errors import CaseError, SparsityError
 from .evaluate import OnExecutor, Serial, Vectorized, batched_disagrees
 from .expr import Expression
-from .basepoint import finite_input, stage_values
+from .basepoint import finite_input, noise, stage_values
 from .blame import phase
 from .flatfun import FlatFunction
 from .functions import CallRef, PythonCall, StagesCall, UserCall
@@ -137,7 +137,7 @@ class Subject:
 
     @property
     def lifts(self) -> dict[str, Any]:
-        return {name: s.lift for name, s in self.structures.items()}
+        return _lifts(self.case, self.structures)
 
     def lifted(self, arrays: Sequence[Any]) -> list[Any]:
         """Inputs (native or NumPy) with the structured ones as their matrices."""
@@ -465,7 +465,7 @@ def _base(case: Case, options: RunOptions) -> Subject:
     if structures:
         case, inputs, np_inputs = structure.in_coordinates(
             case, names, inputs, np_inputs, structures, lambda a: _native(backend, a))
-    lifts = {name: s.lift for name, s in structures.items()}
+    lifts = _lifts(case, structures)
     call = _stages_call(case, case.stages, names, case.backend, dtype, None, lifts)
     aligner = None
     if case.gauge is not None:
@@ -476,6 +476,15 @@ def _base(case: Case, options: RunOptions) -> Subject:
     return Subject(case, options, names, _method(case, options), backend, inputs, np_inputs,
                    dtype, call, structures=structures, gauge=aligner,
                    aligned=case.gauge is not None)
+
+
+def _lifts(case: Case, structures: Mapping[str, Structure]) -> dict[str, Any]:
+    """What each call makes of an input before the stages read it: a
+    structure's matrix from its coordinates; a case file's complex input from
+    its real form (the API's callable rebuilds its own)."""
+    lifts = {name: s.lift for name, s in structures.items()}
+    return lifts if case.native else {
+        **lifts, **{name: complexify.complexify for name in case.complex_inputs}}
 
 
 def _joined(subject: Subject, found: StructuredOutput) -> Subject:
@@ -500,29 +509,6 @@ def _joined(subject: Subject, found: StructuredOutput) -> Subject:
                       batch_fn=Joined(body.fn, *args, lead=1))
     call = subject.stages_call([replace(case.stages[0], body=joined)], subject.names)
     return replace(subject, call=call, outputs=outputs)
-
-
-def _noise(fn: FlatFunction, backend: backends.Backend) -> tuple[Note, ...]:
-    """Evaluate once more at the base point: a function whose two values there
-    differ is noisy, and every check of the input says by how much; first,
-    one that writes to an input by a way no guard sees is refused (its
-    values would differ too, but that is not noise).
-
-    Raises
-    ------
-    EvaluationError
-        For a function that writes to an input.
-    """
-    with backend.no_grad():
-        again = np.asarray(fn.watched(fn.x0.copy()), dtype=np.float64)
-    value = fn.value.real
-    with np.errstate(all="ignore"):
-        gap = np.abs(again - value)
-    worst = float(gap[np.isfinite(gap)].max(initial=0.0))
-    if worst == 0 and np.array_equal(np.isnan(again), np.isnan(value)):
-        return ()
-    scale = float(np.abs(value[np.isfinite(value)]).max(initial=0.0))
-    return (note("noisy", worst=worst, relative=worst / scale if scale else worst),)
 
 
 def _too_large(fn: FlatFunction) -> tuple[Note, ...]:
@@ -554,7 +540,7 @@ def _prepare_input(subject: Subject, wrt: str, checks: bool) -> tuple[Subject, P
         directions, notes = AUTO_DIRECTIONS, (*notes, *_too_large(fn))
     elif checks and directions is None:
         with phase("function"):
-            notes = (*notes, *_noise(fn, subject.backend))
+            notes = (*notes, *noise(fn, subject.backend))
         spent = 1
     return subject, Prepared(wrt, i, fn, directions, notes, why), spent
 

@@ -68,15 +68,29 @@ def _ragged(value: Any, key: str) -> None:
     shape_of(value, "")
 
 
+def scalar(value: Any, key: str) -> float | complex:
+    """A number, or a complex one written as Python writes it: ``1+2j``,
+    ``-0.5j``, ``3e-2-1j`` (YAML reads them as strings)."""
+    if isinstance(value, str) and value.strip().lower().endswith("j"):
+        try:
+            return complex(value.replace(" ", ""))
+        except ValueError:
+            pass
+    return number(value, key)
+
+
 def literal_array(value: Any, key: str) -> np.ndarray:
-    """A float64 array from a YAML number or (rectangular) nested list."""
+    """A float64 array from a YAML number or (rectangular) nested list;
+    complex128 where an entry is complex (``1+2j``)."""
     if isinstance(value, list):
         _ragged(value, key)
 
         def conv(v: Any) -> Any:
-            return [conv(x) for x in v] if isinstance(v, list) else number(v, key)
-        return np.array(conv(value), dtype=np.float64)
-    return np.array(number(value, key), dtype=np.float64)
+            return [conv(x) for x in v] if isinstance(v, list) else scalar(v, key)
+        arr = np.array(conv(value))
+    else:
+        arr = np.array(scalar(value, key))
+    return arr.astype(np.complex128 if arr.dtype.kind == "c" else np.float64)
 
 
 def _shape(value: Any, key: str) -> tuple[int, ...]:

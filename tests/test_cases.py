@@ -160,3 +160,29 @@ def test_reading_a_case_file_loads_no_numeric_stack():
             " 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("text, value", [
+    ("[1+2j, 3-1j]", [1 + 2j, 3 - 1j]),
+    ("[[0.5j, -2], [1e-3+1e3j, 2J]]", [[0.5j, -2], [1e-3 + 1e3j, 2j]]),
+    ("['1 + 2j', 1e-6]", [1 + 2j, 1e-6]),
+])
+def test_complex_literals_are_read_as_python_writes_them_and_held_in_real_form(text, value):
+    case = one(f"name: c\ninputs: {{z: {text}}}\nfunction: sum(real(z * conj(z)))\n")
+    z = np.asarray(value, dtype=complex)
+    assert case.complex_inputs == ("z",)
+    assert case.inputs["z"].dtype == np.float64 and case.inputs["z"].shape == z.shape + (2,)
+    assert np.array_equal(case.inputs["z"][..., 0], z.real)
+    assert np.array_equal(case.inputs["z"][..., 1], z.imag)
+
+
+@pytest.mark.parametrize("text", ["[1+2k]", "[1+j2]", "[1+2i]", "['2jj']"])
+def test_a_complex_literal_that_is_not_one_is_a_named_error(text):
+    error = one(f"name: c\ninputs: {{z: {text}}}\nfunction: sum(real(z))\n")
+    assert isinstance(error, CaseError) and error.key == "inputs.z"
+    assert "expected a number" in str(error) and "case 'c'" in str(error)
+
+
+def test_a_real_case_has_no_complex_inputs():
+    case = one("name: c\ninputs: {A: [1e-6, 2]}\nfunction: sum(A)\n")
+    assert case.complex_inputs == () and case.inputs["A"].shape == (2,)

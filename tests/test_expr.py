@@ -45,7 +45,7 @@ CASES = [
     ("eye(3)", np.eye(3)), ("ones([2, 3])", np.ones((2, 3))), ("zeros(2)", np.zeros(2)),
     ("ones_like(X)", np.ones_like(X)), ("zeros_like(v)", np.zeros_like(v)),
     ("norm(X)", np.linalg.norm(X)), ("norm(X, axis=0)", np.linalg.norm(X, axis=0)),
-    ("cholesky(S)", np.linalg.cholesky(S)),
+    ("cholesky(S)", np.linalg.cholesky(S)), ("real(Y) + imag(Y)", Y), ("conj(Y)", Y),
     ("X @ Y + 2 * X - Y / 3 + X ** 2", X @ Y + 2 * X - Y / 3 + X ** 2), ("-X", -X), ("v @ X @ v", v @ X @ v),
     ("X @ v", X @ v), ("v @ v", v @ v), ("X[0, 1]", X[0, 1]), ("X[:, 0]", X[:, 0]), ("X[1:]", X[1:]),
     ("X[-1, ::2]", X[-1, ::2]), ("2 ** 3 + exp(0)", 9.0), ("sum(X) * eye(3)", X.sum() * np.eye(3)),
@@ -56,6 +56,15 @@ CASES = [
 @pytest.mark.parametrize("src, expected", CASES, ids=[c[0] for c in CASES])
 def test_expression_values_match_numpy(src, expected):
     assert np.allclose(ev(src), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("src, expected", [
+    ("real(Z)", [1.0, 0.0]), ("imag(Z)", [2.0, -0.5]), ("conj(Z)", [1 - 2j, 0.5j]),
+    ("sum(real(Z * conj(Z)))", 5.25), ("Z * Z", [-3 + 4j, -0.25]),
+])
+def test_complex_values_are_taken_apart_and_conjugated(src, expected):
+    Z = np.array([1 + 2j, -0.5j])
+    assert np.allclose(ev(src, {"Z": Z}), expected, atol=1e-15)
 
 
 def test_every_listed_function_is_exercised():

@@ -30,6 +30,7 @@ class JaxOps:
                                staticmethod(jax.nn.softplus))
     maximum, minimum, matmul = staticmethod(jnp.maximum), staticmethod(jnp.minimum), staticmethod(jnp.matmul)
     real, where, broadcast_to = staticmethod(jnp.real), staticmethod(jnp.where), staticmethod(jnp.broadcast_to)
+    imag, conj = staticmethod(jnp.imag), staticmethod(jnp.conj)
     ones_like, zeros_like = staticmethod(jnp.ones_like), staticmethod(jnp.zeros_like)
     det, inv, cholesky, solve = (staticmethod(jnp.linalg.det), staticmethod(jnp.linalg.inv),
                                  staticmethod(jnp.linalg.cholesky), staticmethod(jnp.linalg.solve))

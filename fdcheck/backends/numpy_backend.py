@@ -44,6 +44,7 @@ class NumpyOps:
     det, inv, cholesky, slogdet, solve = _static(np.linalg.det, np.linalg.inv, np.linalg.cholesky,
                                                  np.linalg.slogdet, np.linalg.solve)
     sigmoid, softplus = staticmethod(_sigmoid), staticmethod(_softplus)
+    imag, conj = _static(np.imag, np.conj)
 
     @staticmethod
     def relu(a: Any) -> Any:

@@ -46,6 +46,12 @@ class TorchOps:
     sigmoid, relu, softplus = staticmethod(torch.sigmoid), staticmethod(torch.relu), staticmethod(F.softplus)
     matmul = staticmethod(torch.matmul)
     real, broadcast_to = staticmethod(torch.real), staticmethod(torch.broadcast_to)
+    conj = staticmethod(torch.conj)
+
+    @staticmethod
+    def imag(a: Any) -> Any:
+        # torch.imag refuses a real tensor; NumPy's and JAX's give zeros.
+        return torch.imag(a) if a.is_complex() else torch.zeros_like(a)
     ones_like, zeros_like = staticmethod(torch.ones_like), staticmethod(torch.zeros_like)
     det, inv, cholesky = (staticmethod(torch.linalg.det), staticmethod(torch.linalg.inv),
                           staticmethod(torch.linalg.cholesky))

@@ -107,3 +107,46 @@ def test_the_numeric_jacobian_is_of_the_real_form():
 def test_a_complex_jacobian_reference_is_refused_by_name():
     with pytest.raises(ValueError, match="give it for the real form"):
         fdcheck.check(lambda z: z * 2, np.array([1 + 1j]), jacobian=np.array([[2 + 0j]]))
+
+
+# -- case files ------------------------------------------------------------------------
+
+COMPLEX_CASES = """
+defaults:
+  inputs:
+    z: [[1+2j, 3-1j], [0.5j, -2]]
+  function: "sum(real(z * conj(z)) + real(z) * imag(z))"
+cases:
+  - name: torch
+    backend: torch
+    autograd: [torch]
+  - name: jax
+    backend: jax
+    autograd: [jax]
+    derivatives: 2
+  - name: written
+    expect:
+      gradient:
+        # d/dx + i d/dy of |z|^2 + x y: (2x + y) + i (2y + x), PyTorch's convention
+        z: [[4+5j, 5+1j], [0.5+1j, -4-2j]]
+  - name: conjugated
+    expect:
+      gradient:
+        z: [[4-5j, 5-1j], [0.5-1j, -4+2j]]
+"""
+
+
+def test_a_case_file_takes_complex_literals_and_checks_them_in_every_framework(tmp_path):
+    from fdcheck.report import results_json
+    import json
+    path = tmp_path / "complex.yaml"
+    path.write_text(COMPLEX_CASES)
+    results = {r.name: r for r in fdcheck.run(str(path))}
+    assert all(results[n].passed for n in ("torch", "jax", "written")), \
+        "\n".join(str(r) for r in results.values())
+    bad = results["conjugated"]
+    (c,) = bad.checks
+    assert not bad.passed and c.diagnosis[0].kind == "conjugate"
+    assert c.entries == 8              # the real form: 2 x 2 complex entries, 2 parts each
+    doc = json.loads(results_json([bad]))
+    assert doc["cases"][0]["checks"][0]["diagnosis"][0]["kind"] == "conjugate"
