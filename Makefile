@@ -43,6 +43,7 @@ bench: install-dev
 	$(PY) benchmarks/chunks.py
 	$(PY) benchmarks/opinfo.py
 	$(PY) benchmarks/memory.py
+	$(PY) benchmarks/failfast.py --large
 	$(PY) benchmarks/dropin.py
 	$(PY) benchmarks/catalogue.py
 	$(PY) benchmarks/explore.py

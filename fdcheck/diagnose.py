@@ -309,15 +309,28 @@ def _where(mat: Matrices, out_name: str, in_name: str,
     return sorted(out, key=lambda d: share[d.kind])
 
 
+def _finite(mat: Matrices) -> bool:
+    """Whether both matrices are finite: the structure of matrix calculus
+    (Kronecker factors, ranks) is read by SVDs, which a NaN or an infinity
+    stops from converging."""
+    return bool(np.isfinite(mat.reference).all() and np.isfinite(mat.numeric).all())
+
+
 def _factor_transposed(mat: Matrices, **context: Any) -> Diagnosis | None:
+    if not _finite(mat):
+        return None
     return products.factor_transposed(mat, lambda c: _vanishes(mat, c), **context)
 
 
 def _product_term(mat: Matrices, **context: Any) -> Diagnosis | None:
+    if not _finite(mat):
+        return None
     return products.product_term(mat, lambda c: _vanishes(mat, c), **context)
 
 
 def _low_rank(mat: Matrices, **context: Any) -> Diagnosis | None:
+    if not _finite(mat):
+        return None
     return products.low_rank(mat, lambda c: _vanishes(mat, c), **context)
 
 

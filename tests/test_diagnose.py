@@ -492,3 +492,15 @@ def test_a_reference_of_zeros_is_not_called_a_combination_of_product_terms():
     (c,) = fdcheck.check(np.sin, X, jacobian=np.zeros((25, 25))).checks
     assert c.verdict == "mismatch" and c.diagnosis
     assert c.diagnosis[0].kind not in ("product-term", "low-rank")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_reference_not_finite_somewhere_is_diagnosed_without_an_svd_of_it(bad):
+    # The structured kinds read SVDs, which a NaN or an infinity stops from converging
+    # (numpy's LinAlgError escaped a check of torch's linalg.norm at 0).
+    X = np.arange(1.0, 10.0).reshape(3, 3) / 10
+    exact = np.kron(X, np.eye(3)) + np.kron(np.eye(3), X.T)       # d(X X)/dX, row-major
+    wrong = 2 * exact
+    wrong[4, 4] = bad
+    (c,) = fdcheck.check(lambda X: X @ X, X, jacobian=wrong).checks
+    assert c.verdict == "mismatch" and c.diagnosis
