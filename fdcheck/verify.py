@@ -190,8 +190,17 @@ class Verifier:
         estimate; ``numeric`` and ``notes`` are updated in place."""
         # Non-finite entries too: a step too large for the function's domain
         # (log near 0) is what extrapolation's smaller steps are for.
-        cols = sorted(set(_mismatched_columns(numeric, reference, tolerance, unreliable,
-                                              estimate, where.get("floor")))
+        mat = comp.matrices
+        if mat is not None and mat.numeric.shape == numeric.shape:
+            # The first comparison's bounds, not a second pass to find them again.
+            with np.errstate(invalid="ignore"):
+                over = (~(np.abs(mat.numeric - mat.reference) <= mat.bound)
+                        | ~np.isfinite(mat.reference)) & ~unreliable
+            mismatched_cols = [int(c) for c in np.flatnonzero(over.any(axis=0))]
+        else:
+            mismatched_cols = _mismatched_columns(numeric, reference, tolerance, unreliable,
+                                                  estimate, where.get("floor"))
+        cols = sorted(set(mismatched_cols)
                       | {int(c) for c in np.flatnonzero(unreliable.any(axis=0))}
                       | set(_blind_columns(comp)))
         if not cols:
@@ -256,8 +265,11 @@ class Verifier:
         mat = comp.matrices
         if comp.verdict != "mismatch" or comp.unverified or mat is None:
             return None
-        bad = np.asarray(mat.mismatched_by(reference)).any(axis=0).reshape(-1)
-        if not all(bad[c] for c in probed):
+        with np.errstate(invalid="ignore"):   # the probed columns alone, not a pass over all
+            counted = [(~(np.abs(mat.numeric[:, c] - mat.reference[:, c]) <= mat.bound[:, c])
+                        | ~np.isfinite(mat.reference[:, c])) & ~mat.unreliable[:, c]
+                       for c in probed]
+        if not all(bool(b.any()) for b in counted):
             return None
         return replace(comp, notes=(*comp.notes, note(
             "confirmed", confirmed=len(probed), skipped=len(kept), far=FAR)))
@@ -305,7 +317,11 @@ class Verifier:
           check cannot pass.
         """
         floor = where.get("floor")
-        bad = mismatched(numeric, reference, tolerance, estimate, floor) & ~unreliable
+        # One pass for the bounds, which ``mismatched`` would take again.
+        _, bound = entry_bounds(reference, tolerance, estimate, floor)
+        with np.errstate(invalid="ignore"):
+            bad = (~(np.abs(numeric - reference) <= bound) | ~np.isfinite(reference)) \
+                & ~unreliable
         # Columns in ``skip`` (failing fast) keep their first look, unprobed.
         cols = [int(c) for c in np.flatnonzero(bad.any(axis=0)) if int(c) not in skip]
         self._probe(cols)
@@ -314,7 +330,6 @@ class Verifier:
         excused = np.zeros_like(unreliable)
         unverified = np.zeros_like(unreliable)
         counts = dict(rejudged=0, kink=0, outside=0, jump=0)
-        _, bound = entry_bounds(reference, tolerance, estimate, floor)
         stairs: list[float] = []
         for c in cols:
             kind, value, error, low, high, quantum = (a[rows] for a in self._probes[c])
