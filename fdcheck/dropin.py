@@ -203,9 +203,10 @@ def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = Non
             _refuse("grad_outputs", f"{len(outputs)} tensors", "a function of several outputs "
                     "at second order")
         grad_outputs = outputs[0]
+    # check_batched_grad: gradgradcheck's is the double backward's under vmap.
     behaviours = [b for b, on in (("reentrant", True), ("undefined-grad", check_undefined_grad),
                                   ("dtypes", check_grad_dtypes),
-                                  ("batched", check_batched_grad)) if on]
+                                  ("batched-second", check_batched_grad)) if on]
     result = check(func, *inputs, derivatives=2, behaviours=behaviours, nondet_tol=nondet_tol,
                    cotangent=None if grad_outputs is None else grad_outputs.detach(),
                    noncontiguous_cotangent=gen_non_contig_grad_outputs,

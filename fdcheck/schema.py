@@ -270,7 +270,8 @@ def parse_modes(value: Any, key: str = "modes") -> tuple[str, ...]:
     return tuple(dict.fromkeys(modes))
 
 
-BEHAVIOURS = ("reentrant", "undefined-grad", "dtypes", "batched", "batched-forward")
+BEHAVIOURS = ("reentrant", "undefined-grad", "dtypes", "batched", "batched-forward",
+              "batched-second")
 
 
 def parse_behaviours(value: Any, key: str = "behaviours") -> tuple[str, ...]:

@@ -13,6 +13,9 @@ batched            J^T v for two cotangents under vmap (``is_grads_batched``) ag
                    one at a time (``check_batched_grad``)
 batched-forward    J u for two tangents under vmap of the forward mode against one
                    at a time (``check_batched_forward_grad``)
+batched-second     the double backward's vector-Jacobian products for two cotangents
+                   of the backward under vmap against one at a time
+                   (gradgradcheck's ``check_batched_grad``)
 =================  ==================================================================
 
 Each is a comparison of its own, named by its aspect; none needs the numeric
@@ -272,6 +275,37 @@ def batched_forward(subject: Subject, torch: Any) -> Outcome:
     return Outcome(tuple(comps))
 
 
+def batched_second(subject: Subject, torch: Any) -> Outcome:
+    """The double backward under vmap, as gradgradcheck's ``check_batched_grad``
+    tests it: the backward h = (J_i^T v) kept differentiable, and its own
+    vector-Jacobian products in every input for BATCH cotangents of h at once
+    (``is_grads_batched``) against one at a time."""
+    xs, positions = _leaves(subject, torch)
+    inputs = [xs[i] for i in positions]
+    with torch.enable_grad():
+        out = _call(subject)(*xs)
+        v = _cotangent(out, torch).requires_grad_(True)
+        hs = [h for h in torch.autograd.grad(out, inputs, v, create_graph=True,
+                                             allow_unused=True)
+              if h is not None and h.requires_grad]
+    if not hs:  # a backward that is not differentiable: the double backward's checks say so
+        return Outcome(tuple(_passed(subject, "batched-second", w) for w in subject.case.wrt))
+    ws = [torch.stack([_cotangent(h, torch, k + 1) for k in range(BATCH)]) for h in hs]
+    with torch.enable_grad():
+        loose = [[_flat(g, x) for g, x in zip(torch.autograd.grad(
+            hs, inputs, [w[k] for w in ws], retain_graph=True, allow_unused=True), inputs)]
+            for k in range(BATCH)]
+        try:
+            together = torch.autograd.grad(hs, inputs, ws, retain_graph=True,
+                                           allow_unused=True, is_grads_batched=True)
+        except Exception as exc:
+            why = note("vmap-failed", error=f"{type(exc).__name__}: {exc}")
+            return Outcome(tuple(_failed(subject, "batched-second", w, why)
+                                 for w in subject.case.wrt))
+    return Outcome(tuple(_batch_compared(subject, "batched-second", wrt, x, loose, k, together[k])
+                         for k, (wrt, x) in enumerate(zip(subject.case.wrt, inputs))))
+
+
 ASPECTS: dict[str, Callable[[Subject, Any], Outcome]] = {
     "reentrant": reentrant, "undefined-grad": undefined_grad, "dtypes": dtypes,
-    "batched": batched, "batched-forward": batched_forward}
+    "batched": batched, "batched-forward": batched_forward, "batched-second": batched_second}

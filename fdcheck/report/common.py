@@ -45,6 +45,7 @@ ASPECTS = {"reentrant": ("backward run twice", "first run", "second run"),
            "dtypes": ("gradient dtype", "", ""),
            "batched": ("batched backward (vmap)", "one at a time", "batched"),
            "batched-forward": ("batched forward mode (vmap)", "one at a time", "batched"),
+           "batched-second": ("batched double backward (vmap)", "one at a time", "batched"),
            "batched-values": ("batched function (vmap)", "one at a time", "batched"),
            "sparse-gradient": ("gradient layout", "", "")}
 

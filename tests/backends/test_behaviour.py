@@ -181,3 +181,53 @@ def test_an_allowance_larger_than_the_gradient_is_the_callers_to_give():
     c = only(fdcheck.check(lambda x: x.prod(), x, behaviours="reentrant", nondet_tol=1e-12),
              "reentrant")
     assert c.passed and c.mismatches == 0
+
+
+class _NumpyCos(torch.autograd.Function):
+    """cos whose own backward leaves torch: right, differentiable once more, and
+    not batchable under vmap."""
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.cos()
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return torch.from_numpy(-g.detach().numpy() * np.sin(x.detach().numpy()))
+
+
+@pytest.mark.parametrize("backward, first, second", [
+    (None, True, True),
+    (lambda x, g: g * _NumpyCos.apply(x), True, False),   # only the double backward leaves torch
+])
+def test_the_double_backward_under_vmap_is_its_own_check(backward, first, second):
+    f = sin_function(backward, new_style=False)
+    result = fdcheck.check(lambda x: f(x), X, derivatives=2,
+                           behaviours=["batched", "batched-second"])
+    assert only(result, "batched").passed is first
+    c = only(result, "batched-second")
+    assert c.passed is second
+    if not second:
+        assert "vmap could not batch the rule" in notes_text(c)[0]
+
+
+def test_gradgradchecks_batched_check_is_the_double_backwards():
+    # pad, circular, at an empty input: its first-order backward cannot be vmapped
+    # (as_strided), its double backward can; torch's gradgradcheck passes it.
+    x = torch.zeros(0, 3, 3, dtype=torch.float64, requires_grad=True)
+    f = lambda x: torch.nn.functional.pad(x, (1, 1), mode="circular")  # noqa: E731
+    assert torch.autograd.gradgradcheck(f, (x,), check_batched_grad=True)
+    assert fdcheck.gradgradcheck(f, (x,), check_batched_grad=True)
+    with pytest.raises(Exception):
+        torch.autograd.gradcheck(f, (x,), check_batched_grad=True)
+    assert not fdcheck.gradcheck(f, (x,), check_batched_grad=True, raise_exception=False)
+
+
+@pytest.mark.parametrize("aspect", sorted(behaviour.ASPECTS))
+def test_every_behaviour_has_a_title_in_the_report(aspect):
+    from fdcheck.report.common import ASPECTS
+    assert aspect in ASPECTS
+    y = torch.tensor([0.3, -1.1], dtype=torch.float64, requires_grad=True)
+    result = fdcheck.check(lambda x: x.sin(), y, derivatives=2, behaviours=[aspect])
+    assert ASPECTS[aspect][0] in fdcheck.report.case_text(result, verbose=True)
