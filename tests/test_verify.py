@@ -368,16 +368,18 @@ def test_a_far_mismatch_of_few_columns_is_confirmed_by_the_ladder_alone(n, confi
 X_TINY = 1e-4 * np.random.default_rng(0).standard_normal((4, 4))
 
 
-@pytest.mark.parametrize("mistake, kind", [
-    (lambda g: -g, "sign"),
-    (lambda g: 2 * g, "scale"),
+@pytest.mark.parametrize("mistake, kind, size", [
+    (lambda g: -g, "sign", 1.0),
+    (lambda g: 2 * g, "scale", 1.0),
+    (lambda g: -g, "sign", 0.01),      # gradient entries of 1e-3: the bound is relative to them
 ])
-def test_a_first_look_off_by_more_than_its_tolerance_is_not_believed(mistake, kind):
+def test_a_first_look_off_by_more_than_its_tolerance_is_not_believed(mistake, kind, size):
     # At inputs of scale 1e-4 the plain step is large for the function: the first look
     # is off by more than the tolerance. Believed for the columns not probed, it would
     # hide the mistake's kind from the diagnosis ("spread"); every column is derived again.
-    g = X_TINY / np.linalg.norm(X_TINY)
-    (c,) = fdcheck.check(lambda X: np.linalg.norm(X), X_TINY, gradient=mistake(g)).checks
+    g = size * X_TINY / np.linalg.norm(X_TINY)
+    (c,) = fdcheck.check(lambda X: size * np.linalg.norm(X), X_TINY,
+                         gradient=mistake(g)).checks
     assert c.verdict == "mismatch" and c.diagnosis[0].kind == kind
     assert "confirmed" not in {n.kind for n in c.notes}
 
@@ -420,3 +422,13 @@ def test_a_mismatch_within_100_times_its_bound_is_confirmed_by_the_ladder_too():
     assert kinds["confirmed"]["confirmed"] == 1 and "refined" not in kinds
     right = fdcheck.check(lambda x: np.sum(np.sin(x)), x, gradient=np.cos(x))
     assert res.evaluations == right.evaluations + 8
+
+
+def test_a_first_look_that_is_not_finite_somewhere_is_never_failed_fast():
+    # sqrt at 1e-7: the plain step leaves the domain there (NaN at the first look). Every
+    # column must be derived again, that one at smaller steps, and its entry counted: a
+    # wrong reference there is a mismatch like the others, not an entry left out.
+    x = np.array([1e-7, 0.5, 1.0, 1.5, 2.0])
+    (c,) = fdcheck.check(lambda x: np.sum(np.sqrt(x)), x, gradient=1.0 / np.sqrt(x)).checks
+    assert c.verdict == "mismatch" and c.mismatches == 5 and c.unreliable == 0
+    assert "confirmed" not in {n.kind for n in c.notes}
