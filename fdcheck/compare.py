@@ -311,7 +311,7 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
             unverified: np.ndarray | None = None, notes: Sequence[Note] = (),
             estimate: np.ndarray | None = None,
             floor: np.ndarray | None = None, derivative: int = 1,
-            mode: str = "reverse") -> Comparison:
+            mode: str = "reverse", scale: float = 0.0) -> Comparison:
     """Compare ``numeric`` with ``reference`` entrywise.
 
     Parameters
@@ -342,6 +342,11 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     derivative, mode :
         What is compared, carried into the result: 2 for a Hessian or the
         derivative of a vector-Jacobian product; the framework's mode.
+    scale : float
+        The largest entry of the whole derivative this one is a part of (a
+        block of the double backward): the resolution of a part that is not
+        all 0 is read against it where it is larger than the part's own, as
+        it would be for those rows of one Jacobian.
 
     Returns
     -------
@@ -365,7 +370,7 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     nothing = err.size > 0 and not counted.any()
     if nothing:
         notes = (*notes, note("nothing-verified"))
-    resolution, relative = _resolution(ref, bound, counted)
+    resolution, relative = _resolution(ref, bound, counted, scale)
     blind = against != "value" and relative and resolution > 1 and mismatches == 0 and not nothing
     if blind:
         # Every counted entry "agrees" only because it is allowed more than the
@@ -427,15 +432,17 @@ def _worst(num: np.ndarray, ref: np.ndarray, bound: np.ndarray, ratio: np.ndarra
                  None if estimate is None else float(estimate[idx]))
 
 
-def _resolution(ref: np.ndarray, bound: np.ndarray, counted: np.ndarray) -> tuple[float, bool]:
+def _resolution(ref: np.ndarray, bound: np.ndarray, counted: np.ndarray,
+                scale: float = 0.0) -> tuple[float, bool]:
     """The smallest mistake the check could have caught: its largest allowance,
-    relative to the largest entry of the reference (True), or absolute where
-    the reference is all 0 (False: then any small numeric value is its proof)."""
+    relative to the largest entry of the reference, or of the whole it is a
+    part of (``scale``) where that is larger (True), or absolute where the
+    reference is all 0 (False: then any small numeric value is its proof)."""
     if not bound.size:
         return 0.0, False
     with np.errstate(invalid="ignore", over="ignore"):
         allowed = float(np.max(bound, where=counted & np.isfinite(bound), initial=0.0))
         size = float(np.max(np.abs(ref), where=counted & np.isfinite(ref), initial=0.0))
     if size > 0:
-        return allowed / size, True
+        return allowed / max(size, scale), True
     return allowed, False

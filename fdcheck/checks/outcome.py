@@ -29,15 +29,17 @@ def compared(subject: Subject, against: str, numeric: np.ndarray, reference: np.
              out_name: str, stage: str | None = None, verifier: Verifier | None = None,
              derivative: int = 1, mode: str = "reverse", notes: Sequence[Note] = (),
              rows: slice = slice(None), floor: np.ndarray | None = None,
-             of: str | None = None, cotangent: bool = False) -> Outcome:
+             of: str | None = None, cotangent: bool = False, scale: float = 0.0) -> Outcome:
     """``numeric`` against ``reference``: by the verifier where there is one
     (it refines what decides the verdict), else entry by entry with the
     tolerance of what has no error estimate. The comparison carries the
     input's notes, and for a block of a second derivative the input whose
-    gradient it differentiates (``of``) and whether ``wrt`` is the cotangent."""
+    gradient it differentiates (``of``) and whether ``wrt`` is the cotangent;
+    ``scale``: the largest entry of the whole derivative a block belongs to
+    (see :func:`~fdcheck.compare.compare`)."""
     where: dict[str, Any] = dict(against=against, wrt=wrt, out_shape=out_shape,
                                  in_shape=in_shape, order=subject.case.order, out_name=out_name,
-                                 stage=stage, derivative=derivative, mode=mode)
+                                 stage=stage, derivative=derivative, mode=mode, scale=scale)
     tolerances = subject.tolerances
     spent = 0
     if verifier is None:

@@ -240,7 +240,10 @@ def _column(subject: Subject, name: str, b: Backward, var: str,
     ref = tensor_to_matrix(tensor, (b.rows,), in_shape, subject.case.order)
     notes = () if differentiable else (
         note("not-differentiable", framework=name, output=output, wrt=var),)
+    # The blocks are rows of one Jacobian (of h in ``var``): a block at
+    # rounding level beside others of size is judged at the scale of the whole.
+    scale = float(np.max(np.abs(ref), where=np.isfinite(ref), initial=0.0))
     for where, k in zip(wheres, b.blocks):
         out += compared(subject, name, verifier.result.jacobian[k.rows], ref[k.rows],
-                        verifier=verifier, notes=notes, **where)
+                        verifier=verifier, notes=notes, scale=scale, **where)
     return out

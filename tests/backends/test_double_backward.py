@@ -169,3 +169,25 @@ def test_the_double_backward_in_every_variable_comes_from_one_pass_an_entry_of_h
     assert result.passed
     # 2 n rows of h, each a backward pass through both Scaled nodes: 4 n, not 3 x 4 n.
     assert len(calls) == 2 * (2 * n)
+
+
+def test_a_block_at_rounding_level_is_judged_at_the_scale_of_its_whole_jacobian():
+    # polar(r, t) = r e^{it} is linear in r: d2/dr2 is 0, which torch computes to rounding
+    # (4e-18). Beside d2/dtdr, of size 1, in the same Jacobian of the backward in r, that
+    # block is judged at the whole's scale, not called "unverifiable" at its own.
+    r = torch.tensor(1.7, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(-0.6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(torch.polar, (r, t))
+    result = fdcheck.check(torch.polar, r, t, derivatives=2)
+    assert result.passed, str(result)
+    assert fdcheck.gradgradcheck(torch.polar, (r, t))
+
+
+def test_a_wrong_block_beside_one_at_rounding_level_is_still_caught():
+    # The same whole scale must not hide a mistake: the mixed block of a detached
+    # backward still fails.
+    a = torch.tensor([1.3, 0.7], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor([0.4, -1.1], dtype=torch.float64, requires_grad=True)
+    result = fdcheck.check(torch_mul(True), a, b, derivatives=2)
+    bad = {(c.of, c.wrt) for c in result.checks if not c.passed}
+    assert bad == {("x0", "x1"), ("x1", "x0")}     # names of the lambda's arguments: x0, x1
