@@ -90,3 +90,14 @@ cases:
     assert big["passed"] and big["evaluations"] <= 2 * (20 + 16)   # 16: one extension of the sweep
     assert not sign["passed"] and sign["checks"][0]["worst"]["input"] is not None
     assert "key 'directions'" in bad["error"]
+
+
+@pytest.mark.parametrize("factor, verdict", [(1.0, "passed"), (1.5, "mismatch")])
+def test_a_tiny_function_is_judged_at_its_own_scale_along_directions_too(factor, verdict):
+    # 1e-14-sized products: under the float64 floor of 1e-12 the directional check could see
+    # nothing ("unverifiable", torch's prod in fast mode); the rounding each product carries
+    # is its allowance, as for a whole Jacobian.
+    x = np.array([0.3, -0.2, 0.5])
+    (c,) = fdcheck.check(lambda x: 1e-14 * np.sum(x ** 2), x, gradient=factor * 2e-14 * x,
+                         directions=2).checks
+    assert c.verdict == verdict
