@@ -59,10 +59,11 @@ def _finite_real(arr: np.ndarray, name: str, key: str) -> np.ndarray:
 
 
 def noise(fn: Any, backend: Any) -> tuple[Note, ...]:
-    """Evaluate the flat function ``fn`` once more at the base point: a function whose two values there
-    differ is noisy, and every check of the input says by how much; first,
-    one that writes to an input by a way no guard sees is refused (its
-    values would differ too, but that is not noise).
+    """Evaluate the flat function ``fn`` once more at the base point: a
+    function whose two values there differ is noisy, and every check of the
+    input says by how much; first, one that writes to an input by a way no
+    guard sees is refused (its values would differ too, but that is not
+    noise).
 
     Raises
     ------

@@ -299,6 +299,13 @@ def mismatched(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
                estimate: np.ndarray | None = None, floor: np.ndarray | None = None) -> np.ndarray:
     """Entries beyond their bound (NaN anywhere is a mismatch); same shape."""
     _, bound = entry_bounds(reference, tolerance, estimate, floor)
+    return beyond(numeric, reference, bound)
+
+
+def beyond(numeric: np.ndarray, reference: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """Entries further from the reference than ``bound`` (bounds already
+    taken, by :func:`entry_bounds` or a comparison's matrices): NaN anywhere,
+    or an infinite reference, is beyond."""
     with np.errstate(invalid="ignore"):
         return ~(np.abs(np.asarray(numeric, dtype=np.float64) - reference) <= bound) \
             | ~np.isfinite(reference)

@@ -14,6 +14,7 @@ holds); JAX's ``jax.grad`` gives its conjugate, ``dL/dx - i dL/dy``.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -122,7 +123,6 @@ def literal_case(inputs: Mapping[str, np.ndarray], expect: Any
     """A case file's complex inputs (``z: [[1+2j, 3]]``) in real form, its
     written complex gradients too (PyTorch's convention, as for the API);
     and the names of those inputs, which every call lifts back to complex."""
-    from dataclasses import replace
     names = tuple(n for n, v in inputs.items() if np.asarray(v).dtype.kind == "c")
     if not names:
         return dict(inputs), expect, ()

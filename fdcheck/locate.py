@@ -229,14 +229,7 @@ def locate(fn: Callable[..., Any], inputs: Sequence[Any], backend: str,
     same check is not run twice."""
     start = time.perf_counter()
     calls, is_rule = record(fn, inputs, backend)
-    if is_rule and whole is not None:
-        call = calls[0]
-        wrt = _differentiable(call.args, backend)
-        return Location((Located(call.name, call.site,
-                                 tuple(_shape(call.args[i]) for i in wrt), whole),),
-                        1, time.perf_counter() - start, 0,
-                        first_nan_op(fn, inputs) if ops and backend == "torch" else None,
-                        alone=True)
+    alone = is_rule and whole is not None and bool(_differentiable(calls[0].args, backend))
     seen: set[tuple[str, str]] = set()
     rules: list[Located] = []
     evaluations = 0
@@ -247,9 +240,11 @@ def locate(fn: Callable[..., Any], inputs: Sequence[Any], backend: str,
         wrt = _differentiable(call.args, backend)
         if not wrt:
             continue
-        result = check(call.rule, *call.args, wrt=wrt, name=f"{call.name} ({call.site})")
-        evaluations += result.evaluations
+        result = whole if alone else check(call.rule, *call.args, wrt=wrt,
+                                           name=f"{call.name} ({call.site})")
+        evaluations += 0 if alone else result.evaluations
         rules.append(Located(call.name, call.site, tuple(_shape(call.args[i]) for i in wrt),
                              result))
     nan_op = first_nan_op(fn, inputs) if ops and backend == "torch" else None
-    return Location(tuple(rules), len(calls), time.perf_counter() - start, evaluations, nan_op)
+    return Location(tuple(rules), len(calls), time.perf_counter() - start, evaluations, nan_op,
+                    alone=alone)

@@ -34,7 +34,8 @@ import numpy as np
 
 from .notes import Note, note
 from .protocols import Evaluator, Flat
-from .compare import AUTO_FACTOR, Comparison, Tolerance, compare, entry_bounds, mismatched
+from .compare import (AUTO_FACTOR, Comparison, Tolerance, beyond, compare, entry_bounds,
+                      mismatched)
 from .dtypes import eps as dtype_eps
 from .engine import JacobianResult, Plan, execute
 from .evaluate import Batch
@@ -190,17 +191,12 @@ class Verifier:
         estimate; ``numeric`` and ``notes`` are updated in place."""
         # Non-finite entries too: a step too large for the function's domain
         # (log near 0) is what extrapolation's smaller steps are for.
+        # The first comparison's bounds (it always keeps its matrices), not a
+        # second pass to find them again.
         mat = comp.matrices
-        if mat is not None and mat.numeric.shape == numeric.shape:
-            # The first comparison's bounds, not a second pass to find them again.
-            with np.errstate(invalid="ignore"):
-                over = (~(np.abs(mat.numeric - mat.reference) <= mat.bound)
-                        | ~np.isfinite(mat.reference)) & ~unreliable
-            mismatched_cols = [int(c) for c in np.flatnonzero(over.any(axis=0))]
-        else:
-            mismatched_cols = _mismatched_columns(numeric, reference, tolerance, unreliable,
-                                                  estimate, where.get("floor"))
-        cols = sorted(set(mismatched_cols)
+        assert mat is not None
+        over = beyond(mat.numeric, mat.reference, mat.bound) & ~unreliable
+        cols = sorted({int(c) for c in np.flatnonzero(over.any(axis=0))}
                       | {int(c) for c in np.flatnonzero(unreliable.any(axis=0))}
                       | set(_blind_columns(comp)))
         if not cols:
@@ -265,10 +261,9 @@ class Verifier:
         mat = comp.matrices
         if comp.verdict != "mismatch" or comp.unverified or mat is None:
             return None
-        with np.errstate(invalid="ignore"):   # the probed columns alone, not a pass over all
-            counted = [(~(np.abs(mat.numeric[:, c] - mat.reference[:, c]) <= mat.bound[:, c])
-                        | ~np.isfinite(mat.reference[:, c])) & ~mat.unreliable[:, c]
-                       for c in probed]
+        # The probed columns alone, not a pass over all.
+        counted = [beyond(mat.numeric[:, c], mat.reference[:, c], mat.bound[:, c])
+                   & ~mat.unreliable[:, c] for c in probed]
         if not all(bool(b.any()) for b in counted):
             return None
         return replace(comp, notes=(*comp.notes, note(
@@ -319,9 +314,7 @@ class Verifier:
         floor = where.get("floor")
         # One pass for the bounds, which ``mismatched`` would take again.
         _, bound = entry_bounds(reference, tolerance, estimate, floor)
-        with np.errstate(invalid="ignore"):
-            bad = (~(np.abs(numeric - reference) <= bound) | ~np.isfinite(reference)) \
-                & ~unreliable
+        bad = beyond(numeric, reference, bound) & ~unreliable
         # Columns in ``skip`` (failing fast) keep their first look, unprobed.
         cols = [int(c) for c in np.flatnonzero(bad.any(axis=0)) if int(c) not in skip]
         self._probe(cols)
@@ -388,13 +381,6 @@ def _blind_columns(comp: Comparison) -> list[int]:
         return []
     size = np.abs(mat.reference[np.isfinite(mat.reference)]).max(initial=0.0)
     return [int(c) for c in np.flatnonzero((mat.bound > size).any(axis=0))]
-
-
-def _mismatched_columns(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
-                        unreliable: np.ndarray, estimate: np.ndarray | None,
-                        floor: np.ndarray | None) -> list[int]:
-    bad = mismatched(numeric, reference, tolerance, estimate, floor) & ~unreliable
-    return [int(c) for c in np.flatnonzero(bad.any(axis=0))]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ rules, ``custom_vjp``) or forward mode (its jvp rules, ``custom_jvp``),
 against the numeric one."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from .. import backends
 from ..errors import CaseError, EvaluationError
@@ -33,6 +33,18 @@ def held_outputs(subject: Subject, backend: backends.AutogradBackend, wrt: str) 
             if flags is not None and not flags.get(p.key, True)]
 
 
+def joint_jacobians(backend: backends.AutogradBackend, fn: Any, inputs: Sequence[Any],
+                    positions: Sequence[int]) -> dict[int, Any]:
+    """The framework's reverse-mode Jacobians of ``fn`` in every input of
+    ``positions``, by position, in one sweep (one backward pass an output
+    element, not one per element and input); empty where the sweep fails,
+    so that each input, taken alone, says what went wrong for it."""
+    try:
+        return dict(zip(positions, backend.autograd_jacobians(fn, inputs, positions)))
+    except Exception:  # each input alone names its own trouble
+        return {}
+
+
 def _jacobian(subject: Subject, backend: backends.AutogradBackend, wrt: str, mode: str,
               memo: dict[Any, Any] | None) -> Any:
     """The framework's Jacobian of ``wrt``. In reverse mode, those of every
@@ -49,10 +61,7 @@ def _jacobian(subject: Subject, backend: backends.AutogradBackend, wrt: str, mod
         return backend.autograd_jacobian(fn, inputs, index)
     key = (backend.name, "reverse")
     if key not in memo:
-        try:
-            memo[key] = dict(zip(wrts, backend.autograd_jacobians(fn, inputs, wrts)))
-        except Exception:  # each input alone says what went wrong, and where
-            memo[key] = {}
+        memo[key] = joint_jacobians(backend, fn, inputs, wrts)
     joint = memo[key]
     return joint[index] if index in joint else backend.autograd_jacobian(fn, inputs, index)
 

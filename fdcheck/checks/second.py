@@ -19,6 +19,7 @@ from ..flatfun import FlatFunction
 from ..layout import tensor_to_matrix
 from ..notes import note
 from ..subject import VMAP_MIN_ELEMENTS, Subject, phase
+from .autograd import joint_jacobians
 from .outcome import Outcome, compared, unrunnable
 
 
@@ -187,15 +188,10 @@ def run(subject: Subject, name: str, wrts: Sequence[str], out_shape: tuple[int, 
     b = backward(subject, name, wrts, out_shape)
     variables = [*wrts, b.v_name]
     positions = [_position(subject, b, var) for var in variables]
-    try:
-        # The double backward in every input and v at once: one backward pass
-        # an entry of h, not one per entry and variable. Where that fails,
-        # each variable alone says what went wrong.
-        with phase("autograd"):
-            joint = dict(zip(positions, b.backend.autograd_jacobians(b.h_graph, b.inputs,
-                                                                     positions)))
-    except Exception:
-        joint = {}
+    # The double backward in every input and v at once; where that fails,
+    # each variable alone says what went wrong.
+    with phase("autograd"):
+        joint = joint_jacobians(b.backend, b.h_graph, b.inputs, positions)
     outcome = Outcome()
     for var in variables:
         outcome += _column(subject, name, b, var, joint)
