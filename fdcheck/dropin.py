@@ -14,6 +14,7 @@ none is accepted and ignored.
 """
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from typing import Any, Callable, Sequence
 
@@ -29,16 +30,20 @@ FAST_MODE_ELEMENTS = 40
 FAST_MODE_DIRECTIONS = 2
 
 
-@lru_cache(maxsize=None)
 def gradcheck_error() -> type:
     """The exception of a failing drop-in check: torch's ``GradcheckError`` (a
     RuntimeError, as torch's own raises) and an AssertionError (as
-    ``check_grads`` raises), carrying fdcheck's report."""
-    base: type = RuntimeError  # without PyTorch: a RuntimeError as torch's is
-    try:
+    ``check_grads`` raises), carrying fdcheck's report. Where PyTorch is not
+    loaded (a JAX suite), a RuntimeError stands in for torch's class: a check
+    of JAX code does not import PyTorch."""
+    return _error_class("torch" in sys.modules)
+
+
+@lru_cache(maxsize=None)
+def _error_class(torch_loaded: bool) -> type:
+    base: type = RuntimeError
+    if torch_loaded:
         from torch.autograd.gradcheck import GradcheckError as base
-    except ImportError:
-        pass
 
     class GradcheckError(base, AssertionError):
         """A drop-in check failed; ``str(exc)`` is fdcheck's report and

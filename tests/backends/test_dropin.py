@@ -251,3 +251,28 @@ def test_a_zero_derivative_autograd_keeps_without_storage_is_read_as_zeros():
     # torch's derivative of sgn is a ZeroTensor, which has no values to convert.
     x = x64(3, 4)
     assert fdcheck.gradcheck(torch.sgn, (x,))
+
+
+NO_TORCH = """
+import sys
+import jax, jax.numpy as jnp
+import fdcheck
+
+@jax.custom_vjp
+def f(x):
+    return jnp.sin(x)
+f.defvjp(lambda x: (jnp.sin(x), x), lambda x, g: (1.5 * g * jnp.cos(x),))
+try:
+    fdcheck.check_grads(f, (jnp.asarray([0.3, 1.2]),), 1, ["rev"])
+except AssertionError as exc:
+    print(isinstance(exc, RuntimeError), "torch" in sys.modules)
+"""
+
+
+def test_a_failing_check_grads_leaves_pytorch_unimported():
+    # A JAX suite pays nothing for PyTorch: its error class stands in for torch's.
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", NO_TORCH], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["True", "False"]
