@@ -100,10 +100,6 @@ class AutogradBackend(Backend, Protocol):
                     cotangent: np.ndarray) -> Callable[..., Any] | None:
         """g over a leading batch axis of argument ``wrt``, or None."""
 
-    def second_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int,
-                        cotangent: np.ndarray) -> np.ndarray:
-        """The framework's Jacobian of g with respect to inputs[wrt]."""
-
     def differentiable(self, g: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> bool:
         """Whether g's result depends on inputs[wrt] through the framework's autograd."""
 

@@ -115,6 +115,108 @@ def _jit_or_plain(compiled: Any, plain: Callable[[], Callable[..., Any]], args: 
         return plain()(*args)
 
 
+# A function evaluated one point a call (the backward, at second order) runs
+# as it is for its first JIT_AFTER calls, then compiled: jit's compilation
+# of a new function (35 to 130 ms for a 3 x 3 input) costs as much as 25 to
+# 90 plain calls of a small function's backward (1.3 to 2.5 ms each). A check
+# of a few elements (50 to 80 calls) then compiles nothing, one of hundreds
+# compiles once; a count, not a clock, so that a check evaluates alike each run.
+JIT_AFTER = 200
+
+
+def _known(key: tuple[Any, ...]) -> bool:
+    try:
+        return key in _COMPILED
+    except TypeError:  # an unhashable callable
+        return False
+
+
+class _Adaptive:
+    """``make()``, called as it is at first and compiled by jit from its
+    JIT_AFTER-th call on, or from the first where that function was
+    compiled before (a check run again)."""
+
+    def __init__(self, key: tuple[Any, ...], make: Callable[[], Callable[..., Any]]) -> None:
+        self.key, self.make, self.plain = key, make, make()
+        self.compiled: Any = None
+        self.calls = 0
+
+    def __call__(self, *args: Any) -> Any:
+        self.calls += 1
+        if self.compiled is None and (self.calls > JIT_AFTER or _known(self.key)):
+            self.compiled = _compiled(self.key, self.make)
+        if self.compiled is None:
+            return self.plain(*args)
+        return _jit_or_plain(self.compiled, lambda: self.plain, args)
+
+
+# Jacobians of at most this many rows (reverse mode) or columns (forward mode)
+# are taken one pullback or one jvp a call, which compiles nothing; larger
+# ones by jacrev / jacfwd under jit. A function checked once pays jit's
+# compilation of each new function whole (35 to 130 ms for a 3 x 3 input),
+# where a small function's pullback runs in about a millisecond on kernels
+# compiled once (benchmarks/README.md, "Drop-ins").
+LOOP_MAX = 128
+
+
+def _along(fn: Callable[..., Any], args: Sequence[Any], argnums: Sequence[int]
+           ) -> Callable[..., Any]:
+    """fn as a function of ``args[i] for i in argnums``, the rest fixed."""
+    def f(*ws: Any) -> Any:
+        full = list(args)
+        for i, w in zip(argnums, ws):
+            full[i] = w
+        return fn(*full)
+    return f
+
+
+def _real_array(x: Any) -> bool:
+    return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jnp.floating)
+
+
+def _rows(fn: Callable[..., Any], args: Sequence[Any], argnums: Sequence[int]
+          ) -> list[np.ndarray] | None:
+    """``jax.jacrev(fn, argnums)(*args)``, one pullback of a unit cotangent a
+    row, as float64 arrays shaped out.shape + in.shape; None where the output
+    is not one real array of 1 to LOOP_MAX elements (jacrev decides)."""
+    if any(not _real_array(args[i]) for i in argnums):
+        return None
+    out, pullback = jax.vjp(_along(fn, args, argnums), *(args[i] for i in argnums))
+    if not _real_array(out) or not 0 < out.size <= LOOP_MAX:
+        return None
+    rows = [[] for _ in argnums]  # type: list[list[np.ndarray]]
+    unit = np.zeros(out.size, dtype=out.dtype)
+    for k in range(out.size):
+        unit[k] = 1
+        for row, g in zip(rows, pullback(jnp.asarray(unit.reshape(out.shape)))):
+            row.append(np.asarray(g, dtype=np.float64))
+        unit[k] = 0
+    return [np.stack(r).reshape(out.shape + np.shape(args[i]))
+            for r, i in zip(rows, argnums)]
+
+
+def _columns(fn: Callable[..., Any], args: Sequence[Any], wrt: int) -> np.ndarray | None:
+    """``jax.jacfwd(fn, wrt)(*args)``, one ``jax.jvp`` of a unit tangent a
+    column, float64, shaped out.shape + in.shape; None where the input is not
+    a real array of at most LOOP_MAX elements or the output not one real array."""
+    x = args[wrt]
+    if not _real_array(x) or x.size > LOOP_MAX:
+        return None
+    f = _along(fn, args, (wrt,))
+    unit = np.zeros(x.size, dtype=x.dtype)
+    columns = []
+    for j in range(x.size):
+        unit[j] = 1
+        out, t = jax.jvp(f, (x,), (jnp.asarray(unit.reshape(x.shape)),))
+        unit[j] = 0
+        if not _real_array(out):
+            return None
+        columns.append(np.asarray(t, dtype=np.float64))
+    if not columns:
+        return None
+    return np.moveaxis(np.stack(columns), 0, -1).reshape(np.shape(columns[0]) + x.shape)
+
+
 def _pullback(fn: Callable[..., Any], wrt: int) -> Callable[..., Any]:
     """``(v, *inputs) -> J(inputs)^T v``, shaped like ``inputs[wrt]``."""
     def g(v: Any, *args: Any) -> Any:
@@ -186,19 +288,21 @@ class JaxBackend:
         return jnp.asarray(x).dtype.name
 
     def autograd_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> np.ndarray:
-        """``jax.jacrev`` of fn with respect to argument ``wrt``, compiled once per
-        function (``jax.jit``; a function jit cannot trace is run as it is)."""
-        args = [jnp.asarray(x) for x in inputs]
-        jacobian = _compiled(("jacrev", fn, wrt), lambda: jax.jacrev(fn, argnums=wrt))
-        return np.asarray(_jit_or_plain(jacobian, lambda: jax.jacrev(fn, argnums=wrt), args),
-                          dtype=np.float64)
+        """``jax.jacrev`` of fn with respect to argument ``wrt``: one pullback a
+        row for a small output, else compiled once per function (``jax.jit``;
+        a function jit cannot trace is run as it is)."""
+        return self.autograd_jacobians(fn, inputs, (wrt,))[0]
 
     def autograd_jacobians(self, fn: Callable[..., Any], inputs: Sequence[Any],
                            wrts: Sequence[int]) -> list[np.ndarray]:
         """``jax.jacrev`` of fn with respect to every argument of ``wrts`` at
-        once, compiled once per function."""
+        once: one pullback a row for a small output, else compiled once per
+        function."""
         args = [jnp.asarray(x) for x in inputs]
         argnums = tuple(wrts)
+        rows = _rows(fn, args, argnums)
+        if rows is not None:
+            return rows
         jacobian = _compiled(("jacrev", fn, argnums), lambda: jax.jacrev(fn, argnums=argnums))
         jacs = _jit_or_plain(jacobian, lambda: jax.jacrev(fn, argnums=argnums), args)
         return [np.asarray(j, dtype=np.float64) for j in jacs]
@@ -215,12 +319,10 @@ class JaxBackend:
                      create_graph: bool = False) -> Callable[..., Any]:
         """``g(*inputs) = J(inputs)^T v``, shaped like ``inputs[wrt]``, by ``jax.vjp``
         (which runs a ``custom_vjp`` rule); differentiable again either way, and
-        compiled once per function."""
+        compiled once per function where it is called often (:class:`_Adaptive`)."""
         v = jnp.asarray(cotangent)
-        compiled = _compiled(("vjp", fn, wrt), lambda: _pullback(fn, wrt))
-        plain = _pullback(fn, wrt)
-        return lambda *inputs: _jit_or_plain(compiled, lambda: plain,
-                                             [v, *(jnp.asarray(x) for x in inputs)])
+        g = _Adaptive(("vjp", fn, wrt), lambda: _pullback(fn, wrt))
+        return lambda *inputs: g(v, *(jnp.asarray(x) for x in inputs))
 
     def vjp_batched(self, fn: Callable[..., Any], wrt: int, n_inputs: int,
                     cotangent: np.ndarray) -> Callable[..., Any]:
@@ -240,33 +342,24 @@ class JaxBackend:
                           ) -> Callable[..., Any]:
         """``h(*inputs, v) = [J_i^T v for i in wrts]``, joined, by one ``jax.vjp``
         (which runs a ``custom_vjp`` rule); differentiable again either way,
-        and compiled once per function. JAX arrays have no strides:
+        and compiled once per function where it is called often
+        (:class:`_Adaptive`). JAX arrays have no strides:
         ``noncontiguous`` changes nothing."""
-        plain = _backward(fn, tuple(wrts), order)
-        compiled = _compiled(("backward", fn, tuple(wrts), order),
-                             lambda: _backward(fn, tuple(wrts), order))
-        return lambda *args: _jit_or_plain(compiled, lambda: plain,
-                                           [jnp.asarray(x) for x in args])
-
-    def second_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int,
-                        cotangent: np.ndarray) -> np.ndarray:
-        """The derivative of J^T v with respect to inputs[wrt], by reverse mode
-        over the VJP, shape in.shape + in.shape, float64."""
-        args = [jnp.asarray(cotangent), *(jnp.asarray(x) for x in inputs)]
-        compiled = _compiled(("vjp-jacrev", fn, wrt),
-                             lambda: jax.jacrev(_pullback(fn, wrt), argnums=1 + wrt))
-        return np.asarray(_jit_or_plain(compiled, lambda: jax.jacrev(_pullback(fn, wrt),
-                                                                     argnums=1 + wrt), args),
-                          dtype=np.float64)
+        h = _Adaptive(("backward", fn, tuple(wrts), order), lambda: _backward(fn, tuple(wrts), order))
+        return lambda *args: h(*(jnp.asarray(x) for x in args))
 
     def differentiable(self, g: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> bool:
         """JAX traces whatever a rule computes: always differentiable again."""
         return True
 
     def forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> np.ndarray:
-        """d fn / d inputs[wrt] by ``jax.jacfwd`` (which runs a ``custom_jvp`` rule),
+        """d fn / d inputs[wrt] by forward mode (which runs a ``custom_jvp``
+        rule): one ``jax.jvp`` a column for a small input, else ``jax.jacfwd``
         compiled once per function."""
         args = [jnp.asarray(x) for x in inputs]
+        columns = _columns(fn, args, wrt)
+        if columns is not None:
+            return columns
         jacobian = _compiled(("jacfwd", fn, wrt), lambda: jax.jacfwd(fn, argnums=wrt))
         return np.asarray(_jit_or_plain(jacobian, lambda: jax.jacfwd(fn, argnums=wrt), args),
                           dtype=np.float64)

@@ -314,13 +314,6 @@ class TorchBackend:
         """None: a backward pass is not batched under torch's vmap here."""
         return None
 
-    def second_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int,
-                        cotangent: np.ndarray) -> np.ndarray:
-        """The derivative of J^T v with respect to inputs[wrt] by double backward,
-        shape in.shape + in.shape, float64."""
-        return self.autograd_jacobian(self.vjp_function(fn, wrt, cotangent, create_graph=True),
-                                      inputs, wrt)
-
     def differentiable(self, g: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> bool:
         """Whether g's result depends on ``inputs[wrt]`` through autograd."""
         args = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
