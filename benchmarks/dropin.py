@@ -285,7 +285,12 @@ def _mistakes(op: Any, fn: Callable[..., Any], args: tuple[Any, ...], dtype: Any
                 details.append(f"{kind}: {tool} {result}: {label}: {message}")
 
 
-def jax_part(options: argparse.Namespace) -> None:
+JAX_KINDS = (None, "x1.01", "sign", "stop_gradient (second order)")
+
+
+def jax_tool(tool: str) -> dict[str, Any]:
+    """Every JAX function and kind through one tool, in this process: its
+    verdicts by kind, and its seconds (the checks alone, imports excluded)."""
     import jax
     import jax.numpy as jnp
     from jax.test_util import check_grads
@@ -317,36 +322,47 @@ def jax_part(options: argparse.Namespace) -> None:
                  "exp": jnp.exp, "log1p(x^2)": lambda x: jnp.log1p(x ** 2),
                  "matrix square": lambda x: x @ x, "inverse": jnp.linalg.inv,
                  "det": jnp.linalg.det}
-    kinds = (None, "x1.01", "sign", "stop_gradient (second order)")
-    rows: Counter[tuple[str, str, str]] = Counter()
-    seconds: Counter[str] = Counter()
-    start = time.perf_counter()
+    checker = check_grads if tool == "jax" else fdcheck.check_grads
+    rows: Counter[str] = Counter()
+    seconds = 0.0
     with jax.enable_x64(True):
         x = jnp.asarray(np.random.default_rng(0).standard_normal((3, 3)) + 2 * np.eye(3))
-        for name, f in functions.items():
-            for kind in kinds:
+        for f in functions.values():
+            for kind in JAX_KINDS:
                 g = custom(f, kind)
                 order = 2 if kind and "second" in kind else 1 if kind else 2
-                for tool, call in (("jax", lambda: check_grads(g, (x,), order, ["rev"])),
-                                   ("fdcheck", lambda: fdcheck.check_grads(g, (x,), order,
-                                                                           ["rev"]))):
-                    began = time.perf_counter()
-                    try:
-                        call()
-                        result = "pass"
-                    except AssertionError:
-                        result = "fail"
-                    seconds[tool] += time.perf_counter() - began
-                    rows[kind or "right rule", tool, result] += 1
-    print(f"\n# JAX {jax.__version__}: check_grads beside fdcheck.check_grads, {len(functions)} "
-          f"functions as custom_vjp, order 2 for the right rules; "
-          f"{time.perf_counter() - start:.0f} s")
+                began = time.perf_counter()
+                try:
+                    checker(g, (x,), order, ["rev"])
+                    result = "pass"
+                except AssertionError:
+                    result = "fail"
+                seconds += time.perf_counter() - began
+                rows[f"{kind or 'right rule'}|{result}"] += 1
+    return {"rows": dict(rows), "seconds": seconds, "functions": len(functions),
+            "version": jax.__version__}
+
+
+def jax_part(options: argparse.Namespace) -> None:
+    """Each tool in a process of its own, as a suite using only it runs: JAX
+    compiles each operation once a process, and a tool run second would find
+    the operations the first compiled."""
+    import json
+    import subprocess
+    start = time.perf_counter()
+    found = {tool: json.loads(subprocess.run(
+        [sys.executable, __file__, "--jax-tool", tool], capture_output=True, text=True,
+        check=True).stdout.splitlines()[-1]) for tool in ("jax", "fdcheck")}
+    print(f"\n# JAX {found['jax']['version']}: check_grads beside fdcheck.check_grads, "
+          f"{found['jax']['functions']} functions as custom_vjp, order 2 for the right rules, "
+          f"each tool in a fresh process; {time.perf_counter() - start:.0f} s")
     print("rule                              jax pass/fail   fdcheck pass/fail")
-    for kind in kinds:
+    for kind in JAX_KINDS:
         k = kind or "right rule"
-        print(f"  {k:32s} {rows[k, 'jax', 'pass']:4d}/{rows[k, 'jax', 'fail']:<4d}      "
-              f"{rows[k, 'fdcheck', 'pass']:4d}/{rows[k, 'fdcheck', 'fail']:<4d}")
-    print(f"  seconds: jax {seconds['jax']:.1f}, fdcheck {seconds['fdcheck']:.1f}")
+        cells = [f"{found[t]['rows'].get(k + '|pass', 0):4d}/{found[t]['rows'].get(k + '|fail', 0):<4d}"
+                 for t in ("jax", "fdcheck")]
+        print(f"  {k:32s} {cells[0]}      {cells[1]}")
+    print(f"  seconds: jax {found['jax']['seconds']:.1f}, fdcheck {found['fdcheck']['seconds']:.1f}")
 
 
 def main() -> None:
@@ -355,8 +371,14 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1, help="samples per operator and dtype")
     parser.add_argument("--verbose", action="store_true", help="name every disagreement")
     parser.add_argument("--only", choices=["torch", "jax"], default=None)
+    parser.add_argument("--jax-tool", choices=["jax", "fdcheck"], default=None,
+                        help=argparse.SUPPRESS)   # one tool's JAX run, in a process of its own
     options = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if options.jax_tool:
+        import json
+        print(json.dumps(jax_tool(options.jax_tool)))
+        return
     if options.only != "jax":
         torch_part(options)
     if options.only != "torch":

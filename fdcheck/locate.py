@@ -156,11 +156,28 @@ def _recording_jax(calls: list[Call], seen: list[tuple[Any, tuple[Any, ...]]]
             kind.__call__ = call  # type: ignore[method-assign]
 
 
+def _jax_rule(fn: Any, inputs: Sequence[Any]) -> Call | None:
+    """``fn`` as its own one call, where it is a ``custom_vjp`` or
+    ``custom_jvp`` function: its derivative is its rule's alone, whatever its
+    primal calls (the rules inside it are not differentiated), so nothing is
+    run, which with jit disabled would compile each operation afresh."""
+    import jax
+    kind = type(fn)
+    if kind not in (jax.custom_vjp, jax.custom_jvp) or getattr(fn, "nondiff_argnums", ()):
+        return None
+    name = getattr(fn.fun, "__qualname__", kind.__name__)
+    return Call(name, _site(), _Called(kind.__call__, fn), tuple(inputs))
+
+
 def record(fn: Callable[..., Any], inputs: Sequence[Any], backend: str
            ) -> tuple[list[Call], bool]:
     """Run ``fn(*inputs)`` once, recording the custom rules it calls; and
     whether ``fn`` is its one rule (called once with ``inputs`` themselves,
     its output returned as it is)."""
+    if backend == "jax":
+        rule = _jax_rule(fn, inputs)
+        if rule is not None:
+            return [rule], True
     calls: list[Call] = []
     seen: list[tuple[Any, tuple[Any, ...]]] = []
     recorder = _recording_torch if backend == "torch" else _recording_jax

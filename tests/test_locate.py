@@ -214,3 +214,29 @@ def test_the_json_says_a_function_is_one_rule():
     doc = json.loads(results_json([result]))["cases"][0]["locate"]
     assert doc["alone"] is True and doc["rules"][0]["passed"] is False
     assert doc["rules"][0]["checks"] == json.loads(results_json([result]))["cases"][0]["checks"]
+
+
+def test_a_jax_rule_handed_over_is_its_own_one_rule_whatever_its_primal_calls():
+    # The derivative of a custom_vjp is its bwd alone: a rule its primal calls
+    # (here a right one) is not differentiated, and so not the culprit.
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+
+    @jax.custom_vjp
+    def inner(x):
+        return jnp.sin(x)
+    inner.defvjp(lambda x: (jnp.sin(x), x), lambda x, g: (g * jnp.cos(x),))
+
+    @jax.custom_vjp
+    def outer(x):
+        return inner(x) ** 2
+    outer.defvjp(lambda x: (outer(x), x), lambda x, g: (3 * g * jnp.sin(x) * jnp.cos(x),))
+
+    with jax.enable_x64(True):
+        x = jnp.asarray([0.3, -1.2, 0.8])
+        unlocated = fdcheck.check(outer, x, locate=False)
+        result = fdcheck.check(outer, x)
+    assert not result.passed and result.location.alone
+    (rule,) = result.location.rules
+    assert rule.name.endswith("outer") and not rule.passed
+    assert result.evaluations == unlocated.evaluations
