@@ -162,8 +162,9 @@ def _jax_rule(fn: Any, inputs: Sequence[Any]) -> Call | None:
     primal calls (the rules inside it are not differentiated), so nothing is
     run, which with jit disabled would compile each operation afresh."""
     import jax
-    kind = type(fn)
-    if kind not in (jax.custom_vjp, jax.custom_jvp) or getattr(fn, "nondiff_argnums", ()):
+    kind: Any = type(fn)
+    nondiff: Any = getattr(fn, "nondiff_argnums", ())
+    if kind not in (jax.custom_vjp, jax.custom_jvp) or nondiff:
         return None
     name = getattr(fn.fun, "__qualname__", kind.__name__)
     return Call(name, _site(), _Called(kind.__call__, fn), tuple(inputs))
