@@ -45,12 +45,20 @@ class Part:
     shape : tuple of int
     rows : slice
         Its rows in the concatenation (and in every Jacobian of it).
+    component : {"real", "imag"}, optional
+        For a complex output among several: which of its parts this is (each
+        checked as a real output, ``[0].real`` and ``[0].imag``).
     """
 
     label: str
     key: Any
     shape: tuple[int, ...]
     rows: slice
+    component: str | None = None   # "real" or "imag": a part of a complex output in a structure
+
+    def of(self, value: Any) -> Any:
+        """This part of the output ``value`` (the item at ``key``)."""
+        return value if self.component is None else getattr(value, self.component)
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,12 @@ def layout(value: Any) -> Outputs | None:
                                   "tuple, list or dict of them")
         arr = readable(np.asarray(backends.get(backends.name_of(item)).to_numpy(item))) \
             if item is not None else np.asarray(None)
+        if arr.dtype.kind == "c":
+            for component in ("real", "imag"):
+                parts.append(Part(f"{label}.{component}", key, tuple(arr.shape),
+                                  slice(start, start + arr.size), component))
+                start += arr.size
+            continue
         if arr.dtype.kind not in "f":
             skipped.append(f"{label} ({arr.dtype})" if arr.dtype.kind in "iub"
                            else f"{label} ({type(item).__name__})")
@@ -163,12 +177,13 @@ class Joined:
         if self.outputs.complex:
             return backends.get(self.backend).join([value.real, value.imag], self.order, self.lead)
         got = _items(value)
-        keys = [p.key for p in self.outputs.parts]
+        parts = self.outputs.parts
         picked = {k: v for _, k, v in got} if got is not None else {}
-        if got is None or not all(k in picked for k in keys):
+        if got is None or not all(p.key in picked for p in parts):
             raise EvaluationError("the function returned a different structure at a perturbed "
                                   "point than at the inputs")
-        return backends.get(self.backend).join([picked[k] for k in keys], self.order, self.lead)
+        return backends.get(self.backend).join([p.of(picked[p.key]) for p in parts],
+                                               self.order, self.lead)
 
 
 def split(value: Any, outputs: Outputs, backend: Any) -> list[np.ndarray]:
@@ -183,7 +198,7 @@ def split(value: Any, outputs: Outputs, backend: Any) -> list[np.ndarray]:
     if outputs.complex and not isinstance(value, (tuple, list, dict)):
         arr = np.asarray(backend.to_numpy(value))
         value = {"real": arr.real, "imag": arr.imag}    # a complex Jacobian, R + iI
-    keys = [p.key for p in outputs.parts]
+    keys = list(dict.fromkeys(p.key for p in outputs.parts))   # a complex output's once
     if isinstance(value, (tuple, list)) and len(value) == len(keys) and not _is_numbers(value) \
             and keys and isinstance(keys[0], str):
         value = dict(zip(keys, value))  # one entry per floating output, in their order
@@ -194,7 +209,9 @@ def split(value: Any, outputs: Outputs, backend: Any) -> list[np.ndarray]:
         raise ValueError(f"the function returns several outputs ({labels}): give the reference "
                          f"as a {'dict' if isinstance(keys[0], str) else 'tuple'} with one entry "
                          "for each of them")
-    return [np.asarray(backend.to_numpy(picked[k]), dtype=np.float64) for k in keys]
+    # A complex output's reference is one complex Jacobian, R + iI, as for one output alone.
+    return [np.asarray(p.of(np.asarray(backend.to_numpy(picked[p.key]))), dtype=np.float64)
+            for p in outputs.parts]
 
 
 def axes_for(ndim: int, order: str, lead: int) -> tuple[int, ...]:

@@ -149,6 +149,42 @@ def test_a_complex_tensor_output_against_torch():
     assert result.passed and [c.out_name for c in result.checks] == ["f.real", "f.imag"]
 
 
+X3 = np.array([0.5, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("reference, failing", [
+    ((np.diag(2 * X3), (1 + 2j) * np.eye(3)), []),                      # d/dx (x^2, (1+2j) x)
+    ((np.diag(2 * X3), (1 - 2j) * np.eye(3)), ["f[1].imag"]),            # the conjugate
+    ((np.diag(3 * X3), (1 + 2j) * np.eye(3)), ["f[0]"]),
+])
+def test_a_complex_output_among_several_is_checked_as_its_two_parts(reference, failing):
+    result = fdcheck.check(lambda x: (x ** 2, (1 + 2j) * x), X3, jacobian=reference)
+    assert [c.out_name for c in result.checks] == ["f[0]", "f[1].real", "f[1].imag"]
+    assert [c.out_name for c in result.checks if not c.passed] == failing
+
+
+def test_complex_outputs_of_a_complex_input_against_torch():
+    # torch.tensor_split of a complex tensor (gradcheck's OpInfo sample):
+    # each piece's real and imaginary parts, and a backward that drops one.
+    torch = pytest.importorskip("torch")
+    z = torch.tensor([0.5 + 1j, -1.0 + 0.5j, 2.0 - 1j, 0.3j], dtype=torch.complex128,
+                     requires_grad=True)
+    assert fdcheck.gradcheck(lambda z: torch.tensor_split(z, 2), (z,))
+
+    class Dropped(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, z):
+            return 2 * z, z.sin()
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            return 2 * g1   # the second output's term forgotten
+
+    result = fdcheck.check(lambda z: Dropped.apply(z), z, locate=False)
+    assert [c.out_name for c in result.checks if not c.passed] == ["f[1].real", "f[1].imag"]
+    assert [c.out_name for c in result.checks if c.passed] == ["f[0].real", "f[0].imag"]
+
+
 def test_outputs_torch_marks_not_differentiable_are_not_compared_with_it():
     torch = pytest.importorskip("torch")
     x = torch.tensor(X[None], requires_grad=True)
