@@ -96,10 +96,6 @@ class AutogradBackend(Backend, Protocol):
         """g(*inputs) = J(inputs)^T cotangent, in the framework's arrays; with
         ``create_graph``, differentiable by the framework in turn."""
 
-    def vjp_batched(self, fn: Callable[..., Any], wrt: int, n_inputs: int,
-                    cotangent: np.ndarray) -> Callable[..., Any] | None:
-        """g over a leading batch axis of argument ``wrt``, or None."""
-
     def differentiable(self, g: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> bool:
         """Whether g's result depends on inputs[wrt] through the framework's autograd."""
 

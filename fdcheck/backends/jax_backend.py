@@ -324,17 +324,6 @@ class JaxBackend:
         g = _Adaptive(("vjp", fn, wrt), lambda: _pullback(fn, wrt))
         return lambda *inputs: g(v, *(jnp.asarray(x) for x in inputs))
 
-    def vjp_batched(self, fn: Callable[..., Any], wrt: int, n_inputs: int,
-                    cotangent: np.ndarray) -> Callable[..., Any]:
-        """:meth:`vjp_function` over a leading batch axis of argument ``wrt``."""
-        v = jnp.asarray(cotangent)
-        axes = (None, *(0 if i == wrt else None for i in range(n_inputs)))
-        compiled = _compiled(("vjp-vmap", fn, wrt, n_inputs),
-                             lambda: jax.vmap(_pullback(fn, wrt), in_axes=axes))
-        plain = jax.vmap(_pullback(fn, wrt), in_axes=axes)
-        return lambda *inputs: _jit_or_plain(compiled, lambda: plain,
-                                             [v, *(jnp.asarray(x) for x in inputs)])
-
     batches_backward = True
 
     def backward_function(self, fn: Callable[..., Any], wrts: Sequence[int], order: str,

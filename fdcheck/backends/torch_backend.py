@@ -309,11 +309,6 @@ class TorchBackend:
                               for i, g in zip(wrts, grads)], order)
         return h
 
-    def vjp_batched(self, fn: Callable[..., Any], wrt: int, n_inputs: int,
-                    cotangent: np.ndarray) -> None:
-        """None: a backward pass is not batched under torch's vmap here."""
-        return None
-
     def differentiable(self, g: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> bool:
         """Whether g's result depends on ``inputs[wrt]`` through autograd."""
         args = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]

@@ -13,7 +13,7 @@ from .. import backends
 from ..directional import check_products, reference_jvp
 from ..errors import CaseError, EvaluationError
 from ..flatfun import FlatFunction
-from ..layout import flatten, unflatten
+from ..layout import element_labels, flatten, unflatten
 from ..notes import Note, note
 from ..subject import Subject, phase
 from . import second
@@ -37,8 +37,10 @@ def framework_product(subject: Subject, backend: backends.AutogradBackend, call:
 
 
 def run_products(subject: Subject, fn: FlatFunction, products: list[Product], wrt: str,
-                 out_name: str) -> Outcome:
-    """One directional check per product, each noted as the input's checks are."""
+                 out_name: str, var: str | None = None) -> Outcome:
+    """One directional check per product, each noted as the input's checks
+    are; ``var``: what the checks differentiate, where it is not input ``wrt``
+    itself (the cotangent of the double backward)."""
     directions = subject.wrt[wrt].directions or 1
     outcome = Outcome()
     for against, kind, product, derivative, mode in products:
@@ -47,7 +49,8 @@ def run_products(subject: Subject, fn: FlatFunction, products: list[Product], wr
             with phase("autograd" if framework else "function"):
                 checks, used = check_products(
                     fn, [(against, kind, product)], subject.tolerances.products, directions,
-                    subject.evaluator(fn), wrt=wrt, out_shape=fn.out_shape, in_shape=fn.in_shape,
+                    subject.evaluator(fn), wrt=var or wrt, out_shape=fn.out_shape,
+                    in_shape=fn.in_shape,
                     order=subject.case.order, out_name=out_name, derivative=derivative,
                     mode=mode)
         except CaseError as exc:
@@ -55,8 +58,8 @@ def run_products(subject: Subject, fn: FlatFunction, products: list[Product], wr
                 raise
             why = note("no-product", framework=against, product=kind, derivative=derivative,
                        message=exc.message)
-            outcome += unrunnable(subject, against, directions, why, wrt=wrt, out_name=out_name,
-                                  derivative=derivative, mode=mode)
+            outcome += unrunnable(subject, against, directions, why, wrt=var or wrt,
+                                  out_name=out_name, derivative=derivative, mode=mode)
             continue
         notes = subject.notes(wrt)
         outcome += Outcome(tuple(replace(c, notes=(*c.notes, *notes)) if notes else c
@@ -101,12 +104,35 @@ def run(subject: Subject, wrt: str) -> Outcome:
 
 
 def run_second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) -> Outcome:
-    """The second derivative by products: the numeric derivative of J(x)^T v
-    along random directions against one more VJP of it."""
-    s = second.second(subject, wrt, name, out_shape)
-    product = framework_product(subject, s.backend, s.g_graph, s.position, s.fn, "reverse")
-    return run_products(subject, s.fn, [(name, *product, 2, "reverse")], wrt,
-                        second.output_name(subject, out_shape))
+    """The double backward by products, as gradgradcheck's fast mode checks
+    it: the backward h (every checked input's J_i^T v, joined) differentiated
+    numerically along random directions in input ``wrt``, mixed blocks
+    included, and, for the last input checked so, in the cotangent v; each
+    against one more VJP of h. Its rows are named by the input elements
+    whose gradients they are; ``of`` names those inputs."""
+    b = second.backward(subject, name, list(subject.case.wrt), out_shape)
+    along = [w for w in subject.case.wrt if subject.wrt[w].directions]
+    variables = [wrt, *([b.v_name] if wrt == along[-1] else [])]
+    order = subject.case.order
+    of = b.blocks[0].of if len(b.blocks) == 1 else f"({','.join(k.of for k in b.blocks)})"
+    labels = tuple(label for k in b.blocks for label in element_labels(k.of, k.shape, order))
+    outcome = Outcome()
+    for var in variables:
+        is_v = var == b.v_name
+        position = len(b.inputs) - 1 if is_v else subject.names.index(var)
+        with phase("autograd"):
+            fn = FlatFunction(b.h, b.inputs, position, order=order, dtype=subject.case.dtype,
+                              backend=b.backend)
+
+        def vjp(u: np.ndarray, fn: FlatFunction = fn, position: int = position) -> np.ndarray:
+            return flatten(b.backend.vjp(b.h_graph, b.inputs, position,
+                                         unflatten(u, fn.out_shape, order)), order)
+        out_name = subject.case.output if is_v else second.output_name(subject, out_shape)
+        found = run_products(subject, fn, [(name, "vjp", vjp, 2, "reverse")], wrt, out_name,
+                             var=var)
+        outcome += Outcome(tuple(replace(c, of=of, cotangent=is_v, out_labels=labels)
+                                 for c in found.comparisons), found.evaluations)
+    return outcome
 
 
 def _noted(subject: Subject, wrt: str, added: Note) -> Subject:

@@ -44,55 +44,6 @@ def output_name(subject: Subject, out_shape: tuple[int, ...]) -> str:
 
 
 @dataclass(frozen=True)
-class Second:
-    """What a second-derivative check of one input by one framework
-    differentiates.
-
-    Attributes
-    ----------
-    backend : Backend
-    call : callable
-        The function as the framework differentiates it.
-    position : int
-        The input's place.
-    inputs : list
-        The inputs in the framework's arrays.
-    g : callable
-        x -> J(x)^T v, without a graph of its own.
-    fn : FlatFunction
-        g as the engine sees it.
-    g_graph : callable
-        g with a graph of its own, for the framework to differentiate.
-    """
-
-    backend: backends.AutogradBackend
-    call: Any
-    position: int
-    inputs: Sequence[Any]
-    g: Any
-    fn: FlatFunction
-    g_graph: Any
-
-
-def second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]) -> Second:
-    """The second-derivative function of input ``wrt`` by framework ``name``:
-    many points a call where the framework batches its backward (JAX)."""
-    backend = backends.autograd(name)
-    i = subject.names.index(wrt)
-    inputs = subject.inputs_for(backend)
-    call = subject.framework_call(name)  # one object: what a framework compiles is found again
-    v = cotangent(out_shape)
-    g = backend.vjp_function(call, i, v, False)
-    batched = None
-    if subject.options.mode != "serial" and _elements(inputs[i]) >= VMAP_MIN_ELEMENTS[name]:
-        batched = backend.vjp_batched(call, i, len(inputs), v)
-    with phase("autograd"):
-        fn = FlatFunction(g, inputs, i, order=subject.case.order, dtype=subject.case.dtype,
-                          backend=backend, batched_call=batched)
-    return Second(backend, call, i, inputs, g, fn, backend.vjp_function(call, i, v, True))
-
-
-@dataclass(frozen=True)
 class Block:
     """The rows of h that are one input's gradient J_i^T v."""
 

@@ -101,6 +101,24 @@ def test_a_backward_that_detaches_the_other_input_fails_the_mixed_blocks(framewo
     assert blocks == [("a", "a"), ("b", "a"), ("a", "b"), ("b", "b"), ("a", "v"), ("b", "v")]
 
 
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+@pytest.mark.parametrize("detach, fails", [
+    (False, []),
+    (True, [("(a,b)", "a", False), ("(a,b)", "b", False)]),   # the mixed blocks, inside each
+])
+def test_along_directions_the_whole_backward_is_differentiated(framework, detach, fails):
+    # Each input's products of the backward h (both gradients joined), and v's after the last.
+    if framework == "torch":
+        mul, args = torch_mul(detach), (_t(A), _t(B))
+    else:
+        mul, args = jax_mul(detach), (jnp.asarray(A), jnp.asarray(B))
+    result = fdcheck.check(lambda a, b: mul(a, b), *args, derivatives=2, directions=3,
+                           locate=False)
+    assert failing(result) == fails, str(result)
+    blocks = [(c.of, c.wrt, c.cotangent) for c in result.checks if c.derivative == 2]
+    assert blocks == [("(a,b)", "a", False), ("(a,b)", "b", False), ("(a,b)", "v", True)]
+
+
 @pytest.mark.parametrize("v_factor, passes", [(2.0, True), (3.0, False)])
 def test_a_double_backward_wrong_in_the_cotangent_fails_the_v_block(v_factor, passes):
     twice = torch_twice(v_factor)

@@ -12,7 +12,8 @@ torch = pytest.importorskip("torch")
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
-from .test_double_backward import torch_mul  # noqa: E402
+from .test_double_backward import torch_mul, torch_twice  # noqa: E402
+from fdcheck.report.common import check_title  # noqa: E402
 from .test_second_order import cube, x_torch  # noqa: E402
 
 
@@ -224,12 +225,30 @@ def test_non_contiguous_grad_outputs_reach_the_backward():
 
 
 def test_gradgradcheck_in_fast_mode_checks_along_directions():
-    # 50 elements: fast_mode checks along directions, each input's double backward by products
-    # (the mixed blocks are not, there: docs/cases.md says so).
+    # 50 elements: fast_mode checks along directions, the whole backward by products.
     inputs = (x64(5, 10), x64(5, 10, seed=1))
     assert fdcheck.gradgradcheck(torch_mul(False), inputs, fast_mode=True)
     assert not fdcheck.gradgradcheck(lambda a: twice_wrong(a), (x64(5, 10),), fast_mode=True,
                                      raise_exception=False)
+
+
+@pytest.mark.parametrize("func, inputs, failing", [
+    # The other input detached: only the mixed blocks are wrong (d2f/d(x0,x1)dx0 holds them).
+    (lambda: torch_mul(True), 2, ["d2(v.f)/d(x0,x1)dx0", "d2(v.f)/d(x0,x1)dx1"]),
+    # 2x whose double backward returns 3h: only the derivative in v is wrong.
+    (lambda: torch_twice(3.0), 1, ["d(v.df/dx)/dv"]),
+    (lambda: torch_mul(False), 2, []),
+    (lambda: torch_twice(2.0), 1, []),
+])
+def test_fast_mode_checks_the_mixed_blocks_and_the_cotangent(func, inputs, failing):
+    # torch's fast mode catches both; fdcheck's did not, checking each input's own block alone.
+    xs = tuple(x64(5, 10, seed=k) for k in range(inputs))
+    assert fdcheck.gradgradcheck(func(), xs, fast_mode=True, raise_exception=False) is not failing
+    result = fdcheck.check(func(), *xs, derivatives=2, directions=2, locate=False)
+    second = [c for c in result.checks if c.derivative == 2]
+    assert [c.wrt for c in second] == (["x"] if inputs == 1 else ["x0", "x1"]) + ["v"]
+    assert [check_title(c).removeprefix("torch ") for c in second if not c.passed] == failing
+    assert [c.cotangent for c in second] == [False] * inputs + [True]
 
 
 def twice_wrong(a):
