@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .columns import Columns, as_columns, summarize
 from .notes import Note, note
 from .layout import unravel
 
@@ -195,6 +196,9 @@ class Matrices:
     floor : ndarray, shape (n,), or None
     out_shape, in_shape : tuple of int
     order : {"C", "F"}
+    columns : Columns, optional
+        Each column's reductions (see :mod:`fdcheck.columns`), from which the
+        comparison's figures were taken.
     """
 
     numeric: np.ndarray
@@ -207,6 +211,7 @@ class Matrices:
     out_shape: tuple[int, ...]
     in_shape: tuple[int, ...] | None
     order: str
+    columns: Columns | None = None
 
     def mismatched_by(self, candidate: np.ndarray) -> np.ndarray:
         """The counted entries where the numeric matrix differs from ``candidate``
@@ -280,19 +285,22 @@ class Comparison:
 
 
 def entry_bounds(reference: np.ndarray, tolerance: Tolerance, estimate: np.ndarray | None = None,
-                 floor: np.ndarray | None = None) -> tuple[np.ndarray | float, np.ndarray]:
+                 floor: np.ndarray | None = None, atol: float | None = None
+                 ) -> tuple[np.ndarray | float, np.ndarray]:
     """The atol in force and what each entry of ``reference`` is allowed:
-    ``atol + rtol |reference|`` (+ the multiple of ``estimate``); see :func:`compare`."""
+    ``atol + rtol |reference|`` (+ the multiple of ``estimate``); see
+    :func:`compare`. ``atol``: the absolute atol, where ``reference`` is
+    part of the matrix it was taken from."""
     ref = np.asarray(reference, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        atol: float | np.ndarray = tolerance.absolute_atol(ref)
+        base: float | np.ndarray = tolerance.absolute_atol(ref) if atol is None else atol
         if floor is not None and ref.ndim == 2:
-            atol = np.maximum(atol, np.asarray(floor, dtype=np.float64)[None, :])
-        bound = atol + tolerance.rtol * np.abs(ref)
+            base = np.maximum(base, np.asarray(floor, dtype=np.float64)[None, :])
+        bound = base + tolerance.rtol * np.abs(ref)
         if estimate is not None:
             factor = tolerance.auto if tolerance.auto else AUTO_FACTOR
             bound = bound + factor * np.where(np.isnan(estimate), 0.0, estimate)
-    return atol, bound
+    return base, bound
 
 
 def mismatched(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
@@ -364,32 +372,98 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     if num.shape != ref.shape:
         raise ValueError(f"shapes differ: numeric {num.shape}, reference {ref.shape}")
     atol, bound = entry_bounds(ref, tolerance, estimate, floor)
-    err, bad, ratio, rel = _errors(num, ref, bound)
     skip = np.zeros(num.shape, dtype=bool) if unreliable is None else np.asarray(unreliable, dtype=bool)
-    counted = ~skip
-    mismatches = int(np.count_nonzero(bad & counted))
-    unproven = 0 if unverified is None else int(np.count_nonzero(bad & counted & unverified))
-    max_abs, max_rel = _maxima(err, rel, counted, mismatches)
-    worst = _worst(num, ref, bound, ratio, counted, estimate, out_shape, in_shape, order)
+    summary = _summary(num, ref, bound, skip, unverified)
+    return _concluded(Matrices(
+        num, ref, None if estimate is None else np.asarray(estimate, dtype=np.float64), bound,
+        skip, tolerance, None if floor is None else np.asarray(floor), tuple(out_shape),
+        None if in_shape is None else tuple(in_shape), order, summary),
+        atol, against=against, wrt=wrt, out_name=out_name, stage=stage, notes=notes,
+        derivative=derivative, mode=mode, scale=scale)
+
+
+def compare_columns(first: Comparison, cols: Sequence[int], numeric: np.ndarray,
+                    reference: np.ndarray, tolerance: Tolerance, *, against: str,
+                    wrt: str | None, out_shape: Sequence[int], in_shape: Sequence[int] | None,
+                    order: str = "C", out_name: str = "f", stage: str | None = None,
+                    unreliable: np.ndarray | None = None, unverified: np.ndarray | None = None,
+                    notes: Sequence[Note] = (), estimate: np.ndarray | None = None,
+                    floor: np.ndarray | None = None, derivative: int = 1,
+                    mode: str = "reverse", scale: float = 0.0) -> Comparison:
+    """:func:`compare` of matrices that differ from those ``first`` compared
+    in the columns ``cols`` alone (numeric entries, estimates, entries left
+    out or unverified): those columns are compared again, the others' figures
+    are ``first``'s. The same Comparison as :func:`compare` gives, without a
+    pass over the columns that did not change.
+
+    Raises
+    ------
+    ValueError
+        Where ``first`` kept no column reductions (a comparison of a vector).
+    """
+    mat = first.matrices
+    if mat is None or mat.columns is None or mat.numeric.ndim != 2:
+        raise ValueError("the first comparison kept no column reductions")
+    num = np.asarray(numeric, dtype=np.float64)
+    ref = np.asarray(reference, dtype=np.float64)
+    at = np.asarray(sorted(set(int(c) for c in cols)), dtype=np.intp)
+    skip = np.zeros(num.shape, dtype=bool) if unreliable is None else np.asarray(unreliable, dtype=bool)
+    # The reference is the same: so is its atol; the bounds of the changed columns alone.
+    base = tolerance.absolute_atol(ref)
+    atol: float | np.ndarray = base if floor is None else \
+        np.maximum(base, np.asarray(floor, dtype=np.float64)[None, :])
+    bound = mat.bound.copy()
+    if at.size:
+        part = None if estimate is None else estimate[:, at]
+        column_floor = None if floor is None else np.asarray(floor, dtype=np.float64)[at]
+        _, bound[:, at] = entry_bounds(ref[:, at], tolerance, part, column_floor, atol=base)
+    changed = _summary(num[:, at], ref[:, at], bound[:, at], skip[:, at],
+                       None if unverified is None else np.asarray(unverified)[:, at])
+    return _concluded(Matrices(
+        num, ref, None if estimate is None else np.asarray(estimate, dtype=np.float64), bound,
+        skip, tolerance, None if floor is None else np.asarray(floor), tuple(out_shape),
+        None if in_shape is None else tuple(in_shape), order, mat.columns.replaced(at, changed)),
+        atol, against=against, wrt=wrt, out_name=out_name, stage=stage, notes=notes,
+        derivative=derivative, mode=mode, scale=scale)
+
+
+def _summary(num: np.ndarray, ref: np.ndarray, bound: np.ndarray, skip: np.ndarray,
+             unverified: np.ndarray | None) -> Columns:
+    """Each column's reductions of a comparison of ``num`` with ``ref``."""
+    err, bad, ratio, rel = _errors(num, ref, bound)
+    return summarize(as_columns(err), as_columns(bad), as_columns(ratio), as_columns(rel),
+                     as_columns(ref), as_columns(bound), as_columns(~skip),
+                     None if unverified is None
+                     else as_columns(np.asarray(unverified, dtype=bool)))
+
+
+def _concluded(mat: Matrices, atol: float | np.ndarray, *, against: str, wrt: str | None,
+               out_name: str, stage: str | None, notes: Sequence[Note], derivative: int,
+               mode: str, scale: float) -> Comparison:
+    """The Comparison whose entries and column reductions ``mat`` holds."""
+    cols = mat.columns
+    assert cols is not None
+    tolerance = mat.tolerance
+    mismatches = int(cols.mismatches.sum())
+    max_abs, max_rel = _maxima(cols, mismatches)
+    worst = _worst(mat, cols)
     atol_in_force = float(np.max(atol)) if np.ndim(atol) and np.size(atol) else float(np.sum(atol))
     in_force = Tolerance(atol_in_force, tolerance.rtol, tolerance.source, auto=tolerance.auto)
     # A check none of whose entries could be judged has verified nothing.
-    nothing = err.size > 0 and not counted.any()
+    size = int(mat.numeric.size)
+    nothing = size > 0 and not cols.counted.any()
     if nothing:
         notes = (*notes, note("nothing-verified"))
-    resolution, relative = _resolution(ref, bound, counted, scale)
+    resolution, relative = _resolution(cols, size, scale)
     blind = against != "value" and relative and resolution > 1 and mismatches == 0 and not nothing
     if blind:
         # Every counted entry "agrees" only because it is allowed more than the
         # derivative's own size: the check can see no mistake at all.
         notes = (*notes, note("blind", resolution=resolution))
-    kept = Matrices(num, ref, None if estimate is None else np.asarray(estimate, dtype=np.float64),
-                    bound, skip, tolerance, None if floor is None else np.asarray(floor),
-                    tuple(out_shape), None if in_shape is None else tuple(in_shape), order)
-    return Comparison(against, wrt, mismatches == 0 and not nothing and not blind, max_abs, max_rel,
-                      worst, in_force, int(err.size), mismatches, out_name, stage,
-                      int(np.count_nonzero(skip)), tuple(notes), derivative, mode, (), kept,
-                      resolution, unproven)
+    return Comparison(against, wrt, mismatches == 0 and not nothing and not blind, max_abs,
+                      max_rel, worst, in_force, size, mismatches, out_name, stage,
+                      size - int(cols.counted.sum()), tuple(notes), derivative, mode, (),
+                      mat, resolution, int(cols.unproven.sum()))
 
 
 def _errors(num: np.ndarray, ref: np.ndarray, bound: np.ndarray
@@ -411,45 +485,38 @@ def _errors(num: np.ndarray, ref: np.ndarray, bound: np.ndarray
     return err, bad, ratio, rel
 
 
-def _maxima(err: np.ndarray, rel: np.ndarray, counted: np.ndarray,
-            mismatches: int) -> tuple[float, float]:
+def _maxima(cols: Columns, mismatches: int) -> tuple[float, float]:
     """The largest absolute and relative errors of the counted entries
     (infinite where a counted mismatch is not finite)."""
-    if not err.size:
-        return 0.0, 0.0
-    if mismatches and (~np.isfinite(err) & counted).any():
+    if mismatches and cols.nonfinite.any():
         return float("inf"), float("inf")
-    max_abs = float(np.max(err, where=np.isfinite(err) & counted, initial=0.0))
-    return max_abs, float(np.max(rel, where=np.isfinite(rel) & counted, initial=0.0))
+    return float(np.max(cols.max_abs, initial=0.0)), float(np.max(cols.max_rel, initial=0.0))
 
 
-def _worst(num: np.ndarray, ref: np.ndarray, bound: np.ndarray, ratio: np.ndarray,
-           counted: np.ndarray, estimate: np.ndarray | None, out_shape: Sequence[int],
-           in_shape: Sequence[int] | None, order: str) -> Worst | None:
+def _worst(mat: Matrices, cols: Columns) -> Worst | None:
     """The counted entry furthest beyond (or nearest to) its bound."""
-    if not num.size or not counted.any():
+    found = cols.worst
+    if found is None:
         return None
-    flat = int(np.argmax(np.where(counted, np.where(np.isnan(ratio), np.inf, ratio), -1.0)
-                         if np.isnan(ratio).any() else np.where(counted, ratio, -1.0)))
-    idx = np.unravel_index(flat, num.shape)
-    out_idx = unravel(int(idx[0]), out_shape, order)
-    in_idx = unravel(int(idx[1]), in_shape, order) if num.ndim == 2 and in_shape is not None \
-        else None
-    return Worst(out_idx, in_idx, float(num[idx]), float(ref[idx]), float(bound[idx]),
-                 None if estimate is None else float(estimate[idx]))
+    row, col = found
+    idx = (row, col) if mat.numeric.ndim == 2 else (row,) if mat.numeric.ndim == 1 else ()
+    out_idx = unravel(row, mat.out_shape, mat.order)
+    in_idx = unravel(col, mat.in_shape, mat.order) \
+        if mat.numeric.ndim == 2 and mat.in_shape is not None else None
+    return Worst(out_idx, in_idx, float(mat.numeric[idx]), float(mat.reference[idx]),
+                 float(mat.bound[idx]),
+                 None if mat.estimate is None else float(mat.estimate[idx]))
 
 
-def _resolution(ref: np.ndarray, bound: np.ndarray, counted: np.ndarray,
-                scale: float = 0.0) -> tuple[float, bool]:
+def _resolution(cols: Columns, size: int, scale: float = 0.0) -> tuple[float, bool]:
     """The smallest mistake the check could have caught: its largest allowance,
     relative to the largest entry of the reference, or of the whole it is a
     part of (``scale``) where that is larger (True), or absolute where the
     reference is all 0 (False: then any small numeric value is its proof)."""
-    if not bound.size:
+    if not size:
         return 0.0, False
-    with np.errstate(invalid="ignore", over="ignore"):
-        allowed = float(np.max(bound, where=counted & np.isfinite(bound), initial=0.0))
-        size = float(np.max(np.abs(ref), where=counted & np.isfinite(ref), initial=0.0))
-    if size > 0:
-        return allowed / max(size, scale), True
+    allowed = float(np.max(cols.allowed, initial=0.0))
+    largest = float(np.max(cols.size, initial=0.0))
+    if largest > 0:
+        return allowed / max(largest, scale), True
     return allowed, False

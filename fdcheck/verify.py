@@ -34,8 +34,8 @@ import numpy as np
 
 from .notes import Note, note
 from .protocols import Evaluator, Flat
-from .compare import (AUTO_FACTOR, Comparison, Tolerance, beyond, compare, entry_bounds,
-                      mismatched)
+from .compare import (AUTO_FACTOR, Comparison, Tolerance, beyond, compare, compare_columns,
+                      entry_bounds, mismatched)
 from .dtypes import eps as dtype_eps
 from .engine import JacobianResult, Plan, execute
 from .evaluate import Batch
@@ -191,12 +191,11 @@ class Verifier:
         estimate; ``numeric`` and ``notes`` are updated in place."""
         # Non-finite entries too: a step too large for the function's domain
         # (log near 0) is what extrapolation's smaller steps are for.
-        # The first comparison's bounds (it always keeps its matrices), not a
-        # second pass to find them again.
+        # The first comparison's mismatches, column by column (it always keeps
+        # them), not a second pass to find them again.
         mat = comp.matrices
-        assert mat is not None
-        over = beyond(mat.numeric, mat.reference, mat.bound) & ~unreliable
-        cols = sorted({int(c) for c in np.flatnonzero(over.any(axis=0))}
+        assert mat is not None and mat.columns is not None
+        cols = sorted({int(c) for c in np.flatnonzero(mat.columns.mismatches)}
                       | {int(c) for c in np.flatnonzero(unreliable.any(axis=0))}
                       | set(_blind_columns(comp)))
         if not cols:
@@ -204,7 +203,7 @@ class Verifier:
         ranked, far = self._ranked(comp, cols) if self.refine != "all" else ([], [])
         if ranked:
             fast = self._confirmed(numeric, reference, tolerance, estimate, notes, where, rows,
-                                   (far or ranked)[:CONFIRM], far)
+                                   (far or ranked)[:CONFIRM], far, comp)
             if fast is not None:
                 return fast, estimate
         self._refine(cols)
@@ -219,17 +218,24 @@ class Verifier:
         first, and those of them more than FAR times beyond; both empty where
         any column's first look is not finite (smaller steps are needed)."""
         mat = comp.matrices
-        if mat is None or mat.numeric.ndim != 2 or not np.isfinite(mat.numeric).all():
+        if mat is None or mat.numeric.ndim != 2 or mat.columns is None \
+                or not np.isfinite(mat.numeric).all():
             return [], []
-        with np.errstate(all="ignore"):
-            ratio = np.abs(mat.numeric - mat.reference) / mat.bound
-        worst = np.nan_to_num(ratio, nan=0.0, posinf=np.inf).max(axis=0)
+        # Each column's largest error over bound, as the comparison took it;
+        # where the reference is not finite (the comparison counts that as
+        # infinitely far), from the column's finite ratios alone.
+        worst = mat.columns.ratio.copy()
+        for c in np.flatnonzero(mat.columns.nonfinite):
+            with np.errstate(all="ignore"):
+                ratio = np.abs(mat.numeric[:, c] - mat.reference[:, c]) / mat.bound[:, c]
+            worst[c] = np.nan_to_num(ratio, nan=0.0, posinf=np.inf).max()
         ranked = sorted((c for c in cols if worst[c] > 1), key=lambda c: -worst[c])
         return ranked, [c for c in ranked if worst[c] > FAR]
 
     def _confirmed(self, numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
                    estimate: np.ndarray | None, notes: list[Note], where: dict[str, Any],
-                   rows: slice, probed: list[int], far: list[int]) -> Comparison | None:
+                   rows: slice, probed: list[int], far: list[int], first: Comparison
+                   ) -> Comparison | None:
         """Fail fast: probe ``probed`` (the CONFIRM furthest far columns, or
         where none is far the furthest mismatched ones) over a ladder of
         steps, without Richardson's sweep; if the ladder shows them wrong
@@ -238,7 +244,8 @@ class Verifier:
         columns: the verdict is decided. The nearer columns get the last look
         as ever. None where the ladder does not show it (a kink, a jump, a
         step out of the domain, a ladder that does not settle, a first look
-        off): then every column is derived again."""
+        off): then every column is derived again. ``first``: the comparison
+        of the first look, whose columns not probed stand as they were."""
         numeric, notes = numeric.copy(), list(notes)
         self._probe(probed)
         said = [self._ladder_says(c, numeric, reference, tolerance, where.get("floor"), rows)
@@ -257,7 +264,7 @@ class Verifier:
         kept = [c for c in far if c not in probed]
         comp = self._settle(numeric, reference, tolerance, ~np.isfinite(numeric),
                             None if estimate is None else estimate.copy(), notes, where, rows,
-                            skip=kept)
+                            skip=kept, first=first)
         mat = comp.matrices
         if comp.verdict != "mismatch" or comp.unverified or mat is None:
             return None
@@ -299,7 +306,8 @@ class Verifier:
 
     def _settle(self, numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
                 unreliable: np.ndarray, estimate: np.ndarray | None, notes: list[Note],
-                where: dict[str, Any], rows: slice, skip: Sequence[int] = ()) -> Comparison:
+                where: dict[str, Any], rows: slice, skip: Sequence[int] = (),
+                first: Comparison | None = None) -> Comparison:
         """The last look at entries that still differ: one-sided slopes over a
         ladder of steps (:func:`probe_entries`) decide each one.
 
@@ -312,11 +320,18 @@ class Verifier:
           check cannot pass.
         """
         floor = where.get("floor")
-        # One pass for the bounds, which ``mismatched`` would take again.
-        _, bound = entry_bounds(reference, tolerance, estimate, floor)
-        bad = beyond(numeric, reference, bound) & ~unreliable
+        if first is not None and first.matrices is not None \
+                and first.matrices.columns is not None:
+            # The matrices ``first`` compared, unchanged (failing fast): its
+            # bounds, and its columns' mismatches, with no pass over the whole.
+            bound = first.matrices.bound
+            candidates = np.flatnonzero(first.matrices.columns.mismatches)
+        else:
+            first = None
+            _, bound = entry_bounds(reference, tolerance, estimate, floor)
+            candidates = np.flatnonzero((beyond(numeric, reference, bound) & ~unreliable).any(axis=0))
         # Columns in ``skip`` (failing fast) keep their first look, unprobed.
-        cols = [int(c) for c in np.flatnonzero(bad.any(axis=0)) if int(c) not in skip]
+        cols = [int(c) for c in candidates if int(c) not in skip]
         self._probe(cols)
         if estimate is None:
             estimate = np.zeros_like(numeric)
@@ -326,7 +341,7 @@ class Verifier:
         stairs: list[float] = []
         for c in cols:
             kind, value, error, low, high, quantum = (a[rows] for a in self._probes[c])
-            differ = bad[:, c]
+            differ = beyond(numeric[:, c], reference[:, c], bound[:, c]) & ~unreliable[:, c]
             with np.errstate(invalid="ignore"):
                 inconsistent = ~(np.abs(numeric[:, c] - value)
                                  <= AUTO_FACTOR * (np.nan_to_num(estimate[:, c]) + error))
@@ -362,6 +377,11 @@ class Verifier:
             # Rounding to a grid finer than the step: the numeric derivative is
             # the stairs' mean slope, the true one 0 between stairs; neither is shown.
             notes.append(note("staircase", count=len(stairs), quantum=float(np.median(stairs))))
+        if first is not None:
+            # Only the columns looked at again can have changed.
+            return compare_columns(first, cols, numeric, reference, tolerance,
+                                   unreliable=unreliable | excused, unverified=unverified,
+                                   estimate=estimate, notes=notes, **where)
         return compare(numeric, reference, tolerance, unreliable=unreliable | excused,
                        unverified=unverified, estimate=estimate, notes=notes, **where)
 

@@ -115,10 +115,14 @@ def test_every_default_row_at_its_boundary_on_both_sides(dtype, method, atol, rt
 
 
 def test_the_resolution_is_taken_against_the_magnitude_of_a_negative_reference():
-    from fdcheck.compare import _resolution
-    counted = np.ones(2, dtype=bool)
-    assert _resolution(np.array([-2.0, -4.0]), np.array([8.0, 8.0]), counted) == (2.0, True)
-    assert _resolution(np.array([0.0, 0.0]), np.array([8.0, 8.0]), counted) == (8.0, False)
+    # Allowed 8 against a largest |entry| of 4: relative, 2, and blind; against
+    # a reference all 0, absolute, 8 (any small numeric value is its proof).
+    tol = Tolerance(8.0, 0.0)
+    negative, zero = (compare(ref, ref, tol, against="analytic", wrt="x", out_shape=(2,),
+                              in_shape=None)
+                      for ref in (np.array([-2.0, -4.0]), np.zeros(2)))
+    assert (negative.resolution, zero.resolution) == (2.0, 8.0)
+    assert [n.kind for n in negative.notes] == ["blind"] and zero.notes == ()
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])

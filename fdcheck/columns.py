@@ -1,0 +1,101 @@
+"""A comparison's figures column by column.
+
+Every figure of a comparison (its mismatches, largest errors, worst entry and
+resolution) is a reduction over the entries; taken first over each column's
+rows, the whole is a reduction over n columns. A comparison whose numeric side
+changed in a few columns only (the last look at a failing check, which
+derives a few columns again) is then redone on those columns: the other
+columns' reductions stand.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def as_columns(a: np.ndarray) -> np.ndarray:
+    """``a`` as a matrix of columns: itself where 2-D, a vector (a value
+    check) as one column, a scalar as one entry."""
+    if a.ndim == 2:
+        return a
+    return a.reshape(a.shape[0] if a.ndim else 1, 1)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Each column's reductions over its rows, counted entries only.
+
+    Attributes
+    ----------
+    mismatches, unproven : ndarray of int, shape (n,)
+        Entries beyond their bound; of those, the unverified ones.
+    nonfinite : ndarray of bool, shape (n,)
+        Whether an entry's error is not finite.
+    max_abs, max_rel : ndarray, shape (n,)
+        The largest finite absolute and relative errors (0 for none).
+    ratio : ndarray, shape (n,)
+        The largest error over bound (a NaN as infinite; -1 where nothing is
+        counted), and ``row``, the first row that has it.
+    allowed, size : ndarray, shape (n,)
+        The largest finite bound and the largest finite |reference|.
+    counted : ndarray of int, shape (n,)
+    """
+
+    mismatches: np.ndarray
+    unproven: np.ndarray
+    nonfinite: np.ndarray
+    max_abs: np.ndarray
+    max_rel: np.ndarray
+    ratio: np.ndarray
+    row: np.ndarray
+    allowed: np.ndarray
+    size: np.ndarray
+    counted: np.ndarray
+
+    def replaced(self, cols: np.ndarray, other: "Columns") -> "Columns":
+        """These columns with those of ``cols`` taken from ``other`` (the
+        reductions of those columns alone, in the order of ``cols``)."""
+        def spliced(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+            out = mine.copy()
+            out[cols] = theirs
+            return out
+        return Columns(*(spliced(getattr(self, f), getattr(other, f))
+                         for f in self.__dataclass_fields__))
+
+    @property
+    def worst(self) -> tuple[int, int] | None:
+        """(row, column) of the counted entry furthest beyond its bound, the
+        first in row-major order among equals (as ``np.argmax`` of the whole
+        matrix finds it); None where nothing is counted."""
+        if not self.counted.any():
+            return None
+        top = self.ratio.max()
+        tied = np.flatnonzero((self.ratio == top) & (self.counted > 0))
+        col = int(tied[np.argmin(self.row[tied])])   # argmin: the first of equal rows
+        return int(self.row[col]), col
+
+
+def summarize(err: np.ndarray, bad: np.ndarray, ratio: np.ndarray, rel: np.ndarray,
+              ref: np.ndarray, bound: np.ndarray, counted: np.ndarray,
+              unverified: np.ndarray | None) -> Columns:
+    """The reductions of each column of the (m, n) matrices of one comparison:
+    absolute errors ``err``, whether beyond the bound ``bad``, error over bound
+    ``ratio``, relative error ``rel``; ``counted``, the entries judged;
+    ``unverified``, those whose numeric value is not shown."""
+    n = err.shape[1]
+    judged = bad & counted
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite_err = np.isfinite(err)
+        nonfinite = (~finite_err & counted).any(axis=0)
+        max_abs = np.max(err, axis=0, where=finite_err & counted, initial=0.0)
+        max_rel = np.max(rel, axis=0, where=np.isfinite(rel) & counted, initial=0.0)
+        scored = np.where(counted, np.where(np.isnan(ratio), np.inf, ratio), -1.0)
+        row = np.argmax(scored, axis=0) if scored.shape[0] else np.zeros(n, dtype=np.intp)
+        top = scored[row, np.arange(n)] if scored.shape[0] else np.full(n, -1.0)
+        allowed = np.max(bound, axis=0, where=counted & np.isfinite(bound), initial=0.0)
+        size = np.max(np.abs(ref), axis=0, where=counted & np.isfinite(ref), initial=0.0)
+    unproven = np.count_nonzero(judged & unverified, axis=0) if unverified is not None \
+        else np.zeros(n, dtype=np.intp)
+    return Columns(np.count_nonzero(judged, axis=0), unproven, nonfinite, max_abs, max_rel,
+                   top, row, allowed, size, np.count_nonzero(counted, axis=0))

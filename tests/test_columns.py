@@ -1,0 +1,91 @@
+"""A comparison redone on the columns that changed (fdcheck.columns) is the
+comparison of the whole: every figure, the worst entry among ties, NaN and
+infinite entries, entries left out and unverified."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from fdcheck.columns import Columns, as_columns
+from fdcheck.compare import Tolerance, compare, compare_columns, default_tolerance
+
+WHERE = dict(against="analytic", wrt="x", out_shape=(6,), in_shape=(2, 4), order="C")
+
+
+def _matrices(rng, ties):
+    ref = rng.standard_normal((6, 8))
+    num = ref + 1e-9 * rng.standard_normal((6, 8))
+    num[rng.random((6, 8)) < 0.2] += 1.0                 # mismatches
+    num[0, 3], ref[2, 5] = np.nan, np.inf                 # not finite, either side
+    if ties:
+        ref[:, 6] = ref[:, 1]
+        num[:, 6] = num[:, 1]                              # two columns alike: ties
+        num[4, 1] = num[4, 6] = ref[4, 1] + 5.0
+    return num, ref
+
+
+def _changed(rng, num, cols):
+    """Numeric entries, estimates, entries left out and unverified changed in ``cols``."""
+    num = num.copy()
+    estimate = np.zeros_like(num)
+    unreliable, unverified = ~np.isfinite(num), np.zeros(num.shape, dtype=bool)
+    for c in cols:
+        num[:, c] = num[:, c] + rng.choice([0.0, 1e-12, 2.0], size=num.shape[0])
+        estimate[:, c] = rng.choice([0.0, 1e-3, np.nan], size=num.shape[0])
+        unreliable[:, c] = rng.random(num.shape[0]) < 0.3
+        unverified[:, c] = rng.random(num.shape[0]) < 0.3
+    return num, estimate, unreliable, unverified
+
+
+def _figures(c):
+    fields = {f.name: getattr(c, f.name) for f in dataclasses.fields(c) if f.name != "matrices"}
+    m = c.matrices
+    return fields, [m.numeric, m.reference, m.estimate, m.bound, m.unreliable]
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("tolerance", [default_tolerance("float64", "central2"),
+                                       Tolerance(1e-6, 1e-5)])
+@pytest.mark.parametrize("floor", [None, np.full(8, 1e-9)])
+def test_columns_compared_again_give_the_whole_comparison(seed, tolerance, floor):
+    rng = np.random.default_rng(seed)
+    num, ref = _matrices(rng, ties=seed % 2 == 0)
+    first = compare(num, ref, tolerance, unreliable=~np.isfinite(num), floor=floor, **WHERE)
+    cols = sorted(rng.choice(8, size=int(rng.integers(0, 5)), replace=False))
+    num, estimate, unreliable, unverified = _changed(rng, num, cols)
+    kwargs = dict(unreliable=unreliable, unverified=unverified, estimate=estimate, floor=floor,
+                  notes=(), **WHERE)
+    whole = compare(num, ref, tolerance, **kwargs)
+    part = compare_columns(first, cols, num, ref, tolerance, **kwargs)
+    (a, arrays_a), (b, arrays_b) = _figures(whole), _figures(part)
+    assert repr(a) == repr(b)   # NaN (an estimate) equal to NaN
+    for x, y in zip(arrays_a, arrays_b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_the_worst_entry_among_equals_is_the_first_in_row_major_order():
+    # Ratios equal at (2, 3) and (1, 5): row 1 comes first, as argmax of the whole finds it.
+    ref = np.ones((4, 6))
+    num = ref.copy()
+    num[2, 3] = num[1, 5] = 3.0
+    c = compare(num, ref, Tolerance(0.5, 0.0), against="analytic", wrt="x", out_shape=(4,),
+                in_shape=(6,))
+    assert (c.worst.output, c.worst.input) == ((1,), (5,))
+    assert c.matrices.columns.worst == (1, 5)
+
+
+def test_a_comparison_of_a_vector_has_one_column_and_cannot_be_redone_by_columns():
+    c = compare(np.array([1.0, 2.5]), np.array([1.0, 2.0]), Tolerance(0.1, 0.0),
+                against="value", wrt=None, out_shape=(2,), in_shape=None)
+    assert c.mismatches == 1 and c.worst.output == (1,)
+    assert as_columns(np.zeros(3)).shape == (3, 1) and as_columns(np.float64(1.0)).shape == (1, 1)
+    with pytest.raises(ValueError, match="no column reductions"):
+        compare_columns(c, [0], np.array([1.0, 2.0]), np.array([1.0, 2.0]), Tolerance(0.1, 0.0),
+                        against="value", wrt=None, out_shape=(2,), in_shape=None)
+
+
+def test_columns_replaced_take_the_changed_columns_only():
+    one = Columns(*(np.zeros(3) for _ in range(10)))
+    other = Columns(*(np.ones(1) for _ in range(10)))
+    spliced = one.replaced(np.array([2]), other)
+    assert spliced.mismatches.tolist() == [0, 0, 1] and one.mismatches.tolist() == [0, 0, 0]
