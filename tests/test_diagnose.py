@@ -504,3 +504,29 @@ def test_a_reference_not_finite_somewhere_is_diagnosed_without_an_svd_of_it(bad)
     wrong[4, 4] = bad
     (c,) = fdcheck.check(lambda X: X @ X, X, jacobian=wrong).checks
     assert c.verdict == "mismatch" and c.diagnosis
+
+
+def _first_look():
+    from fdcheck.compare import Tolerance, compare
+    ref = np.arange(1.0, 13.0).reshape(3, 4)
+    num = ref.copy()
+    num[1, 2] += 5.0                       # the worst entry of the one failing column
+    return compare(num, ref, Tolerance(1e-6, 0.0), against="analytic", wrt="x",
+                   out_shape=(3,), in_shape=(4,)).matrices
+
+
+@pytest.mark.parametrize("change, at_worst, explains", [
+    (lambda num: num, False, True),                                  # the numeric itself
+    (lambda num: num + np.where(np.arange(12).reshape(3, 4) == 6, 1.0, 0.0), True, False),
+    (lambda num: num + np.where(np.arange(12).reshape(3, 4) == 0, 1.0, 0.0), False, False),
+    (lambda num: num + np.where(np.arange(12).reshape(3, 4) == 6, 1e-6, 0.0), False, True),
+])
+def test_an_explanation_is_tried_at_the_worst_entries_first_and_then_everywhere(
+        change, at_worst, explains):
+    # Off at the worst entry: rejected there; off elsewhere only: the whole
+    # pass still sees it; within the bound there: no mismatch, as in the whole.
+    from fdcheck.diagnose import _differs_where_worst, _vanishes
+    mat = _first_look()
+    candidate = change(mat.numeric.copy())
+    assert _differs_where_worst(mat, candidate) is at_worst
+    assert _vanishes(mat, candidate) is explains
