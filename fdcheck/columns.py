@@ -31,12 +31,13 @@ class Columns:
     mismatches, unproven : ndarray of int, shape (n,)
         Entries beyond their bound; of those, the unverified ones.
     nonfinite : ndarray of bool, shape (n,)
-        Whether an entry's error is not finite.
+        Whether an entry's error is not finite (always a mismatch).
     max_abs, max_rel : ndarray, shape (n,)
-        The largest finite absolute and relative errors (0 for none).
+        The largest finite absolute and relative errors (0 for none; the
+        absolute one is not read where ``nonfinite``: the largest error is
+        infinite then).
     ratio : ndarray, shape (n,)
-        The largest error over bound (a NaN as infinite; -1 where nothing is
-        counted), and ``row``, the first row that has it.
+        The largest error over bound (-1 where nothing is counted).
     allowed, size : ndarray, shape (n,)
         The largest finite bound and the largest finite |reference|.
     counted : ndarray of int, shape (n,)
@@ -48,7 +49,6 @@ class Columns:
     max_abs: np.ndarray
     max_rel: np.ndarray
     ratio: np.ndarray
-    row: np.ndarray
     allowed: np.ndarray
     size: np.ndarray
     counted: np.ndarray
@@ -63,17 +63,13 @@ class Columns:
         return Columns(*(spliced(getattr(self, f), getattr(other, f))
                          for f in self.__dataclass_fields__))
 
-    @property
-    def worst(self) -> tuple[int, int] | None:
-        """(row, column) of the counted entry furthest beyond its bound, the
-        first in row-major order among equals (as ``np.argmax`` of the whole
-        matrix finds it); None where nothing is counted."""
+    def furthest(self) -> np.ndarray:
+        """The columns that hold the counted entry furthest beyond its bound
+        (several where they tie), in order; empty where nothing is counted."""
         if not self.counted.any():
-            return None
+            return np.zeros(0, dtype=np.intp)
         top = self.ratio.max()
-        tied = np.flatnonzero((self.ratio == top) & (self.counted > 0))
-        col = int(tied[np.argmin(self.row[tied])])   # argmin: the first of equal rows
-        return int(self.row[col]), col
+        return np.flatnonzero((self.ratio == top) & (self.counted > 0))
 
 
 def summarize(err: np.ndarray, bad: np.ndarray, ratio: np.ndarray, rel: np.ndarray,
@@ -81,21 +77,21 @@ def summarize(err: np.ndarray, bad: np.ndarray, ratio: np.ndarray, rel: np.ndarr
               unverified: np.ndarray | None) -> Columns:
     """The reductions of each column of the (m, n) matrices of one comparison:
     absolute errors ``err``, whether beyond the bound ``bad``, error over bound
-    ``ratio``, relative error ``rel``; ``counted``, the entries judged;
-    ``unverified``, those whose numeric value is not shown."""
+    ``ratio`` (never NaN), relative error ``rel``; ``counted``, the entries
+    judged; ``unverified``, those whose numeric value is not shown."""
     n = err.shape[1]
     judged = bad & counted
     with np.errstate(invalid="ignore", over="ignore"):
-        finite_err = np.isfinite(err)
-        nonfinite = (~finite_err & counted).any(axis=0)
-        max_abs = np.max(err, axis=0, where=finite_err & counted, initial=0.0)
+        # A NaN or infinite error is the column's maximum: one reduction finds
+        # both the largest error and whether one is not finite.
+        largest = np.max(err, axis=0, where=counted, initial=0.0)
+        nonfinite = ~np.isfinite(largest)
         max_rel = np.max(rel, axis=0, where=np.isfinite(rel) & counted, initial=0.0)
-        scored = np.where(counted, np.where(np.isnan(ratio), np.inf, ratio), -1.0)
-        row = np.argmax(scored, axis=0) if scored.shape[0] else np.zeros(n, dtype=np.intp)
-        top = scored[row, np.arange(n)] if scored.shape[0] else np.full(n, -1.0)
+        top = np.max(ratio, axis=0, where=counted, initial=-1.0)
         allowed = np.max(bound, axis=0, where=counted & np.isfinite(bound), initial=0.0)
         size = np.max(np.abs(ref), axis=0, where=counted & np.isfinite(ref), initial=0.0)
     unproven = np.count_nonzero(judged & unverified, axis=0) if unverified is not None \
         else np.zeros(n, dtype=np.intp)
-    return Columns(np.count_nonzero(judged, axis=0), unproven, nonfinite, max_abs, max_rel,
-                   top, row, allowed, size, np.count_nonzero(counted, axis=0))
+    return Columns(np.count_nonzero(judged, axis=0), unproven, nonfinite,
+                   np.where(nonfinite, 0.0, largest), max_rel, top, allowed, size,
+                   np.count_nonzero(counted, axis=0))

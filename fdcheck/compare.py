@@ -213,6 +213,16 @@ class Matrices:
     order: str
     columns: Columns | None = None
 
+    def worst_rows(self, cols: np.ndarray) -> np.ndarray:
+        """For each column of ``cols``, the first row of its counted entry
+        furthest beyond its bound (0 where none is counted)."""
+        at = np.asarray(cols, dtype=np.intp)
+        num, ref, bound, skip = (as_columns(a)[:, at] for a in (
+            self.numeric, self.reference, self.bound, self.unreliable))
+        _, _, ratio, _ = _errors(num, ref, bound)
+        return np.argmax(np.where(skip, -1.0, ratio), axis=0) if num.shape[0] \
+            else np.zeros(at.size, dtype=np.intp)
+
     def mismatched_by(self, candidate: np.ndarray) -> np.ndarray:
         """The counted entries where the numeric matrix differs from ``candidate``
         (a reference read another way) beyond this check's tolerance."""
@@ -372,14 +382,41 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     if num.shape != ref.shape:
         raise ValueError(f"shapes differ: numeric {num.shape}, reference {ref.shape}")
     atol, bound = entry_bounds(ref, tolerance, estimate, floor)
+    err, bad, ratio, rel = _errors(num, ref, bound)
     skip = np.zeros(num.shape, dtype=bool) if unreliable is None else np.asarray(unreliable, dtype=bool)
-    summary = _summary(num, ref, bound, skip, unverified)
+    counted = ~skip
+    mismatches = int(np.count_nonzero(bad & counted))
+    figures = _Figures(
+        mismatches, 0 if unverified is None else int(np.count_nonzero(bad & counted & unverified)),
+        *_maxima(err, rel, counted, mismatches), _worst_entry(ratio, counted),
+        *_resolution(ref, bound, counted, scale), bool(counted.any()), int(np.count_nonzero(skip)))
+    # A failing comparison keeps its columns' reductions: the last look redoes
+    # a few columns (compare_columns), the diagnosis starts at their worst.
+    columns = summarize(as_columns(err), as_columns(bad), as_columns(ratio), as_columns(rel),
+                        as_columns(ref), as_columns(bound), as_columns(counted),
+                        None if unverified is None
+                        else as_columns(np.asarray(unverified, dtype=bool))) if mismatches else None
     return _concluded(Matrices(
         num, ref, None if estimate is None else np.asarray(estimate, dtype=np.float64), bound,
         skip, tolerance, None if floor is None else np.asarray(floor), tuple(out_shape),
-        None if in_shape is None else tuple(in_shape), order, summary),
-        atol, against=against, wrt=wrt, out_name=out_name, stage=stage, notes=notes,
-        derivative=derivative, mode=mode, scale=scale)
+        None if in_shape is None else tuple(in_shape), order, columns),
+        atol, figures, against=against, wrt=wrt, out_name=out_name, stage=stage, notes=notes,
+        derivative=derivative, mode=mode)
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """What a comparison found, before it is a Comparison."""
+
+    mismatches: int
+    unproven: int
+    max_abs: float
+    max_rel: float
+    worst: tuple[int, int] | None       # (row, column) of the matrix as columns
+    resolution: float
+    relative: bool
+    counted: bool                       # any entry counted
+    skipped: int
 
 
 def compare_columns(first: Comparison, cols: Sequence[int], numeric: np.ndarray,
@@ -419,12 +456,13 @@ def compare_columns(first: Comparison, cols: Sequence[int], numeric: np.ndarray,
         _, bound[:, at] = entry_bounds(ref[:, at], tolerance, part, column_floor, atol=base)
     changed = _summary(num[:, at], ref[:, at], bound[:, at], skip[:, at],
                        None if unverified is None else np.asarray(unverified)[:, at])
-    return _concluded(Matrices(
+    kept = Matrices(
         num, ref, None if estimate is None else np.asarray(estimate, dtype=np.float64), bound,
         skip, tolerance, None if floor is None else np.asarray(floor), tuple(out_shape),
-        None if in_shape is None else tuple(in_shape), order, mat.columns.replaced(at, changed)),
-        atol, against=against, wrt=wrt, out_name=out_name, stage=stage, notes=notes,
-        derivative=derivative, mode=mode, scale=scale)
+        None if in_shape is None else tuple(in_shape), order, mat.columns.replaced(at, changed))
+    return _concluded(kept, atol, _column_figures(kept, scale), against=against, wrt=wrt,
+                      out_name=out_name, stage=stage, notes=notes, derivative=derivative,
+                      mode=mode)
 
 
 def _summary(num: np.ndarray, ref: np.ndarray, bound: np.ndarray, skip: np.ndarray,
@@ -437,33 +475,55 @@ def _summary(num: np.ndarray, ref: np.ndarray, bound: np.ndarray, skip: np.ndarr
                      else as_columns(np.asarray(unverified, dtype=bool)))
 
 
-def _concluded(mat: Matrices, atol: float | np.ndarray, *, against: str, wrt: str | None,
-               out_name: str, stage: str | None, notes: Sequence[Note], derivative: int,
-               mode: str, scale: float) -> Comparison:
-    """The Comparison whose entries and column reductions ``mat`` holds."""
+def _column_figures(mat: Matrices, scale: float) -> _Figures:
+    """The figures of a comparison from its columns' reductions: the same as
+    the whole matrix gives (``tests/test_columns.py`` holds them equal)."""
     cols = mat.columns
     assert cols is not None
-    tolerance = mat.tolerance
     mismatches = int(cols.mismatches.sum())
-    max_abs, max_rel = _maxima(cols, mismatches)
-    worst = _worst(mat, cols)
+    if mismatches and cols.nonfinite.any():
+        max_abs = max_rel = float("inf")
+    else:
+        max_abs = float(np.max(cols.max_abs, initial=0.0))
+        max_rel = float(np.max(cols.max_rel, initial=0.0))
+    worst = None
+    tied = cols.furthest()
+    if tied.size:
+        rows = mat.worst_rows(tied)
+        first = int(np.argmin(rows))         # the smallest row, then the first column
+        worst = (int(rows[first]), int(tied[first]))
+    size = int(mat.numeric.size)
+    allowed = float(np.max(cols.allowed, initial=0.0))
+    largest = float(np.max(cols.size, initial=0.0))
+    resolution, relative = (0.0, False) if not size else \
+        (allowed / max(largest, scale), True) if largest > 0 else (allowed, False)
+    counted = int(cols.counted.sum())
+    return _Figures(mismatches, int(cols.unproven.sum()), max_abs, max_rel, worst, resolution,
+                    relative, counted > 0, size - counted)
+
+
+def _concluded(mat: Matrices, atol: float | np.ndarray, figures: _Figures, *, against: str,
+               wrt: str | None, out_name: str, stage: str | None, notes: Sequence[Note],
+               derivative: int, mode: str) -> Comparison:
+    """The Comparison of the entries ``mat`` holds, whose figures are ``figures``."""
+    tolerance = mat.tolerance
     atol_in_force = float(np.max(atol)) if np.ndim(atol) and np.size(atol) else float(np.sum(atol))
     in_force = Tolerance(atol_in_force, tolerance.rtol, tolerance.source, auto=tolerance.auto)
     # A check none of whose entries could be judged has verified nothing.
     size = int(mat.numeric.size)
-    nothing = size > 0 and not cols.counted.any()
+    nothing = size > 0 and not figures.counted
     if nothing:
         notes = (*notes, note("nothing-verified"))
-    resolution, relative = _resolution(cols, size, scale)
-    blind = against != "value" and relative and resolution > 1 and mismatches == 0 and not nothing
+    blind = against != "value" and figures.relative and figures.resolution > 1 \
+        and figures.mismatches == 0 and not nothing
     if blind:
         # Every counted entry "agrees" only because it is allowed more than the
         # derivative's own size: the check can see no mistake at all.
-        notes = (*notes, note("blind", resolution=resolution))
-    return Comparison(against, wrt, mismatches == 0 and not nothing and not blind, max_abs,
-                      max_rel, worst, in_force, size, mismatches, out_name, stage,
-                      size - int(cols.counted.sum()), tuple(notes), derivative, mode, (),
-                      mat, resolution, int(cols.unproven.sum()))
+        notes = (*notes, note("blind", resolution=figures.resolution))
+    return Comparison(against, wrt, figures.mismatches == 0 and not nothing and not blind,
+                      figures.max_abs, figures.max_rel, _worst(mat, figures.worst), in_force,
+                      size, figures.mismatches, out_name, stage, figures.skipped, tuple(notes),
+                      derivative, mode, (), mat, figures.resolution, figures.unproven)
 
 
 def _errors(num: np.ndarray, ref: np.ndarray, bound: np.ndarray
@@ -481,24 +541,38 @@ def _errors(num: np.ndarray, ref: np.ndarray, bound: np.ndarray
         ratio = np.divide(err, bound, out=np.zeros_like(err), where=bound > 0)
         ratio[(bound == 0) & (err > 0)] = np.inf
         ratio[bad & ~np.isfinite(err)] = np.inf
+        ratio[np.isnan(ratio)] = np.inf     # furthest of all, whatever made it
         rel = np.divide(err, np.abs(ref), out=np.zeros_like(err), where=ref != 0)
     return err, bad, ratio, rel
 
 
-def _maxima(cols: Columns, mismatches: int) -> tuple[float, float]:
+def _maxima(err: np.ndarray, rel: np.ndarray, counted: np.ndarray,
+            mismatches: int) -> tuple[float, float]:
     """The largest absolute and relative errors of the counted entries
     (infinite where a counted mismatch is not finite)."""
-    if mismatches and cols.nonfinite.any():
+    if not err.size:
+        return 0.0, 0.0
+    if mismatches and (~np.isfinite(err) & counted).any():
         return float("inf"), float("inf")
-    return float(np.max(cols.max_abs, initial=0.0)), float(np.max(cols.max_rel, initial=0.0))
+    max_abs = float(np.max(err, where=np.isfinite(err) & counted, initial=0.0))
+    return max_abs, float(np.max(rel, where=np.isfinite(rel) & counted, initial=0.0))
 
 
-def _worst(mat: Matrices, cols: Columns) -> Worst | None:
-    """The counted entry furthest beyond (or nearest to) its bound."""
-    found = cols.worst
-    if found is None:
+def _worst_entry(ratio: np.ndarray, counted: np.ndarray) -> tuple[int, int] | None:
+    """(row, column), of the matrix as columns, of the counted entry furthest
+    beyond its bound: the first in row-major order among equals."""
+    if not ratio.size or not counted.any():
         return None
-    row, col = found
+    flat = int(np.argmax(np.where(counted, ratio, -1.0)))
+    n = ratio.shape[1] if ratio.ndim == 2 else 1
+    return flat // n, flat % n
+
+
+def _worst(mat: Matrices, at: tuple[int, int] | None) -> Worst | None:
+    """The entry at ``at`` (row, column) as the report reads it."""
+    if at is None:
+        return None
+    row, col = at
     idx = (row, col) if mat.numeric.ndim == 2 else (row,) if mat.numeric.ndim == 1 else ()
     out_idx = unravel(row, mat.out_shape, mat.order)
     in_idx = unravel(col, mat.in_shape, mat.order) \
@@ -508,15 +582,17 @@ def _worst(mat: Matrices, cols: Columns) -> Worst | None:
                  None if mat.estimate is None else float(mat.estimate[idx]))
 
 
-def _resolution(cols: Columns, size: int, scale: float = 0.0) -> tuple[float, bool]:
+def _resolution(ref: np.ndarray, bound: np.ndarray, counted: np.ndarray,
+                scale: float = 0.0) -> tuple[float, bool]:
     """The smallest mistake the check could have caught: its largest allowance,
     relative to the largest entry of the reference, or of the whole it is a
     part of (``scale``) where that is larger (True), or absolute where the
     reference is all 0 (False: then any small numeric value is its proof)."""
-    if not size:
+    if not bound.size:
         return 0.0, False
-    allowed = float(np.max(cols.allowed, initial=0.0))
-    largest = float(np.max(cols.size, initial=0.0))
-    if largest > 0:
-        return allowed / max(largest, scale), True
+    with np.errstate(invalid="ignore", over="ignore"):
+        allowed = float(np.max(bound, where=counted & np.isfinite(bound), initial=0.0))
+        size = float(np.max(np.abs(ref), where=counted & np.isfinite(ref), initial=0.0))
+    if size > 0:
+        return allowed / max(size, scale), True
     return allowed, False

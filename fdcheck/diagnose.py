@@ -52,7 +52,7 @@ def _differs_where_worst(mat: Matrices, candidate: np.ndarray) -> bool:
         return False
     failing = np.flatnonzero(cols.mismatches)
     at = failing[np.argsort(-cols.ratio[failing], kind="stable")[:FIRST_TRIED]]
-    rows = cols.row[at]
+    rows = mat.worst_rows(at)
     picked = candidate[rows, at][None, :]
     tolerance = mat.tolerance
     _, bound = entry_bounds(picked, tolerance,

@@ -191,11 +191,13 @@ class Verifier:
         estimate; ``numeric`` and ``notes`` are updated in place."""
         # Non-finite entries too: a step too large for the function's domain
         # (log near 0) is what extrapolation's smaller steps are for.
-        # The first comparison's mismatches, column by column (it always keeps
-        # them), not a second pass to find them again.
+        # The first comparison's mismatches, column by column, not a second
+        # pass to find them again.
         mat = comp.matrices
-        assert mat is not None and mat.columns is not None
-        cols = sorted({int(c) for c in np.flatnonzero(mat.columns.mismatches)}
+        assert mat is not None
+        # (Without mismatches a comparison keeps no column reductions: none differ.)
+        failing = np.flatnonzero(mat.columns.mismatches) if mat.columns is not None else ()
+        cols = sorted({int(c) for c in failing}
                       | {int(c) for c in np.flatnonzero(unreliable.any(axis=0))}
                       | set(_blind_columns(comp)))
         if not cols:
