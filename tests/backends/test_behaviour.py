@@ -231,3 +231,31 @@ def test_every_behaviour_has_a_title_in_the_report(aspect):
     y = torch.tensor([0.3, -1.1], dtype=torch.float64, requires_grad=True)
     result = fdcheck.check(lambda x: x.sin(), y, derivatives=2, behaviours=[aspect])
     assert ASPECTS[aspect][0] in fdcheck.report.case_text(result, verbose=True)
+
+
+@pytest.mark.parametrize("seed", [16, 29])
+def test_a_batched_double_backward_differing_by_rounding_passes(seed):
+    # tensorsolve's entries are sums of larger terms: batched and one at a time
+    # they differ by 1e-17 to 6e-14, ulps of the largest entry, not of their own.
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(2, 3, 6, dtype=torch.float64, generator=g, requires_grad=True)
+    b = torch.randn(2, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    result = fdcheck.check(torch.linalg.tensorsolve, a, b, derivatives=2,
+                           behaviours=["batched-second"], locate=False)
+    assert [c.passed for c in result.checks if c.aspect == "batched-second"] == [True, True]
+
+
+@pytest.mark.parametrize("factor, passes", [(1.0, True), (1 + 1e-15, True), (1 + 1e-9, False),
+                                            (1.01, False)])
+def test_a_batched_backward_off_by_more_than_rounding_fails(monkeypatch, factor, passes):
+    # The batched backward's result made ``factor`` times off: a few ulps pass, 1e-9 does not.
+    real = torch.autograd.grad
+
+    def grad(*args, **kwargs):
+        found = real(*args, **kwargs)
+        if kwargs.get("is_grads_batched"):
+            return tuple(None if g is None else g * factor for g in found)
+        return found
+    monkeypatch.setattr(torch.autograd, "grad", grad)
+    c = only(fdcheck.check(lambda x: x.sin() * 3.0, X, behaviours="batched"), "batched")
+    assert c.passed is passes
