@@ -140,14 +140,16 @@ def product_term(mat: Matrices, vanishes: Vanishes, **_: Any) -> Diagnosis | Non
     n, r, _perms = found
     out, inp = mat.out_shape, mat.in_shape or ()
     mn, mr = _rearranged(n, out, inp), _rearranged(r, out, inp)
+    if not float(np.abs(mr).max()) > 0:
+        # A reference of zeros is no combination of the terms worth naming
+        # (nor one term with other factors): nothing to split the numeric into.
+        return None
     u, sv, vt = top(mn, 3)
     if sv.size and sv[0] > 0 and (sv.size < 2 or sv[1] <= RANK_TOLERANCE * sv[0]):
         return _other_factors(mr)
     if sv.size < 2 or not sv[1] > RANK_TOLERANCE * sv[0] \
             or (sv.size > 2 and sv[2] > RANK_TOLERANCE * sv[0]):
         return _with_transposed_term(mat, vanishes, n, found[2])
-    if not float(np.abs(mr).max()) > 0:
-        return None   # a reference of zeros is no combination of the terms worth naming
     pu, pv = u[:, :2] @ u[:, :2].T, vt[:2].T @ vt[:2]
     inside = pu @ mr @ pv
     scale = max(float(np.abs(mr).max()), 1e-300)
