@@ -192,3 +192,17 @@ def test_a_backward_that_fails_for_every_input_is_said_for_each():
     result = fdcheck.check(make_linear(broken), *tensors(), output="Z", names=["A", "W", "B"],
                            locate=False)
     assert not result.passed and "no backward here" in str(result)
+
+
+def test_torchs_warning_of_an_operation_without_a_batching_rule_is_not_the_users():
+    # fdcheck evaluates under vmap; tensorsolve has no batching rule and torch warns of
+    # it: neither shown, nor (under -W error) a reason to evaluate one point a call.
+    import warnings
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(2, 3, 6, dtype=torch.float64, generator=g, requires_grad=True)
+    b = torch.randn(2, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # as pytest -W error: the warning raised inside vmap
+        result = fdcheck.check(torch.linalg.tensorsolve, a, b, locate=False)
+    assert result.passed
+    assert not [n for c in result.checks for n in c.notes if n.kind == "unbatched"]
