@@ -25,7 +25,7 @@ RANK_TOLERANCE = 1e-8    # singular values below this share of the largest are 0
 MOST_RANK = 2            # differences of at most this rank are "low-rank"
 ALTERNATIONS = 500       # projections that split a product rule's two terms (they converge
                          # linearly; a split that has not converged by then explains nothing)
-STRIDE = 10              # iterations over which a split's rate of convergence is read
+STRIDE = 5               # iterations over which a split's rate of convergence is read
 MOST_ENTRIES = 2 ** 20   # larger Jacobians are not factored (an SVD of their size each)
 SPLIT_ENTRIES = 2 ** 16  # nor split into a product rule's terms (hundreds of products each)
 
