@@ -14,7 +14,7 @@ Pure functions over the matrices a :class:`~fdcheck.compare.Comparison` kept.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -47,19 +47,42 @@ def _differs_where_worst(mat: Matrices, candidate: np.ndarray) -> bool:
     FIRST_TRIED furthest): most explanations tried are wrong, and are seen
     to be there without a pass over the whole matrix. The bounds are those
     :meth:`Matrices.mismatched_by` takes, entry for entry."""
+    return _differs_at_worst(mat, lambda rows, cols: candidate[rows, cols],
+                             mat.tolerance.absolute_atol(candidate))
+
+
+def _differs_at_worst(mat: Matrices, entries: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                      atol: float) -> bool:
+    """:func:`_differs_where_worst` of a candidate given by its ``entries``
+    at (rows, columns), whose absolute atol is ``atol``."""
     cols = mat.columns
     if cols is None or mat.numeric.ndim != 2 or not cols.mismatches.any():
         return False
     failing = np.flatnonzero(cols.mismatches)
     at = failing[np.argsort(-cols.ratio[failing], kind="stable")[:FIRST_TRIED]]
     rows = mat.worst_rows(at)
-    picked = candidate[rows, at][None, :]
-    tolerance = mat.tolerance
-    _, bound = entry_bounds(picked, tolerance,
+    picked = entries(rows, at)[None, :]
+    _, bound = entry_bounds(picked, mat.tolerance,
                             None if mat.estimate is None else mat.estimate[rows, at][None, :],
                             None if mat.floor is None else np.asarray(mat.floor)[at],
-                            atol=tolerance.absolute_atol(candidate))
+                            atol=atol)
     return bool(beyond(mat.numeric[rows, at][None, :], picked, bound).any())
+
+
+def _vanishes_reindexed(mat: Matrices, rows: np.ndarray | None, cols: np.ndarray | None) -> bool:
+    """:func:`_vanishes` of the reference with its rows and columns read at
+    ``rows`` and ``cols`` (None: as they are), tried at the worst entries
+    before the whole matrix is built: a permutation keeps the largest entry,
+    and so the atol."""
+    ref = mat.reference
+
+    def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return ref[r if rows is None else rows[r], c if cols is None else cols[c]]
+    with np.errstate(all="ignore"):
+        if _differs_at_worst(mat, entries, mat.tolerance.absolute_atol(ref)):
+            return False
+    candidate = ref if rows is None else ref[rows, :]
+    return _vanishes(mat, candidate if cols is None else candidate[:, cols])
 
 
 def _perm_transposed(shape: tuple[int, ...], order: str) -> np.ndarray | None:
@@ -144,8 +167,9 @@ def _transpose(mat: Matrices, **_: Any) -> Diagnosis | None:
         perm = _perm_transposed(shape, mat.order)
         if perm is None:
             continue
-        candidate = ref[:, np.argsort(perm)] if axes == "input" else ref[np.argsort(perm), :]
-        if _vanishes(mat, candidate):
+        index = np.argsort(perm)
+        if _vanishes_reindexed(mat, None if axes == "input" else index,
+                               index if axes == "input" else None):
             what = "gradient" if ref.shape[0] == 1 else "Jacobian"
             return Diagnosis("transpose", f"the reference is the numeric {what} with the "
                                           f"{axes}'s axes transposed: a .T too many or too few?",
@@ -159,12 +183,8 @@ def _order(mat: Matrices, **_: Any) -> Diagnosis | None:
         return None
     cols = _perm_other_order(mat.in_shape, mat.order)
     rows = _perm_other_order(mat.out_shape, mat.order)
-    candidate = ref
-    if rows is not None:
-        candidate = candidate[np.argsort(rows), :]
-    if cols is not None:
-        candidate = candidate[:, np.argsort(cols)]
-    if _vanishes(mat, candidate):
+    if _vanishes_reindexed(mat, None if rows is None else np.argsort(rows),
+                           None if cols is None else np.argsort(cols)):
         this, other = (("row-major", "column-major") if mat.order == "C"
                        else ("column-major", "row-major"))
         return Diagnosis("order", f"the reference is the {other} Jacobian in a {this} case: "
@@ -301,7 +321,8 @@ def _where(mat: Matrices, out_name: str, in_name: str,
            labels: tuple[Sequence[str] | None, Sequence[str] | None] = (None, None)
            ) -> list[Diagnosis]:
     """Rows, columns or entries: where the mismatch is, when nothing explains it."""
-    bad = mat.mismatched_by(mat.reference)
+    # The comparison's own mismatches: its bounds are kept.
+    bad = beyond(mat.numeric, mat.reference, mat.bound) & ~mat.unreliable
     if mat.reference.ndim != 2 or not bad.any():
         return []
     m, n = bad.shape
