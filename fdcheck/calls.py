@@ -13,7 +13,7 @@ import numpy as np
 
 from . import adapt, backends, complexify
 from .case import Case, Expected, Stage
-from .compare import auto_factor
+from .tolerances import auto_factor
 from .errors import CaseError
 from .functions import CallRef, UserCall
 from .options import RunOptions

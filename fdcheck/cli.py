@@ -44,7 +44,7 @@ def _finite(param: Any, value: float | None) -> float | None:
 
 
 def _auto(value: str | None) -> float | None:
-    from .compare import auto_factor
+    from .tolerances import auto_factor
     try:
         return auto_factor(value)
     except ValueError as exc:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .compare import Comparison, Diagnosis, Matrices, beyond, entry_bounds
 from . import products
-from .layout import as_order, element_labels, flatten, size_of, unflatten
+from .layout import as_order, element_label, flatten, size_of, unflatten, unravel
 
 STRUCTURED = ("sign", "scale", "transpose", "order", "symmetric", "other-input", "conjugate",
               "jacobian-transposed", "hessian-asymmetric", "factor-transposed", "product-term",
@@ -55,12 +55,11 @@ def _differs_at_worst(mat: Matrices, entries: Callable[[np.ndarray, np.ndarray],
                       atol: float) -> bool:
     """:func:`_differs_where_worst` of a candidate given by its ``entries``
     at (rows, columns), whose absolute atol is ``atol``."""
-    cols = mat.columns
-    if cols is None or mat.numeric.ndim != 2 or not cols.mismatches.any():
+    if mat.numeric.ndim != 2:
         return False
-    failing = np.flatnonzero(cols.mismatches)
-    at = failing[np.argsort(-cols.ratio[failing], kind="stable")[:FIRST_TRIED]]
-    rows = mat.worst_rows(at)
+    rows, at = mat.worst_entries(FIRST_TRIED)
+    if not at.size:
+        return False
     picked = entries(rows, at)[None, :]
     _, bound = entry_bounds(picked, mat.tolerance,
                             None if mat.estimate is None else mat.estimate[rows, at][None, :],
@@ -312,8 +311,12 @@ def _vanishes_against(mat: Matrices, numeric: np.ndarray) -> bool:
 
 def _labels(name: str, shape: tuple[int, ...] | None, order: str, picked: np.ndarray,
             given: Sequence[str] | None = None) -> list[str]:
-    labels = list(given) if given is not None else \
-        element_labels(name, shape or (), order) if shape is not None else []
+    if given is None and shape is not None:
+        # The picked elements' labels alone, not every element's.
+        size = size_of(shape)
+        return [element_label(name, unravel(int(i), shape, order)) if i < size else str(i)
+                for i in picked]
+    labels = list(given) if given is not None else []
     return [labels[i] if i < len(labels) else str(i) for i in picked]
 
 

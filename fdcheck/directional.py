@@ -19,7 +19,8 @@ import numpy as np
 
 from .notes import Note, note
 from .protocols import Evaluator, Flat
-from .compare import Comparison, Tolerance, compare, mismatched
+from .compare import Comparison, compare, mismatched
+from .tolerances import Tolerance
 from .engine import NOISE, central_plan, execute
 from .evaluate import Batch
 from .extrapolate import extrapolate_columns, extrapolate_direction

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .case import Case, Expected, PythonRef, Ref, Stage
-from .compare import AUTO_FACTOR
+from .tolerances import AUTO_FACTOR
 from .complexify import literal_case
 from .errors import CaseError, ExpressionError
 from .expr import Expression

@@ -21,7 +21,7 @@ import numpy as np
 from .notes import Note, note
 from . import backends, complexify, derive, gauge, structure
 from .case import Case, PythonRef, Stage
-from .compare import Tolerance, resolve
+from .tolerances import Tolerance, resolve
 from .dtypes import NAMES as FLOAT_NAMES
 from .errors import CaseError, SparsityError
 from .evaluate import OnExecutor, Serial, Vectorized, batched_disagrees

@@ -34,8 +34,8 @@ import numpy as np
 
 from .notes import Note, note
 from .protocols import Evaluator, Flat
-from .compare import (AUTO_FACTOR, Comparison, Tolerance, beyond, compare, compare_columns,
-                      entry_bounds, mismatched)
+from .compare import Comparison, beyond, compare, compare_columns, entry_bounds, mismatched
+from .tolerances import AUTO_FACTOR, Tolerance
 from .dtypes import eps as dtype_eps
 from .engine import JacobianResult, Plan, execute
 from .evaluate import Batch

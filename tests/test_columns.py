@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from fdcheck.columns import Columns, as_columns
-from fdcheck.compare import Tolerance, compare, compare_columns, default_tolerance
+from fdcheck.compare import compare, compare_columns
+from fdcheck.tolerances import Tolerance, default_tolerance
 
 WHERE = dict(against="analytic", wrt="x", out_shape=(6,), in_shape=(2, 4), order="C")
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from fdcheck.compare import compare, default_tolerance, resolve, Tolerance
+from fdcheck.compare import compare
+from fdcheck.tolerances import default_tolerance, resolve, Tolerance
 
 
 def test_resolve_precedence_each_field_separately():
@@ -73,13 +74,13 @@ def test_unreliable_entries_do_not_fail_but_are_counted():
 
 @pytest.mark.parametrize("value, factor", [(None, None), ("auto", 10.0), (3, 3.0), ("2.5", 2.5)])
 def test_auto_factor(value, factor):
-    from fdcheck.compare import auto_factor
+    from fdcheck.tolerances import auto_factor
     assert auto_factor(value) == factor
 
 
 @pytest.mark.parametrize("value", ["strict", 0, -1, "nan"])
 def test_auto_factor_refuses_what_is_not_a_positive_multiple(value):
-    from fdcheck.compare import auto_factor
+    from fdcheck.tolerances import auto_factor
     with pytest.raises(ValueError, match="expected auto or a positive multiple"):
         auto_factor(value)
 
@@ -223,7 +224,7 @@ def test_the_worst_entry_is_the_one_furthest_beyond_its_bound_not_the_largest_er
     (np.zeros((0, 3)), 0.0),
 ])
 def test_the_scale_of_a_relative_atol_is_the_largest_finite_entry(values, largest):
-    from fdcheck.compare import largest_finite
+    from fdcheck.tolerances import largest_finite
     assert largest_finite(np.asarray(values, dtype=float)) == largest
     tol = Tolerance(1e-3, 0.0, "test", scaled=True, floor=1e-12)
     assert tol.absolute_atol(np.asarray(values, dtype=float)) == max(1e-12, 1e-3 * largest)

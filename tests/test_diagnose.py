@@ -510,7 +510,8 @@ def test_a_reference_not_finite_somewhere_is_diagnosed_without_an_svd_of_it(bad)
 
 
 def _first_look():
-    from fdcheck.compare import Tolerance, compare
+    from fdcheck.compare import compare
+    from fdcheck.tolerances import Tolerance
     ref = np.arange(1.0, 13.0).reshape(3, 4)
     num = ref.copy()
     num[1, 2] += 5.0                       # the worst entry of the one failing column

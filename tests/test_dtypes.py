@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fdcheck
-from fdcheck.compare import default_tolerance
+from fdcheck.tolerances import default_tolerance
 from fdcheck.dtypes import numpy_dtype
 from fdcheck.errors import EvaluationError
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from fdcheck import report
-from fdcheck.compare import Tolerance, compare
+from fdcheck.compare import compare
+from fdcheck.tolerances import Tolerance
 
 
 def failing():

@@ -28,7 +28,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..compare import Comparison, Tolerance, compare
+from ..compare import Comparison, compare
+from ..tolerances import Tolerance
 from ..notes import note
 from ..subject import Subject, phase
 from .outcome import Outcome
