@@ -40,7 +40,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = {  # module -> its own tests
-    "compare": ["tests/test_compare.py"],
+    "compare": ["tests/test_compare.py", "tests/test_columns.py"],
+    "columns": ["tests/test_columns.py", "tests/test_compare.py"],
+    "tolerances": ["tests/test_compare.py"],
     "verify": ["tests/test_verify.py", "tests/test_trust.py"],
     "diagnose": ["tests/test_diagnose.py"],
     "expr": ["tests/test_expr.py"],
