@@ -68,8 +68,8 @@ class Columns:
         (several where they tie), in order; empty where nothing is counted."""
         if not self.counted.any():
             return np.zeros(0, dtype=np.intp)
-        top = self.ratio.max()
-        return np.flatnonzero((self.ratio == top) & (self.counted > 0))
+        # A counted entry's ratio is at least 0; a column with none counted has -1.
+        return np.flatnonzero(self.ratio == self.ratio.max())
 
 
 def summarize(err: np.ndarray, bad: np.ndarray, ratio: np.ndarray, rel: np.ndarray,

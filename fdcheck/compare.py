@@ -409,7 +409,10 @@ def _errors(num: np.ndarray, ref: np.ndarray, bound: np.ndarray
         ratio = np.divide(err, bound, out=np.zeros_like(err), where=bound > 0)
         ratio[(bound == 0) & (err > 0)] = np.inf
         ratio[bad & ~np.isfinite(err)] = np.inf
-        ratio[np.isnan(ratio)] = np.inf     # furthest of all, whatever made it
+        # An infinite error over an infinite bound (an infinite numeric entry
+        # with an infinite error estimate) is furthest of all, as NaN would be
+        # to argmax: a NaN would drop out of the columns' maxima.
+        ratio[np.isnan(ratio)] = np.inf
         rel = np.divide(err, np.abs(ref), out=np.zeros_like(err), where=ref != 0)
     return err, bad, ratio, rel
 

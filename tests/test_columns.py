@@ -91,3 +91,31 @@ def test_columns_replaced_take_the_changed_columns_only():
     other = Columns(*(np.ones(1) for _ in range(9)))
     spliced = one.replaced(np.array([2]), other)
     assert spliced.mismatches.tolist() == [0, 0, 1] and one.mismatches.tolist() == [0, 0, 0]
+
+
+def test_columns_compared_again_with_nothing_left_to_count_have_no_worst_entry():
+    # Every entry left out after the last look: nothing verified, as the whole says.
+    num, ref = _matrices(np.random.default_rng(3), ties=False)
+    tol = Tolerance(1e-6, 1e-5)
+    first = compare(num, ref, tol, unreliable=~np.isfinite(num), **WHERE)
+    kwargs = dict(unreliable=np.ones(num.shape, dtype=bool), **WHERE)
+    whole = compare(num, ref, tol, **kwargs)
+    part = compare_columns(first, range(8), num, ref, tol, **kwargs)
+    assert part.worst is None and whole.worst is None and not part.passed
+    assert [n.kind for n in part.notes] == [n.kind for n in whole.notes] == ["nothing-verified"]
+
+
+def test_an_infinite_entry_with_an_infinite_estimate_is_the_worst_by_columns_too():
+    # inf - 1 over a bound made infinite by the estimate: not beyond, yet the
+    # furthest entry, as the whole matrix's argmax finds it.
+    ref = np.ones((3, 4))
+    num = ref.copy()
+    num[0, 0] += 1.0                                   # a mismatch: columns kept
+    num[2, 3] = np.inf
+    estimate = np.zeros((3, 4))
+    estimate[2, 3] = np.inf
+    tol = Tolerance(1e-6, 0.0)
+    kwargs = dict(estimate=estimate, **WHERE)
+    first = compare(num, ref, tol, **kwargs)
+    part = compare_columns(first, [3], num, ref, tol, **kwargs)
+    assert first.worst.input == part.worst.input == (0, 3)
