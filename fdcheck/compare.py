@@ -69,16 +69,15 @@ class Matrices:
 
     def worst_entries(self, most: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, columns) of the worst entry of each failing column, the
-        ``most`` furthest columns first; none without column reductions."""
+        ``most`` furthest columns first (a comparison with mismatches: it
+        keeps its column reductions)."""
         key = ("worst", most)
         if key not in self.found:
             cols = self.columns
-            if cols is None:
-                self.found[key] = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
-            else:
-                failing = np.flatnonzero(cols.mismatches)
-                at = failing[np.argsort(-cols.ratio[failing], kind="stable")[:most]]
-                self.found[key] = (self.worst_rows(at), at)
+            assert cols is not None
+            failing = np.flatnonzero(cols.mismatches)
+            at = failing[np.argsort(-cols.ratio[failing], kind="stable")[:most]]
+            self.found[key] = (self.worst_rows(at), at)
         return self.found[key]
 
     def worst_rows(self, cols: np.ndarray) -> np.ndarray:

@@ -55,7 +55,7 @@ def _differs_at_worst(mat: Matrices, entries: Callable[[np.ndarray, np.ndarray],
                       atol: float) -> bool:
     """:func:`_differs_where_worst` of a candidate given by its ``entries``
     at (rows, columns), whose absolute atol is ``atol``."""
-    if mat.numeric.ndim != 2:
+    if mat.numeric.ndim != 2 or mat.columns is None:
         return False
     rows, at = mat.worst_entries(FIRST_TRIED)
     if not at.size:
@@ -449,7 +449,9 @@ def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,
         Empty for a passing check, or one whose reference is unknown.
     """
     mat = comp.matrices
-    if comp.passed or mat is None or comp.worst is None or comp.against == "value":
+    # A check that failed with no mismatch (it could see nothing) has none to explain.
+    if comp.passed or mat is None or comp.worst is None or comp.against == "value" \
+            or not comp.mismatches:
         return ()
     context: dict[str, Any] = dict(others=others, value=value, inputs=inputs,
                                    complex_input=complex_input, structure=structure,

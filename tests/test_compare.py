@@ -228,3 +228,11 @@ def test_the_scale_of_a_relative_atol_is_the_largest_finite_entry(values, larges
     assert largest_finite(np.asarray(values, dtype=float)) == largest
     tol = Tolerance(1e-3, 0.0, "test", scaled=True, floor=1e-12)
     assert tol.absolute_atol(np.asarray(values, dtype=float)) == max(1e-12, 1e-3 * largest)
+
+
+def test_a_nan_entry_over_a_zero_bound_is_the_worst():
+    # (0, 1): numeric NaN where the reference is 0, allowed 0: infinitely far,
+    # further than (0, 0), ten times its bound.
+    c = compare(np.array([[2.0, np.nan]]), np.array([[1.0, 0.0]]), Tolerance(0.0, 0.1),
+                against="analytic", wrt="x", out_shape=(), in_shape=(2,))
+    assert c.worst.input == (1,) and c.mismatches == 2

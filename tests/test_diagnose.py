@@ -534,3 +534,16 @@ def test_an_explanation_is_tried_at_the_worst_entries_first_and_then_everywhere(
     candidate = change(mat.numeric.copy())
     assert _differs_where_worst(mat, candidate) is at_worst
     assert _vanishes(mat, candidate) is explains
+
+
+def test_a_check_that_could_see_nothing_has_no_mismatch_to_explain():
+    # Blind: every entry allowed more than the derivative's size, no mismatch
+    # counted: nothing to explain (every candidate would "fit", a sign flip among them).
+    from fdcheck.compare import compare
+    from fdcheck.diagnose import diagnose
+    from fdcheck.tolerances import Tolerance
+    num = np.array([[1.0, 2.0], [3.0, 4.0]])
+    c = compare(num, num * 1.5, Tolerance(10.0, 0.0), against="analytic", wrt="x",
+                out_shape=(2,), in_shape=(2,))
+    assert not c.passed and c.mismatches == 0 and c.matrices.columns is None
+    assert diagnose(c) == ()
