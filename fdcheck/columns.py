@@ -75,10 +75,14 @@ class Columns:
 def summarize(err: np.ndarray, bad: np.ndarray, ratio: np.ndarray, rel: np.ndarray,
               ref: np.ndarray, bound: np.ndarray, counted: np.ndarray,
               unverified: np.ndarray | None) -> Columns:
-    """The reductions of each column of the (m, n) matrices of one comparison:
-    absolute errors ``err``, whether beyond the bound ``bad``, error over bound
-    ``ratio`` (never NaN), relative error ``rel``; ``counted``, the entries
-    judged; ``unverified``, those whose numeric value is not shown."""
+    """The reductions of each column of the (m, n) matrices of one comparison
+    (a vector's as one column, see :func:`as_columns`): absolute errors
+    ``err``, whether beyond the bound ``bad``, error over bound ``ratio``
+    (never NaN), relative error ``rel``; ``counted``, the entries judged;
+    ``unverified``, those whose numeric value is not shown."""
+    err, bad, ratio, rel, ref, bound, counted = (as_columns(np.asarray(a)) for a in (
+        err, bad, ratio, rel, ref, bound, counted))
+    unverified = None if unverified is None else as_columns(np.asarray(unverified, dtype=bool))
     n = err.shape[1]
     judged = bad & counted
     with np.errstate(invalid="ignore", over="ignore"):

@@ -90,6 +90,11 @@ class Matrices:
         return np.argmax(np.where(skip, -1.0, ratio), axis=0) if num.shape[0] \
             else np.zeros(at.size, dtype=np.intp)
 
+    def mismatched(self) -> np.ndarray:
+        """The counted entries beyond their kept bounds: the comparison's own
+        mismatches, as :meth:`mismatched_by` of the reference finds them."""
+        return beyond(self.numeric, self.reference, self.bound) & ~self.unreliable
+
     def mismatched_by(self, candidate: np.ndarray) -> np.ndarray:
         """The counted entries where the numeric matrix differs from ``candidate``
         (a reference read another way) beyond this check's tolerance."""
@@ -170,14 +175,21 @@ def entry_bounds(reference: np.ndarray, tolerance: Tolerance, estimate: np.ndarr
     part of the matrix it was taken from."""
     ref = np.asarray(reference, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        base: float | np.ndarray = tolerance.absolute_atol(ref) if atol is None else atol
-        if floor is not None and ref.ndim == 2:
-            base = np.maximum(base, np.asarray(floor, dtype=np.float64)[None, :])
+        base = _floored(tolerance.absolute_atol(ref) if atol is None else atol,
+                        floor if ref.ndim == 2 else None)
         bound = base + tolerance.rtol * np.abs(ref)
         if estimate is not None:
             factor = tolerance.auto if tolerance.auto else AUTO_FACTOR
             bound = bound + factor * np.where(np.isnan(estimate), 0.0, estimate)
     return base, bound
+
+
+def _floored(atol: float, floor: np.ndarray | None) -> float | np.ndarray:
+    """``atol``, or where each column of a Jacobian has its least atol
+    (``floor``, shape (n,)), the larger of the two, shape (1, n)."""
+    if floor is None:
+        return atol
+    return np.maximum(atol, np.asarray(floor, dtype=np.float64)[None, :])
 
 
 def mismatched(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
@@ -259,16 +271,23 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
         *_resolution(ref, bound, counted, scale), bool(counted.any()), int(np.count_nonzero(skip)))
     # A failing comparison keeps its columns' reductions: the last look redoes
     # a few columns (compare_columns), the diagnosis starts at their worst.
-    columns = summarize(as_columns(err), as_columns(bad), as_columns(ratio), as_columns(rel),
-                        as_columns(ref), as_columns(bound), as_columns(counted),
-                        None if unverified is None
-                        else as_columns(np.asarray(unverified, dtype=bool))) if mismatches else None
-    return _concluded(Matrices(
-        num, ref, None if estimate is None else np.asarray(estimate, dtype=np.float64), bound,
-        skip, tolerance, None if floor is None else np.asarray(floor), tuple(out_shape),
-        None if in_shape is None else tuple(in_shape), order, columns),
-        atol, figures, against=against, wrt=wrt, out_name=out_name, stage=stage, notes=notes,
-        derivative=derivative, mode=mode)
+    columns = summarize(err, bad, ratio, rel, ref, bound, counted, unverified) \
+        if mismatches else None
+    return _concluded(_kept(num, ref, estimate, bound, skip, tolerance, floor, out_shape,
+                            in_shape, order, columns),
+                      atol, figures, against=against, wrt=wrt, out_name=out_name, stage=stage,
+                      notes=notes, derivative=derivative, mode=mode)
+
+
+def _kept(num: np.ndarray, ref: np.ndarray, estimate: np.ndarray | None, bound: np.ndarray,
+          skip: np.ndarray, tolerance: Tolerance, floor: np.ndarray | None,
+          out_shape: Sequence[int], in_shape: Sequence[int] | None, order: str,
+          columns: Columns | None) -> Matrices:
+    """The matrices a comparison keeps."""
+    return Matrices(num, ref, None if estimate is None else np.asarray(estimate, dtype=np.float64),
+                    bound, skip, tolerance, None if floor is None else np.asarray(floor),
+                    tuple(out_shape), None if in_shape is None else tuple(in_shape), order,
+                    columns)
 
 
 @dataclass(frozen=True)
@@ -314,8 +333,7 @@ def compare_columns(first: Comparison, cols: Sequence[int], numeric: np.ndarray,
     skip = np.zeros(num.shape, dtype=bool) if unreliable is None else np.asarray(unreliable, dtype=bool)
     # The reference is the same: so is its atol; the bounds of the changed columns alone.
     base = tolerance.absolute_atol(ref)
-    atol: float | np.ndarray = base if floor is None else \
-        np.maximum(base, np.asarray(floor, dtype=np.float64)[None, :])
+    atol = _floored(base, floor)
     bound = mat.bound.copy()
     if at.size:
         part = None if estimate is None else estimate[:, at]
@@ -323,10 +341,8 @@ def compare_columns(first: Comparison, cols: Sequence[int], numeric: np.ndarray,
         _, bound[:, at] = entry_bounds(ref[:, at], tolerance, part, column_floor, atol=base)
     changed = _summary(num[:, at], ref[:, at], bound[:, at], skip[:, at],
                        None if unverified is None else np.asarray(unverified)[:, at])
-    kept = Matrices(
-        num, ref, None if estimate is None else np.asarray(estimate, dtype=np.float64), bound,
-        skip, tolerance, None if floor is None else np.asarray(floor), tuple(out_shape),
-        None if in_shape is None else tuple(in_shape), order, mat.columns.replaced(at, changed))
+    kept = _kept(num, ref, estimate, bound, skip, tolerance, floor, out_shape, in_shape, order,
+                 mat.columns.replaced(at, changed))
     return _concluded(kept, atol, _column_figures(kept, scale), against=against, wrt=wrt,
                       out_name=out_name, stage=stage, notes=notes, derivative=derivative,
                       mode=mode)
@@ -335,11 +351,7 @@ def compare_columns(first: Comparison, cols: Sequence[int], numeric: np.ndarray,
 def _summary(num: np.ndarray, ref: np.ndarray, bound: np.ndarray, skip: np.ndarray,
              unverified: np.ndarray | None) -> Columns:
     """Each column's reductions of a comparison of ``num`` with ``ref``."""
-    err, bad, ratio, rel = _errors(num, ref, bound)
-    return summarize(as_columns(err), as_columns(bad), as_columns(ratio), as_columns(rel),
-                     as_columns(ref), as_columns(bound), as_columns(~skip),
-                     None if unverified is None
-                     else as_columns(np.asarray(unverified, dtype=bool)))
+    return summarize(*_errors(num, ref, bound), ref, bound, ~skip, unverified)
 
 
 def _column_figures(mat: Matrices, scale: float) -> _Figures:
@@ -360,10 +372,8 @@ def _column_figures(mat: Matrices, scale: float) -> _Figures:
         first = int(np.argmin(rows))         # the smallest row, then the first column
         worst = (int(rows[first]), int(tied[first]))
     size = int(mat.numeric.size)
-    allowed = float(np.max(cols.allowed, initial=0.0))
-    largest = float(np.max(cols.size, initial=0.0))
-    resolution, relative = (0.0, False) if not size else \
-        (allowed / max(largest, scale), True) if largest > 0 else (allowed, False)
+    resolution, relative = _relative(float(np.max(cols.allowed, initial=0.0)),
+                                     float(np.max(cols.size, initial=0.0)), size, scale)
     counted = int(cols.counted.sum())
     return _Figures(mismatches, int(cols.unproven.sum()), max_abs, max_rel, worst, resolution,
                     relative, counted > 0, size - counted)
@@ -463,6 +473,14 @@ def _resolution(ref: np.ndarray, bound: np.ndarray, counted: np.ndarray,
     with np.errstate(invalid="ignore", over="ignore"):
         allowed = float(np.max(bound, where=counted & np.isfinite(bound), initial=0.0))
         size = float(np.max(np.abs(ref), where=counted & np.isfinite(ref), initial=0.0))
-    if size > 0:
-        return allowed / max(size, scale), True
+    return _relative(allowed, size, int(bound.size), scale)
+
+
+def _relative(allowed: float, largest: float, entries: int, scale: float) -> tuple[float, bool]:
+    """The resolution from the largest allowance and the largest |reference|
+    entry (see :func:`_resolution`)."""
+    if not entries:
+        return 0.0, False
+    if largest > 0:
+        return allowed / max(largest, scale), True
     return allowed, False

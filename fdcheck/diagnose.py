@@ -324,8 +324,7 @@ def _where(mat: Matrices, out_name: str, in_name: str,
            labels: tuple[Sequence[str] | None, Sequence[str] | None] = (None, None)
            ) -> list[Diagnosis]:
     """Rows, columns or entries: where the mismatch is, when nothing explains it."""
-    # The comparison's own mismatches: its bounds are kept.
-    bad = beyond(mat.numeric, mat.reference, mat.bound) & ~mat.unreliable
+    bad = mat.mismatched()
     if mat.reference.ndim != 2 or not bad.any():
         return []
     m, n = bad.shape
@@ -389,7 +388,7 @@ def _low_rank(mat: Matrices, **context: Any) -> Diagnosis | None:
 def _spread(mat: Matrices, out_name: str, in_name: str) -> Diagnosis | None:
     """Where nothing explains or confines the mismatch: how much of it there
     is, how large, and which way."""
-    bad = mat.mismatched_by(mat.reference)
+    bad = mat.mismatched()
     if not bad.any():
         return None
     num, ref = mat.numeric, mat.reference
@@ -480,7 +479,7 @@ def diagnose(comp: Comparison, others: Mapping[str, np.ndarray] | None = None,
 
 
 def _directions(mat: Matrices, found: Any, in_name: str) -> Diagnosis:
-    bad = mat.mismatched_by(mat.reference)
+    bad = mat.mismatched()
     k = int(bad.sum())
     element = int(found["element"])
     return Diagnosis("directions", f"J v disagrees along random direction {found['direction']}, "

@@ -220,11 +220,7 @@ def _columns(fn: Callable[..., Any], args: Sequence[Any], wrt: int) -> np.ndarra
 def _pullback(fn: Callable[..., Any], wrt: int) -> Callable[..., Any]:
     """``(v, *inputs) -> J(inputs)^T v``, shaped like ``inputs[wrt]``."""
     def g(v: Any, *args: Any) -> Any:
-        def along(w: Any) -> Any:
-            full = list(args)
-            full[wrt] = w
-            return fn(*full)
-        out, pullback = jax.vjp(along, args[wrt])
+        out, pullback = jax.vjp(_along(fn, args, (wrt,)), args[wrt])
         return pullback(jnp.asarray(v, dtype=out.dtype).reshape(out.shape))[0]
     return g
 
@@ -233,13 +229,7 @@ def _backward(fn: Callable[..., Any], wrts: Sequence[int], order: str) -> Callab
     """``(*inputs, v) -> [J_i(inputs)^T v for i in wrts]``, joined."""
     def h(*args: Any) -> Any:
         *inputs, v = args
-
-        def along(*ws: Any) -> Any:
-            full = list(inputs)
-            for i, w in zip(wrts, ws):
-                full[i] = w
-            return fn(*full)
-        out, pullback = jax.vjp(along, *(inputs[i] for i in wrts))
+        out, pullback = jax.vjp(_along(fn, inputs, wrts), *(inputs[i] for i in wrts))
         grads = pullback(jnp.asarray(v, dtype=out.dtype).reshape(out.shape))
         return BACKEND.join(grads, order)
     return h
@@ -360,13 +350,9 @@ class JaxBackend:
     def jvp(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int, v: np.ndarray) -> np.ndarray:
         """J v by one ``jax.jvp``, shaped like the output, float64."""
         args = [jnp.asarray(x) for x in inputs]
-
-        def along(w: Any) -> Any:
-            full = list(args)
-            full[wrt] = w
-            return fn(*full)
         x = args[wrt]
-        _, t = jax.jvp(along, (x,), (jnp.asarray(v, dtype=x.dtype).reshape(x.shape),))
+        _, t = jax.jvp(_along(fn, args, (wrt,)), (x,),
+                       (jnp.asarray(v, dtype=x.dtype).reshape(x.shape),))
         return np.asarray(t, dtype=np.float64)
 
 

@@ -5,7 +5,7 @@ never as a whole Jacobian."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -25,10 +25,12 @@ Product = tuple[str, str, Any, int, str]
 
 
 def framework_product(subject: Subject, backend: backends.AutogradBackend, call: Any, i: int, fn: FlatFunction,
-                      mode: str) -> tuple[str, Any]:
+                      mode: str, inputs: Sequence[Any] | None = None) -> tuple[str, Any]:
     """A framework's Jacobian of ``call`` by its products on flat vectors:
-    ("vjp", u -> J^T u) in reverse mode, ("jvp", v -> J v) in forward mode."""
-    inputs, order = subject.inputs_for(backend), subject.case.order
+    ("vjp", u -> J^T u) in reverse mode, ("jvp", v -> J v) in forward mode;
+    at ``inputs`` (default: the case's, in the framework's arrays)."""
+    order = subject.case.order
+    inputs = subject.inputs_for(backend) if inputs is None else inputs
     if mode == "forward":
         return "jvp", lambda v: flatten(backend.jvp(call, inputs, i,
                                                     unflatten(v, fn.in_shape, order)), order)
@@ -123,12 +125,10 @@ def run_second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]
         with phase("autograd"):
             fn = FlatFunction(b.h, b.inputs, position, order=order, dtype=subject.case.dtype,
                               backend=b.backend)
-
-        def vjp(u: np.ndarray, fn: FlatFunction = fn, position: int = position) -> np.ndarray:
-            return flatten(b.backend.vjp(b.h_graph, b.inputs, position,
-                                         unflatten(u, fn.out_shape, order)), order)
+        product = framework_product(subject, b.backend, b.h_graph, position, fn, "reverse",
+                                    b.inputs)
         out_name = subject.case.output if is_v else second.output_name(subject, out_shape)
-        found = run_products(subject, fn, [(name, "vjp", vjp, 2, "reverse")], wrt, out_name,
+        found = run_products(subject, fn, [(name, *product, 2, "reverse")], wrt, out_name,
                              var=var)
         outcome += Outcome(tuple(replace(c, of=of, cotangent=is_v, out_labels=labels)
                                  for c in found.comparisons), found.evaluations)
