@@ -28,6 +28,9 @@ class Worst:
     estimate: float | None = None  # the numeric entry's estimated error, where known
 
 
+BLOCK_ENTRIES = 2 ** 16  # entries a blockwise pass over a matrix takes at a time
+
+
 @dataclass(frozen=True)
 class Matrices:
     """What a check compared, kept so that nothing has to be recomputed to look
@@ -100,6 +103,24 @@ class Matrices:
         (a reference read another way) beyond this check's tolerance."""
         return mismatched(self.numeric, candidate, self.tolerance, self.estimate,
                           self.floor) & ~self.unreliable
+
+    def differs_by(self, candidate: np.ndarray) -> bool:
+        """``mismatched_by(candidate).any()``, a block of rows at a time:
+        stopping at the first block that differs, and with no temporary the
+        size of the matrix (each a round of page faults on a large one)."""
+        if self.numeric.ndim != 2:
+            return bool(self.mismatched_by(candidate).any())
+        atol = self.tolerance.absolute_atol(candidate)
+        step = max(1, BLOCK_ENTRIES // max(1, self.numeric.shape[1]))
+        for a in range(0, self.numeric.shape[0], step):
+            rows = slice(a, a + step)
+            _, bound = entry_bounds(candidate[rows], self.tolerance,
+                                    None if self.estimate is None else self.estimate[rows],
+                                    self.floor, atol=atol)
+            if (beyond(self.numeric[rows], candidate[rows], bound)
+                    & ~self.unreliable[rows]).any():
+                return True
+        return False
 
 
 @dataclass(frozen=True)

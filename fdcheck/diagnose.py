@@ -27,6 +27,7 @@ STRUCTURED = ("sign", "scale", "transpose", "order", "symmetric", "other-input",
               "low-rank")
 MOST_LABELS = 6      # labels listed in a rows/columns diagnosis before "..."
 FEW_ENTRIES = 3      # at most this many isolated entries (or 1% of them) make "entries"
+MANY_ENTRIES = 100   # ...but never more than this many: thousands are no "isolated entries"
 
 
 # Entries a candidate reference is tried at first: the worst of as many columns.
@@ -38,7 +39,7 @@ def _vanishes(mat: Matrices, candidate: np.ndarray) -> bool:
     numeric derivative at every counted entry."""
     with np.errstate(all="ignore"):
         return bool(np.isfinite(candidate).all()) and not _differs_where_worst(mat, candidate) \
-            and not mat.mismatched_by(candidate).any()
+            and not mat.differs_by(candidate)
 
 
 def _differs_where_worst(mat: Matrices, candidate: np.ndarray) -> bool:
@@ -336,7 +337,7 @@ def _where(mat: Matrices, out_name: str, in_name: str,
     def listed(labels: list[str]) -> str:
         return ", ".join(labels[:MOST_LABELS]) + (", ..." if len(labels) > MOST_LABELS else "")
 
-    if count <= max(FEW_ENTRIES, bad.size // 100) and len(rows) > 1 and len(cols) > 1 \
+    if count <= max(FEW_ENTRIES, min(bad.size // 100, MANY_ENTRIES)) and len(rows) > 1 and len(cols) > 1 \
             or count == 1:
         r, c = np.nonzero(bad)
         entries = [f"d{o}/d{i}" for o, i in zip(

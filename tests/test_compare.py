@@ -236,3 +236,27 @@ def test_a_nan_entry_over_a_zero_bound_is_the_worst():
     c = compare(np.array([[2.0, np.nan]]), np.array([[1.0, 0.0]]), Tolerance(0.0, 0.1),
                 against="analytic", wrt="x", out_shape=(), in_shape=(2,))
     assert c.worst.input == (1,) and c.mismatches == 2
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 2 ** 16])
+@pytest.mark.parametrize("seed", range(6))
+def test_a_candidate_differs_blockwise_exactly_where_it_differs_as_a_whole(block, seed, monkeypatch):
+    # Matrices.differs_by is mismatched_by(...).any(), a block of rows at a
+    # time: the same answer whatever the block, NaN, infinities, entries left
+    # out, an error estimate and a floor per column included.
+    import fdcheck.compare as compare_module
+    monkeypatch.setattr(compare_module, "BLOCK_ENTRIES", block)
+    rng = np.random.default_rng(seed)
+    num = rng.standard_normal((9, 5))
+    ref = num * (1 + 1e-9 * rng.standard_normal((9, 5)))
+    est = np.abs(rng.standard_normal((9, 5))) * 1e-9 if seed % 2 else None
+    floor = np.full(5, 1e-10) if seed % 3 else None
+    unreliable = np.zeros((9, 5), dtype=bool)
+    unreliable[rng.integers(9), rng.integers(5)] = True
+    c = compare(num, ref, Tolerance(1e-7, 1e-7), against="torch", wrt="x", out_shape=(9,),
+                in_shape=(5,), estimate=est, floor=floor, unreliable=unreliable)
+    mat = c.matrices
+    for candidate in (ref, -ref, 1.01 * ref, np.where(unreliable, 5.0, ref),
+                      np.where(np.arange(45).reshape(9, 5) == 44, np.nan, ref),
+                      np.where(np.arange(45).reshape(9, 5) == 3 * seed, np.inf, ref)):
+        assert mat.differs_by(candidate) == bool(mat.mismatched_by(candidate).any())

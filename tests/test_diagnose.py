@@ -370,6 +370,17 @@ def test_many_isolated_entries_of_a_large_jacobian_are_entries_up_to_one_in_a_hu
     assert kinds == ["entries"] and c.mismatches == 15
 
 
+def test_thousands_of_scattered_entries_are_not_isolated_entries():
+    # 300 x 400 = 120,000 entries: 600 scattered ones are 0.5%, within 1%, but
+    # no "few isolated entries": the hint says where they are instead.
+    Ml = RNG.standard_normal((300, 400))
+    wrong = Ml.copy()
+    for k in range(600):
+        wrong[k % 300, (7 * k) % 400] += 1.0
+    kinds, c = _kinds(fdcheck.check(lambda x: Ml @ x, np.ones(400), jacobian=wrong))
+    assert c.mismatches == 600 and "entries" not in kinds and kinds, kinds
+
+
 def test_the_more_confined_of_rows_and_columns_is_said_first():
     # Column w22 alone, in 3 of 4 outputs: 1 of 6 inputs is more confined than 3 of 4 rows.
     wrong = DZ_DW.copy()
