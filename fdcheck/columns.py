@@ -72,6 +72,25 @@ class Columns:
         return np.flatnonzero(self.ratio == self.ratio.max())
 
 
+def stacked(parts: list[Columns]) -> Columns:
+    """The reductions of a matrix from those of its blocks of rows, in order
+    (each block's :func:`summarize`): the same as the whole's."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+
+    def total(name: str) -> np.ndarray:
+        return np.sum([getattr(p, name) for p in parts], axis=0)
+
+    def most(name: str) -> np.ndarray:
+        return np.max([getattr(p, name) for p in parts], axis=0)
+    nonfinite = np.any([p.nonfinite for p in parts], axis=0)
+    # As summarize has it: the absolute error is not read (0) where one is not finite.
+    return Columns(total("mismatches"), total("unproven"), nonfinite,
+                   np.where(nonfinite, 0.0, most("max_abs")), most("max_rel"), most("ratio"),
+                   most("allowed"), most("size"), total("counted"))
+
+
 def summarize(err: np.ndarray, bad: np.ndarray, ratio: np.ndarray, rel: np.ndarray,
               ref: np.ndarray, bound: np.ndarray, counted: np.ndarray,
               unverified: np.ndarray | None) -> Columns:

@@ -5,12 +5,12 @@ here (see :mod:`fdcheck.report`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
 
-from .columns import Columns, as_columns, summarize
+from .columns import Columns, as_columns, stacked, summarize
 from .notes import Note, note
 from .layout import unravel
 from .tolerances import AUTO_FACTOR, Tolerance
@@ -28,7 +28,8 @@ class Worst:
     estimate: float | None = None  # the numeric entry's estimated error, where known
 
 
-BLOCK_ENTRIES = 2 ** 16  # entries a blockwise pass over a matrix takes at a time
+BLOCK_ENTRIES = 2 ** 17  # entries a blockwise pass over a matrix takes at a time
+BLOCKWISE = 2 ** 20      # a comparison of a matrix this large goes a block of rows at a time
 
 
 @dataclass(frozen=True)
@@ -281,9 +282,18 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
     ref = np.asarray(reference, dtype=np.float64)
     if num.shape != ref.shape:
         raise ValueError(f"shapes differ: numeric {num.shape}, reference {ref.shape}")
+    skip = np.zeros(num.shape, dtype=bool) if unreliable is None else np.asarray(unreliable, dtype=bool)
+    if num.ndim == 2 and num.size >= BLOCKWISE:
+        atol, bound, columns = _by_blocks(num, ref, tolerance, estimate, floor, skip, unverified)
+        kept = _kept(num, ref, estimate, bound, skip, tolerance, floor, out_shape, in_shape,
+                     order, columns)
+        figures = _column_figures(kept, scale)
+        if not figures.mismatches:
+            kept = replace(kept, columns=None)   # kept by failing comparisons alone
+        return _concluded(kept, atol, figures, against=against, wrt=wrt, out_name=out_name,
+                          stage=stage, notes=notes, derivative=derivative, mode=mode)
     atol, bound = entry_bounds(ref, tolerance, estimate, floor)
     err, bad, ratio, rel = _errors(num, ref, bound)
-    skip = np.zeros(num.shape, dtype=bool) if unreliable is None else np.asarray(unreliable, dtype=bool)
     counted = ~skip
     mismatches = int(np.count_nonzero(bad & counted))
     figures = _Figures(
@@ -298,6 +308,28 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
                             in_shape, order, columns),
                       atol, figures, against=against, wrt=wrt, out_name=out_name, stage=stage,
                       notes=notes, derivative=derivative, mode=mode)
+
+
+def _by_blocks(num: np.ndarray, ref: np.ndarray, tolerance: Tolerance,
+               estimate: np.ndarray | None, floor: np.ndarray | None, skip: np.ndarray,
+               unverified: np.ndarray | None) -> tuple[float | np.ndarray, np.ndarray, Columns]:
+    """The atol in force, the bounds and the columns' reductions of a large
+    comparison, a block of rows at a time: each pass over a block in cache,
+    and no temporary the matrix's size but the bounds it keeps (each a
+    round of page faults)."""
+    base = tolerance.absolute_atol(ref)
+    atol = _floored(base, floor)
+    bound = np.empty_like(ref)
+    step = max(1, BLOCK_ENTRIES // max(1, num.shape[1]))
+    parts = []
+    for a in range(0, num.shape[0], step):
+        rows = slice(a, a + step)
+        _, bound[rows] = entry_bounds(ref[rows], tolerance,
+                                      None if estimate is None else estimate[rows], floor,
+                                      atol=base)
+        parts.append(_summary(num[rows], ref[rows], bound[rows], skip[rows],
+                              None if unverified is None else np.asarray(unverified)[rows]))
+    return atol, bound, stacked(parts)
 
 
 def _kept(num: np.ndarray, ref: np.ndarray, estimate: np.ndarray | None, bound: np.ndarray,

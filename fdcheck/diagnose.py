@@ -21,6 +21,7 @@ import numpy as np
 from .compare import Comparison, Diagnosis, Matrices, beyond, entry_bounds
 from . import products
 from .layout import as_order, element_label, flatten, size_of, unflatten, unravel
+from .tolerances import largest_finite
 
 STRUCTURED = ("sign", "scale", "transpose", "order", "symmetric", "other-input", "conjugate",
               "jacobian-transposed", "hessian-asymmetric", "factor-transposed", "product-term",
@@ -103,8 +104,22 @@ def _perm_other_order(shape: tuple[int, ...], order: str) -> np.ndarray | None:
     return flatten(idx, "F" if order == "C" else "C")
 
 
+def _vanishes_divided(mat: Matrices, c: float) -> bool:
+    """:func:`_vanishes` of the reference divided by ``c``, tried at the worst
+    entries before the whole candidate is built: most factors tried are wrong
+    (a sign), and a large matrix's candidate is a pass and a copy. Dividing
+    keeps the order of the entries' sizes, so the largest, and the atol."""
+    ref = mat.reference
+    with np.errstate(all="ignore"):
+        largest = largest_finite(ref)
+        atol = mat.tolerance.absolute_atol(np.array([largest / c]))
+        if _differs_at_worst(mat, lambda r, k: ref[r, k] / c, atol):
+            return False
+        return _vanishes(mat, ref / c)
+
+
 def _sign(mat: Matrices, **_: Any) -> Diagnosis | None:
-    if _vanishes(mat, -mat.reference):
+    if _vanishes_divided(mat, -1.0):
         return Diagnosis("sign", "the reference is minus the numeric derivative: a sign flipped?")
     return None
 
@@ -112,19 +127,20 @@ def _sign(mat: Matrices, **_: Any) -> Diagnosis | None:
 def _scale(mat: Matrices, **_: Any) -> Diagnosis | None:
     num, ref = mat.numeric, mat.reference
     with np.errstate(all="ignore"):
-        denom = float(np.sum(num * num))
+        # Dot products, without a product matrix of the Jacobian's size each.
+        denom = float(np.vdot(num, num))
         if not denom > 0 or not np.isfinite(denom):
             return None
-        c = float(np.sum(ref * num) / denom)
+        c = float(np.vdot(ref, num) / denom)
         if not np.isfinite(c) or abs(c) < 1e-12 or abs(abs(c) - 1) < 1e-6:
             return None
         nice = _round_factor(c)
-    if nice is None and _vanishes(mat, ref / c):
+    if nice is None and _vanishes_divided(mat, c):
         # A factor that is no simple number: a norm, a count, a step size.
         return Diagnosis("scale", f"the reference is {c:.6g} times the numeric derivative, "
                          "everywhere: a factor missing or too many (not a simple number: a "
                          "norm, a size, a step?)", (("factor", c),))
-    if nice is not None and _vanishes(mat, ref / nice):
+    if nice is not None and _vanishes_divided(mat, nice):
         if abs(nice) > 1:
             said = (f"the reference is {_fraction(nice)} times the numeric derivative: a factor "
                     f"{_fraction(nice)} too many, or its inverse missing?")

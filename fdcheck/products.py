@@ -33,16 +33,25 @@ SPLIT_ENTRIES = 2 ** 16  # nor split into a product rule's terms (hundreds of pr
 Perms = tuple[np.ndarray, np.ndarray]
 
 
-def _row_major(mat: Matrices) -> tuple[np.ndarray, np.ndarray, Perms] | None:
-    """(numeric, reference, perms): both matrices in row-major order for 2-D
-    output and input shapes, and the positions in the check's order of each
-    row-major row and column; None for other shapes."""
+def _perms(mat: Matrices) -> Perms | None:
+    """The positions in the check's order of each row-major row and column,
+    for 2-D output and input shapes; None for other shapes."""
     out, inp = mat.out_shape, mat.in_shape
     if mat.reference.ndim != 2 or inp is None or len(out) != 2 or len(inp) != 2:
         return None
     rows = np.arange(int(np.prod(out))).reshape(out, order=as_order(mat.order)).reshape(-1)
     cols = np.arange(int(np.prod(inp))).reshape(inp, order=as_order(mat.order)).reshape(-1)
-    return mat.numeric[rows][:, cols], mat.reference[rows][:, cols], (rows, cols)
+    return rows, cols
+
+
+def _row_major(mat: Matrices) -> tuple[np.ndarray, np.ndarray, Perms] | None:
+    """(numeric, reference, perms): both matrices in row-major order (copies)
+    for 2-D output and input shapes, and :func:`_perms`; None for other shapes."""
+    perms = _perms(mat)
+    if perms is None:
+        return None
+    rows, cols = perms
+    return mat.numeric[rows][:, cols], mat.reference[rows][:, cols], perms
 
 
 def agrees(mat: Matrices, vanishes: Vanishes, transformed: np.ndarray) -> bool:
@@ -83,8 +92,9 @@ def factor_transposed(mat: Matrices, vanishes: Vanishes,
     for a gradient, an input V in its place where V^T belongs."""
     if mat.reference.ndim == 2 and mat.reference.shape[0] == 1:
         return _gradient_factor(mat, vanishes, inputs or {}, wrt)
-    found = _row_major(mat)
-    if found is None or mat.reference.size > MOST_ENTRIES:
+    # (Sized up before the row-major copies of both matrices are made.)
+    found = _row_major(mat) if mat.reference.size <= MOST_ENTRIES else None
+    if found is None:
         return None
     n, _ref, perms = found
     factors = _factors(n, mat.out_shape, mat.in_shape or ())
@@ -134,10 +144,12 @@ def _gradient_factor(mat: Matrices, vanishes: Vanishes, inputs: Mapping[str, np.
 def product_term(mat: Matrices, vanishes: Vanishes, **_: Any) -> Diagnosis | None:
     """The numeric Jacobian is a sum of two Kronecker terms (a product rule:
     dX Y + X dY) and the reference another combination of the same terms."""
-    found = _row_major(mat)
-    if found is None or mat.reference.shape[0] == 1 or mat.reference.size > MOST_ENTRIES:
+    if mat.reference.shape[0] == 1 or mat.reference.size > MOST_ENTRIES:
         return None
-    n, r, _perms = found
+    found = _row_major(mat)
+    if found is None:
+        return None
+    n, r, _ = found
     out, inp = mat.out_shape, mat.in_shape or ()
     mn, mr = _rearranged(n, out, inp), _rearranged(r, out, inp)
     if not float(np.abs(mr).max()) > 0:
@@ -271,10 +283,9 @@ def low_rank(mat: Matrices, vanishes: Vanishes, **_: Any) -> Diagnosis | None:
 
 
 def _blocks_low_rank(mat: Matrices, vanishes: Vanishes, d: np.ndarray) -> Diagnosis | None:
-    found = _row_major(mat)
-    if found is None or mat.out_shape[0] != (mat.in_shape or (0,))[0] or mat.out_shape[0] < 2:
+    perms = _perms(mat)
+    if perms is None or mat.out_shape[0] != (mat.in_shape or (0,))[0] or mat.out_shape[0] < 2:
         return None
-    _, _, perms = found
     rows, cols = perms
     dr = d[rows][:, cols]
     p, q, s = mat.out_shape[0], mat.out_shape[1], (mat.in_shape or (0, 0))[1]

@@ -332,8 +332,8 @@ class Verifier:
             first = None
             _, bound = entry_bounds(reference, tolerance, estimate, floor)
             candidates = np.flatnonzero((beyond(numeric, reference, bound) & ~unreliable).any(axis=0))
-        # Columns in ``skip`` (failing fast) keep their first look, unprobed.
-        cols = [int(c) for c in candidates if int(c) not in skip]
+        skipped = set(skip)   # failing fast, these keep their first look, unprobed
+        cols = [int(c) for c in candidates if int(c) not in skipped]
         self._probe(cols)
         if estimate is None:
             estimate = np.zeros_like(numeric)

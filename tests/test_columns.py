@@ -119,3 +119,36 @@ def test_an_infinite_entry_with_an_infinite_estimate_is_the_worst_by_columns_too
     first = compare(num, ref, tol, **kwargs)
     part = compare_columns(first, [3], num, ref, tol, **kwargs)
     assert first.worst.input == part.worst.input == (0, 3)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("block", [1, 8, 20])
+@pytest.mark.parametrize("floor", [None, np.full(8, 1e-9)])
+def test_a_large_comparison_taken_by_blocks_of_rows_is_the_comparison_of_the_whole(
+        seed, block, floor, monkeypatch):
+    # A matrix of BLOCKWISE entries or more is compared a block of BLOCK_ENTRIES
+    # at a time (a row at least); every figure and every kept matrix is the
+    # whole's, failing or passing, ties, NaN, infinities and unverified entries included.
+    import fdcheck.compare as compare_module
+    rng = np.random.default_rng(seed)
+    num, ref = _matrices(rng, ties=seed % 2 == 0)
+    if seed % 3 == 0:
+        num = ref.copy()                                   # a passing comparison
+    cols = sorted(rng.choice(8, size=int(rng.integers(0, 5)), replace=False))
+    num, estimate, unreliable, unverified = _changed(rng, num, cols)
+    kwargs = dict(unreliable=unreliable, unverified=unverified, floor=floor, notes=(),
+                  estimate=estimate if seed % 2 else None, **WHERE)
+    tolerance = default_tolerance("float64", "central2")
+    whole = compare(num, ref, tolerance, **kwargs)
+    monkeypatch.setattr(compare_module, "BLOCKWISE", 1)
+    monkeypatch.setattr(compare_module, "BLOCK_ENTRIES", block)
+    blocks = compare(num, ref, tolerance, **kwargs)
+    (a, arrays_a), (b, arrays_b) = _figures(whole), _figures(blocks)
+    assert repr(a) == repr(b)
+    for x, y in zip(arrays_a, arrays_b):
+        np.testing.assert_array_equal(x, y)
+    assert (whole.matrices.columns is None) == (blocks.matrices.columns is None) == whole.passed
+    if not whole.passed:
+        for f in dataclasses.fields(Columns):
+            np.testing.assert_array_equal(getattr(whole.matrices.columns, f.name),
+                                          getattr(blocks.matrices.columns, f.name))
