@@ -96,8 +96,17 @@ class Matrices:
 
     def mismatched(self) -> np.ndarray:
         """The counted entries beyond their kept bounds: the comparison's own
-        mismatches, as :meth:`mismatched_by` of the reference finds them."""
-        return beyond(self.numeric, self.reference, self.bound) & ~self.unreliable
+        mismatches, as :meth:`mismatched_by` of the reference finds them (a
+        block of rows at a time: no temporary the matrix's size)."""
+        if self.numeric.ndim != 2:
+            return beyond(self.numeric, self.reference, self.bound) & ~self.unreliable
+        out = np.empty(self.numeric.shape, dtype=bool)
+        step = max(1, BLOCK_ENTRIES // max(1, self.numeric.shape[1]))
+        for a in range(0, self.numeric.shape[0], step):
+            rows = slice(a, a + step)
+            np.logical_and(beyond(self.numeric[rows], self.reference[rows], self.bound[rows]),
+                           ~self.unreliable[rows], out=out[rows])
+        return out
 
     def mismatched_by(self, candidate: np.ndarray) -> np.ndarray:
         """The counted entries where the numeric matrix differs from ``candidate``
@@ -387,11 +396,16 @@ def compare_columns(first: Comparison, cols: Sequence[int], numeric: np.ndarray,
     # The reference is the same: so is its atol; the bounds of the changed columns alone.
     base = tolerance.absolute_atol(ref)
     atol = _floored(base, floor)
-    bound = mat.bound.copy()
+    bound = mat.bound
     if at.size:
         part = None if estimate is None else estimate[:, at]
         column_floor = None if floor is None else np.asarray(floor, dtype=np.float64)[at]
-        _, bound[:, at] = entry_bounds(ref[:, at], tolerance, part, column_floor, atol=base)
+        _, changed_bounds = entry_bounds(ref[:, at], tolerance, part, column_floor, atol=base)
+        # The first comparison's bounds are shared (never written to) where
+        # these columns' are the same: a large matrix's copy is a round of page faults.
+        if not np.array_equal(changed_bounds, bound[:, at], equal_nan=True):
+            bound = bound.copy()
+            bound[:, at] = changed_bounds
     changed = _summary(num[:, at], ref[:, at], bound[:, at], skip[:, at],
                        None if unverified is None else np.asarray(unverified)[:, at])
     kept = _kept(num, ref, estimate, bound, skip, tolerance, floor, out_shape, in_shape, order,

@@ -290,15 +290,14 @@ def _blocks_low_rank(mat: Matrices, vanishes: Vanishes, d: np.ndarray) -> Diagno
     dr = d[rows][:, cols]
     p, q, s = mat.out_shape[0], mat.out_shape[1], (mat.in_shape or (0, 0))[1]
     part = np.zeros_like(dr)
-    first = None
+    # Each block's leading triplets once, read at every rank tried.
+    tops = [top(dr[i * q:(i + 1) * q, i * s:(i + 1) * s], MOST_RANK) for i in range(p)]
     for k in range(1, MOST_RANK + 1):
-        for i in range(p):
-            block = dr[i * q:(i + 1) * q, i * s:(i + 1) * s]
-            u, sv, vt = top(block, k)
+        for i, (u, sv, vt) in enumerate(tops):
             part[i * q:(i + 1) * q, i * s:(i + 1) * s] = (u[:, :k] * sv[:k]) @ vt[:k]
-            first = first if first is not None else (u[:, 0], vt[0])
-        if vanishes(mat.reference - _back(part, perms)) and first is not None:
-            return _low_rank_said(k, first[0], first[1], f", in each of the {p} output rows")
+        if vanishes(mat.reference - _back(part, perms)):
+            u, _, vt = tops[0]
+            return _low_rank_said(k, u[:, 0], vt[0], f", in each of the {p} output rows")
     return None
 
 

@@ -240,7 +240,7 @@ def test_a_nan_entry_over_a_zero_bound_is_the_worst():
 
 @pytest.mark.parametrize("block", [1, 7, 64, 2 ** 16])
 @pytest.mark.parametrize("seed", range(6))
-def test_a_candidate_differs_blockwise_exactly_where_it_differs_as_a_whole(block, seed, monkeypatch):
+def test_a_candidate_and_the_mismatches_blockwise_are_those_of_the_whole(block, seed, monkeypatch):
     # Matrices.differs_by is mismatched_by(...).any(), a block of rows at a
     # time: the same answer whatever the block, NaN, infinities, entries left
     # out, an error estimate and a floor per column included.
@@ -260,3 +260,4 @@ def test_a_candidate_differs_blockwise_exactly_where_it_differs_as_a_whole(block
                       np.where(np.arange(45).reshape(9, 5) == 44, np.nan, ref),
                       np.where(np.arange(45).reshape(9, 5) == 3 * seed, np.inf, ref)):
         assert mat.differs_by(candidate) == bool(mat.mismatched_by(candidate).any())
+    np.testing.assert_array_equal(mat.mismatched(), mat.mismatched_by(ref))
