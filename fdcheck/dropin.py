@@ -184,10 +184,11 @@ def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = Non
         The cotangent v, shaped like the output; default seeded random.
     gen_non_contig_grad_outputs : bool
         Hand the backward its cotangent as a strided view.
-    check_fwd_over_rev :
-        Refused when True (not checked yet).
+    check_fwd_over_rev : bool
+        Forward over reverse: the backward's derivative by forward mode (a
+        JVP of the backward), and the first derivatives by forward mode too.
     check_rev_over_rev : bool
-        The double backward; False with nothing else asked is refused.
+        The double backward, and the first derivatives by reverse mode.
     Others :
         As for :func:`gradcheck`.
 
@@ -197,10 +198,16 @@ def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = Non
     """
     __tracebackhide__ = True
     inputs = _as_tuple(inputs)
-    if check_fwd_over_rev:
-        _refuse("check_fwd_over_rev", True, "forward mode over the backward")
-    if not check_rev_over_rev:
-        raise ValueError("check_rev_over_rev=False with check_fwd_over_rev=False checks nothing")
+    if not (check_fwd_over_rev or check_rev_over_rev):
+        raise ValueError("Expected at least one of check_fwd_over_rev or check_rev_over_rev "
+                         "to be True")
+    if check_undefined_grad and not check_rev_over_rev:
+        # (As torch's: an undefined output gradient is a reverse-mode behaviour.)
+        raise ValueError("Setting check_undefined_grad=True requires check_rev_over_rev to be "
+                         "True")
+    # Each mode at both orders: the first derivatives and the backward's own.
+    modes = tuple(m for m, on in (("reverse", check_rev_over_rev),
+                                  ("forward", check_fwd_over_rev)) if on)
     differentiated = _differentiated(inputs)
     if grad_outputs is not None and not hasattr(grad_outputs, "shape"):
         outputs = list(grad_outputs)
@@ -209,10 +216,12 @@ def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = Non
                     "at second order")
         grad_outputs = outputs[0]
     # check_batched_grad: gradgradcheck's is the double backward's under vmap.
-    behaviours = [b for b, on in (("reentrant", True), ("undefined-grad", check_undefined_grad),
+    behaviours = [b for b, on in (("reentrant", check_rev_over_rev),
+                                  ("undefined-grad", check_undefined_grad),
                                   ("dtypes", check_grad_dtypes),
                                   ("batched-second", check_batched_grad)) if on]
-    result = check(func, *inputs, derivatives=2, behaviours=behaviours, nondet_tol=nondet_tol,
+    result = check(func, *inputs, derivatives=2, modes=modes, behaviours=behaviours,
+                   nondet_tol=nondet_tol,
                    cotangent=None if grad_outputs is None else grad_outputs.detach(),
                    noncontiguous_cotangent=gen_non_contig_grad_outputs,
                    directions=_fast(fast_mode, differentiated), sparse=_semantics(masked),

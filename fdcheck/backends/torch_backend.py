@@ -299,15 +299,18 @@ class TorchBackend:
             *inputs, v = args
 
             def own(x: Any) -> Any:
-                # The caller's tensor where it is differentiated through h; a
-                # leaf of h's own graph otherwise.
+                # The caller's tensor where it is differentiated through h (a
+                # forward-mode dual too: forward over reverse, as gradgradcheck's
+                # check_fwd_over_rev); a leaf of h's own graph otherwise.
+                if create_graph and _dual(x):
+                    return x.requires_grad_(True)
                 return x if create_graph and x.requires_grad else x.detach().requires_grad_(True)
             xs = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
             with torch.enable_grad():
                 for i in wrts:
                     xs[i] = own(inputs[i])
                 out = fn(*xs)
-                v = v if create_graph and v.requires_grad else v.detach()
+                v = v if create_graph and (v.requires_grad or _dual(v)) else v.detach()
                 v = v.to(out.dtype).reshape(out.shape)
                 if noncontiguous:
                     # The same values, every other element of a buffer twice their
@@ -365,6 +368,12 @@ class TorchBackend:
             out = fwAD.unpack_dual(fn(*args))
             t = torch.zeros_like(out.primal) if out.tangent is None else out.tangent
         return self.to_numpy(t).astype(np.float64)
+
+
+def _dual(x: Any) -> bool:
+    """Whether ``x`` carries a forward-mode tangent (inside a dual level)."""
+    import torch.autograd.forward_ad as fwAD
+    return isinstance(x, torch.Tensor) and fwAD.unpack_dual(x).tangent is not None
 
 
 BACKEND = TorchBackend()

@@ -125,11 +125,11 @@ def run_second(subject: Subject, wrt: str, name: str, out_shape: tuple[int, ...]
         with phase("autograd"):
             fn = FlatFunction(b.h, b.inputs, position, order=order, dtype=subject.case.dtype,
                               backend=b.backend)
-        product = framework_product(subject, b.backend, b.h_graph, position, fn, "reverse",
-                                    b.inputs)
+        products = [(name, *framework_product(subject, b.backend, b.h_graph, position, fn, mode,
+                                              b.inputs), 2, mode)
+                    for mode in second.second_modes(subject.case.modes)]
         out_name = subject.case.output if is_v else second.output_name(subject, out_shape)
-        found = run_products(subject, fn, [(name, *product, 2, "reverse")], wrt, out_name,
-                             var=var)
+        found = run_products(subject, fn, products, wrt, out_name, var=var)
         outcome += Outcome(tuple(replace(c, of=of, cotangent=is_v, out_labels=labels)
                                  for c in found.comparisons), found.evaluations)
     return outcome

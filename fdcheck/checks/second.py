@@ -139,14 +139,25 @@ def run(subject: Subject, name: str, wrts: Sequence[str], out_shape: tuple[int, 
     b = backward(subject, name, wrts, out_shape)
     variables = [*wrts, b.v_name]
     positions = [_position(subject, b, var) for var in variables]
-    # The double backward in every input and v at once; where that fails,
-    # each variable alone says what went wrong.
-    with phase("autograd"):
-        joint = joint_jacobians(b.backend, b.h_graph, b.inputs, positions)
+    modes = second_modes(subject.case.modes)
+    joint: dict[int, Any] = {}
+    if "reverse" in modes:
+        # The double backward in every input and v at once; where that fails,
+        # each variable alone says what went wrong.
+        with phase("autograd"):
+            joint = joint_jacobians(b.backend, b.h_graph, b.inputs, positions)
     outcome = Outcome()
     for var in variables:
-        outcome += _column(subject, name, b, var, joint)
+        outcome += _column(subject, name, b, var, joint, modes)
     return outcome
+
+
+def second_modes(modes: Sequence[str]) -> tuple[str, ...]:
+    """How the framework differentiates its backward, from the case's modes:
+    reverse over reverse (the double backward) for ``reverse``, forward over
+    reverse (a JVP of the backward: gradgradcheck's ``check_fwd_over_rev``)
+    for ``forward``."""
+    return tuple(m for m in ("reverse", "forward") if m in modes) or ("reverse",)
 
 
 def _position(subject: Subject, b: Backward, var: str) -> int:
@@ -154,9 +165,10 @@ def _position(subject: Subject, b: Backward, var: str) -> int:
 
 
 def _column(subject: Subject, name: str, b: Backward, var: str,
-            joint: dict[int, Any]) -> Outcome:
-    """The blocks d(J_i^T v)/d var, every i, from one numeric Jacobian of h;
-    ``joint``: the framework's Jacobians of h already taken, by position."""
+            joint: dict[int, Any], modes: Sequence[str]) -> Outcome:
+    """The blocks d(J_i^T v)/d var, every i, from one numeric Jacobian of h,
+    against the framework's in each of ``modes``; ``joint``: its reverse-mode
+    Jacobians of h already taken, by position."""
     is_v = var == b.v_name
     position = _position(subject, b, var)
     batched = None
@@ -173,10 +185,25 @@ def _column(subject: Subject, name: str, b: Backward, var: str,
                    out_name=output if is_v else output_name(subject, b.out_shape), rows=k.rows,
                    derivative=2) for k in b.blocks]
     out = Outcome((), spent)
+    for mode in modes:
+        out += _mode(subject, name, b, position, joint, mode, verifier,
+                     [{**where, "mode": mode} for where in wheres])
+    return out
+
+
+def _mode(subject: Subject, name: str, b: Backward, position: int, joint: dict[int, Any],
+          mode: str, verifier: Any, wheres: list[dict[str, Any]]) -> Outcome:
+    """The blocks of one variable against the framework's derivative of h in
+    ``mode`` (reverse: the double backward; forward: a JVP of the backward)."""
+    in_shape = verifier.result.in_shape
+    out = Outcome()
     try:
         with phase("autograd"):
-            tensor = joint[position] if position in joint else \
-                b.backend.autograd_jacobian(b.h_graph, b.inputs, position)
+            if mode == "forward":
+                tensor = b.backend.forward_jacobian(b.h_graph, b.inputs, position)
+            else:
+                tensor = joint[position] if position in joint else \
+                    b.backend.autograd_jacobian(b.h_graph, b.inputs, position)
             differentiable = b.backend.differentiable(b.h_graph, b.inputs, position)
     except CaseError as exc:
         why = note("no-double-backward", framework=name, message=exc.message)
@@ -186,8 +213,9 @@ def _column(subject: Subject, name: str, b: Backward, var: str,
         return out
     ref = tensor_to_matrix(tensor, (b.rows,), in_shape, subject.case.order)
     notes = () if differentiable else (
-        note("not-differentiable", framework=name, output=output, wrt=var),)
-    # The blocks are rows of one Jacobian (of h in ``var``): a block at
+        note("not-differentiable", framework=name, output=subject.case.output,
+             wrt=wheres[0]["wrt"]),)
+    # The blocks are rows of one Jacobian (of h in the variable): a block at
     # rounding level beside others of size is judged at the scale of the whole.
     scale = float(np.max(np.abs(ref), where=np.isfinite(ref), initial=0.0))
     for where, k in zip(wheres, b.blocks):

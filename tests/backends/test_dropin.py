@@ -138,6 +138,76 @@ def test_gradgradcheck_catches_the_detached_other_input_as_torchs_does():
     assert fdcheck.gradgradcheck(mul, inputs, raise_exception=False) is False
 
 
+def cos_wrong_jvp():
+    """cos as a Function whose backward is right and whose jvp is not (+sin)."""
+    class Cos(torch.autograd.Function):
+        @staticmethod
+        def forward(x):
+            return x.cos()
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+            ctx.x = inputs[0]
+
+        @staticmethod
+        def backward(ctx, g):
+            return -g * ctx.saved_tensors[0].sin()
+
+        @staticmethod
+        def jvp(ctx, t):
+            return t * ctx.x.sin()
+    return Cos.apply
+
+
+def sin_over_cos_rule():
+    """sin whose backward and jvp are right at first order and call the Cos
+    above: differentiated by reverse mode, the backward is right; by forward
+    mode (forward over reverse), Cos's wrong jvp makes it wrong."""
+    cos = cos_wrong_jvp()
+
+    class Sin(torch.autograd.Function):
+        @staticmethod
+        def forward(x):
+            return x.sin()
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+            ctx.x = inputs[0]
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * cos(ctx.saved_tensors[0])
+
+        @staticmethod
+        def jvp(ctx, t):
+            return t * ctx.x.cos()
+    return Sin.apply
+
+
+@pytest.mark.parametrize("right, fwd, rev, passes", [
+    (False, False, True, True), (False, True, False, False), (False, True, True, False),
+    (True, True, False, True), (True, True, True, True)])
+@pytest.mark.parametrize("shape, fast", [((2, 3), False), ((7, 7), True)])
+def test_forward_over_reverse_is_checked_as_torchs(right, fwd, rev, passes, shape, fast):
+    # (right: torch's own sin, whose backward's JVP is right; 49 elements in
+    # fast mode: along directions.)
+    f, inputs = (lambda x: torch.sin(x) * x) if right else sin_over_cos_rule(), (x64(*shape),)
+    kwargs = dict(check_fwd_over_rev=fwd, check_rev_over_rev=rev, check_undefined_grad=rev,
+                  raise_exception=False, fast_mode=fast)
+    assert fdcheck.gradgradcheck(f, inputs, **kwargs) is passes
+    assert torch.autograd.gradgradcheck(f, inputs, **kwargs) is passes
+
+
+def test_forward_over_reverse_fails_only_its_own_checks():
+    result = fdcheck.check(sin_over_cos_rule(), x64(2, 3), derivatives=2,
+                           modes=("reverse", "forward"))
+    failing = {(c.derivative, c.mode, c.wrt) for c in result.checks if not c.passed}
+    # d(J^T v)/dx is wrong by forward mode; d(J^T v)/dv = J^T is Sin's own cos, right.
+    assert failing == {(2, "forward", "x")}, failing
+
+
 def test_gradgradcheck_uses_the_grad_outputs_given():
     # With v = 0 the mixed blocks are 0 on both sides: the detached input cannot show.
     mul = torch_mul(True)
@@ -152,10 +222,12 @@ def test_gradgradcheck_uses_the_grad_outputs_given():
      "at least one of check_forward_ad"),
     (lambda: fdcheck.gradcheck(torch.sin, (torch.ones(3, dtype=torch.float64),)), ValueError,
      "at least one input tensor to require gradient"),
-    (lambda: fdcheck.gradgradcheck(torch.sin, (x64(3),), check_fwd_over_rev=True),
-     NotImplementedError, "check_fwd_over_rev=True"),
-    (lambda: fdcheck.gradgradcheck(torch.sin, (x64(3),), check_rev_over_rev=False), ValueError,
-     "checks nothing"),
+    (lambda: fdcheck.gradgradcheck(torch.sin, (x64(3),), check_rev_over_rev=False,
+                                   check_undefined_grad=False), ValueError,
+     "at least one of check_fwd_over_rev or check_rev_over_rev"),
+    (lambda: fdcheck.gradgradcheck(torch.sin, (x64(3),), check_fwd_over_rev=True,
+                                   check_rev_over_rev=False), ValueError,
+     "check_undefined_grad=True requires check_rev_over_rev"),
     (lambda: fdcheck.check_grads(jnp.sin, (jnp.ones(3),), order=3), ValueError, "orders 1 and 2"),
     (lambda: fdcheck.check_grads(jnp.sin, (jnp.ones(3),), order=1, modes=["sideways"]),
      ValueError, "each of 'fwd', 'rev'"),
@@ -202,6 +274,20 @@ def test_check_grads_as_jaxs(rule, order, modes, passes):
                 fdcheck.check_grads(g, (x,), order, modes)
             with pytest.raises(AssertionError):
                 check_grads(g, (x,), order, modes)
+
+
+@pytest.mark.parametrize("modes", [("fwd",), ("rev",), ("fwd", "rev")])
+def test_check_grads_differentiates_the_backward_in_each_mode(modes):
+    from jax.test_util import check_grads
+    g = lambda x: jnp.sum(jnp.tanh(x) ** 2)  # noqa: E731
+    with jax.enable_x64(True):
+        x = jnp.asarray(np.asarray(X), dtype=jnp.float64)
+        assert fdcheck.check_grads(g, (x,), 2, modes) is None
+        check_grads(g, (x,), 2, modes)
+        result = fdcheck.check(g, x, derivatives=2,
+                               modes=tuple(dropin.JAX_MODES[m] for m in modes))
+    assert {c.mode for c in result.checks if c.derivative == 2} \
+        == {dropin.JAX_MODES[m] for m in modes}
 
 
 def viewing_sin():

@@ -52,7 +52,7 @@ def test_a_correct_function_passes_every_check():
     assert result.passed, str(result)
     assert [(c.derivative, c.mode, c.cotangent) for c in result.checks] == [
         (1, "reverse", False), (1, "forward", False), (2, "reverse", False),
-        (2, "reverse", True)]
+        (2, "forward", False), (2, "reverse", True), (2, "forward", True)]
 
 
 @pytest.mark.parametrize("scalar", [True, False])
@@ -190,13 +190,16 @@ def test_the_json_of_second_order_and_forward_mode_checks(cli_json, write):
     assert code == 0, doc
     keys = sorted((c["against"], c.get("derivative", 1), c.get("mode", "reverse"))
                   for c in doc["cases"][0]["checks"])
-    assert keys == [("jax", 1, "forward"), ("jax", 1, "reverse"), ("jax", 2, "reverse"),
-                    ("jax", 2, "reverse"), ("torch", 1, "forward"), ("torch", 1, "reverse"),
-                    ("torch", 2, "reverse"), ("torch", 2, "reverse")]
+    # At second order, each mode differentiates the backward: reverse over
+    # reverse and forward over reverse, block by block.
+    assert keys == [("jax", 1, "forward"), ("jax", 1, "reverse"), ("jax", 2, "forward"),
+                    ("jax", 2, "forward"), ("jax", 2, "reverse"), ("jax", 2, "reverse"),
+                    ("torch", 1, "forward"), ("torch", 1, "reverse"), ("torch", 2, "forward"),
+                    ("torch", 2, "forward"), ("torch", 2, "reverse"), ("torch", 2, "reverse")]
     blocks = sorted((c["against"], c.get("of"), c["wrt"], c.get("cotangent", False))
                     for c in doc["cases"][0]["checks"] if c.get("derivative") == 2)
-    assert blocks == [("jax", "W", "W", False), ("jax", "W", "v", True),
-                      ("torch", "W", "W", False), ("torch", "W", "v", True)]
+    assert blocks == [("jax", "W", "W", False)] * 2 + [("jax", "W", "v", True)] * 2 \
+        + [("torch", "W", "W", False)] * 2 + [("torch", "W", "v", True)] * 2
 
 
 @pytest.mark.parametrize("key, value, message", [
