@@ -14,6 +14,8 @@ each sample, the calls of
   test_fn_gradgrad      gradgradcheck(fn, args, gen_non_contig_grad_outputs=False and True,
                                       check_batched_grad=op.check_batched_gradgrad,
                                       check_grad_dtypes=True, nondet_tol, fast_mode)
+  test_fn_fwgrad_bwgrad gradgradcheck(..., check_fwd_over_rev=True, check_rev_over_rev=False,
+                                      check_batched_grad=False, check_undefined_grad=False)
 
 are made with ``torch.autograd.gradcheck``/``gradgradcheck`` and with
 ``fdcheck.gradcheck``/``gradgradcheck``, same arguments. Then mistakes are
@@ -73,6 +75,12 @@ def calls(op: Any, tool: str, values_only: bool = False
             f, a, check_forward_ad=True, check_backward_ad=False, check_batched_grad=False,
             check_batched_forward_grad=op.check_batched_forward_grad,
             **{"check_undefined_grad": False, **common})
+    if op.supports_fwgrad_bwgrad:
+        out["fwgrad_bwgrad"] = lambda f, a: all(
+            gradgrad(f, a, gen_non_contig_grad_outputs=strided, check_fwd_over_rev=True,
+                     check_rev_over_rev=False, check_batched_grad=False,
+                     **{**common, "check_undefined_grad": False})
+            for strided in (False, True))
     if op.supports_gradgrad:
         out["gradgrad"] = lambda f, a: all(
             gradgrad(f, a, gen_non_contig_grad_outputs=strided,
@@ -236,11 +244,11 @@ def torch_part(options: argparse.Namespace) -> None:
     print()
     print("correct rules, as test_ops.py calls them (torch / fdcheck)")
     for (test, tv, fv), k in sorted(pairs.items()):
-        print(f"  {test:9s} {tv:7s} / {fv:7s} {k:6d}")
-    for test in ("grad", "forward", "gradgrad"):
+        print(f"  {test:13s} {tv:7s} / {fv:7s} {k:6d}")
+    for test in ("grad", "forward", "gradgrad", "fwgrad_bwgrad"):
         t, f = seconds[f"torch {test}"], seconds[f"fdcheck {test}"]
         if t:
-            print(f"  {test:9s} seconds: torch {t:.1f}, fdcheck {f:.1f} ({f / t:.2f} of torch's)")
+            print(f"  {test:13s} seconds: torch {t:.1f}, fdcheck {f:.1f} ({f / t:.2f} of torch's)")
     print()
     print("injected mistakes (caught of eligible)   torch     fdcheck")
     for kind in eligible:
