@@ -293,9 +293,10 @@ def compare(numeric: np.ndarray, reference: np.ndarray, tolerance: Tolerance, *,
         raise ValueError(f"shapes differ: numeric {num.shape}, reference {ref.shape}")
     skip = np.zeros(num.shape, dtype=bool) if unreliable is None else np.asarray(unreliable, dtype=bool)
     if num.ndim == 2 and num.size >= BLOCKWISE:
-        atol, bound, columns = _by_blocks(num, ref, tolerance, estimate, floor, skip, unverified)
+        atol, bound, reductions = _by_blocks(num, ref, tolerance, estimate, floor, skip,
+                                             unverified)
         kept = _kept(num, ref, estimate, bound, skip, tolerance, floor, out_shape, in_shape,
-                     order, columns)
+                     order, reductions)
         figures = _column_figures(kept, scale)
         if not figures.mismatches:
             kept = replace(kept, columns=None)   # kept by failing comparisons alone

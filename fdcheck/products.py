@@ -149,7 +149,7 @@ def product_term(mat: Matrices, vanishes: Vanishes, **_: Any) -> Diagnosis | Non
     found = _row_major(mat)
     if found is None:
         return None
-    n, r, _ = found
+    n, r = found[0], found[1]
     out, inp = mat.out_shape, mat.in_shape or ()
     mn, mr = _rearranged(n, out, inp), _rearranged(r, out, inp)
     if not float(np.abs(mr).max()) > 0:
