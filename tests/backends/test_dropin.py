@@ -138,12 +138,12 @@ def test_gradgradcheck_catches_the_detached_other_input_as_torchs_does():
     assert fdcheck.gradgradcheck(mul, inputs, raise_exception=False) is False
 
 
-def cos_wrong_jvp():
-    """cos as a Function whose backward is right and whose jvp is not (+sin)."""
-    class Cos(torch.autograd.Function):
+def unary_rule(forward, backward, jvp):
+    """A Function of one input: ``forward(x)``, ``backward(x, g)``, ``jvp(x, t)``."""
+    class Rule(torch.autograd.Function):
         @staticmethod
         def forward(x):
-            return x.cos()
+            return forward(x)
 
         @staticmethod
         def setup_context(ctx, inputs, output):
@@ -152,38 +152,21 @@ def cos_wrong_jvp():
 
         @staticmethod
         def backward(ctx, g):
-            return -g * ctx.saved_tensors[0].sin()
+            return backward(ctx.saved_tensors[0], g)
 
         @staticmethod
         def jvp(ctx, t):
-            return t * ctx.x.sin()
-    return Cos.apply
+            return jvp(ctx.x, t)
+    return Rule.apply
 
 
 def sin_over_cos_rule():
-    """sin whose backward and jvp are right at first order and call the Cos
-    above: differentiated by reverse mode, the backward is right; by forward
-    mode (forward over reverse), Cos's wrong jvp makes it wrong."""
-    cos = cos_wrong_jvp()
-
-    class Sin(torch.autograd.Function):
-        @staticmethod
-        def forward(x):
-            return x.sin()
-
-        @staticmethod
-        def setup_context(ctx, inputs, output):
-            ctx.save_for_backward(inputs[0])
-            ctx.x = inputs[0]
-
-        @staticmethod
-        def backward(ctx, g):
-            return g * cos(ctx.saved_tensors[0])
-
-        @staticmethod
-        def jvp(ctx, t):
-            return t * ctx.x.cos()
-    return Sin.apply
+    """sin whose backward and jvp are right at first order, its backward
+    calling a cos whose backward is right and whose jvp is not (+sin):
+    differentiated by reverse mode, the backward is right; by forward mode
+    (forward over reverse), the cos's wrong jvp makes it wrong."""
+    cos = unary_rule(torch.cos, lambda x, g: -g * x.sin(), lambda x, t: t * x.sin())
+    return unary_rule(torch.sin, lambda x, g: g * cos(x), lambda x, t: t * x.cos())
 
 
 @pytest.mark.parametrize("right, fwd, rev, passes", [
