@@ -337,10 +337,16 @@ class TorchBackend:
         x = xs[wrt]
         columns = []
         with fwAD.dual_level():
+            # Every other floating input a dual of zero tangent, as gradcheck's
+            # forward mode makes them: an undefined tangent is a ZeroTensor
+            # inside torch's formulas, which an in-place one refuses (the
+            # double backward of mse_loss, forward over reverse).
+            held = [fwAD.make_dual(a, torch.zeros_like(a)) if j != wrt and _floating(a) else a
+                    for j, a in enumerate(xs)]
             for k in range(x.numel()):
                 tangent = torch.zeros(x.numel(), dtype=x.dtype, device=x.device)
                 tangent[k] = 1
-                args = list(xs)
+                args = list(held)
                 args[wrt] = fwAD.make_dual(x, tangent.reshape(x.shape))
                 out = fn(*args)
                 t = fwAD.unpack_dual(out).tangent
@@ -368,6 +374,10 @@ class TorchBackend:
             out = fwAD.unpack_dual(fn(*args))
             t = torch.zeros_like(out.primal) if out.tangent is None else out.tangent
         return self.to_numpy(t).astype(np.float64)
+
+
+def _floating(x: Any) -> bool:
+    return isinstance(x, torch.Tensor) and (x.is_floating_point() or x.is_complex())
 
 
 def _dual(x: Any) -> bool:
