@@ -170,6 +170,21 @@ def test_a_sparse_input_is_checked_on_its_stored_entries():
     assert result.passed and result.checks[0].entries == 9 * 3      # 9 outputs, 3 stored
 
 
+@pytest.mark.parametrize("layout", ["to_sparse_coo", "to_sparse_csr"])
+def test_a_sparse_input_is_checked_without_a_warning_from_torch(layout):
+    # (In a process of its own: torch warns once a process.)
+    import subprocess
+    import sys
+    code = ("import warnings, torch, fdcheck\n"
+            "with warnings.catch_warnings():\n"
+            "    warnings.simplefilter('ignore')   # the CSR layout's own beta warning\n"
+            f"    a = torch.eye(3, dtype=torch.float64).{layout}().requires_grad_()\n"
+            "warnings.simplefilter('error', UserWarning)\n"
+            "assert fdcheck.check(lambda a: a.to_dense() * 2, a).passed\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
 @pytest.mark.parametrize("wrt, backwards", [
     (["A", "W", "B"], 4),        # Z has 4 entries: one backward pass each, for all three inputs
     (["W"], 4),
