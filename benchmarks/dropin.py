@@ -22,8 +22,9 @@ are made with ``torch.autograd.gradcheck``/``gradgradcheck`` and with
 injected into single-output samples of at most MAX_ELEMENTS elements where
 both pass the right rule: first order (x1.01, one entry, sign, zeroed; as
 benchmarks/opinfo.py), the double backward (detached other input, wrong in
-the cotangent, scaled, sign), complex (the conjugate forgotten) and forward
-mode (the jvp x1.01); caught by each?
+the cotangent, scaled, sign), complex (the conjugate forgotten), forward
+mode (the jvp x1.01) and forward over reverse (the backward's jvp x1.01,
+where both pass it right); caught by each?
 
 JAX: the same kinds through ``jax.test_util.check_grads`` and
 ``fdcheck.check_grads`` on custom_vjp and custom_jvp versions of jax.numpy and
@@ -196,6 +197,72 @@ def wrong_rule(fn: Callable[..., Any], args: tuple[Any, ...], kind: str
     return apply
 
 
+def fwd_over_rev_rule(fn: Callable[..., Any], args: tuple[Any, ...], factor: float
+                      ) -> Callable[..., Any] | None:
+    """``fn`` as a Function whose backward is another Function, both with a
+    jvp: right at first order and in reverse over reverse, and whose
+    backward's jvp (forward over reverse) is ``factor`` times right; None
+    where the sample does not suit."""
+    with torch.no_grad():
+        out = fn(*args)
+    if not isinstance(out, torch.Tensor) or out.numel() == 0 or out.numel() > MAX_ELEMENTS \
+            or any(a.numel() > MAX_ELEMENTS for a in args):
+        return None
+
+    def grads_of(g: Any, *xs: Any) -> tuple[Any, ...]:
+        # Differentiable in g and xs where they require grad (the jvp below).
+        xs = tuple(x if x.requires_grad else x.detach().requires_grad_() for x in xs)
+        with torch.enable_grad():
+            found = torch.autograd.grad(fn(*xs), xs, g, create_graph=True, allow_unused=True)
+        return tuple(torch.zeros_like(x) if d is None else d for x, d in zip(xs, found))
+
+    def tangents(values: tuple[Any, ...], given: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(torch.zeros_like(v) if t is None else t for v, t in zip(values, given))
+
+    class Backward(torch.autograd.Function):
+        @staticmethod
+        def forward(g: Any, *xs: Any) -> Any:
+            return tuple(d.detach() for d in grads_of(g, *xs))
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+            ctx.inputs = tuple(i.detach() for i in inputs)
+
+        @staticmethod
+        def backward(ctx: Any, *ggs: Any) -> Any:
+            raise RuntimeError("reverse over reverse is not this rule's")
+
+        @staticmethod
+        def jvp(ctx: Any, *given: Any) -> Any:
+            # Not torch.func.jvp: gradcheck's forward mode is running, and it does not nest.
+            t = torch.autograd.functional.jvp(grads_of, ctx.inputs,
+                                              tangents(ctx.inputs, given))[1]
+            return tuple(factor * d for d in t)
+
+    class Rule(torch.autograd.Function):
+        @staticmethod
+        def forward(*xs: Any) -> Any:
+            return fn(*xs)
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+            ctx.save_for_backward(*inputs)
+            ctx.xs = tuple(x.detach() for x in inputs)
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return Backward.apply(g, *ctx.saved_tensors)
+
+        @staticmethod
+        def jvp(ctx: Any, *given: Any) -> Any:
+            return torch.autograd.functional.jvp(fn, ctx.xs, tangents(ctx.xs, given))[1]
+
+    def apply(*xs: Any) -> Any:
+        return Rule.apply(*xs)
+    apply.__name__ = f"{fn.__name__} (backward's jvp x{factor})"
+    return apply
+
+
 def verdict(call: Callable[[], bool]) -> tuple[str, float, str]:
     result, took, message = timed(lambda: "pass" if call() else "fail")
     return result, took, message
@@ -276,6 +343,10 @@ def _mistakes(op: Any, fn: Callable[..., Any], args: tuple[Any, ...], dtype: Any
     if both.get("gradgrad") and not dtype.is_complex:
         plans += [(f"second order: {k}", "gradgrad", lambda k=k: wrong_second(fn, args, k))
                   for k in SECOND]
+    if both.get("fwgrad_bwgrad") and not dtype.is_complex and _right_wrapper_passes(
+            fn, args, mine, theirs):
+        plans.append(("forward over reverse: x1.01", "fwgrad_bwgrad",
+                      lambda: fwd_over_rev_rule(fn, args, 1.01)))
     for kind, test, make in plans:
         try:
             bad = make()
@@ -291,6 +362,19 @@ def _mistakes(op: Any, fn: Callable[..., Any], args: tuple[Any, ...], dtype: Any
                 caught[kind, tool] += 1
             else:
                 details.append(f"{kind}: {tool} {result}: {label}: {message}")
+
+
+def _right_wrapper_passes(fn: Callable[..., Any], args: tuple[Any, ...], mine: Any,
+                          theirs: Any) -> bool:
+    """Whether both tools pass :func:`fwd_over_rev_rule` made right (its jvp
+    of the backward takes a third derivative the op may not have)."""
+    try:
+        right = fwd_over_rev_rule(fn, args, 1.0)
+    except Exception:  # the op's own derivative cannot be taken here
+        return False
+    return right is not None and all(
+        verdict(lambda: table["fwgrad_bwgrad"](right, args))[0] == "pass"
+        for table in (theirs, mine))
 
 
 JAX_KINDS = (None, "x1.01", "sign", "stop_gradient (second order)")
