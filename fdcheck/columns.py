@@ -75,10 +75,6 @@ class Columns:
 def stacked(parts: list[Columns]) -> Columns:
     """The reductions of a matrix from those of its blocks of rows, in order
     (each block's :func:`summarize`): the same as the whole's."""
-    first = parts[0]
-    if len(parts) == 1:
-        return first
-
     def total(name: str) -> np.ndarray:
         return np.sum([getattr(p, name) for p in parts], axis=0)
 

@@ -261,3 +261,18 @@ def test_a_candidate_and_the_mismatches_blockwise_are_those_of_the_whole(block, 
                       np.where(np.arange(45).reshape(9, 5) == 3 * seed, np.inf, ref)):
         assert mat.differs_by(candidate) == bool(mat.mismatched_by(candidate).any())
     np.testing.assert_array_equal(mat.mismatched(), mat.mismatched_by(ref))
+
+
+@pytest.mark.parametrize("size", [2, 2 ** 20 + 1])
+def test_a_comparison_of_a_vector_finds_its_mismatches_whatever_its_size(size):
+    # A value check's matrices are vectors: compared whole at any size (the
+    # blockwise comparison takes rows of a matrix), their own mismatches and
+    # a candidate's found the same way.
+    ref = np.zeros(size)
+    num = ref.copy()
+    num[-1] = 0.5
+    c = compare(num, ref, Tolerance(0.1, 0.0), against="value", wrt=None, out_shape=(size,),
+                in_shape=None)
+    assert c.mismatches == 1 and c.worst.output == (size - 1,)
+    np.testing.assert_array_equal(np.flatnonzero(c.matrices.mismatched()), [size - 1])
+    assert c.matrices.differs_by(ref) and not c.matrices.differs_by(num)
