@@ -200,9 +200,9 @@ def wrong_rule(fn: Callable[..., Any], args: tuple[Any, ...], kind: str
 def fwd_over_rev_rule(fn: Callable[..., Any], args: tuple[Any, ...], factor: float
                       ) -> Callable[..., Any] | None:
     """``fn`` as a Function whose backward is another Function, both with a
-    jvp: right at first order and in reverse over reverse, and whose
-    backward's jvp (forward over reverse) is ``factor`` times right; None
-    where the sample does not suit."""
+    jvp: right at first order, and the backward's jvp (forward over reverse)
+    ``factor`` times right (its reverse derivative is not given: reverse over
+    reverse is not what it is for); None where the sample does not suit."""
     with torch.no_grad():
         out = fn(*args)
     if not isinstance(out, torch.Tensor) or out.numel() == 0 or out.numel() > MAX_ELEMENTS \
