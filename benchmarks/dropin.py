@@ -153,16 +153,22 @@ def wrong_second(fn: Callable[..., Any], args: tuple[Any, ...], kind: str
     return rule(fn, lambda saved, g: Backward.apply(g, *saved), f"{fn.__name__} ({kind})")
 
 
-def wrong_rule(fn: Callable[..., Any], args: tuple[Any, ...], kind: str
-               ) -> Callable[..., Any] | None:
-    """``fn`` whose backward forgets a conjugate (``conjugate``, complex
-    samples) or whose jvp is 1.01 times right (``jvp x1.01``)."""
+def _suits(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+    """Whether a sample takes an injected rule: one tensor output, small."""
     with torch.no_grad():
         out = fn(*args)
-    if not isinstance(out, torch.Tensor) or out.numel() == 0 or out.numel() > MAX_ELEMENTS \
-            or any(a.numel() > MAX_ELEMENTS for a in args):
-        return None
+    return isinstance(out, torch.Tensor) and 0 < out.numel() <= MAX_ELEMENTS \
+        and all(a.numel() <= MAX_ELEMENTS for a in args)
 
+
+def _tangents(values: tuple[Any, ...], given: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(torch.zeros_like(v) if t is None else t for v, t in zip(values, given))
+
+
+def _rule_with_jvp(fn: Callable[..., Any], backward: Callable[..., Any], jvp_factor: float,
+                   name: str) -> Callable[..., Any]:
+    """``fn`` as a Function whose backward is ``backward(saved inputs, g)`` and
+    whose jvp is ``jvp_factor`` times right, called as a function named ``name``."""
     class Rule(torch.autograd.Function):
         @staticmethod
         def forward(*xs: Any) -> Any:
@@ -171,30 +177,41 @@ def wrong_rule(fn: Callable[..., Any], args: tuple[Any, ...], kind: str
         @staticmethod
         def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
             ctx.save_for_backward(*inputs)
-            ctx.xs = inputs
+            ctx.xs = tuple(x.detach() for x in inputs)
 
         @staticmethod
         def backward(ctx: Any, g: Any) -> Any:
-            xs = [x.detach().requires_grad_() for x in ctx.saved_tensors]
-            with torch.enable_grad():
-                grads = torch.autograd.grad(fn(*xs), xs, g, allow_unused=True)
-            grads = [torch.zeros_like(x) if d is None else d for x, d in zip(xs, grads)]
-            if kind == "conjugate":
-                grads[0] = grads[0].conj()
-            return tuple(grads)
+            return backward(ctx.saved_tensors, g)
 
         @staticmethod
-        def jvp(ctx: Any, *tangents: Any) -> Any:
-            xs = [x.detach() for x in ctx.xs]
+        def jvp(ctx: Any, *given: Any) -> Any:
             # Not torch.func.jvp: gradcheck's forward mode is running, and it does not nest.
-            t = torch.autograd.functional.jvp(fn, tuple(xs), tuple(
-                torch.zeros_like(x) if u is None else u for x, u in zip(xs, tangents)))[1]
-            return 1.01 * t if kind == "jvp x1.01" else t
+            t = torch.autograd.functional.jvp(fn, ctx.xs, _tangents(ctx.xs, given))[1]
+            return jvp_factor * t
 
     def apply(*xs: Any) -> Any:
         return Rule.apply(*xs)
-    apply.__name__ = f"{fn.__name__} ({kind})"
+    apply.__name__ = name
     return apply
+
+
+def wrong_rule(fn: Callable[..., Any], args: tuple[Any, ...], kind: str
+               ) -> Callable[..., Any] | None:
+    """``fn`` whose backward forgets a conjugate (``conjugate``, complex
+    samples) or whose jvp is 1.01 times right (``jvp x1.01``)."""
+    if not _suits(fn, args):
+        return None
+
+    def backward(saved: Any, g: Any) -> Any:
+        xs = [x.detach().requires_grad_() for x in saved]
+        with torch.enable_grad():
+            grads = torch.autograd.grad(fn(*xs), xs, g, allow_unused=True)
+        grads = [torch.zeros_like(x) if d is None else d for x, d in zip(xs, grads)]
+        if kind == "conjugate":
+            grads[0] = grads[0].conj()
+        return tuple(grads)
+    return _rule_with_jvp(fn, backward, 1.01 if kind == "jvp x1.01" else 1.0,
+                          f"{fn.__name__} ({kind})")
 
 
 def fwd_over_rev_rule(fn: Callable[..., Any], args: tuple[Any, ...], factor: float
@@ -203,10 +220,7 @@ def fwd_over_rev_rule(fn: Callable[..., Any], args: tuple[Any, ...], factor: flo
     jvp: right at first order, and the backward's jvp (forward over reverse)
     ``factor`` times right (its reverse derivative is not given: reverse over
     reverse is not what it is for); None where the sample does not suit."""
-    with torch.no_grad():
-        out = fn(*args)
-    if not isinstance(out, torch.Tensor) or out.numel() == 0 or out.numel() > MAX_ELEMENTS \
-            or any(a.numel() > MAX_ELEMENTS for a in args):
+    if not _suits(fn, args):
         return None
 
     def grads_of(g: Any, *xs: Any) -> tuple[Any, ...]:
@@ -215,9 +229,6 @@ def fwd_over_rev_rule(fn: Callable[..., Any], args: tuple[Any, ...], factor: flo
         with torch.enable_grad():
             found = torch.autograd.grad(fn(*xs), xs, g, create_graph=True, allow_unused=True)
         return tuple(torch.zeros_like(x) if d is None else d for x, d in zip(xs, found))
-
-    def tangents(values: tuple[Any, ...], given: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(torch.zeros_like(v) if t is None else t for v, t in zip(values, given))
 
     class Backward(torch.autograd.Function):
         @staticmethod
@@ -234,33 +245,12 @@ def fwd_over_rev_rule(fn: Callable[..., Any], args: tuple[Any, ...], factor: flo
 
         @staticmethod
         def jvp(ctx: Any, *given: Any) -> Any:
-            # Not torch.func.jvp: gradcheck's forward mode is running, and it does not nest.
             t = torch.autograd.functional.jvp(grads_of, ctx.inputs,
-                                              tangents(ctx.inputs, given))[1]
+                                              _tangents(ctx.inputs, given))[1]
             return tuple(factor * d for d in t)
 
-    class Rule(torch.autograd.Function):
-        @staticmethod
-        def forward(*xs: Any) -> Any:
-            return fn(*xs)
-
-        @staticmethod
-        def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
-            ctx.save_for_backward(*inputs)
-            ctx.xs = tuple(x.detach() for x in inputs)
-
-        @staticmethod
-        def backward(ctx: Any, g: Any) -> Any:
-            return Backward.apply(g, *ctx.saved_tensors)
-
-        @staticmethod
-        def jvp(ctx: Any, *given: Any) -> Any:
-            return torch.autograd.functional.jvp(fn, ctx.xs, tangents(ctx.xs, given))[1]
-
-    def apply(*xs: Any) -> Any:
-        return Rule.apply(*xs)
-    apply.__name__ = f"{fn.__name__} (backward's jvp x{factor})"
-    return apply
+    return _rule_with_jvp(fn, lambda saved, g: Backward.apply(g, *saved), 1.0,
+                          f"{fn.__name__} (backward's jvp x{factor})")
 
 
 def verdict(call: Callable[[], bool]) -> tuple[str, float, str]:
