@@ -138,7 +138,9 @@ def check(f: Callable[..., Any], *inputs: Any, wrt: int | str | Sequence[int | s
         of the dense form (``masked=False``).
     modes : "reverse", "forward" or both
         Which autograd modes to compare: reverse (backward rules, ``custom_vjp``)
-        and forward (``jvp`` rules, ``custom_jvp``).
+        and forward (``jvp`` rules, ``custom_jvp``). With ``derivatives=2``,
+        also how the backward is differentiated: reverse over reverse (the
+        double backward), forward over reverse (a JVP of the backward).
     names : sequence of str, optional
         Names of the inputs in messages; default the parameter names of ``f``.
     output : str
