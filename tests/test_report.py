@@ -150,6 +150,10 @@ SAMPLES = [
      "mismatch; 1 more, more than 100 times its tolerance away, keeps its first estimate ("),
     (("confirmed", {"confirmed": 2, "skipped": 0, "far": 100.0}),
      "confirm the mismatch (refine='all', or --refine-all, derives every column again"),
+    (("no-double-backward", {"framework": "torch", "message": "boom", "mode": "forward"}),
+     "torch could not differentiate its own backward (forward over reverse): boom"),
+    (("no-double-backward", {"framework": "torch", "message": "boom", "mode": "reverse"}),
+     "torch could not differentiate its own backward (double backward): boom"),
     (("localized", {"product": "jvp", "direction": 2, "steps": 5, "element": 7,
                     "evaluations": 90}),
      "J v disagrees along random direction 2; localized by bisection in 5 steps to input "

@@ -206,7 +206,7 @@ def _mode(subject: Subject, name: str, b: Backward, position: int, joint: dict[i
                     b.backend.autograd_jacobian(b.h_graph, b.inputs, position)
             differentiable = b.backend.differentiable(b.h_graph, b.inputs, position)
     except CaseError as exc:
-        why = note("no-double-backward", framework=name, message=exc.message)
+        why = note("no-double-backward", framework=name, message=exc.message, mode=mode)
         for where, k in zip(wheres, b.blocks):
             out += unrunnable(subject, name, int(np.prod(k.shape)) * int(np.prod(in_shape)), why,
                               **where)

@@ -85,7 +85,8 @@ NOTE_TEXTS: dict[str, Callable[[Note], str]] = {
     "no-derivative": lambda n: (
         f"{n['framework']} could not take the {n['mode']}-mode derivative: {n['message']}"),
     "no-double-backward": lambda n: (
-        f"{n['framework']} could not differentiate its own backward (double backward): "
+        f"{n['framework']} could not differentiate its own backward ("
+        f"{'forward over reverse' if n.get('mode') == 'forward' else 'double backward'}): "
         f"{n['message']}"),
     "no-product": _product_failed,
     "not-differentiable": lambda n: (
