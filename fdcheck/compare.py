@@ -6,7 +6,7 @@ here (see :mod:`fdcheck.report`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -30,6 +30,14 @@ class Worst:
 
 BLOCK_ENTRIES = 2 ** 17  # entries a blockwise pass over a matrix takes at a time
 BLOCKWISE = 2 ** 20      # a comparison of a matrix this large goes a block of rows at a time
+
+
+def row_blocks(shape: tuple[int, ...]) -> Iterator[slice]:
+    """The rows of an (m, n) matrix, a block of about BLOCK_ENTRIES entries
+    (a row at least) at a time."""
+    step = max(1, BLOCK_ENTRIES // max(1, shape[1]))
+    for a in range(0, shape[0], step):
+        yield slice(a, a + step)
 
 
 @dataclass(frozen=True)
@@ -101,9 +109,7 @@ class Matrices:
         if self.numeric.ndim != 2:
             return beyond(self.numeric, self.reference, self.bound) & ~self.unreliable
         out = np.empty(self.numeric.shape, dtype=bool)
-        step = max(1, BLOCK_ENTRIES // max(1, self.numeric.shape[1]))
-        for a in range(0, self.numeric.shape[0], step):
-            rows = slice(a, a + step)
+        for rows in row_blocks(self.numeric.shape):
             np.logical_and(beyond(self.numeric[rows], self.reference[rows], self.bound[rows]),
                            ~self.unreliable[rows], out=out[rows])
         return out
@@ -121,9 +127,7 @@ class Matrices:
         if self.numeric.ndim != 2:
             return bool(self.mismatched_by(candidate).any())
         atol = self.tolerance.absolute_atol(candidate)
-        step = max(1, BLOCK_ENTRIES // max(1, self.numeric.shape[1]))
-        for a in range(0, self.numeric.shape[0], step):
-            rows = slice(a, a + step)
+        for rows in row_blocks(self.numeric.shape):
             _, bound = entry_bounds(candidate[rows], self.tolerance,
                                     None if self.estimate is None else self.estimate[rows],
                                     self.floor, atol=atol)
@@ -330,10 +334,8 @@ def _by_blocks(num: np.ndarray, ref: np.ndarray, tolerance: Tolerance,
     base = tolerance.absolute_atol(ref)
     atol = _floored(base, floor)
     bound = np.empty_like(ref)
-    step = max(1, BLOCK_ENTRIES // max(1, num.shape[1]))
     parts = []
-    for a in range(0, num.shape[0], step):
-        rows = slice(a, a + step)
+    for rows in row_blocks(num.shape):
         _, bound[rows] = entry_bounds(ref[rows], tolerance,
                                       None if estimate is None else estimate[rows], floor,
                                       atol=base)

@@ -38,25 +38,31 @@ FIRST_TRIED = 64
 def _vanishes(mat: Matrices, candidate: np.ndarray) -> bool:
     """Whether ``candidate`` (the reference read another way) matches the
     numeric derivative at every counted entry."""
+    return _vanishes_built(mat, lambda rows, cols: candidate[rows, cols],
+                           mat.tolerance.absolute_atol(candidate), lambda: candidate)
+
+
+def _vanishes_built(mat: Matrices, entries: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                    atol: float, build: Callable[[], np.ndarray]) -> bool:
+    """:func:`_vanishes` of a candidate tried first at the worst entries by
+    its ``entries`` at (rows, columns), whose absolute atol is ``atol``, and
+    only where it fits there built whole (``build``) and tried at every
+    counted entry: most explanations tried are wrong, and are seen to be
+    there without building a candidate or a pass over the whole matrix."""
     with np.errstate(all="ignore"):
-        return bool(np.isfinite(candidate).all()) and not _differs_where_worst(mat, candidate) \
-            and not mat.differs_by(candidate)
-
-
-def _differs_where_worst(mat: Matrices, candidate: np.ndarray) -> bool:
-    """Whether ``candidate`` differs beyond its bound at one of the entries
-    where the reference differed most (each failing column's worst, the
-    FIRST_TRIED furthest): most explanations tried are wrong, and are seen
-    to be there without a pass over the whole matrix. The bounds are those
-    :meth:`Matrices.mismatched_by` takes, entry for entry."""
-    return _differs_at_worst(mat, lambda rows, cols: candidate[rows, cols],
-                             mat.tolerance.absolute_atol(candidate))
+        if _differs_at_worst(mat, entries, atol):
+            return False
+        candidate = build()
+        return bool(np.isfinite(candidate).all()) and not mat.differs_by(candidate)
 
 
 def _differs_at_worst(mat: Matrices, entries: Callable[[np.ndarray, np.ndarray], np.ndarray],
                       atol: float) -> bool:
-    """:func:`_differs_where_worst` of a candidate given by its ``entries``
-    at (rows, columns), whose absolute atol is ``atol``."""
+    """Whether a candidate, given by its ``entries`` at (rows, columns) and
+    whose absolute atol is ``atol``, differs beyond its bound at one of the
+    entries where the reference differed most (each failing column's worst,
+    the FIRST_TRIED furthest). The bounds are those
+    :meth:`Matrices.mismatched_by` takes, entry for entry."""
     if mat.numeric.ndim != 2 or mat.columns is None:
         return False
     rows, at = mat.worst_entries(FIRST_TRIED)
@@ -79,11 +85,11 @@ def _vanishes_reindexed(mat: Matrices, rows: np.ndarray | None, cols: np.ndarray
 
     def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
         return ref[r if rows is None else rows[r], c if cols is None else cols[c]]
-    with np.errstate(all="ignore"):
-        if _differs_at_worst(mat, entries, mat.tolerance.absolute_atol(ref)):
-            return False
-    candidate = ref if rows is None else ref[rows, :]
-    return _vanishes(mat, candidate if cols is None else candidate[:, cols])
+
+    def build() -> np.ndarray:
+        candidate = ref if rows is None else ref[rows, :]
+        return candidate if cols is None else candidate[:, cols]
+    return _vanishes_built(mat, entries, mat.tolerance.absolute_atol(ref), build)
 
 
 def _perm_transposed(shape: tuple[int, ...], order: str) -> np.ndarray | None:
@@ -111,11 +117,8 @@ def _vanishes_divided(mat: Matrices, c: float) -> bool:
     keeps the order of the entries' sizes, so the largest, and the atol."""
     ref = mat.reference
     with np.errstate(all="ignore"):
-        largest = largest_finite(ref)
-        atol = mat.tolerance.absolute_atol(np.array([largest / c]))
-        if _differs_at_worst(mat, lambda r, k: ref[r, k] / c, atol):
-            return False
-        return _vanishes(mat, ref / c)
+        atol = mat.tolerance.absolute_atol(np.array([largest_finite(ref) / c]))
+    return _vanishes_built(mat, lambda r, k: ref[r, k] / c, atol, lambda: ref / c)
 
 
 def _sign(mat: Matrices, **_: Any) -> Diagnosis | None:

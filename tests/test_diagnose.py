@@ -540,10 +540,11 @@ def test_an_explanation_is_tried_at_the_worst_entries_first_and_then_everywhere(
         change, at_worst, explains):
     # Off at the worst entry: rejected there; off elsewhere only: the whole
     # pass still sees it; within the bound there: no mismatch, as in the whole.
-    from fdcheck.diagnose import _differs_where_worst, _vanishes
+    from fdcheck.diagnose import _differs_at_worst, _vanishes
     mat = _first_look()
     candidate = change(mat.numeric.copy())
-    assert _differs_where_worst(mat, candidate) is at_worst
+    assert _differs_at_worst(mat, lambda rows, cols: candidate[rows, cols],
+                             mat.tolerance.absolute_atol(candidate)) is at_worst
     assert _vanishes(mat, candidate) is explains
 
 

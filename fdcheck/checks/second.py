@@ -8,8 +8,9 @@ whole Hessian, cross blocks included; the blocks in v check the backward's
 own backward with respect to its cotangent (d(J^T v)/dv = J^T)."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -185,14 +186,20 @@ def _column(subject: Subject, name: str, b: Backward, var: str,
                    out_name=output if is_v else output_name(subject, b.out_shape), rows=k.rows,
                    derivative=2) for k in b.blocks]
     out = Outcome((), spent)
+
+    @functools.cache
+    def differentiable() -> bool:
+        # Asked once of h whatever the modes (an evaluation of the backward).
+        return bool(b.backend.differentiable(b.h_graph, b.inputs, position))
     for mode in modes:
-        out += _mode(subject, name, b, position, joint, mode, verifier,
+        out += _mode(subject, name, b, position, joint, mode, verifier, differentiable,
                      [{**where, "mode": mode} for where in wheres])
     return out
 
 
 def _mode(subject: Subject, name: str, b: Backward, position: int, joint: dict[int, Any],
-          mode: str, verifier: Any, wheres: list[dict[str, Any]]) -> Outcome:
+          mode: str, verifier: Any, differentiable: Callable[[], bool],
+          wheres: list[dict[str, Any]]) -> Outcome:
     """The blocks of one variable against the framework's derivative of h in
     ``mode`` (reverse: the double backward; forward: a JVP of the backward)."""
     in_shape = verifier.result.in_shape
@@ -204,7 +211,7 @@ def _mode(subject: Subject, name: str, b: Backward, position: int, joint: dict[i
             else:
                 tensor = joint[position] if position in joint else \
                     b.backend.autograd_jacobian(b.h_graph, b.inputs, position)
-            differentiable = b.backend.differentiable(b.h_graph, b.inputs, position)
+            connected = differentiable()
     except CaseError as exc:
         why = note("no-double-backward", framework=name, message=exc.message, mode=mode)
         for where, k in zip(wheres, b.blocks):
@@ -212,7 +219,7 @@ def _mode(subject: Subject, name: str, b: Backward, position: int, joint: dict[i
                               **where)
         return out
     ref = tensor_to_matrix(tensor, (b.rows,), in_shape, subject.case.order)
-    notes = () if differentiable else (
+    notes = () if connected else (
         note("not-differentiable", framework=name, output=subject.case.output,
              wrt=wheres[0]["wrt"]),)
     # The blocks are rows of one Jacobian (of h in the variable): a block at
