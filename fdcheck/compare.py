@@ -102,6 +102,32 @@ class Matrices:
         return np.argmax(np.where(skip, -1.0, ratio), axis=0) if num.shape[0] \
             else np.zeros(at.size, dtype=np.intp)
 
+    def worst_entry(self) -> tuple[int, int] | None:
+        """(row, column), of the matrix as columns, of the counted entry
+        furthest beyond its bound: the first in row-major order among equals
+        (None where nothing is counted). A block of rows at a time, stopping
+        at the first block that holds it: where every entry ties (a check
+        whose errors are all 0) that is the first row, not a pass over the
+        whole matrix."""
+        cols = self.columns
+        assert cols is not None
+        tied = cols.furthest()
+        if not tied.size:
+            return None
+        top = cols.ratio[tied[0]]
+        num, ref, bound, skip = (as_columns(a) for a in (
+            self.numeric, self.reference, self.bound, self.unreliable))
+        every = tied.size == num.shape[1]
+        for rows in row_blocks(num.shape):
+            parts = (a[rows] if every else a[rows][:, tied] for a in (num, ref, bound, skip))
+            n, r, b, s = parts
+            _, _, ratio, _ = _errors(n, r, b)
+            hit = (ratio == top) & ~s
+            if hit.any():
+                row, col = divmod(int(np.argmax(hit)), hit.shape[1])
+                return rows.start + row, int(tied[col])
+        raise AssertionError("the furthest column's entry was not found again")
+
     def mismatched(self) -> np.ndarray:
         """The counted entries beyond their kept bounds: the comparison's own
         mismatches, as :meth:`mismatched_by` of the reference finds them (a
@@ -435,12 +461,7 @@ def _column_figures(mat: Matrices, scale: float) -> _Figures:
     else:
         max_abs = float(np.max(cols.max_abs, initial=0.0))
         max_rel = float(np.max(cols.max_rel, initial=0.0))
-    worst = None
-    tied = cols.furthest()
-    if tied.size:
-        rows = mat.worst_rows(tied)
-        first = int(np.argmin(rows))         # the smallest row, then the first column
-        worst = (int(rows[first]), int(tied[first]))
+    worst = mat.worst_entry()
     size = int(mat.numeric.size)
     resolution, relative = _relative(float(np.max(cols.allowed, initial=0.0)),
                                      float(np.max(cols.size, initial=0.0)), size, scale)

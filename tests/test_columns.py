@@ -152,3 +152,32 @@ def test_a_large_comparison_taken_by_blocks_of_rows_is_the_comparison_of_the_who
         for f in dataclasses.fields(Columns):
             np.testing.assert_array_equal(getattr(whole.matrices.columns, f.name),
                                           getattr(blocks.matrices.columns, f.name))
+
+
+@pytest.mark.parametrize("worst_row, read", [
+    (None, 1),      # every error 0, every entry tied: the first row's block holds the worst
+    (0, 1),
+    (5, 6),         # a mismatch in row 5: the blocks up to it, not one more
+])
+def test_the_worst_entry_of_a_large_comparison_is_found_by_blocks_stopping_at_its_own(
+        worst_row, read, monkeypatch):
+    # A passing comparison of a large matrix ties every column at 0: the worst
+    # entry was looked for in all of them at once, a copy of the whole matrix.
+    import fdcheck.compare as compare_module
+    ref = np.random.default_rng(0).standard_normal((64, 8))
+    num = ref.copy()
+    if worst_row is not None:
+        num[worst_row, 3] += 1.0
+    monkeypatch.setattr(compare_module, "BLOCKWISE", 1)
+    monkeypatch.setattr(compare_module, "BLOCK_ENTRIES", 8)           # a row a block
+    sizes = []
+    errors = compare_module._errors
+    monkeypatch.setattr(compare_module, "_errors",
+                        lambda n, r, b: sizes.append(n.size) or errors(n, r, b))
+    result = compare(num, ref, Tolerance(1e-9, 0.0), **{**WHERE, "out_shape": (64,)})
+    blocks = 64                                          # the columns' reductions, a row each
+    assert sizes[:blocks] == [8] * blocks
+    worst = sizes[blocks:]
+    assert sum(worst) <= read * 8 and len(worst) == read, worst
+    assert result.worst.output == (worst_row or 0,)
+    assert result.worst.input == ((0, 3) if worst_row is not None else (0, 0))

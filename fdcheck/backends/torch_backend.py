@@ -331,29 +331,22 @@ class TorchBackend:
 
     def forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> np.ndarray:
         """d fn / d inputs[wrt] by forward mode (one JVP per input element, which
-        runs a Function's own ``jvp``), shape out.shape + in.shape, float64."""
-        try:
-            return self._forward_jacobian(fn, inputs, wrt, False)
-        except RuntimeError as exc:
-            if "ZeroTensors are immutable" not in str(exc):
-                raise
-        # The other inputs' tangents undefined are ZeroTensors inside torch's
-        # formulas, which one that writes in place refuses (mse_loss's double
-        # backward, forward over reverse): then they are held as duals of zero
-        # tangent, as gradcheck's forward mode holds them. Not always: zero
-        # tangents carried through a formula can leave rounding where a
-        # derivative is exactly 0 (group_norm).
-        return self._forward_jacobian(fn, inputs, wrt, True)
+        runs a Function's own ``jvp``), shape out.shape + in.shape, float64.
 
-    def _forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int,
-                          zero_tangents: bool) -> np.ndarray:
+        The other floating inputs are duals of zero tangent, as gradcheck's
+        forward mode holds them: left undefined, their tangents are ZeroTensors
+        inside torch's formulas, which some formulas refuse (mse_loss's double
+        backward writes to one in place) and others take through torch's
+        Python reference kernels, each JVP several times slower. (A zero
+        tangent carried through a formula can leave rounding where a
+        derivative is exactly 0: the second derivatives are judged at the
+        scale of the whole, see :mod:`fdcheck.checks.second`.)"""
         import torch.autograd.forward_ad as fwAD
         xs = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
         x = xs[wrt]
         columns = []
         with fwAD.dual_level():
-            held = [fwAD.make_dual(a, torch.zeros_like(a))
-                    if zero_tangents and j != wrt and _floating(a) else a
+            held = [fwAD.make_dual(a, torch.zeros_like(a)) if j != wrt and _floating(a) else a
                     for j, a in enumerate(xs)]
             for k in range(x.numel()):
                 tangent = torch.zeros(x.numel(), dtype=x.dtype, device=x.device)

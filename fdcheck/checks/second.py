@@ -8,9 +8,8 @@ whole Hessian, cross blocks included; the blocks in v check the backward's
 own backward with respect to its cotangent (d(J^T v)/dv = J^T)."""
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -147,9 +146,14 @@ def run(subject: Subject, name: str, wrts: Sequence[str], out_shape: tuple[int, 
         # each variable alone says what went wrong.
         with phase("autograd"):
             joint = joint_jacobians(b.backend, b.h_graph, b.inputs, positions)
+    # Every variable's numeric and framework Jacobians first: each block is
+    # judged at the scale of the whole second derivative, every variable's
+    # (gradgradcheck's one Jacobian of the backward in all its inputs).
+    columns = [_column(subject, name, b, var, joint, modes) for var in variables]
+    scales = {mode: max((c.scale(mode) for c in columns), default=0.0) for mode in modes}
     outcome = Outcome()
-    for var in variables:
-        outcome += _column(subject, name, b, var, joint, modes)
+    for c in columns:
+        outcome += c.compared(subject, name, b, scales)
     return outcome
 
 
@@ -165,10 +169,47 @@ def _position(subject: Subject, b: Backward, var: str) -> int:
     return len(b.inputs) - 1 if var == b.v_name else subject.names.index(var)
 
 
+@dataclass
+class _Column:
+    """One variable's numeric Jacobian of h and the framework's in each mode
+    (or why the framework could not differentiate h)."""
+
+    verifier: Any
+    spent: int
+    refs: dict[str, np.ndarray | CaseError]
+    wheres: list[dict[str, Any]]
+    notes: tuple[Any, ...]
+
+    def scale(self, mode: str) -> float:
+        ref = self.refs[mode]
+        if isinstance(ref, CaseError):
+            return 0.0
+        return float(np.max(np.abs(ref), where=np.isfinite(ref), initial=0.0))
+
+    def compared(self, subject: Subject, name: str, b: Backward,
+                 scales: dict[str, float]) -> Outcome:
+        out = Outcome((), self.spent)
+        numeric = self.verifier.result.jacobian
+        in_shape = self.verifier.result.in_shape
+        for mode, ref in self.refs.items():
+            wheres = [{**where, "mode": mode} for where in self.wheres]
+            if isinstance(ref, CaseError):
+                why = note("no-double-backward", framework=name, message=ref.message, mode=mode)
+                for where, k in zip(wheres, b.blocks):
+                    out += unrunnable(subject, name, int(np.prod(k.shape)) * int(np.prod(in_shape)),
+                                      why, **where)
+                continue
+            for where, k in zip(wheres, b.blocks):
+                out += compared(subject, name, numeric[k.rows], ref[k.rows],
+                                verifier=self.verifier, notes=self.notes, scale=scales[mode],
+                                **where)
+        return out
+
+
 def _column(subject: Subject, name: str, b: Backward, var: str,
-            joint: dict[int, Any], modes: Sequence[str]) -> Outcome:
-    """The blocks d(J_i^T v)/d var, every i, from one numeric Jacobian of h,
-    against the framework's in each of ``modes``; ``joint``: its reverse-mode
+            joint: dict[int, Any], modes: Sequence[str]) -> _Column:
+    """The numeric Jacobian of h in ``var`` (the blocks d(J_i^T v)/d var, every
+    i) and the framework's in each of ``modes``; ``joint``: its reverse-mode
     Jacobians of h already taken, by position."""
     is_v = var == b.v_name
     position = _position(subject, b, var)
@@ -185,47 +226,23 @@ def _column(subject: Subject, name: str, b: Backward, var: str,
     wheres: list[dict[str, Any]] = [dict(wrt=var, of=k.of, cotangent=is_v, out_shape=k.shape, in_shape=in_shape,
                    out_name=output if is_v else output_name(subject, b.out_shape), rows=k.rows,
                    derivative=2) for k in b.blocks]
-    out = Outcome((), spent)
-
-    @functools.cache
-    def differentiable() -> bool:
-        # Asked once of h whatever the modes (an evaluation of the backward).
-        return bool(b.backend.differentiable(b.h_graph, b.inputs, position))
+    refs: dict[str, np.ndarray | CaseError] = {}
+    connected: bool | None = None
     for mode in modes:
-        out += _mode(subject, name, b, position, joint, mode, verifier, differentiable,
-                     [{**where, "mode": mode} for where in wheres])
-    return out
-
-
-def _mode(subject: Subject, name: str, b: Backward, position: int, joint: dict[int, Any],
-          mode: str, verifier: Any, differentiable: Callable[[], bool],
-          wheres: list[dict[str, Any]]) -> Outcome:
-    """The blocks of one variable against the framework's derivative of h in
-    ``mode`` (reverse: the double backward; forward: a JVP of the backward)."""
-    in_shape = verifier.result.in_shape
-    out = Outcome()
-    try:
-        with phase("autograd"):
-            if mode == "forward":
-                tensor = b.backend.forward_jacobian(b.h_graph, b.inputs, position)
-            else:
-                tensor = joint[position] if position in joint else \
-                    b.backend.autograd_jacobian(b.h_graph, b.inputs, position)
-            connected = differentiable()
-    except CaseError as exc:
-        why = note("no-double-backward", framework=name, message=exc.message, mode=mode)
-        for where, k in zip(wheres, b.blocks):
-            out += unrunnable(subject, name, int(np.prod(k.shape)) * int(np.prod(in_shape)), why,
-                              **where)
-        return out
-    ref = tensor_to_matrix(tensor, (b.rows,), in_shape, subject.case.order)
-    notes = () if connected else (
-        note("not-differentiable", framework=name, output=subject.case.output,
-             wrt=wheres[0]["wrt"]),)
-    # The blocks are rows of one Jacobian (of h in the variable): a block at
-    # rounding level beside others of size is judged at the scale of the whole.
-    scale = float(np.max(np.abs(ref), where=np.isfinite(ref), initial=0.0))
-    for where, k in zip(wheres, b.blocks):
-        out += compared(subject, name, verifier.result.jacobian[k.rows], ref[k.rows],
-                        verifier=verifier, notes=notes, scale=scale, **where)
-    return out
+        try:
+            with phase("autograd"):
+                if mode == "forward":
+                    tensor = b.backend.forward_jacobian(b.h_graph, b.inputs, position)
+                else:
+                    tensor = joint[position] if position in joint else \
+                        b.backend.autograd_jacobian(b.h_graph, b.inputs, position)
+                if connected is None:
+                    # Asked once of h whatever the modes (an evaluation of the backward).
+                    connected = bool(b.backend.differentiable(b.h_graph, b.inputs, position))
+        except CaseError as exc:
+            refs[mode] = exc
+            continue
+        refs[mode] = tensor_to_matrix(tensor, (b.rows,), in_shape, subject.case.order)
+    notes = () if connected is not False else (
+        note("not-differentiable", framework=name, output=subject.case.output, wrt=var),)
+    return _Column(verifier, spent, refs, wheres, notes)

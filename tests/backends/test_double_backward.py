@@ -209,3 +209,62 @@ def test_a_wrong_block_beside_one_at_rounding_level_is_still_caught():
     result = fdcheck.check(torch_mul(True), a, b, derivatives=2)
     bad = {(c.of, c.wrt) for c in result.checks if not c.passed}
     assert bad == {("x0", "x1"), ("x1", "x0")}     # names of the lambda's arguments: x0, x1
+
+
+def torch_plus(tiny: float):
+    """a^2 + b as a Function, right at first order, whose backward's gradient
+    of b is g through a Function whose own backward adds ``tiny`` gg to b's
+    (g does not depend on b: the double backward says d(grad b)/db = tiny v,
+    every block of h's Jacobian in b being 0 or that)."""
+    class Through(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, g, b):
+            return g.clone()
+
+        @staticmethod
+        def backward(ctx, gg):
+            return gg, tiny * gg
+
+    class Plus(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * a + b
+
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            return 2 * a * g, Through.apply(g, b)
+    return Plus.apply
+
+
+@pytest.mark.parametrize("tiny, passes", [
+    (1e-17, True),     # rounding beside d(grad a)/da = 2 v
+    (1e-3, False),     # a wrong double backward
+])
+def test_a_variable_whose_blocks_are_all_at_rounding_level_is_judged_at_the_whole_scale(tiny, passes):
+    # Every block of h's Jacobian in b is 0 or tiny: judged at its own scale, 1e-17
+    # was "unverifiable" (a failing check); gradgradcheck's one Jacobian of the
+    # backward in all its inputs is the whole, as fdcheck's scale is now.
+    a = torch.tensor([1.3, 0.7], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor([0.4, -1.1], dtype=torch.float64, requires_grad=True)
+    plus = torch_plus(tiny)
+    result = fdcheck.check(lambda a, b: plus(a, b), a, b, derivatives=2)
+    verdicts = {(c.of, c.wrt): c.verdict for c in result.checks if c.derivative == 2}
+    assert verdicts[("b", "b")] == ("passed" if passes else "mismatch"), str(result)
+    assert result.passed is passes
+    assert torch.autograd.gradgradcheck(plus, (a, b), raise_exception=False) is passes
+
+
+def test_group_norm_forward_over_reverse_passes_with_zero_tangents():
+    # Forward mode holds the other inputs as duals of zero tangent (as gradcheck's
+    # forward mode does): group_norm's blocks in its bias, exactly 0, come out at
+    # rounding level (4e-17) and are judged at the scale of the whole.
+    torch.manual_seed(0)
+    x = torch.randn(1, 6, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    f = lambda x, w, bias: torch.nn.functional.group_norm(x, 2, w, bias)  # noqa: E731
+    kwargs = dict(check_fwd_over_rev=True, check_rev_over_rev=False, check_undefined_grad=False)
+    assert torch.autograd.gradgradcheck(f, (x, w, bias), **kwargs)
+    assert fdcheck.gradgradcheck(f, (x, w, bias), **kwargs)
