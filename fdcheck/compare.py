@@ -494,6 +494,23 @@ def _concluded(mat: Matrices, atol: float | np.ndarray, figures: _Figures, *, ag
                       derivative, mode, (), mat, figures.resolution, figures.unproven)
 
 
+def judged_at(comp: Comparison, scale: float) -> Comparison:
+    """``comp`` with its resolution read against ``scale``, the largest
+    entry of the whole derivative it is a part of, where that is larger than
+    its own reference's (as :func:`compare`'s ``scale`` reads it): a part
+    all at rounding level, blind at its own scale, is judged at the whole's.
+    Anything but a blind comparison is returned as it is."""
+    mat = comp.matrices
+    if mat is None or not any(n.kind == "blind" for n in comp.notes):
+        return comp
+    resolution, _ = _resolution(mat.reference, mat.bound, ~mat.unreliable, scale)
+    others = tuple(n for n in comp.notes if n.kind != "blind")
+    if resolution > 1:
+        return replace(comp, resolution=resolution,
+                       notes=(*others, note("blind", resolution=resolution)))
+    return replace(comp, passed=True, resolution=resolution, notes=others)
+
+
 def _errors(num: np.ndarray, ref: np.ndarray, bound: np.ndarray
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each entry's absolute error, whether it is beyond its bound, its error

@@ -28,6 +28,10 @@ TORCH_EPS, TORCH_ATOL, TORCH_RTOL = 1e-6, 1e-5, 1e-3
 # checks every entry.
 FAST_MODE_ELEMENTS = 40
 FAST_MODE_DIRECTIONS = 2
+# gradgradcheck's fast_mode: the backward is evaluated one point a call, 2 (n + m)
+# times whole (no batching), about 12 times a variable along directions: beyond
+# a few elements in all, directions cost fewer evaluations.
+FAST_MODE_SECOND_ELEMENTS = 4
 
 
 def gradcheck_error() -> type:
@@ -90,6 +94,14 @@ def _numerics(eps: float, atol: float, rtol: float) -> dict[str, Any]:
 
 def _fast(fast_mode: bool, differentiated: Sequence[Any]) -> int | None:
     if not fast_mode or max(x.numel() for x in differentiated) <= FAST_MODE_ELEMENTS:
+        return None
+    return FAST_MODE_DIRECTIONS
+
+
+def _fast_second(fast_mode: bool, differentiated: Sequence[Any]) -> int | None:
+    """gradgradcheck's ``fast_mode`` as directions: the inputs' elements in
+    all decide (see FAST_MODE_SECOND_ELEMENTS)."""
+    if not fast_mode or sum(x.numel() for x in differentiated) <= FAST_MODE_SECOND_ELEMENTS:
         return None
     return FAST_MODE_DIRECTIONS
 
@@ -189,6 +201,10 @@ def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = Non
         JVP of the backward), and the first derivatives by forward mode too.
     check_rev_over_rev : bool
         The double backward, and the first derivatives by reverse mode.
+    fast_mode : bool
+        Every check along 2 random directions where the inputs have more
+        than 4 elements in all (the backward is evaluated one point a call:
+        whole, it takes 2 (n + m) evaluations).
     Others :
         As for :func:`gradcheck`.
 
@@ -224,7 +240,7 @@ def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = Non
                    nondet_tol=nondet_tol,
                    cotangent=None if grad_outputs is None else grad_outputs.detach(),
                    noncontiguous_cotangent=gen_non_contig_grad_outputs,
-                   directions=_fast(fast_mode, differentiated), sparse=_semantics(masked),
+                   directions=_fast_second(fast_mode, differentiated), sparse=_semantics(masked),
                    **_numerics(eps, atol, rtol))
     return _verdict(result, raise_exception)
 

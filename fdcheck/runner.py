@@ -387,6 +387,8 @@ def _checklist(case: Case, options: RunOptions, found: _Checklist) -> None:
         _frameworks(subject, wrt, whole, found, pending, memo)
     if case.derivatives == 2 and wholes:
         _second(subject, list(wholes), next(iter(wholes.values())), found, pending)
+    if case.derivatives == 2:
+        found.comparisons = second.judged_whole(found.comparisons)
     found.add(stages.run(subject))
     found.add(behaviour.run(subject))
     if pending:

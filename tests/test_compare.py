@@ -276,3 +276,21 @@ def test_a_comparison_of_a_vector_finds_its_mismatches_whatever_its_size(size):
     assert c.mismatches == 1 and c.worst.output == (size - 1,)
     np.testing.assert_array_equal(np.flatnonzero(c.matrices.mismatched()), [size - 1])
     assert c.matrices.differs_by(ref) and not c.matrices.differs_by(num)
+
+
+@pytest.mark.parametrize("reference, scale, passed, resolution", [
+    (1e-17, 0.0, False, 1e-10 / 1e-17),    # blind at its own scale
+    (1e-17, 1.0, True, 1e-10),             # a part at rounding level beside the whole's 1
+    (1e-17, 1e-12, False, 1e-10 / 1e-12),  # the whole at rounding level too: still blind
+    (0.5, 1.0, True, 1e-10 / 0.5),         # not blind: as it was (its own resolution)
+])
+def test_a_blind_part_is_judged_again_at_the_scale_of_its_whole(reference, scale, passed,
+                                                                 resolution):
+    from fdcheck.compare import judged_at
+    numeric = reference if reference > 1e-10 else 0.0      # numerically 0 at rounding level
+    comp = compare(np.array([[numeric, 0.0]]), np.array([[reference, 0.0]]), Tolerance(1e-10, 0.0),
+                   against="torch", wrt="x", out_shape=(1,), in_shape=(2,))
+    judged = judged_at(comp, scale)
+    assert judged.passed is passed
+    assert judged.resolution == pytest.approx(resolution)
+    assert any(n.kind == "blind" for n in judged.notes) is not passed

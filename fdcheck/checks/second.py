@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import backends
+from ..compare import Comparison, judged_at
 from ..errors import CaseError
 from ..flatfun import FlatFunction
 from ..layout import tensor_to_matrix
@@ -155,6 +156,26 @@ def run(subject: Subject, name: str, wrts: Sequence[str], out_shape: tuple[int, 
     for c in columns:
         outcome += c.compared(subject, name, b, scales)
     return outcome
+
+
+def judged_whole(comps: Sequence[Comparison]) -> list[Comparison]:
+    """A case's comparisons, its framework's second-derivative blocks judged
+    at the scale of the whole second derivative, every variable's: a block
+    all at rounding level (an exactly-0 derivative computed to rounding),
+    blind at its own scale, is not beside the others. :func:`run` reads each
+    block so already; this does it for the blocks checked along directions,
+    input by input (the reference's products being the whole's entries)."""
+    def group(c: Comparison) -> tuple[str, str] | None:
+        return (c.against, c.mode) if c.derivative == 2 and c.against in backends.AUTOGRAD_NAMES \
+            and c.aspect is None else None
+    scales: dict[tuple[str, str] | None, float] = {}
+    for c in comps:
+        key = group(c)
+        if key is not None and c.matrices is not None:
+            ref = c.matrices.reference
+            scales[key] = max(scales.get(key, 0.0), float(np.max(
+                np.abs(ref), initial=0.0, where=np.isfinite(ref))))
+    return [c if group(c) is None else judged_at(c, scales.get(group(c), 0.0)) for c in comps]
 
 
 def second_modes(modes: Sequence[str]) -> tuple[str, ...]:

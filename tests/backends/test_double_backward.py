@@ -268,3 +268,26 @@ def test_group_norm_forward_over_reverse_passes_with_zero_tangents():
     kwargs = dict(check_fwd_over_rev=True, check_rev_over_rev=False, check_undefined_grad=False)
     assert torch.autograd.gradgradcheck(f, (x, w, bias), **kwargs)
     assert fdcheck.gradgradcheck(f, (x, w, bias), **kwargs)
+
+
+@pytest.mark.parametrize("shapes", [((), ()), ((3, 1), (3,))])
+def test_along_directions_a_block_at_rounding_level_is_judged_at_the_whole_scale(shapes):
+    # copysign(a, b) = |a| sign(b): d(grad a)/da is 0, which torch's double backward
+    # computes to rounding (2e-18 to 7e-16) through grad * result / a. Checked along
+    # directions, that input's products are all at rounding level: beside v's, of
+    # size 1, they pass, as the whole Jacobian's block does and torch's fast mode.
+    rng = np.random.default_rng(0)
+    a, b = (torch.tensor(rng.uniform(-8, -1, size=s), requires_grad=True) for s in shapes)
+    result = fdcheck.check(torch.copysign, a, b, derivatives=2, directions=2)
+    assert result.passed, str(result)
+    assert fdcheck.gradgradcheck(torch.copysign, (a, b), fast_mode=True)
+    assert torch.autograd.gradgradcheck(torch.copysign, (a, b), fast_mode=True)
+
+
+def test_along_directions_a_wrong_block_is_still_caught_beside_the_whole_scale():
+    # The detached other input, along directions: its mixed products are 0 where the
+    # numeric ones are not; the whole scale does not hide it.
+    result = fdcheck.check(lambda a, b: torch_mul(True)(a, b), _t(A), _t(B), derivatives=2,
+                           directions=2)
+    assert not result.passed
+    assert any(c.verdict == "mismatch" and c.derivative == 2 for c in result.checks)

@@ -125,6 +125,36 @@ def test_fast_mode_uses_directions_only_where_they_cost_less(size, directions):
     assert dropin._fast(False, [x64(size)]) is None
 
 
+@pytest.mark.parametrize("sizes, directions", [((1, 1), None), ((2, 2), None), ((2, 3), 2),
+                                              ((25,), 2)])
+def test_gradgradchecks_fast_mode_uses_directions_beyond_a_few_elements(sizes, directions):
+    inputs = [x64(n) for n in sizes]
+    assert dropin._fast_second(True, inputs) == directions
+    assert dropin._fast_second(False, inputs) is None
+
+
+@pytest.mark.parametrize("fast, most", [(False, 400), (True, 60)])
+def test_gradgradchecks_fast_mode_costs_fewer_evaluations_of_the_backward(fast, most):
+    # sin of a 5 x 5 input: whole, h (the backward, one point a call) is evaluated
+    # 2 (25 + 25) times and more; along 2 directions, a few dozen.
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return torch.sin(x)
+    assert fdcheck.gradgradcheck(f, (x64(5, 5),), fast_mode=fast)
+    assert (len(calls) <= most) and (fast or len(calls) > 100), len(calls)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_gradgradchecks_fast_mode_still_catches_a_wrong_double_backward(fast):
+    mul = torch_mul(True)
+    inputs = (x64(2, 3), x64(2, 3, seed=1))
+    assert fdcheck.gradgradcheck(mul, inputs, fast_mode=fast, raise_exception=False) is False
+    assert torch.autograd.gradgradcheck(mul, inputs, fast_mode=fast, raise_exception=False) \
+        is False
+
+
 def test_fast_mode_still_catches_a_wrong_backward():
     assert fdcheck.gradcheck(scaled_sin(1.01), (x64(10, 10),), fast_mode=True,
                              raise_exception=False) is False
