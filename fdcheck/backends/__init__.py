@@ -80,8 +80,10 @@ class AutogradBackend(Backend, Protocol):
         inputs), each shaped out.shape + in.shape, float64."""
 
     def forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any],
-                         wrt: int) -> np.ndarray:
-        """d fn / d inputs[wrt] by forward mode, shape out.shape + in.shape, float64."""
+                         wrt: int, zero_tangents: bool = False) -> np.ndarray:
+        """d fn / d inputs[wrt] by forward mode, shape out.shape + in.shape,
+        float64; with ``zero_tangents`` the other inputs carry tangents of 0
+        rather than none, where the framework tells them apart."""
 
     def vjp(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int,
             u: np.ndarray) -> np.ndarray:

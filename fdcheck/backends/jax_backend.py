@@ -331,10 +331,12 @@ class JaxBackend:
         """JAX traces whatever a rule computes: always differentiable again."""
         return True
 
-    def forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> np.ndarray:
+    def forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int,
+                         zero_tangents: bool = False) -> np.ndarray:
         """d fn / d inputs[wrt] by forward mode (which runs a ``custom_jvp``
         rule): one ``jax.jvp`` a column for a small input, else ``jax.jacfwd``
-        compiled once per function."""
+        compiled once per function. (The other inputs are constants: JAX
+        has no undefined tangent to tell from 0, ``zero_tangents`` is moot.)"""
         args = [jnp.asarray(x) for x in inputs]
         columns = _columns(fn, args, wrt)
         if columns is not None:

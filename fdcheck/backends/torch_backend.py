@@ -329,24 +329,37 @@ class TorchBackend:
         with torch.enable_grad():
             return bool(g(*args).requires_grad)
 
-    def forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int) -> np.ndarray:
+    def forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int,
+                         zero_tangents: bool = False) -> np.ndarray:
         """d fn / d inputs[wrt] by forward mode (one JVP per input element, which
         runs a Function's own ``jvp``), shape out.shape + in.shape, float64.
 
-        The other floating inputs are duals of zero tangent, as gradcheck's
-        forward mode holds them: left undefined, their tangents are ZeroTensors
-        inside torch's formulas, which some formulas refuse (mse_loss's double
-        backward writes to one in place) and others take through torch's
-        Python reference kernels, each JVP several times slower. (A zero
-        tangent carried through a formula can leave rounding where a
-        derivative is exactly 0: the second derivatives are judged at the
-        scale of the whole, see :mod:`fdcheck.checks.second`.)"""
+        With ``zero_tangents`` the other floating inputs are duals of zero
+        tangent, as gradcheck's forward mode holds them (the backward's
+        derivative, forward over reverse, takes it: several times faster).
+        Without, their tangents are undefined, ZeroTensors inside torch's
+        formulas: exact zeros where a derivative is 0 (a zero tangent
+        carried through a formula leaves rounding, 3e-18 in
+        native_group_norm's rstd), but some formulas refuse them
+        (mse_loss's double backward writes to one in place), and these are
+        retried with zero tangents."""
+        if not zero_tangents:
+            try:
+                return self._forward_jacobian(fn, inputs, wrt, False)
+            except RuntimeError as exc:
+                if "ZeroTensors are immutable" not in str(exc):
+                    raise
+        return self._forward_jacobian(fn, inputs, wrt, True)
+
+    def _forward_jacobian(self, fn: Callable[..., Any], inputs: Sequence[Any], wrt: int,
+                          zero_tangents: bool) -> np.ndarray:
         import torch.autograd.forward_ad as fwAD
         xs = [x.detach() if isinstance(x, torch.Tensor) else x for x in inputs]
         x = xs[wrt]
         columns = []
         with fwAD.dual_level():
-            held = [fwAD.make_dual(a, torch.zeros_like(a)) if j != wrt and _floating(a) else a
+            held = [fwAD.make_dual(a, torch.zeros_like(a))
+                    if zero_tangents and j != wrt and _floating(a) else a
                     for j, a in enumerate(xs)]
             for k in range(x.numel()):
                 tangent = torch.zeros(x.numel(), dtype=x.dtype, device=x.device)

@@ -253,7 +253,10 @@ def _column(subject: Subject, name: str, b: Backward, var: str,
         try:
             with phase("autograd"):
                 if mode == "forward":
-                    tensor = b.backend.forward_jacobian(b.h_graph, b.inputs, position)
+                    # Zero tangents, not undefined ones: torch's formulas for
+                    # ZeroTensors go through its Python kernels, several times slower.
+                    tensor = b.backend.forward_jacobian(b.h_graph, b.inputs, position,
+                                                        zero_tangents=True)
                 else:
                     tensor = joint[position] if position in joint else \
                         b.backend.autograd_jacobian(b.h_graph, b.inputs, position)
