@@ -221,3 +221,20 @@ def test_torchs_warning_of_an_operation_without_a_batching_rule_is_not_the_users
         result = fdcheck.check(torch.linalg.tensorsolve, a, b, locate=False)
     assert result.passed
     assert not [n for c in result.checks for n in c.notes if n.kind == "unbatched"]
+
+
+@pytest.mark.parametrize("shapes, order, lead, expected, view", [
+    ([(2, 3)], "C", 0, [0, 1, 2, 3, 4, 5], True),            # one array, row-major: a view
+    ([(2, 3)], "F", 0, [0, 3, 1, 4, 2, 5], False),           # column-major: permuted
+    ([(2, 3), (2,)], "C", 0, [0, 1, 2, 3, 4, 5, 0, 1], False),
+    ([(2, 2, 2)], "C", 1, [[0, 1, 2, 3], [4, 5, 6, 7]], True),
+])
+def test_join_flattens_in_order_and_one_row_major_array_is_not_copied(shapes, order, lead,
+                                                                     expected, view):
+    # The backward's result is joined at every evaluation of a second-order check:
+    # one array in row-major order is its own reshape.
+    from fdcheck.backends.torch_backend import BACKEND
+    arrays = [torch.arange(int(np.prod(s)), dtype=torch.float64).reshape(s) for s in shapes]
+    joined = BACKEND.join(arrays, order, lead)
+    assert joined.tolist() == expected
+    assert (joined.data_ptr() == arrays[0].data_ptr()) is view
