@@ -282,6 +282,8 @@ def test_a_comparison_of_a_vector_finds_its_mismatches_whatever_its_size(size):
     (1e-17, 0.0, False, 1e-10 / 1e-17),    # blind at its own scale
     (1e-17, 1.0, True, 1e-10),             # a part at rounding level beside the whole's 1
     (1e-17, 1e-12, False, 1e-10 / 1e-12),  # the whole at rounding level too: still blind
+    (1e-17, 1e-10, True, 1.0),             # allowed exactly the whole's size: not blind, as
+                                           # compare's own rule reads a resolution of 1
     (0.5, 1.0, True, 1e-10 / 0.5),         # not blind: as it was (its own resolution)
 ])
 def test_a_blind_part_is_judged_again_at_the_scale_of_its_whole(reference, scale, passed,
