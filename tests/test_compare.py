@@ -222,6 +222,7 @@ def test_the_worst_entry_is_the_one_furthest_beyond_its_bound_not_the_largest_er
     ([[np.nan, -np.inf], [np.nan, 4.0]], 4.0),
     ([[np.nan, np.inf]], 0.0),
     (np.zeros((0, 3)), 0.0),
+    ([[-1e-17, 0.0]], 1e-17),                      # all at rounding level, below 0
 ])
 def test_the_scale_of_a_relative_atol_is_the_largest_finite_entry(values, largest):
     from fdcheck.tolerances import largest_finite

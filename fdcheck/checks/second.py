@@ -20,6 +20,7 @@ from ..flatfun import FlatFunction
 from ..layout import tensor_to_matrix
 from ..notes import note
 from ..subject import VMAP_MIN_ELEMENTS, Subject, phase
+from ..tolerances import largest_finite
 from .autograd import joint_jacobians
 from .outcome import Outcome, compared, unrunnable
 
@@ -158,17 +159,6 @@ def run(subject: Subject, name: str, wrts: Sequence[str], out_shape: tuple[int, 
     return outcome
 
 
-def largest(ref: np.ndarray) -> float:
-    """The largest finite |entry| of ``ref`` (0 for none): two reductions
-    where every entry is finite, no temporary the matrix's size."""
-    if not ref.size:
-        return 0.0
-    top, bottom = float(np.max(ref)), float(np.min(ref))
-    if np.isfinite(top) and np.isfinite(bottom):
-        return max(top, -bottom, 0.0)
-    return float(np.max(np.abs(ref), where=np.isfinite(ref), initial=0.0))
-
-
 def judged_whole(comps: Sequence[Comparison]) -> list[Comparison]:
     """A case's comparisons, its framework's second-derivative blocks judged
     at the scale of the whole second derivative, every variable's: a block
@@ -183,7 +173,7 @@ def judged_whole(comps: Sequence[Comparison]) -> list[Comparison]:
     for c in comps:
         key = group(c)
         if key is not None and c.matrices is not None:
-            scales[key] = max(scales.get(key, 0.0), largest(c.matrices.reference))
+            scales[key] = max(scales.get(key, 0.0), largest_finite(c.matrices.reference))
     return [c if group(c) is None else judged_at(c, scales.get(group(c), 0.0)) for c in comps]
 
 
@@ -212,7 +202,7 @@ class _Column:
 
     def scale(self, mode: str) -> float:
         ref = self.refs[mode]
-        return 0.0 if isinstance(ref, CaseError) else largest(ref)
+        return 0.0 if isinstance(ref, CaseError) else largest_finite(ref)
 
     def compared(self, subject: Subject, name: str, b: Backward,
                  scales: dict[str, float]) -> Outcome:

@@ -291,16 +291,3 @@ def test_along_directions_a_wrong_block_is_still_caught_beside_the_whole_scale()
                            directions=2)
     assert not result.passed
     assert any(c.verdict == "mismatch" and c.derivative == 2 for c in result.checks)
-
-
-@pytest.mark.parametrize("ref, expected", [
-    (np.array([[1.0, -3.0], [2.0, 0.5]]), 3.0),
-    (np.array([[1.0, np.inf], [-2.0, 0.5]]), 2.0),       # infinite entries are not a scale
-    (np.array([[np.nan, 4.0], [-np.inf, 0.5]]), 4.0),
-    (np.array([[np.nan]]), 0.0),
-    (np.zeros((0, 3)), 0.0),
-    (np.array([[-1e-17, 0.0]]), 1e-17),
-])
-def test_the_scale_of_the_whole_is_its_largest_finite_entry(ref, expected):
-    from fdcheck.checks.second import largest
-    assert largest(ref) == expected
