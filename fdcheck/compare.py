@@ -119,8 +119,7 @@ class Matrices:
             self.numeric, self.reference, self.bound, self.unreliable))
         every = tied.size == num.shape[1]
         for rows in row_blocks(num.shape):
-            parts = (a[rows] if every else a[rows][:, tied] for a in (num, ref, bound, skip))
-            n, r, b, s = parts
+            n, r, b, s = (a[rows] if every else a[rows][:, tied] for a in (num, ref, bound, skip))
             _, _, ratio, _ = _errors(n, r, b)
             hit = (ratio == top) & ~s
             if hit.any():

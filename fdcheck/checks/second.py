@@ -169,12 +169,15 @@ def judged_whole(comps: Sequence[Comparison]) -> list[Comparison]:
     def group(c: Comparison) -> tuple[str, str] | None:
         return (c.against, c.mode) if c.derivative == 2 and c.against in backends.AUTOGRAD_NAMES \
             and c.aspect is None else None
+    # Only a blind block is judged again: a group without one is left as it is
+    # (each whole block was already read at the whole's scale by run).
+    blind = {group(c) for c in comps if any(n.kind == "blind" for n in c.notes)} - {None}
     scales: dict[tuple[str, str] | None, float] = {}
     for c in comps:
         key = group(c)
-        if key is not None and c.matrices is not None:
+        if key in blind and c.matrices is not None:
             scales[key] = max(scales.get(key, 0.0), largest_finite(c.matrices.reference))
-    return [c if group(c) is None else judged_at(c, scales.get(group(c), 0.0)) for c in comps]
+    return [judged_at(c, scales[group(c)]) if group(c) in blind else c for c in comps]
 
 
 def second_modes(modes: Sequence[str]) -> tuple[str, ...]:
